@@ -1,0 +1,3 @@
+from opscentre.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,262 @@
+"""The `opscentre` command. Thin: parse arguments, call the part that does the work, turn
+known failures into one clear line and an exit code."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+import orjson
+
+from opscentre import __version__
+from opscentre.core.errors import ConfigError, OpscentreError, ParseError, StoreUnavailable
+
+EXIT_CONFIG = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="opscentre",
+        description="City operations centre: feeds -> Redis -> alerts -> map. "
+        "Environment: REDIS_URL, OPSCENTRE_CONFIG, OPSCENTRE_DATA_DIR (default ./var), PORT (default 8050), "
+        "OPSCENTRE_SECRET_KEY.",
+    )
+    p.add_argument("--version", action="version", version=f"opscentre {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        c = sub.add_parser(name, help=help_text, description=help_text)
+        c.add_argument("--config", type=Path, help="YAML config (default: $OPSCENTRE_CONFIG or the built-in Rio demo)")
+        return c
+
+    c = command("up", "run everything: embedded Redis (unless REDIS_URL), workers, scheduler, web")
+    c.add_argument("--speed", type=float, default=1.0, help="simulated time runs N times faster (default 1)")
+    c.add_argument("--scenario", help="play a named weather scenario, e.g. storm-2010-04")
+    c.add_argument("--seed", type=int, help="simulator seed (default: from the config)")
+    c.add_argument("--workers", type=int, default=2, help="feed workers to run (default 2)")
+
+    command("web", "serve the operator console and the public view (gunicorn) on $PORT")
+    command("public", "serve only the public view and public API (gunicorn) on $PORT")
+    c = command("worker", "run a feed worker (RQ)")
+    c.add_argument("--burst", action="store_true", help="work until the queue is empty, then exit")
+    c = command("cron", "run the scheduler that enqueues each feed's poll at its interval (RQ cron)")
+    c.add_argument("--speed", type=float, help="simulator speed (default: the running clock's)")
+
+    c = command("check-config", "validate a config file: exit 0, or print every problem and exit 2")
+    c.add_argument("file", nargs="?", type=Path, help="config file (default: --config / $OPSCENTRE_CONFIG / demo)")
+
+    c = command("ingest", "parse a recorded payload of FEED exactly as a poll would, and store it")
+    c.add_argument("feed", help="feed id, e.g. simulator")
+    c.add_argument("file", type=Path, help="the recorded payload")
+
+    c = command("state", "print the city's current state")
+    c.add_argument("--json", action="store_true", help="one JSON object (observations, alerts, stage, feeds)")
+
+    c = command("alerts", "list active alerts")
+    c.add_argument("--json", action="store_true")
+
+    c = command("bench", "run a benchmark and print its figures beside a baseline")
+    c.add_argument("name", choices=["ingest"])
+    c.add_argument("--json", action="store_true", help="end with one JSON line")
+    c.add_argument("-n", "--observations", type=int, default=500_000, help="observations to push (default 500000)")
+
+    c = command("set-password", "set the operator password (reads it from stdin, or generates one)")
+    c.add_argument("--user", default="operator")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=os.environ.get("OPSCENTRE_LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if getattr(args, "config", None):
+        os.environ["OPSCENTRE_CONFIG"] = str(args.config.resolve())
+    from opscentre.processes.web import StartupError
+
+    try:
+        return COMMANDS[args.command](args)
+    except ConfigError as exc:
+        print("configuration refused:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return EXIT_CONFIG
+    except (StoreUnavailable, StartupError) as exc:
+        print(f"opscentre: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _settings(args, path: Path | None = None):
+    """The config of --config / $OPSCENTRE_CONFIG / the built-in demo (or `path`)."""
+    from opscentre.core.settings import load_settings
+
+    return load_settings(path)
+
+
+def _store():
+    from opscentre.core.connection import connect
+    from opscentre.core.store import Store
+
+    return Store(connect())
+
+
+def cmd_up(args) -> int:
+    from opscentre.processes.up import run_up
+
+    settings = _settings(args)
+    if args.scenario:
+        from opscentre.workers.feeds.simulator.scenarios import SCENARIOS
+
+        if args.scenario not in SCENARIOS:
+            print(f"opscentre: unknown scenario {args.scenario!r} (known: {', '.join(sorted(SCENARIOS))})",
+                  file=sys.stderr)
+            return EXIT_CONFIG
+    if args.speed <= 0:
+        print("opscentre: --speed must be > 0", file=sys.stderr)
+        return EXIT_CONFIG
+    return run_up(settings, args.speed, args.scenario, args.seed, workers=max(1, args.workers))
+
+
+def cmd_web(args, public_only: bool = False) -> int:
+    from opscentre.core.connection import connect, redis_url
+    from opscentre.processes.web import check_port_free, host, port, secret_key, serve
+
+    settings = _settings(args)
+    connect()  # refuse to start with one clear line when Redis is unreachable
+    url, key = redis_url() or "", secret_key()
+    bind_host, bind_port = host(), port()
+    check_port_free(bind_host, bind_port)
+
+    def factory():
+        from opscentre.dashboard.server import create_public_wsgi_app, create_wsgi_app
+
+        return create_public_wsgi_app(settings, url) if public_only else create_wsgi_app(settings, url, key)
+
+    serve(factory, bind_host, bind_port)
+    return 0
+
+
+def cmd_worker(args) -> int:
+    from opscentre.processes.runners import run_worker
+
+    run_worker(_settings(args), burst=args.burst)
+    return 0
+
+
+def cmd_cron(args) -> int:
+    from opscentre.processes.runners import run_cron
+
+    run_cron(_settings(args), speed=args.speed)
+    return 0
+
+
+def cmd_check_config(args) -> int:
+    settings = _settings(args, args.file)
+    feeds = ", ".join(f"{f} every {s.interval_s or 'default'} s" for f, s in settings.enabled_feeds().items())
+    print(f"{settings.source_path}: ok — {settings.city.name}, {len(settings.zones.ids)} zones, feeds: {feeds}")
+    return 0
+
+
+def cmd_ingest(args) -> int:
+    from opscentre.workers.feeds import FEEDS
+    from opscentre.workers.jobs import feed_context
+    from opscentre.workers.pipeline import store_payload
+
+    if args.feed not in FEEDS:
+        print(f"opscentre: unknown feed {args.feed!r} (known: {', '.join(sorted(FEEDS))})", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        payload = args.file.read_bytes()
+    except OSError as exc:
+        print(f"opscentre: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+        return 1
+    settings = _settings(args)
+    store = _store()
+    ctx = feed_context(args.feed, settings, store, time.time())
+    try:
+        summary = store_payload(FEEDS[args.feed], payload, ctx, store)
+    except ParseError as exc:
+        print(f"opscentre: {args.file} does not parse as {args.feed}: {exc}", file=sys.stderr)
+        return 1
+    print(summary.line())
+    return 0
+
+
+def cmd_state(args) -> int:
+    from opscentre.core.state import snapshot
+
+    settings = _settings(args)
+    state = snapshot(_store(), time.time(), settings.simulated)
+    if args.json:
+        sys.stdout.buffer.write(orjson.dumps(state) + b"\n")
+        return 0
+    stage = state["stage"]
+    print(f"{settings.city.name}: stage {stage['level']} ({stage['name']})"
+          + (" — SIMULATED DATA" if settings.simulated else ""))
+    for feed_id, health in sorted(state["feeds"].items()):
+        print(f"  feed {feed_id}: {health['status']}, {health['items']} items, last success {health['last_success']}"
+              + (f", last error: {health['last_error']}" if health.get("last_error") else ""))
+    kinds: dict[str, int] = {}
+    for row in state["observations"]:
+        kinds[row["kind"]] = kinds.get(row["kind"], 0) + 1
+    for kind, count in sorted(kinds.items()):
+        print(f"  {kind}: {count} entities")
+    print(f"  active alerts: {len(state['alerts'])}")
+    return 0
+
+
+def cmd_alerts(args) -> int:
+    alerts = _store().active_alerts()
+    if args.json:
+        sys.stdout.buffer.write(orjson.dumps(alerts) + b"\n")
+    else:
+        print(f"{len(alerts)} active alerts")
+        for a in alerts:
+            print(f"  {a.get('id')} {a.get('severity')} {a.get('rule')} zone {a.get('zone_id')} since {a.get('since')}")
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from opscentre.bench.ingest import run_ingest_bench
+
+    result = run_ingest_bench(_settings(args), args.observations, progress=not args.json)
+    if args.json:
+        sys.stdout.buffer.write(orjson.dumps(result) + b"\n")
+    return 0
+
+
+def cmd_set_password(args) -> int:
+    import secrets
+
+    from opscentre.core.operators import set_password
+
+    password = sys.stdin.readline().strip() if not sys.stdin.isatty() else ""
+    if not password:
+        password = secrets.token_urlsafe(12)
+        print(f"new password for {args.user}: {password}")
+    if len(password) < 8:
+        print("opscentre: a password needs at least 8 characters", file=sys.stderr)
+        return 1
+    set_password(_store().redis, args.user, password)
+    print(f"password of {args.user} updated")
+    return 0
+
+
+COMMANDS = {
+    "up": cmd_up,
+    "web": cmd_web,
+    "public": lambda a: cmd_web(a, public_only=True),
+    "worker": cmd_worker,
+    "cron": cmd_cron,
+    "check-config": cmd_check_config,
+    "ingest": cmd_ingest,
+    "state": cmd_state,
+    "alerts": cmd_alerts,
+    "bench": cmd_bench,
+    "set-password": cmd_set_password,
+}

@@ -1,0 +1,40 @@
+"""Typed failures. Each carries `retryable` so backoff decisions live in one place."""
+
+from __future__ import annotations
+
+
+class OpscentreError(Exception):
+    """Base of every failure the project raises on purpose."""
+
+    retryable = False
+    kind = "error"
+
+
+class ConfigError(OpscentreError):
+    """The configuration is invalid. `problems` lists every one as 'file:line: reason'."""
+
+    kind = "config"
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+class ParseError(OpscentreError):
+    """A feed payload could not be parsed at all; nothing from it is stored."""
+
+    kind = "parse"
+
+
+class FetchError(OpscentreError):
+    """A feed could not be fetched (network, HTTP status, size cap, timeout)."""
+
+    kind = "fetch"
+    retryable = True
+
+
+class StoreUnavailable(OpscentreError):
+    """Redis could not be reached."""
+
+    kind = "redis"
+    retryable = True

@@ -1,0 +1,105 @@
+"""Zones of the city and the spatial join that gives an entity its zone (once, when first seen)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import orjson
+import shapely
+from shapely.geometry import shape
+
+# A point that falls just outside every zone (a gauge on the shore, a simplified coastline)
+# still belongs to the nearest zone if it is this close (degrees, ~1 km).
+NEAREST_ZONE_MAX_DEG = 0.01
+
+
+@dataclass
+class Zones:
+    """The city's zones (bairros, bydele...) read from a GeoJSON file."""
+
+    ids: list[str]
+    names: list[str]
+    geometries: list[Any]  # shapely geometries, lon/lat
+    geojson: dict[str, Any]  # FeatureCollection with `id` = zone id, properties name/zone_id
+
+    @classmethod
+    def from_file(cls, path: Path, id_property: str, name_property: str) -> Zones:
+        raw = orjson.loads(Path(path).read_bytes())
+        ids, names, geoms, features = [], [], [], []
+        for i, feature in enumerate(raw["features"]):
+            props = feature.get("properties") or {}
+            zone_id = str(props.get(id_property, i))
+            name = str(props.get(name_property, zone_id))
+            geom = shapely.make_valid(shape(feature["geometry"]))
+            ids.append(zone_id)
+            names.append(name)
+            geoms.append(geom)
+            features.append(
+                {
+                    "type": "Feature",
+                    "id": zone_id,
+                    "properties": {"zone_id": zone_id, "name": name},
+                    "geometry": feature["geometry"],
+                }
+            )
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"{path}: zone ids in property {id_property!r} are not unique")
+        return cls(ids, names, geoms, {"type": "FeatureCollection", "features": features})
+
+    @cached_property
+    def frame(self) -> gpd.GeoDataFrame:
+        return gpd.GeoDataFrame({"zone_id": self.ids, "name": self.names}, geometry=self.geometries, crs="EPSG:4326")
+
+    @cached_property
+    def name_by_id(self) -> dict[str, str]:
+        return dict(zip(self.ids, self.names))
+
+    @cached_property
+    def union(self):
+        return shapely.union_all(self.geometries)
+
+    @cached_property
+    def bounds(self) -> tuple[float, float, float, float]:
+        return tuple(self.union.bounds)
+
+    @cached_property
+    def representative_points(self) -> list[tuple[float, float]]:
+        """One (lon, lat) inside each zone, in zone order."""
+        return [(p.x, p.y) for p in (g.representative_point() for g in self.geometries)]
+
+    def assign(self, points: list[tuple[float, float]]) -> list[str | None]:
+        """Zone id for each (lon, lat): the zone containing it, else the nearest within ~1 km."""
+        if not points:
+            return []
+        pts = gpd.GeoDataFrame(geometry=gpd.points_from_xy(*zip(*points)), crs="EPSG:4326")
+        within = gpd.sjoin(pts, self.frame, how="left", predicate="within")
+        within = within[~within.index.duplicated(keep="first")]
+        result: list[str | None] = [z if isinstance(z, str) else None for z in within["zone_id"].tolist()]
+        missing = [i for i, z in enumerate(result) if z is None]
+        if missing:
+            import warnings
+
+            with warnings.catch_warnings():  # geographic CRS distance warning: we mean degrees
+                warnings.simplefilter("ignore", UserWarning)
+                near = gpd.sjoin_nearest(
+                    pts.iloc[missing], self.frame, how="left", max_distance=NEAREST_ZONE_MAX_DEG
+                )
+            near = near[~near.index.duplicated(keep="first")]
+            for idx, zone_id in zip(near.index, near["zone_id"]):
+                result[idx] = zone_id if isinstance(zone_id, str) else None
+        return result
+
+
+def anchor_point(geometry: dict[str, Any] | None) -> tuple[float, float] | None:
+    """The (lon, lat) that decides an entity's zone: the point itself, or a line's midpoint."""
+    if not geometry:
+        return None
+    geom = shape(geometry)
+    if geom.geom_type == "Point":
+        return (geom.x, geom.y)
+    mid = geom.interpolate(0.5, normalized=True) if geom.geom_type == "LineString" else geom.representative_point()
+    return (mid.x, mid.y)

@@ -1,0 +1,193 @@
+"""Configuration: environment variables plus one YAML file, validated before anything starts.
+
+Every problem is reported as `file:line: reason`, all at once, and nothing starts
+half-configured (ConfigError). Secrets never come from the YAML: only from the environment
+or files in the data directory.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import YAMLError
+
+from opscentre.core.errors import ConfigError
+from opscentre.core.geo import Zones
+
+CITIES_DIR = Path(__file__).resolve().parent.parent / "cities"
+DEFAULT_CONFIG = CITIES_DIR / "rio" / "demo.yaml"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CitySettings(_Strict):
+    name: str
+    timezone: str
+    zones: str = Field(description="GeoJSON file of the zones, relative to the config file")
+    zone_id_property: str
+    zone_name_property: str
+    attribution: str = ""
+    center: tuple[float, float] | None = Field(None, description="lat, lon of the map centre")
+    zoom: float = 10.0
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as America/Sao_Paulo)")
+        return value
+
+
+class MapSettings(_Strict):
+    # A raster tile URL template ({z}/{x}/{y}); None draws the city from its own GeoJSON only.
+    tile_url: str | None = None
+    tile_attribution: str = ""
+
+
+class FeedSettings(_Strict):
+    enabled: bool = True
+    interval_s: int | None = Field(None, ge=1, le=86400)
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class Settings(_Strict):
+    city: CitySettings
+    map: MapSettings = Field(default_factory=MapSettings)
+    retention_hours: float = Field(48, gt=0, le=24 * 90)
+    feeds: dict[str, FeedSettings]
+
+    # Where the file was read from; relative paths in it resolve against its folder.
+    source_path: Path | None = Field(None, exclude=True)
+
+    @cached_property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.city.timezone)
+
+    @cached_property
+    def zones(self) -> Zones:
+        return Zones.from_file(self.resolve(self.city.zones), self.city.zone_id_property, self.city.zone_name_property)
+
+    def resolve(self, relative: str) -> Path:
+        base = self.source_path.parent if self.source_path else CITIES_DIR
+        return (base / relative).resolve()
+
+    def enabled_feeds(self) -> dict[str, FeedSettings]:
+        return {k: v for k, v in self.feeds.items() if v.enabled}
+
+    @property
+    def simulated(self) -> bool:
+        from opscentre.workers.feeds import FEEDS
+
+        return any(FEEDS[f].simulated for f in self.enabled_feeds())
+
+
+def config_path_from_env() -> Path:
+    return Path(os.environ["OPSCENTRE_CONFIG"]) if os.environ.get("OPSCENTRE_CONFIG") else DEFAULT_CONFIG
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    """Read, validate and cross-check a config file. Raises ConfigError listing every problem."""
+    path = Path(path) if path else config_path_from_env()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read config: {exc.strerror or exc}"])
+    try:
+        data = YAML(typ="rt").load(text)
+    except YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark else ""
+        raise ConfigError([f"{path}{line}: not valid YAML: {getattr(exc, 'problem', None) or exc}"])
+    if not isinstance(data, dict):
+        raise ConfigError([f"{path}:1: the config must be a mapping with at least `city` and `feeds`"])
+
+    try:
+        settings = Settings.model_validate(_plain(data))
+    except ValidationError as exc:
+        raise ConfigError(
+            [f"{path}:{_line_of(data, err['loc'])}: {_dotted(err['loc'])}: {err['msg']}" for err in exc.errors()]
+        )
+    settings.source_path = path.resolve()
+    problems = _cross_check(settings, data, path)
+    if problems:
+        raise ConfigError(problems)
+    return settings
+
+
+def _cross_check(settings: Settings, data: CommentedMap, path: Path) -> list[str]:
+    """What a schema cannot see: files exist, feed ids are known, each feed's own options."""
+    from opscentre.workers.feeds import FEEDS
+
+    problems = []
+    zones_file = settings.resolve(settings.city.zones)
+    if not zones_file.is_file():
+        problems.append(f"{path}:{_line_of(data, ('city', 'zones'))}: city.zones: no such file {zones_file}")
+    else:
+        try:
+            settings.zones
+        except (ValueError, KeyError, OSError) as exc:
+            problems.append(f"{path}:{_line_of(data, ('city', 'zones'))}: city.zones: cannot read zones: {exc}")
+    for feed_id, feed_settings in settings.feeds.items():
+        if feed_id not in FEEDS:
+            problems.append(
+                f"{path}:{_line_of(data, ('feeds', feed_id))}: feeds.{feed_id}: unknown feed "
+                f"(known: {', '.join(sorted(FEEDS))})"
+            )
+            continue
+        try:
+            options = FEEDS[feed_id].options_model.model_validate(feed_settings.options)
+            check = getattr(options, "check", None)
+            for reason in check(settings) if check else []:
+                problems.append(f"{path}:{_line_of(data, ('feeds', feed_id, 'options'))}: feeds.{feed_id}.options: {reason}")
+        except ValidationError as exc:
+            for err in exc.errors():
+                loc = ("feeds", feed_id, "options", *err["loc"])
+                problems.append(f"{path}:{_line_of(data, loc)}: {_dotted(loc)}: {err['msg']}")
+    if not settings.enabled_feeds():
+        problems.append(f"{path}:{_line_of(data, ('feeds',))}: feeds: no feed is enabled")
+    return problems
+
+
+def feed_options(settings: Settings, feed_id: str) -> Any:
+    from opscentre.workers.feeds import FEEDS
+
+    configured = settings.feeds.get(feed_id)
+    return FEEDS[feed_id].options_model.model_validate(configured.options if configured else {})
+
+
+def _plain(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {str(k): _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    return node
+
+
+def _dotted(loc: tuple) -> str:
+    return ".".join(str(p) for p in loc)
+
+
+def _line_of(data: Any, loc: tuple) -> int:
+    """1-based line of the deepest part of `loc` that exists in the YAML."""
+    line, node = 1, data
+    for part in loc:
+        if isinstance(node, CommentedMap) and part in node:
+            line = node.lc.key(part)[0] + 1
+            node = node[part]
+        elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
+            line = node.lc.item(part)[0] + 1
+            node = node[part]
+        else:
+            break
+    return line

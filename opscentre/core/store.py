@@ -1,0 +1,227 @@
+"""The only module that talks to Redis about domain data. Layout: docs/data-model.md.
+
+Writes are shaped for throughput: per batch of one kind, one HSET with every entity's latest
+value and one XADD holding the whole batch as columns, all of a poll in one pipeline (one
+round trip). Reads return plain dicts; callers (layers, dashboard, CLI) never build keys.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import orjson
+from redis import Redis
+
+from opscentre.core import keys
+from opscentre.core.models import Entity, FeedStatus, ObservationBatch
+
+# Counters kept per feed for /metrics (HINCRBY'd, never reset).
+METRIC_FIELDS = ("polls", "failures", "observations_stored", "observations_rejected", "parse_errors",
+                 "poll_seconds_sum", "bytes")
+
+
+class Store:
+    def __init__(self, redis: Redis):
+        self.redis = redis
+        self._known_entities: set[str] = set()
+
+    # ---- entities -------------------------------------------------------------------------
+
+    def unknown_entities(self, entities: Iterable[Entity]) -> list[Entity]:
+        """The entities not yet in the registry (the ones that need a zone)."""
+        candidates = [e for e in entities if e.entity_id not in self._known_entities]
+        if not candidates:
+            return []
+        ids = [e.entity_id for e in candidates]
+        present = self.redis.hmget(keys.ENTITIES, ids)
+        unknown = []
+        for entity, raw in zip(candidates, present):
+            if raw is None:
+                unknown.append(entity)
+            else:
+                self._known_entities.add(entity.entity_id)
+        return unknown
+
+    def entities(self) -> dict[str, dict[str, Any]]:
+        return {k.decode(): orjson.loads(v) for k, v in self.redis.hgetall(keys.ENTITIES).items()}
+
+    def entity_count(self) -> int:
+        return self.redis.hlen(keys.ENTITIES)
+
+    # ---- one poll's writes ----------------------------------------------------------------
+
+    def write_poll(
+        self,
+        feed_id: str,
+        new_entities: list[Entity],
+        batches: list[ObservationBatch],
+        health: dict[str, Any],
+        metrics: dict[str, float],
+        retention_s: float,
+        wall_now: float,
+    ) -> None:
+        """Store a poll's entities, observations, health and counters in one round trip."""
+        pipe = self.redis.pipeline(transaction=False)
+        if new_entities:
+            pipe.hset(keys.ENTITIES, mapping={e.entity_id: e.model_dump_json() for e in new_entities})
+        min_id = int((wall_now - retention_s) * 1000)
+        kinds = set()
+        for batch in batches:
+            if not batch.entity_ids:
+                continue
+            kinds.add(batch.kind)
+            source = batch.source
+            pipe.hset(
+                keys.latest(batch.kind),
+                mapping={
+                    e: orjson.dumps((v, t, source))
+                    for e, v, t in zip(batch.entity_ids, batch.values, batch.observed_at)
+                },
+            )
+            columns = {"e": batch.entity_ids, "v": batch.values, "t": batch.observed_at}
+            pipe.xadd(keys.history(batch.kind), {"s": source, "d": orjson.dumps(columns)},
+                      minid=min_id, approximate=False)  # entries are per batch: exact trim is cheap
+        if kinds:
+            pipe.sadd(keys.KINDS, *kinds)
+        self._health_and_metrics(pipe, feed_id, health, metrics)
+        pipe.incr(keys.VERSION)
+        pipe.publish(keys.UPDATES_CHANNEL, feed_id)
+        pipe.execute()
+        self._known_entities.update(e.entity_id for e in new_entities)
+
+    def record_failure(self, feed_id: str, health: dict[str, Any], metrics: dict[str, float]) -> dict[str, Any]:
+        """Record a failed poll (the last good data stays). Returns the health before it."""
+        before = self.feed_health(feed_id)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hincrby(keys.feed_health(feed_id), "consecutive_failures", 1)
+        self._health_and_metrics(pipe, feed_id, health, metrics)
+        pipe.execute()
+        return before
+
+    def _health_and_metrics(self, pipe, feed_id: str, health: dict[str, Any], metrics: dict[str, float]) -> None:
+        pipe.sadd(keys.FEEDS, feed_id)
+        if health:
+            pipe.hset(keys.feed_health(feed_id), mapping={k: _encode(v) for k, v in health.items()})
+        for name, amount in metrics.items():
+            if isinstance(amount, float) and not amount.is_integer():
+                pipe.hincrbyfloat(keys.feed_metrics(feed_id), name, amount)
+            elif amount:
+                pipe.hincrby(keys.feed_metrics(feed_id), name, int(amount))
+
+    def set_feed_disabled(self, feed_id: str) -> None:
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.sadd(keys.FEEDS, feed_id)
+        pipe.hset(keys.feed_health(feed_id), "status", FeedStatus.DISABLED.value)
+        pipe.execute()
+
+    # ---- reads ----------------------------------------------------------------------------
+
+    def latest(self, kind: str) -> dict[str, tuple[float, float, str]]:
+        """entity_id -> (value, observed_at unix s, source)"""
+        return {k.decode(): tuple(orjson.loads(v)) for k, v in self.redis.hgetall(keys.latest(kind)).items()}
+
+    def latest_many(self, kinds: Iterable[str]) -> dict[str, dict[str, tuple[float, float, str]]]:
+        kinds = list(kinds)
+        pipe = self.redis.pipeline(transaction=False)
+        for kind in kinds:
+            pipe.hgetall(keys.latest(kind))
+        return {
+            kind: {k.decode(): tuple(orjson.loads(v)) for k, v in raw.items()}
+            for kind, raw in zip(kinds, pipe.execute())
+        }
+
+    def kinds(self) -> list[str]:
+        return sorted(k.decode() for k in self.redis.smembers(keys.KINDS))
+
+    def history(self, kind: str, since: float, until: float | None = None) -> list[tuple[str, float, float, str]]:
+        """Rows (entity_id, value, observed_at, source) stored for `kind` with since <= observed_at <= until."""
+        rows = []
+        for _id, fields in self.redis.xrange(keys.history(kind)):
+            columns = orjson.loads(fields[b"d"])
+            source = fields[b"s"].decode()
+            for e, v, t in zip(columns["e"], columns["v"], columns["t"]):
+                if t >= since and (until is None or t <= until):
+                    rows.append((e, v, t, source))
+        return rows
+
+    def history_length(self, kind: str) -> int:
+        return self.redis.xlen(keys.history(kind))
+
+    def feed_health(self, feed_id: str) -> dict[str, Any]:
+        return {k.decode(): _decode(v) for k, v in self.redis.hgetall(keys.feed_health(feed_id)).items()}
+
+    def feed_ids(self) -> list[str]:
+        return sorted(f.decode() for f in self.redis.smembers(keys.FEEDS))
+
+    def all_feed_health(self) -> dict[str, dict[str, Any]]:
+        ids = self.feed_ids()
+        pipe = self.redis.pipeline(transaction=False)
+        for feed_id in ids:
+            pipe.hgetall(keys.feed_health(feed_id))
+        return {
+            feed_id: {k.decode(): _decode(v) for k, v in raw.items()}
+            for feed_id, raw in zip(ids, pipe.execute())
+        }
+
+    def all_feed_metrics(self) -> dict[str, dict[str, float]]:
+        ids = self.feed_ids()
+        pipe = self.redis.pipeline(transaction=False)
+        for feed_id in ids:
+            pipe.hgetall(keys.feed_metrics(feed_id))
+        return {
+            feed_id: {k.decode(): float(v) for k, v in raw.items()}
+            for feed_id, raw in zip(ids, pipe.execute())
+        }
+
+    def version(self) -> int:
+        return int(self.redis.get(keys.VERSION) or 0)
+
+    def stage(self) -> dict[str, Any] | None:
+        raw = self.redis.hgetall(keys.STAGE)
+        return {k.decode(): _decode(v) for k, v in raw.items()} if raw else None
+
+    def active_alerts(self) -> list[dict[str, Any]]:
+        return [orjson.loads(v) for v in self.redis.hvals(keys.ALERTS_ACTIVE)]
+
+    # ---- simulator clock ------------------------------------------------------------------
+
+    def sim_clock(self) -> dict[str, Any] | None:
+        raw = self.redis.hgetall(keys.SIM_CLOCK)
+        return {k.decode(): _decode(v) for k, v in raw.items()} if raw else None
+
+    def set_sim_clock(self, clock: dict[str, Any]) -> None:
+        self.redis.hset(keys.SIM_CLOCK, mapping={k: _encode(v) for k, v in clock.items()})
+
+    # ---- liveness ---------------------------------------------------------------------------
+
+    def beat(self, process_name: str, now: float | None = None) -> None:
+        self.redis.zadd(keys.WORKER_HEARTBEAT, {process_name: now or time.time()})
+
+    def heartbeats(self) -> dict[str, float]:
+        return {k.decode(): s for k, s in self.redis.zrange(keys.WORKER_HEARTBEAT, 0, -1, withscores=True)}
+
+    def forget_process(self, process_name: str) -> None:
+        self.redis.zrem(keys.WORKER_HEARTBEAT, process_name)
+
+
+def _encode(value: Any) -> bytes | str | int | float:
+    if value is None:
+        return b""
+    if isinstance(value, (dict, list, tuple, bool)):
+        return orjson.dumps(value)
+    return value
+
+
+def _decode(raw: bytes) -> Any:
+    text = raw.decode()
+    if text == "":
+        return None
+    if text[0] in "[{" or text in ("true", "false"):
+        return orjson.loads(text)
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return int(number) if number.is_integer() and "." not in text and "e" not in text.lower() else number

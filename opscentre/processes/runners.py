@@ -1,0 +1,112 @@
+"""The long-running processes of the Procfile: worker and cron. Each survives Redis going away:
+it logs once, backs off, reconnects — no crash loop."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import time
+
+import redis
+from rq import Queue
+from rq.worker import SimpleWorker
+
+from opscentre.core import keys
+from opscentre.core.connection import connect
+from opscentre.core.settings import Settings
+from opscentre.core.store import Store
+
+log = logging.getLogger("opscentre")
+
+BACKOFF_START_S = 0.5
+BACKOFF_MAX_S = 15.0
+WORKER_TTL_S = 40  # RQ beats every ~25 s while idle; /healthz calls a worker fresh for 60 s
+
+
+class _Stop(Exception):
+    pass
+
+
+def _stop_on_signals() -> dict:
+    state = {"stop": False}
+
+    def handler(signum, frame):
+        state["stop"] = True
+        raise _Stop()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+    return state
+
+
+class HeartbeatWorker(SimpleWorker):
+    """An RQ worker (no fork per job: polls are few and the feed code stays warm) that also
+    records its heartbeat where /healthz reads it."""
+
+    def heartbeat(self, timeout=None, pipeline=None):
+        super().heartbeat(timeout, pipeline)
+        target = pipeline if pipeline is not None else self.connection
+        target.zadd(keys.WORKER_HEARTBEAT, {f"worker:{self.name}": time.time()})
+
+
+def run_worker(settings: Settings, burst: bool = False) -> None:
+    name = f"{socket.gethostname()}.{os.getpid()}"
+    _run_with_reconnect("worker", lambda client: _work(client, name, burst), once=burst)
+
+
+def _work(client: redis.Redis, name: str, burst: bool) -> None:
+    worker = HeartbeatWorker([Queue(keys.FEED_QUEUE, connection=client)], connection=client,
+                             name=f"{name}.{int(time.time())}", worker_ttl=WORKER_TTL_S)
+    worker.work(burst=burst, logging_level="WARNING")
+    if worker._stop_requested:
+        raise _Stop()
+
+
+def run_cron(settings: Settings, speed: float | None = None) -> None:
+    from opscentre.workers.schedule import build_scheduler
+
+    def loop(client: redis.Redis) -> None:
+        store = Store(client)
+        clock = store.sim_clock()
+        effective_speed = speed or (float(clock.get("speed") or 1) if clock else 1.0)
+        scheduler = build_scheduler(settings, store, effective_speed)
+        scheduler.start()  # returns on SIGINT/SIGTERM (StopRequested) or raises on Redis errors
+        raise _Stop()
+
+    _run_with_reconnect("cron", loop)
+
+
+def _run_with_reconnect(what: str, body, once: bool = False) -> None:
+    _stop_on_signals()
+    backoff = BACKOFF_START_S
+    down_since = None
+    while True:
+        try:
+            client = connect(check=True)
+            if down_since is not None:
+                log.warning("%s: Redis is back after %.0f s", what, time.time() - down_since)
+                down_since = None
+            backoff = BACKOFF_START_S
+            body(client)
+            if once:
+                return
+        except _Stop:
+            return
+        except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+            if down_since is None:
+                log.warning("%s: lost Redis (%s); reconnecting with backoff", what, exc)
+                down_since = time.time()
+        except Exception as exc:  # noqa: BLE001 - StoreUnavailable from connect, RQ errors
+            if getattr(exc, "retryable", False) or "redis" in type(exc).__module__:
+                if down_since is None:
+                    log.warning("%s: Redis unavailable (%s); reconnecting with backoff", what, exc)
+                    down_since = time.time()
+            else:
+                raise
+        try:
+            time.sleep(backoff)
+        except _Stop:
+            return
+        backoff = min(backoff * 2, BACKOFF_MAX_S)

@@ -1,0 +1,1 @@
+"""Background work: feed polls run as RQ jobs. Never imports Dash or plotly."""

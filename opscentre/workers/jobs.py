@@ -1,0 +1,131 @@
+"""RQ job entry points — thin: take `now` once, fetch, hand the payload to the pipeline,
+record health. One job per poll, never one per observation."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import time
+from datetime import datetime, timezone
+from functools import lru_cache
+
+from opscentre.core import keys
+from opscentre.core.clock import sim_now
+from opscentre.core.connection import connect
+from opscentre.core.errors import OpscentreError
+from opscentre.core.models import FeedStatus
+from opscentre.core.settings import Settings, feed_options, load_settings
+from opscentre.core.state import iso_utc
+from opscentre.core.store import Store
+from opscentre.workers.feeds import FEEDS
+from opscentre.workers.feeds.base import FeedContext
+from opscentre.workers.pipeline import PollSummary, store_payload
+
+log = logging.getLogger("opscentre.poll")
+
+# A poll holds its feed's lock at most this long (then the lock expires even if the worker died).
+POLL_LOCK_S = 300
+MAX_ERROR_TEXT = 500
+
+
+@lru_cache(maxsize=1)
+def _process_settings() -> Settings:
+    return load_settings()
+
+
+@lru_cache(maxsize=1)
+def _process_store() -> Store:
+    return Store(connect(check=False))
+
+
+def poll(feed_id: str) -> dict:
+    """Poll one feed once. Never raises for a feed failure: it is recorded on the feed's health."""
+    return poll_feed(feed_id, _process_settings(), _process_store())
+
+
+def poll_feed(feed_id: str, settings: Settings, store: Store) -> dict:
+    token = secrets.token_hex(8)
+    lock = keys.poll_lock(feed_id)
+    if not store.redis.set(lock, token, nx=True, ex=POLL_LOCK_S):
+        return {"feed": feed_id, "skipped": "previous poll of this feed is still running"}
+    try:
+        summary = _poll_once(feed_id, settings, store)
+        return {"feed": feed_id, "stored": summary.stored, "rejected": summary.rejected} if summary else {
+            "feed": feed_id, "failed": True}
+    finally:
+        # Release only our own lock (a slow poll's lock may have expired and been retaken).
+        store.redis.eval(
+            "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0",
+            1, lock, token,
+        )
+
+
+def _poll_once(feed_id: str, settings: Settings, store: Store) -> PollSummary | None:
+    feed = FEEDS[feed_id]
+    wall_now = time.time()
+    started = time.perf_counter()
+    ctx = feed_context(feed_id, settings, store, wall_now)
+    configured = settings.feeds.get(feed_id)
+    interval = (configured.interval_s if configured else None) or feed.default_interval_s
+    if feed.follows_sim_clock:
+        interval = interval / _speed(store)
+    before = store.feed_health(feed_id)
+    try:
+        payload = feed.fetch(ctx)
+        summary = store_payload(feed, payload, ctx, store, wall_now=wall_now, started=started,
+                                interval_s=interval)
+    except OpscentreError as exc:
+        _record_failure(store, feed_id, exc.kind, str(exc), wall_now, started, interval)
+        return None
+    except Exception as exc:  # a bug in a feed module must not kill the worker or lose state
+        log.exception("feed %s: unexpected error", feed_id)
+        _record_failure(store, feed_id, "internal", f"{type(exc).__name__}: {exc}", wall_now, started, interval)
+        return None
+    if before.get("status") == FeedStatus.FAILING.value:
+        log.info("feed %s recovered after %s failed polls", feed_id, before.get("consecutive_failures"))
+    return summary
+
+
+def feed_context(feed_id: str, settings: Settings, store: Store, wall_now: float) -> FeedContext:
+    """The context of one poll: options from the config (simulator overrides from the clock)."""
+    feed = FEEDS[feed_id]
+    options = feed_options(settings, feed_id)
+    now = wall_now
+    if feed.follows_sim_clock:
+        clock = store.sim_clock()
+        now = sim_now(clock, wall_now)
+        overrides = {k: clock[k] for k in ("seed", "scenario", "scenario_start")
+                     if clock and clock.get(k) not in (None, "") and k in type(options).model_fields}
+        if overrides:
+            options = options.model_copy(update=overrides)
+    return FeedContext(feed_id, options, settings, datetime.fromtimestamp(now, timezone.utc))
+
+
+def _speed(store: Store) -> float:
+    clock = store.sim_clock()
+    return float(clock.get("speed") or 1) if clock else 1.0
+
+
+def _record_failure(store: Store, feed_id: str, kind: str, message: str, wall_now: float,
+                    started: float, interval: float) -> None:
+    message = redact(message)[:MAX_ERROR_TEXT]
+    duration = time.perf_counter() - started
+    before = store.record_failure(
+        feed_id,
+        {"status": FeedStatus.FAILING.value, "last_poll": iso_utc(wall_now), "last_error": message,
+         "last_error_kind": kind, "last_error_at": iso_utc(wall_now), "duration_ms": round(duration * 1000, 1),
+         "interval_s": interval},
+        {"polls": 1, "failures": 1, f"failures_{kind}": 1, "parse_errors": 1 if kind == "parse" else 0,
+         "poll_seconds_sum": duration},
+    )
+    if before.get("status") != FeedStatus.FAILING.value:  # log the transition, not every poll
+        log.warning("feed %s is down (%s): %s", feed_id, kind, message)
+
+
+def redact(text: str) -> str:
+    """Remove secret values (from the environment) from an error message before storing it."""
+    for name, value in os.environ.items():
+        if value and len(value) >= 6 and any(w in name.upper() for w in ("KEY", "TOKEN", "SECRET", "PASSWORD")):
+            text = text.replace(value, "***")
+    return text

@@ -1,0 +1,50 @@
+"""The one place that knows poll intervals: registers every enabled feed with RQ's cron scheduler."""
+
+from __future__ import annotations
+
+import logging
+
+from rq.cron import CronScheduler
+
+from opscentre.core import keys
+from opscentre.core.settings import Settings
+from opscentre.core.store import Store
+from opscentre.workers import jobs
+from opscentre.workers.feeds import FEEDS
+
+log = logging.getLogger("opscentre.schedule")
+
+POLL_JOB_TIMEOUT_S = 120
+POLL_RESULT_TTL_S = 300
+
+
+def poll_intervals(settings: Settings, speed: float = 1.0) -> dict[str, int]:
+    """Seconds between polls of each enabled feed. Simulated feeds run `speed` times faster."""
+    intervals = {}
+    for feed_id, feed_settings in settings.enabled_feeds().items():
+        feed = FEEDS[feed_id]
+        interval = feed_settings.interval_s or feed.default_interval_s
+        if feed.follows_sim_clock:
+            interval = interval / speed
+        intervals[feed_id] = max(1, round(interval))
+    return intervals
+
+
+def build_scheduler(settings: Settings, store: Store, speed: float = 1.0) -> CronScheduler:
+    scheduler = CronScheduler(connection=store.redis, logging_level="WARNING")
+    for feed_id, interval in poll_intervals(settings, speed).items():
+        scheduler.register(
+            jobs.poll,
+            queue_name=keys.FEED_QUEUE,
+            args=(feed_id,),
+            interval=interval,
+            job_timeout=POLL_JOB_TIMEOUT_S,
+            result_ttl=POLL_RESULT_TTL_S,
+            ttl=max(interval * 3, 60),  # a poll that waited this long in the queue is dropped, not run late
+            failure_ttl=24 * 3600,
+            name=f"poll:{feed_id}",
+        )
+    for feed_id, feed_settings in settings.feeds.items():
+        if not feed_settings.enabled:
+            store.set_feed_disabled(feed_id)
+    return scheduler
