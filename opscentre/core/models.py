@@ -128,3 +128,29 @@ class FeedStatus(StrEnum):
     STALE = "stale"  # no success within 3 intervals
     DISABLED = "disabled"
     UNKNOWN = "unknown"  # never polled
+
+
+class EntityValidator:
+    """Validates entity descriptions from a payload, remembering what it validated.
+
+    Feeds describe the same entities in every payload (a station list, a road network);
+    re-validating 2,000 unchanged descriptions each poll would cost more than storing the
+    readings. A description equal to the one last validated for that id returns the same
+    Entity — validation stays a pure function, memoised. Bounded: forgets all past `limit`.
+    """
+
+    def __init__(self, source: str, limit: int = 200_000):
+        self.source = source
+        self.limit = limit
+        self._seen: dict[str, tuple[dict, Entity]] = {}
+
+    def __call__(self, item: dict[str, Any]) -> Entity:
+        entity_id = item.get("entity_id")
+        cached = self._seen.get(entity_id) if isinstance(entity_id, str) else None
+        if cached is not None and cached[0] == item:
+            return cached[1]
+        entity = Entity.model_validate({**item, "source": self.source})
+        if len(self._seen) >= self.limit:
+            self._seen.clear()
+        self._seen[entity.entity_id] = (item, entity)
+        return entity

@@ -22,10 +22,35 @@ METRIC_FIELDS = ("polls", "failures", "observations_stored", "observations_rejec
                  "poll_seconds_sum", "bytes")
 
 
+# One batch -> latest values and one history entry, unpacked inside Redis. The client sends the
+# batch as a single JSON argument: redis-py's per-argument encoding, not Redis, is what limits
+# the one-HSET-per-reading shape (docs/data-model.md). Numbers pass through Lua's tostring
+# (14 significant digits).
+# KEYS: latest hash, history stream. ARGV: source (JSON string), columns JSON, MINID (ms).
+STORE_BATCH_LUA = """
+local columns = cjson.decode(ARGV[2])
+local ids, values, times = columns.e, columns.v, columns.t
+local tail = ',' .. ARGV[1] .. ']'
+local args = {}
+for i = 1, #ids do
+  args[#args + 1] = ids[i]
+  args[#args + 1] = '[' .. tostring(values[i]) .. ',' .. tostring(times[i]) .. tail
+  if #args >= 7000 then
+    redis.call('HSET', KEYS[1], unpack(args))
+    args = {}
+  end
+end
+if #args > 0 then redis.call('HSET', KEYS[1], unpack(args)) end
+redis.call('XADD', KEYS[2], 'MINID', ARGV[3], '*', 's', cjson.decode(ARGV[1]), 'd', ARGV[2])
+return #ids
+"""
+
+
 class Store:
     def __init__(self, redis: Redis):
         self.redis = redis
         self._known_entities: set[str] = set()
+        self._store_batch = redis.register_script(STORE_BATCH_LUA)
 
     # ---- entities -------------------------------------------------------------------------
 
@@ -72,17 +97,9 @@ class Store:
             if not batch.entity_ids:
                 continue
             kinds.add(batch.kind)
-            source = batch.source
-            pipe.hset(
-                keys.latest(batch.kind),
-                mapping={
-                    e: orjson.dumps((v, t, source))
-                    for e, v, t in zip(batch.entity_ids, batch.values, batch.observed_at)
-                },
-            )
-            columns = {"e": batch.entity_ids, "v": batch.values, "t": batch.observed_at}
-            pipe.xadd(keys.history(batch.kind), {"s": source, "d": orjson.dumps(columns)},
-                      minid=min_id, approximate=False)  # entries are per batch: exact trim is cheap
+            columns = orjson.dumps({"e": batch.entity_ids, "v": batch.values, "t": batch.observed_at})
+            self._store_batch(keys=[keys.latest(batch.kind), keys.history(batch.kind)],
+                              args=[orjson.dumps(batch.source), columns, min_id], client=pipe)
         if kinds:
             pipe.sadd(keys.KINDS, *kinds)
         self._health_and_metrics(pipe, feed_id, health, metrics)

@@ -1,0 +1,91 @@
+"""End to end: `opscentre up` as a user runs it, and the processes surviving Redis going away."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import orjson
+import psutil
+import pytest
+
+from opscentre.processes.redis_server import RedisServer, free_port
+from tests.cli_helpers import clean_env, get, opscentre, wait_for
+
+
+@pytest.fixture
+def up(tmp_path):
+    port = free_port()
+    env = clean_env(OPSCENTRE_DATA_DIR=str(tmp_path / "var"), PORT=str(port))
+    process = subprocess.Popen([sys.executable, "-m", "opscentre", "up", "--speed", "60"], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    yield process, port, env
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+
+
+def test_up_runs_the_whole_city_and_ctrl_c_leaves_no_process(up):
+    process, port, env = up
+    base = f"http://127.0.0.1:{port}"
+    wait_for(lambda: get(f"{base}/healthz")[0] == 200, timeout=90, what="/healthz 200")
+    descendants = psutil.Process(process.pid).children(recursive=True)
+    assert len(descendants) >= 4  # redis, workers, cron, web (+ gunicorn workers)
+
+    def simulator_stored():
+        result = opscentre("state", "--json", env=env)  # finds the embedded Redis via the data dir
+        state = orjson.loads(result.stdout) if result.returncode == 0 else {}
+        return state if state.get("feeds", {}).get("simulator", {}).get("items") else None
+
+    state = wait_for(simulator_stored, timeout=60, what="simulator observations in state --json")
+    assert state["simulated"] is True
+    assert state["feeds"]["simulator"]["status"] == "ok"
+    assert any(o["kind"] == "rain_mm" for o in state["observations"])
+
+    status, body = get(f"{base}/api/public/layers/zones.geojson")
+    assert status == 200 and len(orjson.loads(body)["features"]) == 166
+
+    process.send_signal(signal.SIGINT)
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode == 0, output
+    assert "operator console" in output and "/public" in output and "password" in output
+    time.sleep(0.5)
+    survivors = [p for p in descendants if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert survivors == [], f"left running: {[p.cmdline() for p in survivors]}"
+
+
+def test_worker_and_scheduler_reconnect_when_redis_comes_back(tmp_path, own_redis):
+    from opscentre.core.connection import connect
+    from opscentre.core.store import Store
+
+    env = clean_env(REDIS_URL=own_redis.url, OPSCENTRE_DATA_DIR=str(tmp_path))
+    store = Store(connect(own_redis.url))
+    store.set_sim_clock({"wall_epoch": time.time(), "sim_epoch": time.time(), "speed": 60, "scenario": "",
+                         "scenario_start": "", "seed": 1})
+    children = [subprocess.Popen([sys.executable, "-m", "opscentre", what], env=env,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                for what in ("worker", "cron")]
+    restarted = None
+    try:
+        first = wait_for(lambda: store.feed_health("simulator").get("last_success_ts"), 60, what="first poll")
+        own_redis.kill()
+        time.sleep(3)
+        assert all(c.poll() is None for c in children), "a process died with Redis"
+        restarted = RedisServer(own_redis.directory, port=own_redis.port, persist=True).start()
+        store = Store(connect(own_redis.url))
+        wait_for(lambda: (store.feed_health("simulator").get("last_success_ts") or 0) > first + 2, 60,
+                 what="polls resumed after Redis came back")
+        assert all(c.poll() is None for c in children)
+    finally:
+        for c in children:
+            c.send_signal(signal.SIGTERM)
+        for c in children:
+            try:
+                c.wait(20)
+            except subprocess.TimeoutExpired:
+                c.kill()
+        if restarted:
+            restarted.stop()
+    stderr = " ".join(c.stderr.read() for c in children)
+    assert stderr.count("lost Redis") + stderr.count("Redis unavailable") <= 4, stderr  # no log storm

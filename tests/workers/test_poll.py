@@ -1,0 +1,104 @@
+"""The poll job through the real store: success, parse failure, overlap, recovery."""
+
+import logging
+import time
+from dataclasses import replace
+
+import pytest
+
+from opscentre.core import keys
+from opscentre.core.settings import CITIES_DIR, load_settings
+from opscentre.core.store import Store
+from opscentre.workers import jobs
+from opscentre.workers.feeds import FEEDS
+
+
+@pytest.fixture(scope="module")
+def settings():
+    return load_settings(CITIES_DIR / "rio" / "demo.yaml")
+
+
+def test_a_poll_stores_observations_and_marks_the_feed_ok(settings, redis_client):
+    store = Store(redis_client)
+    result = jobs.poll_feed("simulator", settings, store)
+    assert result["stored"] > 2000 and result["rejected"] == 0
+    health = store.feed_health("simulator")
+    assert health["status"] == "ok" and health["consecutive_failures"] == 0
+    assert len(store.latest("rain_mm")) == 33
+    entities = store.entities()
+    assert all(e["zone_id"] for e in entities.values() if e["entity_type"] == "rain_gauge")
+
+
+def test_a_payload_that_fails_to_parse_keeps_the_last_good_state(settings, redis_client, monkeypatch, caplog):
+    store = Store(redis_client)
+    jobs.poll_feed("simulator", settings, store)
+    before = store.latest("rain_mm")
+    broken = replace(FEEDS["simulator"], fetch=lambda ctx: b"<html>oops</html>")
+    monkeypatch.setitem(FEEDS, "simulator", broken)
+    with caplog.at_level(logging.WARNING, logger="opscentre.poll"):
+        for _ in range(3):
+            assert jobs.poll_feed("simulator", settings, store)["failed"]
+    health = store.feed_health("simulator")
+    assert health["status"] == "failing"
+    assert health["last_error_kind"] == "parse"
+    assert health["consecutive_failures"] == 3
+    assert store.latest("rain_mm") == before
+    assert store.all_feed_metrics()["simulator"]["parse_errors"] == 3
+    down_logs = [r for r in caplog.records if "is down" in r.getMessage()]
+    assert len(down_logs) == 1  # logged on the transition, not on every failed poll
+
+
+def test_a_crashing_feed_is_recorded_not_raised(settings, redis_client, monkeypatch):
+    def explode(ctx):
+        raise ZeroDivisionError("bug in a feed module")
+
+    broken = replace(FEEDS["simulator"], fetch=explode)
+    monkeypatch.setitem(FEEDS, "simulator", broken)
+    store = Store(redis_client)
+    assert jobs.poll_feed("simulator", settings, store)["failed"]
+    assert store.feed_health("simulator")["last_error_kind"] == "internal"
+
+
+def test_polls_of_the_same_feed_never_overlap(settings, redis_client):
+    store = Store(redis_client)
+    redis_client.set(keys.poll_lock("simulator"), "someone-else", ex=30)
+    result = jobs.poll_feed("simulator", settings, store)
+    assert "skipped" in result
+    assert store.latest("rain_mm") == {}
+    assert redis_client.get(keys.poll_lock("simulator")) == b"someone-else"  # not ours to release
+
+
+def test_the_feed_recovers_after_failures(settings, redis_client, monkeypatch):
+    store = Store(redis_client)
+    good = FEEDS["simulator"]
+    monkeypatch.setitem(FEEDS, "simulator", replace(good, fetch=lambda ctx: b"{}"))
+    jobs.poll_feed("simulator", settings, store)
+    monkeypatch.setitem(FEEDS, "simulator", good)
+    jobs.poll_feed("simulator", settings, store)
+    health = store.feed_health("simulator")
+    assert health["status"] == "ok" and health["consecutive_failures"] == 0
+
+
+def test_secrets_are_redacted_from_stored_errors(monkeypatch):
+    monkeypatch.setenv("OPENAQ_API_KEY", "sekret-value-123")
+    assert jobs.redact("GET https://x?key=sekret-value-123 failed") == "GET https://x?key=*** failed"
+
+
+def test_simulated_time_follows_the_clock_in_redis(settings, redis_client):
+    store = Store(redis_client)
+    now = time.time()
+    store.set_sim_clock({"wall_epoch": now, "sim_epoch": now + 86400, "speed": 60, "scenario": "",
+                         "scenario_start": "", "seed": 5})
+    ctx = jobs.feed_context("simulator", settings, store, now + 10)
+    assert ctx.now.timestamp() == pytest.approx(now + 86400 + 600)
+    assert ctx.options.seed == 5
+
+
+def test_copenhagen_runs_through_the_same_code_path(redis_client):
+    copenhagen = load_settings(CITIES_DIR / "copenhagen" / "demo.yaml")
+    store = Store(redis_client)
+    result = jobs.poll_feed("simulator", copenhagen, store)
+    assert result["stored"] > 0 and result["rejected"] == 0
+    zones = set(copenhagen.zones.ids)
+    gauges = [e for e in store.entities().values() if e["entity_type"] == "rain_gauge"]
+    assert len(gauges) == 11 and all(g["zone_id"] in zones for g in gauges)
