@@ -30,27 +30,33 @@ def validate(result: ParseResult, now: float) -> ParseResult:
             continue
         values = np.asarray(batch.values, dtype=float)
         times = np.asarray(batch.observed_at, dtype=float)
-        reasons = np.full(n, "", dtype=object)
-        reasons[~np.isfinite(values)] = "value is not a finite number"
-        out_of_range = np.isfinite(values) & ((values < spec.minimum) | (values > spec.maximum))
-        reasons[out_of_range & (reasons == "")] = (
-            f"value outside the plausible range {spec.minimum:g}..{spec.maximum:g} {spec.unit}"
-        )
-        reasons[(~np.isfinite(times)) & (reasons == "")] = "observed_at is not a time"
-        reasons[(times > now + MAX_FUTURE_S) & (reasons == "")] = "observed_at is in the future"
         ids = batch.entity_ids
-        if known:
-            unknown = np.fromiter((e not in known for e in ids), dtype=bool, count=n)
-            reasons[unknown & (reasons == "")] = "entity not described in the payload"
+        # One reason code per reading (0 = fine); the first failed check wins.
+        code = np.zeros(n, dtype=np.int8)
+        finite = np.isfinite(values)
+        _mark(code, ~finite, 1)
+        _mark(code, finite & ((values < spec.minimum) | (values > spec.maximum)), 2)
+        _mark(code, ~np.isfinite(times), 3)
+        _mark(code, times > now + MAX_FUTURE_S, 4)
+        if known and not known.issuperset(ids):
+            _mark(code, np.fromiter((e not in known for e in ids), dtype=bool, count=n), 5)
         if len(set(ids)) != n:
-            _mark_duplicates(ids, times, reasons)
-        bad = reasons != ""
+            _mark(code, _older_duplicates(ids, times), 6)
+        bad = code != 0
         if not bad.any():
             batches.append(batch)
             continue
+        reasons = {
+            1: "value is not a finite number",
+            2: f"value outside the plausible range {spec.minimum:g}..{spec.maximum:g} {spec.unit}",
+            3: "observed_at is not a time",
+            4: "observed_at is in the future",
+            5: "entity not described in the payload",
+            6: "duplicate reading for this entity in the same payload",
+        }
         keep = np.flatnonzero(~bad)
         for i in np.flatnonzero(bad):
-            rejected.append(Rejection(entity_id=str(ids[i]), kind=batch.kind, reason=str(reasons[i])))
+            rejected.append(Rejection(entity_id=str(ids[i]), kind=batch.kind, reason=reasons[int(code[i])]))
         if keep.size:
             batches.append(
                 ObservationBatch.model_construct(
@@ -65,13 +71,17 @@ def validate(result: ParseResult, now: float) -> ParseResult:
     return ParseResult.model_construct(entities=result.entities, batches=batches, rejected=rejected)
 
 
-def _mark_duplicates(ids: list[str], times: np.ndarray, reasons: np.ndarray) -> None:
+def _mark(code: np.ndarray, where: np.ndarray, reason: int) -> None:
+    code[where & (code == 0)] = reason
+
+
+def _older_duplicates(ids: list[str], times: np.ndarray) -> np.ndarray:
+    """True for every reading of an entity that is not its newest in the batch."""
     newest: dict[str, int] = {}
     for i, entity_id in enumerate(ids):
         j = newest.get(entity_id)
         if j is None or times[i] >= times[j]:
             newest[entity_id] = i
-    keep = set(newest.values())
-    for i in range(len(ids)):
-        if i not in keep and reasons[i] == "":
-            reasons[i] = "duplicate reading for this entity in the same payload"
+    older = np.ones(len(ids), dtype=bool)
+    older[list(newest.values())] = False
+    return older
