@@ -1,0 +1,49 @@
+"""One read of the store for a page, a tick or an API answer: layers' input plus status."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from opscentre.core import state
+from opscentre.core.feed_health import public_view
+from opscentre.core.settings import Settings
+from opscentre.core.store import Store
+from opscentre.dashboard.public_alerts import public_alerts
+from opscentre.layers import LAYERS, CityData
+
+LAYER_KINDS = sorted({kind for layer in LAYERS.values() for kind in layer.kinds})
+
+
+@dataclass(frozen=True)
+class CityStatus:
+    version: int
+    stage: dict[str, Any]  # {level, name, since}
+    feeds: dict[str, dict[str, Any]]  # feed id -> public view of its health
+    alerts: list[dict[str, Any]]  # public projection of the active alerts
+    updated_at: float | None  # wall time of the last stored poll of any feed
+    simulated: bool
+
+
+def read_status(store: Store, settings_simulated: bool, zone_names: dict[str, str], now: float) -> CityStatus:
+    health = store.all_feed_health()
+    feeds = {feed_id: public_view(h, now) for feed_id, h in health.items()}
+    successes = [float(h["last_success_ts"]) for h in health.values() if h.get("last_success_ts") is not None]
+    return CityStatus(
+        version=store.version(),
+        stage=state.stage(store),
+        feeds=feeds,
+        alerts=public_alerts(store.active_alerts(), zone_names),
+        updated_at=max(successes) if successes else None,
+        simulated=settings_simulated or any(f["simulated"] for f in feeds.values()),
+    )
+
+
+def read_city_data(store: Store, settings: Settings) -> CityData:
+    return CityData(entities=store.entities(), latest=store.latest_many(LAYER_KINDS), zones=settings.zones,
+                    tz=settings.tz)
+
+
+def empty_city_data(settings: Settings) -> CityData:
+    """The city with no data (Redis unreachable): same traces, nothing in them."""
+    return CityData(entities={}, latest={}, zones=settings.zones, tz=settings.tz)

@@ -1,0 +1,1 @@
+"""Dash components shared by the operator console and the public view."""

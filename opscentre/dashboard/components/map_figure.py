@@ -1,0 +1,134 @@
+"""The map figure: built once per page load, then patched array by array.
+
+The first figure carries everything, including the zones GeoJSON. After that a tick sends a
+Dash `Patch` holding only the trace properties (a layer's `patched` paths) whose content
+changed since what this browser holds — each replaced whole, in one operation. What a browser
+holds is tracked by a digest per (trace, property) kept in its own dcc.Store, so the server
+keeps no per-client state (any gunicorn worker can answer any tick).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import orjson
+from dash import Patch
+
+from opscentre.core.settings import Settings
+from opscentre.layers import LAYERS, CityData
+
+BACKGROUND = "#0a1422"
+# A map style with nothing to fetch: a background colour only (no tiles, no glyphs, no sprites).
+# The city itself is drawn by the zones layer from its own GeoJSON.
+# (`sources` must not be empty: plotly.js drops an empty object from the layout, then on the
+# next update finds the style changed and maplibre refuses it — "Map error.")
+OFFLINE_STYLE = {
+    "id": "opscentre-offline",
+    "version": 8,
+    "name": "opscentre-offline",
+    "sources": {"opscentre-none": {"type": "geojson", "data": {"type": "FeatureCollection", "features": []}}},
+    "layers": [{"id": "background", "type": "background", "paint": {"background-color": BACKGROUND}}],
+}
+
+
+def layer_traces(data: CityData, layer_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    return {layer_id: LAYERS[layer_id].traces(data) for layer_id in layer_ids}
+
+
+def trace_index(traces: dict[str, list[dict[str, Any]]]) -> dict[str, list[int]]:
+    """layer id -> [first, stop) indices of its traces in figure.data."""
+    index, start = {}, 0
+    for layer_id, layer_traces_ in traces.items():
+        index[layer_id] = [start, start + len(layer_traces_)]
+        start += len(layer_traces_)
+    return index
+
+
+def build_figure(traces: dict[str, list[dict[str, Any]]], settings: Settings, visible: list[str]) -> dict[str, Any]:
+    """The whole first figure: every layer's traces (geometry included) and the map layout."""
+    figure_data = []
+    for layer_id, layer_traces_ in traces.items():
+        for trace in layer_traces_:
+            figure_data.append({**trace, "visible": layer_id in visible})
+    return {"data": figure_data, "layout": map_layout(settings)}
+
+
+def map_layout(settings: Settings) -> dict[str, Any]:
+    if settings.city.center:
+        lat, lon = settings.city.center
+    else:
+        west, south, east, north = settings.zones.bounds
+        lat, lon = (south + north) / 2, (west + east) / 2
+    layers = []
+    if settings.map.tile_url:
+        layers.append({"below": "traces", "sourcetype": "raster", "source": [settings.map.tile_url],
+                       "sourceattribution": settings.map.tile_attribution})
+    return {
+        "map": {"style": OFFLINE_STYLE, "center": {"lat": lat, "lon": lon}, "zoom": settings.city.zoom,
+                "layers": layers},
+        "margin": {"l": 0, "r": 0, "t": 0, "b": 0},
+        "paper_bgcolor": BACKGROUND,
+        "showlegend": False,
+        "uirevision": "city",  # keep the operator's pan/zoom across updates
+        "hoverlabel": {"bgcolor": "#101b2d", "bordercolor": "#3b4a63", "font": {"color": "#e6edf3", "size": 13}},
+        "dragmode": "pan",
+        "meta": {"city_bounds": [round(b, 5) for b in settings.zones.bounds]},  # see assets/fit_city.js
+    }
+
+
+def _at(trace: dict[str, Any], path: str) -> Any:
+    node: Any = trace
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def _digest(value: Any) -> str:
+    return hashlib.blake2b(orjson.dumps(value), digest_size=8).hexdigest()
+
+
+def digests(traces: dict[str, list[dict[str, Any]]]) -> dict[str, str]:
+    """Digest of every patchable array of every trace, keyed 'trace index:path'."""
+    out, i = {}, 0
+    for layer_id, layer_traces_ in traces.items():
+        for trace in layer_traces_:
+            for path in LAYERS[layer_id].patched:
+                value = _at(trace, path)
+                if value is not None:
+                    out[f"{i}:{path}"] = _digest(value)
+            i += 1
+    return out
+
+
+def figure_patch(traces: dict[str, list[dict[str, Any]]], held: dict[str, str]) -> tuple[Patch | None, dict[str, str]]:
+    """A Patch replacing each changed array whole, and the digests the browser will then hold.
+    None when nothing changed."""
+    patch, changed, new_digests, i = Patch(), 0, {}, 0
+    for layer_id, layer_traces_ in traces.items():
+        for trace in layer_traces_:
+            for path in LAYERS[layer_id].patched:
+                value = _at(trace, path)
+                if value is None:
+                    continue
+                key = f"{i}:{path}"
+                new_digests[key] = _digest(value)
+                if held.get(key) != new_digests[key]:
+                    target = patch["data"][i]
+                    *parents, leaf = path.split(".")
+                    for part in parents:
+                        target = target[part]
+                    target[leaf] = value
+                    changed += 1
+            i += 1
+    return (patch if changed else None), new_digests
+
+
+def visibility_patch(index: dict[str, list[int]], visible: list[str]) -> Patch:
+    patch = Patch()
+    for layer_id, (start, stop) in index.items():
+        for i in range(start, stop):
+            patch["data"][i]["visible"] = layer_id in visible
+    return patch

@@ -1,0 +1,67 @@
+"""The status bar: city stage, feed health (n/m healthy, unhealthy ones named), last update.
+
+Rendered from a small JSON-able model so a tick can tell whether anything visible changed
+and send nothing when it did not.
+"""
+
+from __future__ import annotations
+
+from datetime import tzinfo
+from typing import Any
+
+from dash import html
+
+from opscentre.dashboard.city_reading import CityStatus
+from opscentre.layers.base import local_label
+from opscentre.layers.stages import stage_colour
+
+HEALTHY = {"ok"}
+UNREACHABLE = "Redis unreachable — reconnecting"
+
+
+def status_model(status: CityStatus, tz: tzinfo) -> dict[str, Any]:
+    counted = {f: v for f, v in status.feeds.items() if v["status"] != "disabled"}
+    unhealthy = sorted(f"{f} ({v['status']})" for f, v in counted.items() if v["status"] not in HEALTHY)
+    return {
+        "stage_level": status.stage["level"],
+        "stage_name": status.stage["name"],
+        "feeds_healthy": len(counted) - len(unhealthy),
+        "feeds_total": len(counted),
+        "unhealthy": unhealthy,
+        "updated": local_label(status.updated_at, tz) if status.updated_at else "no data yet",
+        "alerts": [_alert_line(a) for a in status.alerts],
+    }
+
+
+def unreachable_model() -> dict[str, Any]:
+    return {"unreachable": True}
+
+
+def _alert_line(alert: dict[str, Any]) -> str:
+    where = alert.get("zone_name") or alert.get("zone_id") or alert.get("entity_id") or "city"
+    return f"{alert.get('severity') or 'alert'} · {where} · {alert.get('rule') or ''}".rstrip(" ·")
+
+
+def status_bar(model: dict[str, Any]) -> list[Any]:
+    if model.get("unreachable"):
+        return [html.Span(UNREACHABLE, className="status-item status-error", role="alert")]
+    level = model["stage_level"]
+    feeds_class = "status-item" + (" status-warn" if model["unhealthy"] else "")
+    feeds_text = f"Feeds {model['feeds_healthy']}/{model['feeds_total']} healthy"
+    if model["unhealthy"]:
+        feeds_text += " — " + ", ".join(model["unhealthy"])
+    return [
+        html.Span(f"Stage {level} · {model['stage_name']}", className="stage-badge",
+                  style={"backgroundColor": stage_colour(level)}, title="City operational stage"),
+        html.Span(feeds_text, className=feeds_class),
+        html.Span(f"Updated {model['updated']}", className="status-item"),
+        html.Span(f"{len(model['alerts'])} active alert{'s' if len(model['alerts']) != 1 else ''}",
+                  className="status-item" + (" status-warn" if model["alerts"] else "")),
+    ]
+
+
+def alerts_panel(model: dict[str, Any]) -> list[Any]:
+    lines = model.get("alerts") or []
+    if not lines:
+        return []
+    return [html.Div("Active alerts", className="panel-title"), html.Ul([html.Li(line) for line in lines[:12]])]

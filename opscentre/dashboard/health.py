@@ -1,0 +1,75 @@
+"""/healthz: component status as JSON; 503 when Redis, every worker or the scheduler is down.
+
+Answers within ~2 s even when Redis is unreachable (its own short-timeout client).
+Feed problems are reported but do not fail the check: a feed that cannot reach the internet
+is a degraded feed, not a dead operations centre.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import redis
+from flask import Blueprint, jsonify
+from rq.cron_scheduler_registry import get_registry_key as cron_schedulers_key
+
+from opscentre.core.feed_health import effective_status
+from opscentre.core.store import Store
+from opscentre.dashboard import redis_clients
+from opscentre.dashboard.redis_clients import REDIS_DOWN
+
+WORKER_FRESH_S = 60
+SCHEDULER_FRESH_S = 150
+
+
+def _beats(beats: dict[str, float], now: float, fresh_s: float) -> dict[str, Any]:
+    ages = {name: round(now - float(ts), 1) for name, ts in beats.items()}
+    fresh = sorted(name for name, age in ages.items() if age < fresh_s)
+    return {"status": "ok" if fresh else "down", "fresh": len(fresh), "last_beat_age_s": ages}
+
+
+def health_report(client: redis.Redis, now: float) -> tuple[bool, dict[str, Any]]:
+    """(healthy, report). Healthy means Redis answers, a worker and a scheduler beat recently."""
+    try:
+        client.ping()
+        store = Store(client)
+        workers = _beats(store.heartbeats(), now, WORKER_FRESH_S)
+        # RQ's cron scheduler registry: zset name -> last heartbeat (unix s). Read here because
+        # core.Store has no accessor for an RQ-owned key yet.
+        schedulers = {k.decode(): s for k, s in client.zrange(cron_schedulers_key(), 0, -1, withscores=True)}
+        scheduler = _beats(schedulers, now, SCHEDULER_FRESH_S)
+        feeds = {feed_id: effective_status(h, now) for feed_id, h in store.all_feed_health().items()}
+    except REDIS_DOWN as exc:
+        report = {"status": "down",
+                  "components": {"redis": {"status": "down", "error": type(exc).__name__},
+                                 "workers": {"status": "unknown"}, "scheduler": {"status": "unknown"},
+                                 "feeds": {"status": "unknown"}}}
+        return False, report
+    feeds_ok = all(s in ("ok", "disabled") for s in feeds.values())
+    healthy = workers["status"] == "ok" and scheduler["status"] == "ok"
+    report = {
+        "status": "ok" if healthy and feeds_ok else ("degraded" if healthy else "down"),
+        "components": {
+            "redis": {"status": "ok"},
+            "workers": workers,
+            "scheduler": scheduler,
+            "feeds": {"status": "ok" if feeds_ok else "degraded", "feeds": feeds},
+        },
+    }
+    return healthy, report
+
+
+def health_blueprint(redis_url: str) -> Blueprint:
+    client = redis_clients.quick(redis_url)
+    blueprint = Blueprint("health", __name__)
+
+    @blueprint.get("/healthz")
+    def healthz():
+        healthy, report = health_report(client, time.time())
+        response = jsonify(report)
+        response.status_code = 200 if healthy else 503
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    return blueprint

@@ -1,0 +1,11 @@
+"""Every Dash component id of the operator console and the public view, defined once."""
+
+MAP = "city-map"
+TICK = "live-tick"  # dcc.Interval driving the live update
+MAP_STATE = "map-state"  # dcc.Store: what this browser has (store version, array digests)
+LAYER_TOGGLE = "layer-toggle"  # operator console only
+STATUS_BAR = "status-bar"
+ALERTS_PANEL = "alerts-panel"
+BANNER = "simulated-banner"
+LEGEND = "legend"
+ATTRIBUTION = "attribution"

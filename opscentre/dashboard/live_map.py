@@ -1,0 +1,115 @@
+"""The live map shared by the operator console and the public view: the first figure, and the
+tick that keeps it current with Patches.
+
+A tick (every TICK_MS) reads the store version and the status. When the version moved, it
+reads the layers' data, rebuilds the traces, and sends a Patch with only the arrays whose
+content changed; when nothing changed it sends nothing at all. Redis being down shows
+"Redis unreachable — reconnecting" and keeps the last map.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import orjson
+from dash import Dash, Input, Output, State, dcc, html, no_update
+
+from opscentre.core.settings import Settings
+from opscentre.core.store import Store
+from opscentre.dashboard import ids
+from opscentre.dashboard.city_reading import empty_city_data, read_city_data, read_status
+from opscentre.dashboard.components.map_figure import build_figure, digests, figure_patch, layer_traces, trace_index
+from opscentre.dashboard.components.status_bar import alerts_panel, status_bar, status_model, unreachable_model
+from opscentre.dashboard.redis_clients import REDIS_DOWN
+
+TICK_MS = 2000
+GRAPH_CONFIG = {"displaylogo": False, "scrollZoom": True, "displayModeBar": False, "responsive": True}
+
+
+@dataclass
+class LiveMap:
+    settings: Settings
+    store: Store
+    simulated: bool
+    layer_ids: list[str]
+    clock: Callable[[], float] = field(default=time.time)
+
+    @cached_property
+    def index(self) -> dict[str, list[int]]:
+        """layer id -> [first, stop) of its traces in the figure: fixed, since every layer always
+        draws the same number of traces (so the server never trusts a browser's idea of it)."""
+        return trace_index(layer_traces(empty_city_data(self.settings), self.layer_ids))
+
+    def _status(self, now: float):
+        return read_status(self.store, self.simulated, self.settings.zones.name_by_id, now)
+
+    def initial(self, visible: list[str]) -> dict[str, Any]:
+        """The components of a freshly loaded page: map, its stores, the tick, status and alerts."""
+        try:
+            status = self._status(self.clock())
+            data = read_city_data(self.store, self.settings)
+            model, version = status_model(status, self.settings.tz), status.version
+        except REDIS_DOWN:
+            data, model, version = empty_city_data(self.settings), unreachable_model(), None
+        traces = layer_traces(data, self.layer_ids)
+        figure = build_figure(traces, self.settings, visible)
+        held = {"version": version, "digests": digests(traces), "status": _digest(model)}
+        return {
+            "graph": dcc.Graph(id=ids.MAP, figure=figure, config=GRAPH_CONFIG, className="city-map",
+                               clear_on_unhover=True),
+            "stores": [dcc.Store(id=ids.MAP_STATE, data=held), dcc.Interval(id=ids.TICK, interval=TICK_MS)],
+            "status": status_bar(model),
+            "alerts": alerts_panel(model),
+        }
+
+    def register(self, app: Dash) -> None:
+        @app.callback(
+            Output(ids.MAP, "figure", allow_duplicate=True),
+            Output(ids.STATUS_BAR, "children"),
+            Output(ids.ALERTS_PANEL, "children"),
+            Output(ids.MAP_STATE, "data"),
+            Input(ids.TICK, "n_intervals"),
+            State(ids.MAP_STATE, "data"),
+            prevent_initial_call=True,
+        )
+        def tick(_n_intervals, held):
+            return self.tick(held if isinstance(held, dict) else {})
+
+    def tick(self, held: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
+        held_digests = held.get("digests") if isinstance(held.get("digests"), dict) else {}
+        figure, version = no_update, held.get("version")
+        try:
+            status = self._status(self.clock())
+            model = status_model(status, self.settings.tz)
+            if status.version != version:
+                data = read_city_data(self.store, self.settings)
+                patch, held_digests = figure_patch(layer_traces(data, self.layer_ids), held_digests)
+                figure, version = (patch if patch is not None else no_update), status.version
+        except REDIS_DOWN:
+            model = unreachable_model()
+        model_digest = _digest(model)
+        status_changed = model_digest != held.get("status")
+        if figure is no_update and not status_changed and version == held.get("version"):
+            return no_update, no_update, no_update, no_update
+        new_held = {"version": version, "digests": held_digests, "status": model_digest}
+        if not status_changed:
+            return figure, no_update, no_update, new_held
+        return figure, status_bar(model), alerts_panel(model), new_held
+
+
+def _digest(model: dict[str, Any]) -> str:
+    return hashlib.blake2b(orjson.dumps(model, option=orjson.OPT_SORT_KEYS), digest_size=8).hexdigest()
+
+
+def map_shell(parts: dict[str, Any], header: list[Any], overlays: list[Any]) -> html.Div:
+    """The full-window page: header bar over a map that fills the rest, overlays on the map."""
+    return html.Div([
+        html.Header(header, className="topbar"),
+        html.Main([parts["graph"], *overlays], className="map-area"),
+        *parts["stores"],
+    ], className="page")

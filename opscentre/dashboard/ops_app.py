@@ -1,0 +1,94 @@
+"""The operator console: a full-window live map with layer toggles, legend and status bar.
+
+Its own Dash app on its own Flask server; every route except /login needs an operator session
+(see auth.py). Callbacks here only read: the layer toggle changes what this browser shows.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dash import Dash, Input, Output, dcc, html
+from flask import Flask
+from flask_login import current_user
+
+from opscentre.core.settings import Settings
+from opscentre.core.store import Store
+from opscentre.dashboard import ids
+from opscentre.dashboard.components.banner import attribution, simulated_banner
+from opscentre.dashboard.components.legend import legend
+from opscentre.dashboard.components.map_figure import visibility_patch
+from opscentre.dashboard.live_map import LiveMap, map_shell
+from opscentre.layers import LAYERS
+
+ASSETS = str(Path(__file__).parent / "assets")
+OPS_LAYERS = list(LAYERS)
+
+
+def access_keys(layer_ids: list[str]) -> dict[str, str]:
+    """A distinct keyboard shortcut letter per layer toggle (Alt+letter, see assets/keyboard.js):
+    the first free letter of its label."""
+    keys: dict[str, str] = {}
+    for layer_id in layer_ids:
+        for letter in LAYERS[layer_id].label.lower():
+            if letter.isalpha() and letter not in keys.values():
+                keys[layer_id] = letter
+                break
+    return keys
+
+
+def layer_toggle(layer_ids: list[str], visible: list[str]) -> dcc.Checklist:
+    keys = access_keys(layer_ids)
+    options = []
+    for layer_id in layer_ids:
+        key = keys.get(layer_id, "")
+        shortcut = {"data-layer-key": key, "aria-keyshortcuts": f"Alt+{key.upper()}"} if key else {}
+        label = html.Span(LAYERS[layer_id].label, title=f"Show/hide (Alt+{key.upper()})" if key else None, **shortcut)
+        options.append({"label": label, "value": layer_id})
+    return dcc.Checklist(id=ids.LAYER_TOGGLE, options=options, value=visible, inline=True,
+                         className="layer-toggle", inputClassName="layer-toggle-input")
+
+
+def create_ops_app(settings: Settings, store: Store, simulated: bool, server: Flask) -> Dash:
+    app = Dash(__name__, server=server, url_base_pathname="/", assets_folder=ASSETS,
+               title=f"{settings.city.name} — operations", update_title=None, serve_locally=True,
+               enable_mcp=False, compress=False,
+               # no validation layout: Dash would embed a whole map (data included) in every page
+               suppress_callback_exceptions=True)
+    live = LiveMap(settings, store, simulated, OPS_LAYERS)
+
+    def layout():
+        visible = list(OPS_LAYERS)
+        parts = live.initial(visible)
+        operator = getattr(current_user, "id", None) or ""
+        header = [
+            html.Div([html.Span(settings.city.name, className="city-name"),
+                      html.Span("Operations centre", className="app-name")], className="brand"),
+            html.Div(parts["status"], id=ids.STATUS_BAR, className="status-bar", **{"aria-live": "polite"}),
+            html.Div([html.Span("Layers", className="toolbar-label"), layer_toggle(OPS_LAYERS, visible)],
+                     className="toolbar", role="group", **{"aria-label": "Map layers"}),
+            html.Form([html.Span(operator, className="operator-name"),
+                       html.Button("Sign out", type="submit", className="signout")],
+                      method="post", action="/logout", className="operator"),
+        ]
+        overlays = [
+            simulated_banner(simulated),
+            html.Div(legend(OPS_LAYERS), id=ids.LEGEND, className="legend-panel"),
+            html.Div(parts["alerts"], id=ids.ALERTS_PANEL, className="alerts-panel"),
+            attribution(settings),
+        ]
+        return map_shell(parts, header, [o for o in overlays if o is not None])
+
+    app.layout = layout
+    live.register(app)
+
+    @app.callback(
+        Output(ids.MAP, "figure", allow_duplicate=True),
+        Input(ids.LAYER_TOGGLE, "value"),
+        prevent_initial_call=True,
+    )
+    def toggle_layers(visible):
+        shown = [layer_id for layer_id in visible or [] if layer_id in LAYERS]
+        return visibility_patch(live.index, shown)
+
+    return app

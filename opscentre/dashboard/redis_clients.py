@@ -1,0 +1,32 @@
+"""The two kinds of Redis client the web processes use.
+
+- `resilient`: the app's client (retries with backoff, survives Redis restarts).
+- `quick`: for /healthz and /metrics, which must answer within a second or two even when
+  Redis is down: short timeouts, no retries.
+"""
+
+from __future__ import annotations
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from opscentre.core.connection import connect
+from opscentre.core.errors import StoreUnavailable
+
+QUICK_TIMEOUT_S = 0.75
+
+
+def resilient(url: str) -> redis.Redis:
+    return connect(url, check=False)
+
+
+def quick(url: str) -> redis.Redis:
+    if not url:  # Sentinel (OPSCENTRE_REDIS_SENTINELS): core.connection knows how to find the master
+        return connect(None, check=False)
+    return redis.Redis.from_url(url, socket_connect_timeout=QUICK_TIMEOUT_S, socket_timeout=QUICK_TIMEOUT_S,
+                                retry=Retry(NoBackoff(), 0), retry_on_error=[], health_check_interval=0)
+
+
+# What a read raises when Redis cannot be reached (connect refused, timeout, loading).
+REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, StoreUnavailable, OSError)

@@ -1,0 +1,69 @@
+"""The WSGI apps the web processes serve.
+
+`create_wsgi_app` (opscentre web / up): the operator console at / (login required), /login,
+/logout, the public API, /healthz and /metrics on the console's Flask server, and the public
+Dash app mounted at /public — two Dash apps, two Flask servers, two callback maps.
+`create_public_wsgi_app` (the Procfile's `public` process): the public view, /api/public/* and
+/healthz only; nothing of the console is even imported into its routes.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, redirect
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+from opscentre.core.settings import Settings
+from opscentre.core.store import Store
+from opscentre.dashboard.api import public_api_blueprint
+from opscentre.dashboard.auth import install_auth
+from opscentre.dashboard.health import health_blueprint
+from opscentre.dashboard.metrics import metrics_blueprint
+from opscentre.dashboard.ops_app import create_ops_app
+from opscentre.dashboard.public_app import create_public_app
+from opscentre.dashboard.redis_clients import resilient
+
+PUBLIC_MOUNT = "/public"
+
+
+def _with_trailing_slash(app):
+    """/public -> /public/ (the public app's pages live under the slash)."""
+
+    def middleware(environ, start_response):
+        if not environ.get("PATH_INFO"):
+            location = environ.get("SCRIPT_NAME", "") + "/"
+            query = environ.get("QUERY_STRING")
+            start_response("308 Permanent Redirect", [("Location", location + (f"?{query}" if query else "")),
+                                                      ("Content-Length", "0")])
+            return [b""]
+        return app(environ, start_response)
+
+    return middleware
+
+
+def create_wsgi_app(settings: Settings, redis_url: str, secret_key: str):
+    store = Store(resilient(redis_url))
+    simulated = settings.simulated
+    server = Flask("opscentre.ops")
+    server.secret_key = secret_key
+    install_auth(server, store.redis, settings.city.name)
+    create_ops_app(settings, store, simulated, server)
+    server.register_blueprint(public_api_blueprint(settings, store, simulated))
+    server.register_blueprint(health_blueprint(redis_url))
+    server.register_blueprint(metrics_blueprint(redis_url))
+    public = create_public_app(settings, store, simulated, prefix=PUBLIC_MOUNT + "/")
+    app = DispatcherMiddleware(server, {PUBLIC_MOUNT: _with_trailing_slash(public.server)})
+    app.ops_server, app.public_server, app.public_dash = server, public.server, public  # for introspection
+    return app
+
+
+def create_public_wsgi_app(settings: Settings, redis_url: str):
+    store = Store(resilient(redis_url))
+    simulated = settings.simulated
+    root = Flask("opscentre.public_root")
+    root.register_blueprint(public_api_blueprint(settings, store, simulated))
+    root.register_blueprint(health_blueprint(redis_url))
+    root.add_url_rule("/", "index", lambda: redirect(PUBLIC_MOUNT + "/"))
+    public = create_public_app(settings, store, simulated, prefix=PUBLIC_MOUNT + "/")
+    app = DispatcherMiddleware(root, {PUBLIC_MOUNT: _with_trailing_slash(public.server)})
+    app.root_server, app.public_server, app.public_dash = root, public.server, public
+    return app

@@ -1,0 +1,115 @@
+"""What a layer is: a record describing how stored state becomes map features and traces.
+
+Adding a layer = one module that builds a `Layer(...)` plus one line in layers/__init__.py.
+Layers are pure: they take a `CityData` (entities and latest values already read from the
+store, the zones, the city time zone) and return plain data — GeoJSON features for the public
+API and plotly trace dicts for the map. No Dash, no Redis, no clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone, tzinfo
+from typing import Any
+
+from opscentre.core.geo import Zones
+
+Latest = Mapping[str, tuple[float, float, str]]  # entity_id -> (value, observed_at unix s, source)
+
+
+@dataclass(frozen=True)
+class CityData:
+    """One read of the city, shared by every layer drawn from it."""
+
+    entities: Mapping[str, Mapping[str, Any]]
+    latest: Mapping[str, Latest]  # kind -> latest values of that kind
+    zones: Zones
+    tz: tzinfo
+
+    def values(self, kind: str) -> Latest:
+        return self.latest.get(kind) or {}
+
+    def of_type(self, entity_type: str) -> list[Mapping[str, Any]]:
+        """Entities of one type, in a stable order (by id), so trace arrays line up tick to tick."""
+        return [self.entities[k] for k in sorted(self.entities) if self.entities[k].get("entity_type") == entity_type]
+
+
+@dataclass(frozen=True)
+class LegendEntry:
+    label: str
+    colour: str
+    shape: str = "dot"  # dot | line | area
+
+
+@dataclass(frozen=True)
+class Layer:
+    layer_id: str
+    label: str  # short name for a layer toggle: "Zones"
+    title: str  # legend heading: "Zones — worst 15-min rain"
+    kinds: tuple[str, ...]  # the kinds of latest value the layer reads
+    features: Callable[[CityData], list[dict[str, Any]]]
+    # Plotly trace dicts. A layer always returns the same number of traces, in the same
+    # order, so the map can address them by index when it patches them.
+    traces: Callable[[CityData], list[dict[str, Any]]]
+    # Trace properties ("z", "marker.color", ...) that change with the data: the map replaces
+    # each one whole, in one Patch operation, when its content changed. Everything else
+    # (geometry such as the zones GeoJSON) is sent once, with the first figure.
+    patched: tuple[str, ...]
+    legend: tuple[LegendEntry, ...] = field(default_factory=tuple)
+    public: bool = True
+
+
+def iso_utc(ts: float | None) -> str | None:
+    return None if ts is None else datetime.fromtimestamp(ts, timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def iso_local(ts: float | None, tz: tzinfo) -> str | None:
+    return None if ts is None else datetime.fromtimestamp(ts, tz).isoformat()
+
+
+def local_label(ts: float | None, tz: tzinfo) -> str:
+    """A short local time for hover text and the status bar: '21 Nov 14:05 (UTC-03)'."""
+    if ts is None:
+        return "no reading"
+    local = datetime.fromtimestamp(ts, tz)
+    offset = local.utcoffset()
+    minutes = int(offset.total_seconds() // 60) if offset is not None else 0
+    sign = "+" if minutes >= 0 else "-"
+    hours, mins = divmod(abs(minutes), 60)
+    suffix = f"UTC{sign}{hours:02d}" + (f":{mins:02d}" if mins else "")
+    return f"{local:%d %b %H:%M} ({suffix})"
+
+
+def short_local_times(stamps: list[float | None], tz: tzinfo) -> tuple[list[str], str]:
+    """Compact local times for many points: 'HH:MM' ('DD Mon HH:MM' when not the newest
+    reading's day) per point, plus the UTC offset once, e.g. (['14:05', '20 Nov 09:10'], 'UTC-03')."""
+    known = [t for t in stamps if t is not None]
+    if not known:
+        return ["no reading"] * len(stamps), ""
+    newest = datetime.fromtimestamp(max(known), tz).date()
+    by_stamp: dict[float | None, str] = {None: "no reading"}  # a poll's readings share a few stamps
+    for ts in known:
+        if ts not in by_stamp:
+            local = datetime.fromtimestamp(ts, tz)
+            by_stamp[ts] = f"{local:%H:%M}" if local.date() == newest else f"{local:%d %b %H:%M}"
+    labels = [by_stamp[ts] for ts in stamps]
+    return labels, local_label(max(known), tz).rsplit("(", 1)[1].rstrip(")")
+
+
+def timestamps(ts: float | None, tz: tzinfo) -> dict[str, str | None]:
+    """Observation time properties of a GeoJSON feature: UTC and city local time."""
+    return {"observed_at": iso_utc(ts), "observed_at_local": iso_local(ts, tz)}
+
+
+def feature_collection(layer: Layer, data: CityData, simulated: bool) -> dict[str, Any]:
+    """The public GeoJSON of one layer; `simulated: true` when the data is not real."""
+    collection: dict[str, Any] = {"type": "FeatureCollection", "layer": layer.layer_id, "title": layer.title}
+    if simulated:
+        collection["simulated"] = True
+    collection["features"] = layer.features(data)
+    return collection
+
+
+def rounded_line(coordinates: list[list[float]], digits: int = 5) -> list[list[float]]:
+    return [[round(float(x), digits), round(float(y), digits)] for x, y, *_ in coordinates]

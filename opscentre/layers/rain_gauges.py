@@ -1,0 +1,110 @@
+"""Rain gauges layer: each gauge sized and coloured by its 15-minute rain class, with its
+1 h / 24 h / 96 h accumulations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from opscentre.layers.base import CityData, Layer, LegendEntry, local_label, timestamps
+from opscentre.layers.rain_classes import RAIN_CLASSES, classify_rain
+
+KIND = "rain_mm"
+ACCUMULATIONS = ("rain_1h_mm", "rain_24h_mm", "rain_96h_mm")
+HALO_COLOUR = "#0a1422"
+
+
+def gauge_rows(data: CityData) -> list[dict[str, Any]]:
+    """One row per rain gauge with a Point geometry, ordered by id."""
+    rain = data.values(KIND)
+    accumulations = {kind: data.values(kind) for kind in ACCUMULATIONS}
+    rows = []
+    for gauge in data.of_type("rain_gauge"):
+        geometry = gauge.get("geometry") or {}
+        if geometry.get("type") != "Point":
+            continue
+        lon, lat = geometry["coordinates"][:2]
+        value, observed_at, source = rain.get(gauge["entity_id"], (None, None, None))
+        row = {
+            "entity_id": gauge["entity_id"],
+            "name": gauge.get("name") or gauge["entity_id"],
+            "zone_id": gauge.get("zone_id"),
+            "lon": round(float(lon), 5),
+            "lat": round(float(lat), 5),
+            "rain_mm": value,
+            "rain_class": classify_rain(value),
+            "observed_at": observed_at,
+            "source": source or gauge.get("source"),
+        }
+        for kind, latest in accumulations.items():
+            row[kind] = latest[gauge["entity_id"]][0] if gauge["entity_id"] in latest else None
+        rows.append(row)
+    return rows
+
+
+def features(data: CityData) -> list[dict[str, Any]]:
+    out = []
+    for row in gauge_rows(data):
+        properties = {
+            "entity_id": row["entity_id"],
+            "name": row["name"],
+            "zone_id": row["zone_id"],
+            "rain_mm": row["rain_mm"],
+            "rain_class": row["rain_class"].key,
+            "rain_class_label": row["rain_class"].label,
+            "colour": row["rain_class"].colour,
+            **{kind: row[kind] for kind in ACCUMULATIONS},
+            "unit": "mm",
+            **timestamps(row["observed_at"], data.tz),
+            "source": row["source"],
+        }
+        out.append({"type": "Feature", "id": row["entity_id"], "properties": properties,
+                    "geometry": {"type": "Point", "coordinates": [row["lon"], row["lat"]]}})
+    return out
+
+
+def _mm(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1f} mm"
+
+
+def _hover(row: dict[str, Any], data: CityData) -> str:
+    if row["rain_mm"] is None:
+        return f"<b>{row['name']}</b> (rain gauge)<br>no reading"
+    return (f"<b>{row['name']}</b> (rain gauge)<br>{row['rain_class'].label}: {row['rain_mm']:.1f} mm/15 min"
+            f"<br>1 h {_mm(row['rain_1h_mm'])} · 24 h {_mm(row['rain_24h_mm'])} · 96 h {_mm(row['rain_96h_mm'])}"
+            f"<br>{local_label(row['observed_at'], data.tz)} · {row['source']}")
+
+
+def traces(data: CityData) -> list[dict[str, Any]]:
+    rows = gauge_rows(data)
+    sizes = [r["rain_class"].marker_size for r in rows]
+    lat, lon = [r["lat"] for r in rows], [r["lon"] for r in rows]
+    # A dark disc under each gauge, so a marker stands out from a zone of the same colour.
+    halo = {"type": "scattermap", "mode": "markers", "name": "Rain gauges (outline)", "lat": lat, "lon": lon,
+            "marker": {"size": [size + 5 for size in sizes], "color": HALO_COLOUR, "opacity": 0.9},
+            "hoverinfo": "skip"}
+    return [halo, {
+        "type": "scattermap",
+        "mode": "markers",
+        "name": "Rain gauges",
+        "lat": lat,
+        "lon": lon,
+        "marker": {
+            "size": sizes,
+            "color": [r["rain_class"].colour for r in rows],
+            "opacity": 0.95,
+        },
+        "text": [_hover(r, data) for r in rows],
+        "hovertemplate": "%{text}<extra></extra>",
+    }]
+
+
+LAYER = Layer(
+    layer_id="rain_gauges",
+    label="Rain gauges",
+    title="Rain gauges — 15-min rain class",
+    kinds=(KIND, *ACCUMULATIONS),
+    features=features,
+    traces=traces,
+    patched=("lat", "lon", "marker.size", "marker.color", "text"),
+    legend=tuple(LegendEntry(f"{c.label}", c.colour, "dot") for c in RAIN_CLASSES),
+)

@@ -1,0 +1,172 @@
+"""Traffic layer: road segments coloured by congestion (jam level 0-5).
+
+The map draws one line trace per jam level (segments joined with None gaps, so a level is one
+trace however many segments it holds) plus one transparent marker per segment, at its middle,
+that carries the hover text. A tick replaces only the coordinate arrays of the levels whose
+membership changed and the hover values.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from opscentre.layers.base import CityData, Layer, LegendEntry, rounded_line, short_local_times, timestamps
+
+SPEED = "traffic_speed_kmh"
+JAM = "jam_level"
+
+# (label, colour, line width) per jam level 0..5; index 6 is "no reading".
+JAM_LEVELS: tuple[tuple[str, str, float], ...] = (
+    ("free flow", "#2e9e4f", 1.6),
+    ("light", "#9ccc3c", 1.8),
+    ("moderate", "#e8c31a", 2.2),
+    ("heavy", "#f28c1b", 2.6),
+    ("very heavy", "#e0362c", 3.0),
+    ("standstill", "#a01a4a", 3.4),
+)
+NO_READING = ("no reading", "#5a6577", 1.0)
+
+# Without a reported jam level, derive one from speed / free-flow speed (lower bounds).
+JAM_FROM_SPEED_RATIO: tuple[tuple[float, int], ...] = ((0.8, 0), (0.6, 1), (0.45, 2), (0.3, 3), (0.15, 4), (0.0, 5))
+
+
+def jam_from_ratio(speed: float, free_flow: float) -> int:
+    ratio = speed / free_flow if free_flow > 0 else 1.0
+    return next(level for bound, level in JAM_FROM_SPEED_RATIO if ratio >= bound)
+
+
+_rounded: dict[str, tuple[tuple, list]] = {}  # entity id -> (fingerprint of the geometry, rounded)
+
+
+def _rounded_coordinates(entity_id: str, coordinates: list) -> list[list[float]]:
+    """Rounded once per segment geometry. A segment's geometry is registered once and rarely
+    changes; its vertex count and end points are enough to notice when it does."""
+    fingerprint = (len(coordinates), *coordinates[0][:2], *coordinates[-1][:2])
+    cached = _rounded.get(entity_id)
+    if cached is None or cached[0] != fingerprint:
+        cached = _rounded[entity_id] = (fingerprint, rounded_line(coordinates))
+    return cached[1]
+
+
+def segment_rows(data: CityData) -> list[dict[str, Any]]:
+    speeds, jams = data.values(SPEED), data.values(JAM)
+    rows = []
+    for segment in data.of_type("road_segment"):
+        geometry = segment.get("geometry") or {}
+        if geometry.get("type") != "LineString" or len(geometry.get("coordinates") or ()) < 2:
+            continue
+        entity_id = segment["entity_id"]
+        free_flow = (segment.get("properties") or {}).get("free_flow_kmh")
+        speed, observed_at, source = speeds.get(entity_id, (None, None, None))
+        jam = jams.get(entity_id)
+        if jam is not None:
+            jam_level = int(round(jam[0]))
+            observed_at, source = observed_at or jam[1], source or jam[2]
+        elif speed is not None and free_flow:
+            jam_level = jam_from_ratio(speed, float(free_flow))
+        else:
+            jam_level = None
+        rows.append({
+            "entity_id": entity_id,
+            "name": segment.get("name") or entity_id,
+            "zone_id": segment.get("zone_id"),
+            "coordinates": _rounded_coordinates(entity_id, geometry["coordinates"]),
+            "speed_kmh": speed,
+            "free_flow_kmh": free_flow,
+            "jam_level": None if jam_level is None else max(0, min(5, jam_level)),
+            "observed_at": observed_at,
+            "source": source or segment.get("source"),
+        })
+    return rows
+
+
+def features(data: CityData) -> list[dict[str, Any]]:
+    return [{
+        "type": "Feature",
+        "id": row["entity_id"],
+        "properties": {
+            "entity_id": row["entity_id"],
+            "name": row["name"],
+            "zone_id": row["zone_id"],
+            "speed_kmh": row["speed_kmh"],
+            "free_flow_kmh": row["free_flow_kmh"],
+            "jam_level": row["jam_level"],
+            "jam_label": _style(row["jam_level"])[0],
+            "unit": "km/h",
+            **timestamps(row["observed_at"], data.tz),
+            "source": row["source"],
+        },
+        "geometry": {"type": "LineString", "coordinates": row["coordinates"]},
+    } for row in segment_rows(data)]
+
+
+def _style(jam_level: int | None) -> tuple[str, str, float]:
+    return NO_READING if jam_level is None else JAM_LEVELS[jam_level]
+
+
+def _line_trace(rows: list[dict[str, Any]], style: tuple[str, str, float]) -> dict[str, Any]:
+    lat: list[float | None] = []
+    lon: list[float | None] = []
+    for row in rows:
+        if lat:
+            lat.append(None)
+            lon.append(None)
+        lon.extend(c[0] for c in row["coordinates"])
+        lat.extend(c[1] for c in row["coordinates"])
+    label, colour, width = style
+    return {"type": "scattermap", "mode": "lines", "name": f"Traffic: {label}", "lat": lat, "lon": lon,
+            "line": {"color": colour, "width": width}, "hoverinfo": "skip"}
+
+
+def _middle(coordinates: list[list[float]]) -> list[float]:
+    if len(coordinates) == 2:
+        (x1, y1), (x2, y2) = coordinates
+        return [round((x1 + x2) / 2, 5), round((y1 + y2) / 2, 5)]
+    return coordinates[len(coordinates) // 2]
+
+
+def traces(data: CityData) -> list[dict[str, Any]]:
+    rows = segment_rows(data)
+    by_level: dict[int | None, list[dict[str, Any]]] = {level: [] for level in (None, *range(len(JAM_LEVELS)))}
+    for row in rows:
+        by_level[row["jam_level"]].append(row)
+    lines = [_line_trace(by_level[level], _style(level)) for level in by_level]
+    middles = [_middle(row["coordinates"]) for row in rows]
+    # ~2,000 segments: the hover values that change per tick are kept short (customdata), the
+    # name is static (text), the UTC offset and the sources are said once (meta).
+    times, offset = short_local_times([row["observed_at"] for row in rows], data.tz)
+    sources = ", ".join(sorted({row["source"] for row in rows if row["source"]}))
+    hover = {
+        "type": "scattermap",
+        "mode": "markers",
+        "name": "Traffic segments",
+        "lon": [m[0] for m in middles],
+        "lat": [m[1] for m in middles],
+        "marker": {"size": 9, "color": "rgba(0,0,0,0)"},
+        "text": [f"<b>{row['name']}</b> (free flow {_free_flow(row)} km/h)" for row in rows],
+        "customdata": [[_speed(row), _style(row["jam_level"])[0], time] for row, time in zip(rows, times)],
+        "meta": f"{offset} · {sources}" if sources else offset,
+        "hovertemplate": "%{text}<br>%{customdata[0]} km/h · %{customdata[1]}<br>%{customdata[2]} %{meta}"
+                         "<extra></extra>",
+    }
+    return [*lines, hover]
+
+
+def _free_flow(row: dict[str, Any]) -> str:
+    return "?" if not row["free_flow_kmh"] else f"{float(row['free_flow_kmh']):.0f}"
+
+
+def _speed(row: dict[str, Any]) -> int | str:
+    return "–" if row["speed_kmh"] is None else round(row["speed_kmh"])
+
+
+LAYER = Layer(
+    layer_id="traffic",
+    label="Traffic",
+    title="Traffic — congestion",
+    kinds=(SPEED, JAM),
+    features=features,
+    traces=traces,
+    patched=("lat", "lon", "text", "customdata", "meta"),
+    legend=tuple(LegendEntry(label, colour, "line") for label, colour, _ in JAM_LEVELS),
+)

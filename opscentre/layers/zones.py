@@ -1,0 +1,144 @@
+"""Zones layer: each zone coloured by the worst 15-minute rain class of the gauges that speak
+for it (its own gauges, or the nearest one), on the stage colour scale."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from opscentre.core.geo import Zones
+from opscentre.layers.base import CityData, Layer, LegendEntry, short_local_times, timestamps
+from opscentre.layers.rain_classes import NO_DATA, RAIN_CLASSES, RainClass, classify_rain
+from opscentre.layers.zone_gauges import gauge_points, zone_gauges
+
+KIND = "rain_mm"
+UNIT = "mm/15 min"
+LEVELS = [NO_DATA, *RAIN_CLASSES]  # z of the map is the level: 0 (no data) .. 5
+# Map fill per level: the stage colours, except "no rain" is a quiet dark green so that what
+# is drawn over the zones (roads in free-flow green, gauges) stays readable.
+MAP_FILL = {rain_class.level: rain_class.colour for rain_class in LEVELS} | {1: "#2f5a47"}
+
+
+def zone_rain(data: CityData) -> list[dict[str, Any]]:
+    """Per zone, in zone order: the worst class, its value, and the gauge it came from."""
+    readings = data.values(KIND)
+    gauges = [g for g in data.of_type("rain_gauge") if g["entity_id"] in readings]
+    mapping = zone_gauges(data.zones, gauge_points(gauges))
+    names = {g["entity_id"]: g.get("name") or g["entity_id"] for g in gauges}
+    rows = []
+    for zone_id, zone_name in zip(data.zones.ids, data.zones.names):
+        source = mapping.get(zone_id)
+        candidates = [(readings[g][0], g) for g in (source.gauge_ids if source else ()) if g in readings]
+        row: dict[str, Any] = {"zone_id": zone_id, "name": zone_name, "rain_class": NO_DATA, "rain_mm": None,
+                               "gauge_id": None, "gauge_name": None, "from_nearest_gauge": None,
+                               "observed_at": None, "source": None}
+        if candidates:
+            value, gauge_id = max(candidates)
+            _, observed_at, feed = readings[gauge_id]
+            row.update(rain_class=classify_rain(value), rain_mm=value, gauge_id=gauge_id,
+                       gauge_name=names.get(gauge_id), from_nearest_gauge=source.nearest,
+                       observed_at=observed_at, source=feed)
+        rows.append(row)
+    return rows
+
+
+def features(data: CityData) -> list[dict[str, Any]]:
+    geometries = [f["geometry"] for f in data.zones.geojson["features"]]
+    out = []
+    for row, geometry in zip(zone_rain(data), geometries):
+        rain_class: RainClass = row["rain_class"]
+        properties = {
+            "zone_id": row["zone_id"],
+            "name": row["name"],
+            "rain_class": rain_class.key,
+            "rain_class_label": rain_class.label,
+            "rain_mm": row["rain_mm"],
+            "unit": UNIT,
+            "level": rain_class.level,
+            "colour": rain_class.colour,
+            "gauge_id": row["gauge_id"],
+            "gauge_name": row["gauge_name"],
+            "from_nearest_gauge": row["from_nearest_gauge"],
+            **timestamps(row["observed_at"], data.tz),
+            "source": row["source"],
+        }
+        out.append({"type": "Feature", "id": row["zone_id"], "properties": properties, "geometry": geometry})
+    return out
+
+
+_map_geojson: dict[int, dict[str, Any]] = {}
+
+
+def map_geojson(zones: Zones) -> dict[str, Any]:
+    """The zones as the map draws them (5 decimals ≈ 1 m), built once per Zones object."""
+    if id(zones) not in _map_geojson:
+        _map_geojson[id(zones)] = {
+            "type": "FeatureCollection",
+            "features": [
+                {"type": "Feature", "id": f["id"], "properties": {},
+                 "geometry": {"type": f["geometry"]["type"], "coordinates": _round(f["geometry"]["coordinates"])}}
+                for f in zones.geojson["features"]
+            ],
+        }
+    return _map_geojson[id(zones)]
+
+
+def _round(coordinates: Any) -> Any:
+    if coordinates and isinstance(coordinates[0], (int, float)):
+        return [round(float(c), 5) for c in coordinates[:2]]
+    return [_round(c) for c in coordinates]
+
+
+def _hover_values(rows: list[dict[str, Any]], data: CityData) -> tuple[list[list[str]], str]:
+    """Per zone [class and value, the gauge it came from, local time]; the UTC offset once."""
+    times, offset = short_local_times([row["observed_at"] for row in rows], data.tz)
+    values = []
+    for row, time in zip(rows, times):
+        if row["rain_mm"] is None:
+            values.append(["no rain gauge reading", "", ""])
+            continue
+        via = "nearest gauge" if row["from_nearest_gauge"] else "gauge"
+        values.append([f"{row['rain_class'].label}: {row['rain_mm']:.1f} {UNIT}", f"{via} {row['gauge_name']}",
+                       f"{time} · {row['source']}"])
+    return values, offset
+
+
+def _colourscale() -> list[list[Any]]:
+    steps = len(LEVELS)
+    scale = []
+    for level, rain_class in enumerate(LEVELS):
+        scale.append([level / steps, MAP_FILL[rain_class.level]])
+        scale.append([(level + 1) / steps, MAP_FILL[rain_class.level]])
+    return scale
+
+
+def traces(data: CityData) -> list[dict[str, Any]]:
+    rows = zone_rain(data)
+    hover, offset = _hover_values(rows, data)
+    return [{
+        "type": "choroplethmap",
+        "name": "Zones",
+        "geojson": map_geojson(data.zones),
+        "locations": list(data.zones.ids),
+        "z": [row["rain_class"].level for row in rows],
+        "zmin": -0.5,
+        "zmax": len(LEVELS) - 0.5,
+        "colorscale": _colourscale(),
+        "showscale": False,
+        "marker": {"opacity": 0.55, "line": {"width": 0.7, "color": "#0b1220"}},
+        "text": [f"<b>{row['name']}</b>" for row in rows],
+        "customdata": hover,
+        "meta": offset,
+        "hovertemplate": "%{text}<br>%{customdata[0]}<br>%{customdata[1]}<br>%{customdata[2]} (%{meta})<extra></extra>",
+    }]
+
+
+LAYER = Layer(
+    layer_id="zones",
+    label="Zones",
+    title="Zones — worst 15-min rain",
+    kinds=(KIND,),
+    features=features,
+    traces=traces,
+    patched=("z", "text", "customdata", "meta"),
+    legend=tuple(LegendEntry(c.label, MAP_FILL[c.level], "area") for c in LEVELS),
+)

@@ -1,0 +1,79 @@
+import requests
+from city_seed import write_city
+
+from opscentre.dashboard import ids
+
+
+def logged_in(live, username, password) -> requests.Session:
+    session = requests.Session()
+    response = session.post(f"{live.url}/login", data={"username": username, "password": password}, timeout=10,
+                            allow_redirects=False)
+    assert response.status_code == 302 and response.headers["Location"] == "/"
+    return session
+
+
+def toggle_callback_body(session, live) -> dict:
+    """A valid body for the layer-toggle callback, built from the app's own dependency list."""
+    dependencies = session.get(f"{live.url}/_dash-dependencies", timeout=10).json()
+    toggle = next(d for d in dependencies if d["inputs"][0]["id"] == ids.LAYER_TOGGLE)
+    return {
+        "output": toggle["output"],
+        "outputs": {"id": ids.MAP, "property": toggle["output"].split(".", 1)[1]},
+        "inputs": [{"id": ids.LAYER_TOGGLE, "property": "value", "value": ["zones"]}],
+        "changedPropIds": [f"{ids.LAYER_TOGGLE}.value"],
+    }
+
+
+def test_good_password_logs_in_and_bad_password_is_refused(live, operator):
+    username, password = operator
+    wrong = requests.post(f"{live.url}/login", data={"username": username, "password": "nope"}, timeout=10,
+                          allow_redirects=False)
+    assert wrong.status_code == 401 and "Wrong username or password" in wrong.text
+    assert "opscentre_session" not in wrong.cookies
+    hostile = requests.post(f"{live.url}/login", data={"username": "x" * 10_000, "password": "y"}, timeout=10)
+    assert hostile.status_code == 400
+    session = logged_in(live, username, password)
+    cookie = next(c for c in session.cookies if c.name == "opscentre_session")
+    assert cookie.has_nonstandard_attr("HttpOnly")
+    page = session.get(f"{live.url}/", timeout=10)
+    assert page.status_code == 200 and "_dash-config" in page.text
+
+
+def test_anonymous_console_redirects_to_login(live):
+    response = requests.get(f"{live.url}/", timeout=10, allow_redirects=False)
+    assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+    for path in ("/_dash-layout", "/_dash-dependencies"):
+        assert requests.get(f"{live.url}{path}", timeout=10).status_code == 401
+
+
+def test_dash_callback_endpoint_refuses_anonymous_and_serves_operators(live, operator, store, rio_settings):
+    write_city(store, rio_settings)
+    session = logged_in(live, *operator)
+    body = toggle_callback_body(session, live)
+    anonymous = requests.post(f"{live.url}/_dash-update-component", json=body, timeout=10)
+    assert anonymous.status_code in (401, 403)
+    assert "__dash_patch_update" not in anonymous.text
+    allowed = session.post(f"{live.url}/_dash-update-component", json=body, timeout=10)
+    assert allowed.status_code == 200, allowed.text
+    assert "__dash_patch_update" in allowed.text
+
+
+def test_cross_origin_post_is_refused_even_with_a_session(live, operator):
+    session = logged_in(live, *operator)
+    response = session.post(f"{live.url}/_dash-update-component", json={}, timeout=10,
+                            headers={"Origin": "https://evil.example"})
+    assert response.status_code == 403
+
+
+def test_logout_ends_the_session(live, operator):
+    session = logged_in(live, *operator)
+    assert session.get(f"{live.url}/_dash-layout", timeout=10).status_code == 200
+    session.post(f"{live.url}/logout", timeout=10)
+    assert session.get(f"{live.url}/_dash-layout", timeout=10).status_code == 401
+
+
+def test_login_refuses_offsite_redirects(live, operator):
+    username, password = operator
+    response = requests.post(f"{live.url}/login?next=//evil.example/x", timeout=10, allow_redirects=False,
+                             data={"username": username, "password": password})
+    assert response.status_code == 302 and response.headers["Location"] == "/"

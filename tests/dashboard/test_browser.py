@@ -1,0 +1,164 @@
+"""The pages in a real headless Chromium (SwiftShader WebGL), served over loopback HTTP.
+
+Every request the page makes to a host other than 127.0.0.1 is recorded and aborted: the map
+must draw with no internet (no tiles, no glyphs, no CDN)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+import redis
+from city_seed import RIO, LiveServer, write_city
+
+from opscentre.core.store import Store
+from opscentre.dashboard import ids
+from opscentre.dashboard.server import create_public_wsgi_app
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--enable-unsafe-swiftshader",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
+MAP_READY = """() => {
+  const gd = document.querySelector('.js-plotly-plot');
+  return !!(gd && gd.data && gd.data.length && gd._fullLayout && gd._fullLayout.map
+            && document.querySelector('canvas.maplibregl-canvas'));
+}"""
+TRACES = """() => document.querySelector('.js-plotly-plot').data.map(t => ({
+  type: t.type, name: t.name, visible: t.visible, locations: t.locations ? t.locations.length : null,
+  z: t.z ? Array.from(t.z) : null, color: t.marker && Array.isArray(t.marker.color) ? t.marker.color : null,
+  lat: t.lat ? t.lat.length : null}))"""
+
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's Chromium at /usr/bin/chromium "
+                                                             "(apt-get install -y chromium)")
+
+
+@pytest.fixture
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    page.offsite_requests = []
+
+    def only_loopback(route):
+        if route.request.url.startswith(("http://127.0.0.1", "data:", "blob:")):
+            route.continue_()
+        else:
+            page.offsite_requests.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_loopback)
+    page.errors = []
+    page.on("pageerror", lambda error: page.errors.append(str(error)))
+    yield page
+    context.close()
+
+
+def hover_text_at_gauge(page, index: int) -> str:
+    """Move the mouse onto gauge `index` of the gauges trace and read plotly's hover label."""
+    x, y = page.evaluate("""(i) => {
+      const gd = document.querySelector('.js-plotly-plot');
+      const trace = gd.data.find(t => t.name === 'Rain gauges');
+      const map = gd._fullLayout.map._subplot.map;
+      const p = map.project([trace.lon[i], trace.lat[i]]);
+      const box = map.getCanvas().getBoundingClientRect();
+      return [box.left + p.x, box.top + p.y];
+    }""", index)
+    page.mouse.move(x, y)
+    page.wait_for_selector(".hoverlayer .hovertext", timeout=5_000)
+    return page.locator(".hoverlayer .hovertext").first.text_content()
+
+
+def rain_pattern() -> dict[str, float]:
+    sites = json.loads((RIO / "alerta_rio_gauges.json").read_text())["pluviometros"]
+    return {site["id"]: (i % 6) * 2.6 for i, site in enumerate(sites)}
+
+
+def test_public_page_draws_166_zones_and_updates_live(live, page, store, rio_settings):
+    write_city(store, rio_settings, rain_mm=rain_pattern(), jam_level=2, speed_kmh=30)
+    page.goto(f"{live.url}/public")
+    page.wait_for_function(MAP_READY, timeout=60_000)
+    traces = page.evaluate(TRACES)
+    assert traces[0]["type"] == "choroplethmap" and traces[0]["locations"] == 166
+    assert len(set(traces[0]["z"])) > 2  # several rain classes across the city
+    assert page.locator(f"#{ids.BANNER}").inner_text().startswith("SIMULATED DATA")
+    assert "Stage 1 · normal" in page.locator(f"#{ids.STATUS_BAR}").text_content()
+    assert page.locator(f"#{ids.ATTRIBUTION}").inner_text() == rio_settings.city.attribution
+    assert page.locator("input[type=checkbox]").count() == 0  # nothing to operate
+    time.sleep(1.5)  # let maplibre finish painting before the picture
+    page.screenshot(path="/tmp/public.png")
+    page.evaluate("() => { window.__same_page = true; }")
+
+    write_city(store, rio_settings, rain_mm=15.0, jam_level=5, speed_kmh=2, observed_at=time.time() + 60)
+    page.wait_for_function("() => { const z = document.querySelector('.js-plotly-plot').data[0].z;"
+                           " return Array.from(z).every(v => v === 5); }", timeout=15_000)
+    after = page.evaluate(TRACES)
+    gauges = next(t for t in after if t["name"] == "Rain gauges")
+    assert set(gauges["color"]) == {"#9b3fc4"}  # every gauge very heavy
+    standstill = next(t for t in after if t["name"] == "Traffic: standstill")
+    assert standstill["lat"] > 0
+    assert page.evaluate("() => window.__same_page === true")  # updated in place, no reload
+    assert page.offsite_requests == [] and page.errors == []
+
+
+def test_operator_logs_in_sees_the_map_and_toggles_traffic(live, page, store, rio_settings, operator):
+    write_city(store, rio_settings, rain_mm=rain_pattern(), jam_level=3, speed_kmh=20)
+    page.goto(f"{live.url}/")
+    assert page.url.endswith("/login?next=/") or "/login" in page.url
+    page.fill("#username", operator[0])
+    page.fill("#password", operator[1])
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live.url}/")
+    page.wait_for_function(MAP_READY, timeout=60_000)
+    toggles = page.locator(f"#{ids.LAYER_TOGGLE} input[type=checkbox]")
+    assert toggles.count() == 3
+    labels = page.locator(f"#{ids.LAYER_TOGGLE} label").all_inner_texts()
+    assert [label.strip() for label in labels] == ["Zones", "Traffic", "Rain gauges"]
+    assert page.locator(f"#{ids.LAYER_TOGGLE} [aria-keyshortcuts]").count() == 3
+    assert "Feeds 1/1 healthy" in page.locator(f"#{ids.STATUS_BAR}").inner_text()
+    assert operator[0] in page.locator(".operator-name").inner_text()
+    time.sleep(1.5)
+    page.screenshot(path="/tmp/ops.png")
+    hover = hover_text_at_gauge(page, 0)
+    assert "mm/15 min" in hover and "(UTC-03)" in hover and "simulator" in hover
+
+    traffic_box = toggles.nth(1)
+    traffic_box.focus()  # keyboard: focus the toggle, Space flips it
+    page.keyboard.press("Space")
+    page.wait_for_function("() => document.querySelector('.js-plotly-plot').data"
+                           ".filter(t => t.name.startsWith('Traffic')).every(t => t.visible === false)", timeout=10_000)
+    visible = {t["name"]: t["visible"] for t in page.evaluate(TRACES)}
+    assert visible["Zones"] is True and visible["Rain gauges"] is True
+    assert not traffic_box.is_checked()
+    page.keyboard.press("Alt+t")  # the keyboard shortcut brings it back
+    page.wait_for_function("() => document.querySelector('.js-plotly-plot').data"
+                           ".filter(t => t.name.startsWith('Traffic')).every(t => t.visible === true)", timeout=10_000)
+    assert traffic_box.is_checked()
+    assert page.offsite_requests == [] and page.errors == []
+
+
+def test_page_says_redis_is_unreachable_and_recovers(own_redis, rio_settings, page):
+    write_city(Store(redis.Redis.from_url(own_redis.url)), rio_settings, rain_mm=1.0)
+    with LiveServer(create_public_wsgi_app(rio_settings, own_redis.url)) as server:
+        page.goto(f"{server.url}/public/")
+        page.wait_for_function(MAP_READY, timeout=60_000)
+        status = page.locator(f"#{ids.STATUS_BAR}")
+        assert "Stage 1" in status.text_content()
+        own_redis.stop()
+        page.wait_for_function(f"() => document.getElementById('{ids.STATUS_BAR}').textContent"
+                               ".includes('Redis unreachable — reconnecting')", timeout=20_000)
+        assert page.evaluate(TRACES)[0]["locations"] == 166  # the map stays
+        own_redis.start()
+        page.wait_for_function(f"() => document.getElementById('{ids.STATUS_BAR}').textContent"
+                               ".includes('Stage 1')", timeout=20_000)
+        assert page.errors == []

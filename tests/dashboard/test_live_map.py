@@ -1,0 +1,91 @@
+"""The live update without a browser: what a tick returns after the store changes."""
+
+import time
+
+import orjson
+import redis
+from city_seed import write_city
+from dash import Patch, no_update
+from dash._utils import to_json
+
+from opscentre.core.store import Store
+from opscentre.dashboard.live_map import LiveMap
+from opscentre.dashboard.redis_clients import resilient
+from opscentre.layers import LAYERS
+from opscentre.processes.redis_server import free_port
+
+
+def first_page(store, settings):
+    live = LiveMap(settings, store, simulated=True, layer_ids=list(LAYERS))
+    parts = live.initial(list(LAYERS))
+    held = parts["stores"][0].data
+    return live, parts, held
+
+
+def patched_paths(patch: Patch) -> set[tuple]:
+    return {tuple(op["location"]) for op in patch.to_plotly_json()["operations"]}
+
+
+def test_quiet_tick_sends_nothing(store, rio_settings):
+    write_city(store, rio_settings, rain_mm=1.0)
+    live, _, held = first_page(store, rio_settings)
+    assert live.tick(held) == (no_update, no_update, no_update, no_update)
+
+
+def test_rain_change_patches_only_zone_and_gauge_arrays(store, rio_settings):
+    write_city(store, rio_settings, rain_mm=0.0, jam_level=1)
+    live, parts, held = first_page(store, rio_settings)
+    index = live.index
+    write_city(store, rio_settings, rain_mm=15.0, jam_level=1, observed_at=time.time() + 60)
+    figure, status, _alerts, new_held = live.tick(held)
+    assert isinstance(figure, Patch)
+    paths = patched_paths(figure)
+    zones, gauges = index["zones"][0], index["rain_gauges"][1] - 1  # the gauges are drawn last
+    assert ("data", zones, "z") in paths and ("data", zones, "customdata") in paths
+    assert ("data", zones, "text") not in paths  # zone names did not change
+    assert ("data", gauges, "marker", "color") in paths and ("data", gauges, "marker", "size") in paths
+    assert ("data", gauges, "lat") not in paths  # the gauges did not move
+    assert all(p[1] not in range(*index["traffic"]) for p in paths if p[1] != index["traffic"][1] - 1)
+    assert all(len(p) <= 4 for p in paths)  # whole arrays, never per-index
+    z = next(op for op in figure.to_plotly_json()["operations"] if op["location"] == ["data", zones, "z"])
+    assert set(z["params"]["value"]) == {5}
+    assert new_held["version"] == store.version()
+    assert status is not no_update  # "Updated ..." moved
+    # the browser now holds that: the next quiet tick sends nothing
+    assert live.tick(new_held)[0] is no_update
+
+
+def test_traffic_change_moves_segments_between_level_traces(store, rio_settings):
+    write_city(store, rio_settings, jam_level=0, speed_kmh=55)
+    live, parts, held = first_page(store, rio_settings)
+    start, stop = live.index["traffic"]
+    write_city(store, rio_settings, jam_level=5, speed_kmh=3, observed_at=time.time() + 60)
+    figure, *_ = live.tick(held)
+    paths = patched_paths(figure)
+    free, standstill = start + 1, start + 6
+    assert ("data", free, "lat") in paths and ("data", standstill, "lat") in paths
+    assert ("data", stop - 1, "customdata") in paths
+    assert len(to_json(figure)) < 60_000
+
+
+def test_unreachable_redis_shows_reconnecting_and_keeps_the_map(rio_settings):
+    store = Store(resilient(f"redis://127.0.0.1:{free_port()}/0"))
+    live = LiveMap(rio_settings, store, simulated=True, layer_ids=list(LAYERS))
+    parts = live.initial(list(LAYERS))
+    assert "Redis unreachable — reconnecting" in str(parts["status"])
+    assert len(parts["graph"].figure["data"][0]["locations"]) == 166  # the city still drawn
+    figure, status, _alerts, _held = live.tick({"version": 3, "digests": {}, "status": "x"})
+    assert figure is no_update
+    assert "Redis unreachable — reconnecting" in str(status)
+
+
+def test_redis_coming_back_fills_the_map(own_redis, rio_settings):
+    store = Store(resilient(own_redis.url))
+    live = LiveMap(rio_settings, store, simulated=True, layer_ids=list(LAYERS))
+    own_redis.stop()
+    parts = live.initial(list(LAYERS))
+    held = parts["stores"][0].data
+    own_redis.start()
+    write_city(Store(redis.Redis.from_url(own_redis.url)), rio_settings, rain_mm=7.0)
+    figure, status, *_ = live.tick(held)
+    assert isinstance(figure, Patch) and "Stage 1" in orjson.dumps(to_json(status)).decode()

@@ -1,0 +1,84 @@
+import time
+
+import requests
+from city_seed import write_city
+
+from opscentre.core import keys
+
+
+def test_status_json_shape_and_simulated_flag(live, store, rio_settings):
+    write_city(store, rio_settings, rain_mm=2.0)
+    store.redis.hset(keys.STAGE, mapping={"level": 3, "name": "attention", "since": "2026-01-01T00:00:00Z"})
+    store.redis.hset(keys.ALERTS_ACTIVE, mapping={
+        "a1": '{"id": "a1", "rule": "rain_15min", "severity": "warning", "state": "firing", "zone_id": "%s", '
+              '"acknowledged_by": "zelda.ops", "note": "called civil defence at 555-0101"}' % rio_settings.zones.ids[0],
+        "a2": '{"id": "a2", "rule": "rain_15min", "severity": "advisory", "state": "pending", "zone_id": null}'})
+    response = requests.get(f"{live.url}/api/public/status.json", timeout=10)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["stage"] == 3 and body["stage_name"] == "attention"
+    assert body["simulated"] is True
+    assert body["updated_at"].endswith("Z")
+    assert [a["id"] for a in body["active_alerts"]] == ["a1"]  # pending alerts are not public
+    alert = body["active_alerts"][0]
+    assert alert["zone_name"] == rio_settings.zones.names[0]
+    assert "acknowledged_by" not in alert and "note" not in alert
+    assert "zelda.ops" not in response.text and "555-0101" not in response.text
+
+
+def test_layers_are_geojson_with_caching_headers_and_304(live, store, rio_settings):
+    write_city(store, rio_settings, rain_mm=15.0, speed_kmh=10.0, jam_level=4)
+    for layer_id, count in (("zones", 166), ("rain_gauges", 33), ("traffic", 40)):
+        response = requests.get(f"{live.url}/api/public/layers/{layer_id}.geojson", timeout=10)
+        assert response.status_code == 200, layer_id
+        assert response.headers["Content-Type"].startswith("application/geo+json")
+        assert "public" in response.headers["Cache-Control"] and "max-age=5" in response.headers["Cache-Control"]
+        assert response.headers["ETag"] and response.headers["Last-Modified"]
+        body = response.json()
+        assert body["type"] == "FeatureCollection" and body["simulated"] is True
+        assert len(body["features"]) == count, layer_id
+        again = requests.get(f"{live.url}/api/public/layers/{layer_id}.geojson", timeout=10,
+                             headers={"If-None-Match": response.headers["ETag"]})
+        assert again.status_code == 304 and again.content == b""
+    zones = requests.get(f"{live.url}/api/public/layers/zones.geojson", timeout=10).json()
+    assert {f["properties"]["rain_class"] for f in zones["features"]} == {"very_heavy"}
+    feature = zones["features"][0]["properties"]
+    assert feature["observed_at"].endswith("Z") and feature["observed_at_local"].endswith("-03:00")
+
+
+def test_layer_etag_changes_when_data_changes(live, store, rio_settings):
+    write_city(store, rio_settings, rain_mm=0.0)
+    first = requests.get(f"{live.url}/api/public/layers/rain_gauges.geojson", timeout=10)
+    write_city(store, rio_settings, rain_mm=8.0, observed_at=time.time() + 1)
+    second = requests.get(f"{live.url}/api/public/layers/rain_gauges.geojson", timeout=10,
+                          headers={"If-None-Match": first.headers["ETag"]})
+    assert second.status_code == 200
+    assert second.headers["ETag"] != first.headers["ETag"]
+    assert {f["properties"]["rain_class"] for f in second.json()["features"]} == {"heavy"}
+
+
+def test_status_json_answers_304_to_its_etag(live, store, rio_settings):
+    write_city(store, rio_settings)
+    first = requests.get(f"{live.url}/api/public/status.json", timeout=10)
+    second = requests.get(f"{live.url}/api/public/status.json", timeout=10,
+                          headers={"If-None-Match": first.headers["ETag"]})
+    assert second.status_code == 304
+
+
+def test_unknown_layer_is_a_json_404(live):
+    response = requests.get(f"{live.url}/api/public/layers/secret_operator_notes.geojson", timeout=10)
+    assert response.status_code == 404
+    assert response.headers["Content-Type"].startswith("application/json")
+    assert "zones" in response.json()["layers"]
+
+
+def test_public_process_serves_api_and_public_view_only(public_live, store, rio_settings):
+    write_city(store, rio_settings)
+    assert requests.get(f"{public_live.url}/api/public/status.json", timeout=10).status_code == 200
+    assert requests.get(f"{public_live.url}/public/", timeout=10).status_code == 200
+    assert requests.get(f"{public_live.url}/healthz", timeout=10).status_code in (200, 503)
+    assert requests.get(f"{public_live.url}/login", timeout=10).status_code == 404
+    root = requests.get(f"{public_live.url}/", timeout=10, allow_redirects=False)
+    assert root.status_code == 302 and root.headers["Location"].endswith("/public/")
+    anonymous = requests.post(f"{public_live.url}/_dash-update-component", json={}, timeout=10)
+    assert anonymous.status_code in (404, 405)

@@ -1,0 +1,42 @@
+import requests
+from city_seed import write_city
+
+from opscentre.core import keys
+from opscentre.dashboard import ids
+
+# What the public page's callbacks may write: display only.
+DISPLAY_OUTPUTS = {f"{ids.MAP}.figure", f"{ids.STATUS_BAR}.children", f"{ids.ALERTS_PANEL}.children",
+                   f"{ids.MAP_STATE}.data"}
+
+
+def outputs_of(dependency: dict) -> set[str]:
+    return {part.split("@")[0] for part in dependency["output"].strip(".").split("...")}
+
+
+def test_public_callback_map_holds_only_the_read_only_map_tick(wsgi_app, live):
+    public = wsgi_app.public_dash
+    dependencies = requests.get(f"{live.url}/public/_dash-dependencies", timeout=10).json()
+    assert len(dependencies) == 1 == len(public.callback_map)
+    (tick,) = dependencies
+    assert [i["id"] for i in tick["inputs"]] == [ids.TICK]
+    assert outputs_of(tick) <= DISPLAY_OUTPUTS
+    assert ids.LAYER_TOGGLE not in str(dependencies)
+    # the operator console is a different Dash app with its own callback map
+    ops_dependencies = wsgi_app.ops_server.view_functions
+    assert "/public/_dash-update-component" not in ops_dependencies
+
+
+def test_public_page_shows_no_operator_data_or_controls(live, store, rio_settings, operator):
+    write_city(store, rio_settings, rain_mm=9.0)
+    store.redis.hset(keys.ALERTS_ACTIVE, "a1", '{"id": "a1", "rule": "rain_15min", "severity": "warning", '
+                     '"state": "firing", "zone_id": null, "acknowledged_by": "zelda.ops", "note": "ring 555-0101"}')
+    layout = requests.get(f"{live.url}/public/_dash-layout", timeout=10)
+    assert layout.status_code == 200
+    text = layout.text
+    for forbidden in (operator[0], "555-0101", "Sign out", "/logout", ids.LAYER_TOGGLE, "acknowledged_by", "password"):
+        assert forbidden not in text, forbidden
+    assert "SIMULATED DATA" in text
+    assert "1 active alert" in text and "rain_15min" in text
+    index = requests.get(f"{live.url}/public", timeout=10)
+    assert index.status_code == 200 and index.url.endswith("/public/")
+    assert "validation_layout" not in index.text
