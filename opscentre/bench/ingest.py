@@ -10,11 +10,13 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import orjson
 import redis
 
 from opscentre.core.settings import Settings, feed_options
 from opscentre.core.store import Store
 from opscentre.processes.redis_server import RedisServer
+from opscentre.processes.tuning import tune_gc_for_bulk_parsing
 from opscentre.workers.feeds import FEEDS
 from opscentre.workers.feeds.base import FeedContext
 from opscentre.workers.pipeline import store_payload
@@ -58,6 +60,7 @@ def run_ingest_bench(settings: Settings, observations: int, progress: bool = Tru
             store = Store(client)
             store_payload(feed, payloads[0], contexts[0], store)  # registry filled, then measure
 
+            tune_gc_for_bulk_parsing()  # as the worker process does
             say("ours: parse -> validate -> store ...")
             t0 = time.perf_counter()
             stored = 0
@@ -101,8 +104,8 @@ def _naive_store(client: redis.Redis, parsed) -> int:
     for result in parsed:
         for batch in result.batches:
             for entity_id, value, ts in zip(batch.entity_ids, batch.values, batch.observed_at):
-                pipe.hset(f"naive:latest:{batch.kind}:{entity_id}", mapping={"v": value, "t": ts, "s": batch.source})
-                pipe.xadd(f"naive:hist:{batch.kind}", {"e": entity_id, "v": value, "t": ts})
+                pipe.hset(f"naive:latest:{batch.kind}", entity_id, orjson.dumps((value, ts, batch.source)))
+                pipe.xadd(f"naive:hist:{batch.kind}", {"e": entity_id, "v": value, "t": ts, "s": batch.source})
                 count += 1
                 if count % NAIVE_PIPELINE == 0:
                     pipe.execute()

@@ -131,26 +131,28 @@ class FeedStatus(StrEnum):
 
 
 class EntityValidator:
-    """Validates entity descriptions from a payload, remembering what it validated.
+    """Validates entity descriptions from a payload, once per entity id.
 
     Feeds describe the same entities in every payload (a station list, a road network);
-    re-validating 2,000 unchanged descriptions each poll would cost more than storing the
-    readings. A description equal to the one last validated for that id returns the same
-    Entity — validation stays a pure function, memoised. Bounded: forgets all past `limit`.
+    re-validating 2,000 unchanged descriptions each poll costs more than storing the readings.
+    The registry keeps an entity's *first* description (its zone is assigned then, once), so a
+    later description of an id already validated here is not looked at again. A description
+    that fails validation is not remembered: it is checked again next time. Bounded: forgets
+    everything past `limit` ids.
     """
 
     def __init__(self, source: str, limit: int = 200_000):
         self.source = source
         self.limit = limit
-        self._seen: dict[str, tuple[dict, Entity]] = {}
+        self._seen: dict[str, Entity] = {}
 
     def __call__(self, item: dict[str, Any]) -> Entity:
         entity_id = item.get("entity_id")
         cached = self._seen.get(entity_id) if isinstance(entity_id, str) else None
-        if cached is not None and cached[0] == item:
-            return cached[1]
+        if cached is not None:
+            return cached
         entity = Entity.model_validate({**item, "source": self.source})
         if len(self._seen) >= self.limit:
             self._seen.clear()
-        self._seen[entity.entity_id] = (item, entity)
+        self._seen[entity.entity_id] = entity
         return entity

@@ -31,16 +31,20 @@ STORE_BATCH_LUA = """
 local columns = cjson.decode(ARGV[2])
 local ids, values, times = columns.e, columns.v, columns.t
 local tail = ',' .. ARGV[1] .. ']'
-local args = {}
+local args, n = {}, 0
+local last_t, t_text = nil, nil
 for i = 1, #ids do
-  args[#args + 1] = ids[i]
-  args[#args + 1] = '[' .. tostring(values[i]) .. ',' .. tostring(times[i]) .. tail
-  if #args >= 7000 then
-    redis.call('HSET', KEYS[1], unpack(args))
-    args = {}
+  local t = times[i]
+  if t ~= last_t then last_t = t; t_text = ',' .. tostring(t) .. tail end
+  args[n + 1] = ids[i]
+  args[n + 2] = '[' .. tostring(values[i]) .. t_text
+  n = n + 2
+  if n >= 7000 then  -- unpack() is limited by Lua's C stack (8000)
+    redis.call('HSET', KEYS[1], unpack(args, 1, n))
+    n = 0
   end
 end
-if #args > 0 then redis.call('HSET', KEYS[1], unpack(args)) end
+if n > 0 then redis.call('HSET', KEYS[1], unpack(args, 1, n)) end
 redis.call('XADD', KEYS[2], 'MINID', ARGV[3], '*', 's', cjson.decode(ARGV[1]), 'd', ARGV[2])
 return #ids
 """

@@ -52,6 +52,12 @@ class HeartbeatWorker(SimpleWorker):
 
 
 def run_worker(settings: Settings, burst: bool = False) -> None:
+    from opscentre.processes.tuning import tune_gc_for_bulk_parsing
+    from opscentre.workers import jobs
+
+    settings.zones  # load the city and the feed code before work starts, then freeze it
+    jobs.FEEDS  # noqa: B018
+    tune_gc_for_bulk_parsing()
     name = f"{socket.gethostname()}.{os.getpid()}"
     _run_with_reconnect("worker", lambda client: _work(client, name, burst), once=burst)
 

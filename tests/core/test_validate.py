@@ -62,3 +62,19 @@ def test_every_reading_is_either_stored_or_rejected_never_lost(values, kind):
     for b in result.batches:
         assert all(math.isfinite(v) and spec.minimum <= v <= spec.maximum for v in b.values)
         assert len(set(b.entity_ids)) == len(b.entity_ids)
+
+
+def test_an_entity_description_is_validated_once_per_id():
+    from opscentre.core.models import EntityValidator
+
+    validator = EntityValidator("t")
+    first = validator({"entity_id": "g1", "entity_type": "rain_gauge", "name": "first"})
+    # the registry keeps the first description, so a later one for the same id is not re-read
+    assert validator({"entity_id": "g1", "entity_type": "rain_gauge", "name": "renamed"}) is first
+    import pytest
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError):
+        validator({"entity_id": "g2", "entity_type": "spaceship"})
+    with pytest.raises(ValidationError):  # a refused description is not remembered as valid
+        validator({"entity_id": "g2", "entity_type": "spaceship"})

@@ -92,12 +92,13 @@ def test_an_unusable_value_costs_only_its_own_reading():
 
 
 def test_an_invalid_entity_is_skipped_and_its_readings_rejected_with_the_reason():
-    bad = {**gauge("g2"), "entity_type": "spaceship"}
-    raw = payload([gauge("g1"), bad], [series("rain_mm", ["g1", "g2"], [1.0, 2.0])])
+    # an id no earlier test described: entity descriptions are validated once per id
+    bad = {**gauge("g-never-seen"), "entity_type": "spaceship"}
+    raw = payload([gauge("g1"), bad], [series("rain_mm", ["g1", "g-never-seen"], [1.0, 2.0])])
     result = FEED.parse(raw, None)
     assert [e.entity_id for e in result.entities] == ["g1"]
     assert [(b.entity_ids, b.values) for b in result.batches] == [(["g1"], [1.0])]
-    assert [r.entity_id for r in result.rejected] == ["g2"]
+    assert [r.entity_id for r in result.rejected] == ["g-never-seen"]
     assert "entity_type" in result.rejected[0].reason
 
 
