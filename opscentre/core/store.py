@@ -54,6 +54,7 @@ class Store:
     def __init__(self, redis: Redis):
         self.redis = redis
         self._known_entities: set[str] = set()
+        self._entities_cache: tuple[int, dict[str, dict[str, Any]]] | None = None
         self._store_batch = redis.register_script(STORE_BATCH_LUA)
 
     # ---- entities -------------------------------------------------------------------------
@@ -74,7 +75,13 @@ class Store:
         return unknown
 
     def entities(self) -> dict[str, dict[str, Any]]:
-        return {k.decode(): orjson.loads(v) for k, v in self.redis.hgetall(keys.ENTITIES).items()}
+        """The registry. Entities are only ever added, so an unchanged count means an unchanged
+        registry: the decoded copy is reused (the dashboard reads this every tick)."""
+        count = self.redis.hlen(keys.ENTITIES)
+        if self._entities_cache is None or self._entities_cache[0] != count:
+            raw = self.redis.hgetall(keys.ENTITIES)
+            self._entities_cache = (len(raw), {k.decode(): orjson.loads(v) for k, v in raw.items()})
+        return self._entities_cache[1]
 
     def entity_count(self) -> int:
         return self.redis.hlen(keys.ENTITIES)

@@ -73,6 +73,8 @@ def _work(client: redis.Redis, name: str, burst: bool) -> None:
 def run_cron(settings: Settings, speed: float | None = None) -> None:
     from opscentre.workers.schedule import build_scheduler
 
+    logging.getLogger("rq.cron").setLevel(logging.WARNING)  # it logs every enqueue at INFO
+
     def loop(client: redis.Redis) -> None:
         store = Store(client)
         clock = store.sim_clock()
