@@ -45,6 +45,13 @@ class HeartbeatWorker(SimpleWorker):
     """An RQ worker (no fork per job: polls are few and the feed code stays warm) that also
     records its heartbeat where /healthz reads it."""
 
+    stop_signalled = False
+
+    def request_stop(self, signum, frame):
+        # RQ's work() returns both on a stop signal and on losing Redis; only the first means "exit".
+        self.stop_signalled = True
+        super().request_stop(signum, frame)
+
     def heartbeat(self, timeout=None, pipeline=None):
         super().heartbeat(timeout, pipeline)
         target = pipeline if pipeline is not None else self.connection
@@ -66,7 +73,7 @@ def _work(client: redis.Redis, name: str, burst: bool) -> None:
     worker = HeartbeatWorker([Queue(keys.FEED_QUEUE, connection=client)], connection=client,
                              name=f"{name}.{int(time.time())}", worker_ttl=WORKER_TTL_S)
     worker.work(burst=burst, logging_level="WARNING")
-    if worker._stop_requested:
+    if worker.stop_signalled:
         raise _Stop()
 
 

@@ -21,6 +21,7 @@ from opscentre.processes.web import check_port_free, ensure_data_dir, host, port
 
 RESTART_BACKOFF_MAX_S = 30.0
 READY_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 15.0
 
 
 class Child:
@@ -33,11 +34,14 @@ class Child:
     def start(self) -> None:
         self.process = subprocess.Popen(self.args, env=self.env, preexec_fn=die_with_parent)
 
-    def stop(self, timeout: float) -> None:
+    def terminate(self) -> None:
         if self.process and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
+
+    def wait_or_kill(self, deadline: float) -> None:
+        if self.process and self.process.poll() is None:
             try:
-                self.process.wait(timeout)
+                self.process.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
@@ -82,8 +86,11 @@ def run_up(settings: Settings, speed: float, scenario: str | None, seed: int | N
         _print_banner(settings, base, password, speed, scenario, time.monotonic() - started, ready)
         _supervise(children, stopping)
     finally:
+        for child in children:  # all at once: each may take a few seconds to finish its work
+            child.terminate()
+        deadline = time.monotonic() + STOP_TIMEOUT_S
         for child in children:
-            child.stop(timeout=10)
+            child.wait_or_kill(deadline)
         if redis_server:
             redis_server.stop()
             (data / EMBEDDED_URL_FILE).unlink(missing_ok=True)

@@ -89,3 +89,19 @@ def test_worker_and_scheduler_reconnect_when_redis_comes_back(tmp_path, own_redi
             restarted.stop()
     stderr = " ".join(c.stderr.read() for c in children)
     assert stderr.count("lost Redis") + stderr.count("Redis unavailable") <= 4, stderr  # no log storm
+
+
+@pytest.mark.parametrize("process", ["worker", "cron"])
+def test_a_stop_signal_ends_the_process_instead_of_reconnecting(process, redis_server, tmp_path):
+    env = clean_env(REDIS_URL=redis_server.url, OPSCENTRE_DATA_DIR=str(tmp_path))
+    child = subprocess.Popen([sys.executable, "-m", "opscentre", process], env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(5)  # started and waiting for work
+        assert child.poll() is None
+        child.send_signal(signal.SIGTERM)
+        assert child.wait(timeout=20) == 0
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
