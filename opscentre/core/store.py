@@ -53,7 +53,7 @@ return #ids
 class Store:
     def __init__(self, redis: Redis):
         self.redis = redis
-        self._known_entities: set[str] = set()
+        self._owners: dict[str, str] = {}  # entity id -> source that registered it (cache)
         self._entities_cache: tuple[int, dict[str, dict[str, Any]]] | None = None
         self._store_batch = redis.register_script(STORE_BATCH_LUA)
 
@@ -61,7 +61,7 @@ class Store:
 
     def unknown_entities(self, entities: Iterable[Entity]) -> list[Entity]:
         """The entities not yet in the registry (the ones that need a zone)."""
-        candidates = [e for e in entities if e.entity_id not in self._known_entities]
+        candidates = [e for e in entities if e.entity_id not in self._owners]
         if not candidates:
             return []
         ids = [e.entity_id for e in candidates]
@@ -71,8 +71,13 @@ class Store:
             if raw is None:
                 unknown.append(entity)
             else:
-                self._known_entities.add(entity.entity_id)
+                self._owners[entity.entity_id] = orjson.loads(raw).get("source", "")
         return unknown
+
+    def owners(self, entity_ids: Iterable[str]) -> dict[str, str]:
+        """The source that registered each of these entities (those known to this process
+        after `unknown_entities` has looked them up)."""
+        return {e: self._owners[e] for e in entity_ids if e in self._owners}
 
     def entities(self) -> dict[str, dict[str, Any]]:
         """The registry. Entities are only ever added, so an unchanged count means an unchanged
@@ -117,7 +122,7 @@ class Store:
         pipe.incr(keys.VERSION)
         pipe.publish(keys.UPDATES_CHANNEL, feed_id)
         pipe.execute()
-        self._known_entities.update(e.entity_id for e in new_entities)
+        self._owners.update((e.entity_id, e.source) for e in new_entities)
 
     def record_failure(self, feed_id: str, health: dict[str, Any], metrics: dict[str, float]) -> dict[str, Any]:
         """Record a failed poll (the last good data stays). Returns the health before it."""

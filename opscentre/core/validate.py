@@ -85,3 +85,28 @@ def _older_duplicates(ids: list[str], times: np.ndarray) -> np.ndarray:
     older = np.ones(len(ids), dtype=bool)
     older[list(newest.values())] = False
     return older
+
+
+def reject_foreign(result: ParseResult, owners: dict[str, str]) -> ParseResult:
+    """Readings for an entity registered by another source are rejected, never mixed in:
+    simulated and real data must not share entities (owners: entity id -> registering source)."""
+    if not owners:
+        return result
+    batches, rejected = [], list(result.rejected)
+    for batch in result.batches:
+        foreign = [i for i, e in enumerate(batch.entity_ids) if owners.get(e, batch.source) != batch.source]
+        if not foreign:
+            batches.append(batch)
+            continue
+        drop = set(foreign)
+        for i in foreign:
+            entity_id = batch.entity_ids[i]
+            rejected.append(Rejection(entity_id=entity_id, kind=batch.kind,
+                                      reason=f"entity belongs to source {owners[entity_id]!r}; not mixed with {batch.source!r}"))
+        keep = [i for i in range(len(batch)) if i not in drop]
+        if keep:
+            batches.append(ObservationBatch.model_construct(
+                source=batch.source, kind=batch.kind, entity_ids=[batch.entity_ids[i] for i in keep],
+                values=[batch.values[i] for i in keep], observed_at=[batch.observed_at[i] for i in keep],
+                simulated=batch.simulated))
+    return ParseResult.model_construct(entities=result.entities, batches=batches, rejected=rejected)

@@ -13,7 +13,7 @@ from opscentre.core.geo import anchor_point
 from opscentre.core.models import Entity, Rejection
 from opscentre.core.state import iso_utc
 from opscentre.core.store import Store
-from opscentre.core.validate import validate
+from opscentre.core.validate import reject_foreign, validate
 from opscentre.workers.feeds.base import Feed, FeedContext
 
 
@@ -43,6 +43,7 @@ def store_payload(feed: Feed, payload: bytes, ctx: FeedContext, store: Store, *,
     parsed = feed.parse(payload, ctx)
     clean = validate(parsed, now=ctx.now.timestamp())
     new_entities = _with_zones(store.unknown_entities(clean.entities), ctx)
+    clean = reject_foreign(clean, store.owners(e.entity_id for e in clean.entities))
     stored = clean.observation_count
     rejected = len(clean.rejected)
     duration = time.perf_counter() - started

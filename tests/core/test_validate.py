@@ -78,3 +78,12 @@ def test_an_entity_description_is_validated_once_per_id():
         validator({"entity_id": "g2", "entity_type": "spaceship"})
     with pytest.raises(ValidationError):  # a refused description is not remembered as valid
         validator({"entity_id": "g2", "entity_type": "spaceship"})
+
+
+def test_readings_for_an_entity_of_another_source_are_rejected_not_mixed():
+    from opscentre.core.validate import reject_foreign
+
+    result = ParseResult(entities=[gauge(0), gauge(1)], batches=[batch([1.0, 2.0])])
+    checked = reject_foreign(result, {"g0": "alerta_rio", "g1": "t"})
+    assert checked.batches[0].entity_ids == ["g1"]
+    assert checked.rejected[0].entity_id == "g0" and "alerta_rio" in checked.rejected[0].reason

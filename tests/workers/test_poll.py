@@ -102,3 +102,16 @@ def test_copenhagen_runs_through_the_same_code_path(redis_client):
     zones = set(copenhagen.zones.ids)
     gauges = [e for e in store.entities().values() if e["entity_type"] == "rain_gauge"]
     assert len(gauges) == 11 and all(g["zone_id"] in zones for g in gauges)
+
+
+def test_simulated_readings_never_land_on_an_entity_a_real_feed_registered(settings, redis_client):
+    from opscentre.core.models import Entity
+
+    store = Store(redis_client)
+    real = Entity(entity_id="rio-tijuca-3", entity_type="rain_gauge", source="alerta_rio", zone_id="x")
+    store.write_poll("alerta_rio", [real], [], {"status": "ok"}, {}, 3600, time.time())
+    result = jobs.poll_feed("simulator", settings, Store(redis_client))
+    assert result["rejected"] >= 6  # every simulated kind for that gauge
+    assert "rio-tijuca-3" not in store.latest("rain_mm")
+    assert len(store.latest("rain_mm")) == 32
+    assert store.entities()["rio-tijuca-3"]["source"] == "alerta_rio"
