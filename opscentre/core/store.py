@@ -74,10 +74,11 @@ class Store:
                 self._owners[entity.entity_id] = orjson.loads(raw).get("source", "")
         return unknown
 
-    def owners(self, entity_ids: Iterable[str]) -> dict[str, str]:
-        """The source that registered each of these entities (those known to this process
-        after `unknown_entities` has looked them up)."""
-        return {e: self._owners[e] for e in entity_ids if e in self._owners}
+    def foreign_owners(self, entity_ids: Iterable[str], source: str) -> dict[str, str]:
+        """Of these entities, the ones another source registered: id -> that source.
+        (Known to this process once `unknown_entities` has looked them up.)"""
+        owners = self._owners
+        return {e: owners[e] for e in entity_ids if owners.get(e, source) != source}
 
     def entities(self) -> dict[str, dict[str, Any]]:
         """The registry. Entities are only ever added, so an unchanged count means an unchanged

@@ -43,7 +43,7 @@ def store_payload(feed: Feed, payload: bytes, ctx: FeedContext, store: Store, *,
     parsed = feed.parse(payload, ctx)
     clean = validate(parsed, now=ctx.now.timestamp())
     new_entities = _with_zones(store.unknown_entities(clean.entities), ctx)
-    clean = reject_foreign(clean, store.owners(e.entity_id for e in clean.entities))
+    clean = reject_foreign(clean, store.foreign_owners((e.entity_id for e in clean.entities), feed.feed_id))
     stored = clean.observation_count
     rejected = len(clean.rejected)
     duration = time.perf_counter() - started
