@@ -16,6 +16,7 @@ from opscentre.core.settings import feed_options, load_settings
 from opscentre.workers.feeds import FEEDS
 from opscentre.workers.feeds.base import FeedContext
 from opscentre.workers.feeds.simulator import FEED, SimulatorOptions
+from opscentre.workers.feeds.simulator.parse import decode_payload
 
 CITIES = Path(__file__).resolve().parents[3] / "opscentre" / "cities"
 RIO_GAUGES = "alerta_rio_gauges.json"
@@ -42,7 +43,7 @@ def fetch(settings, when: datetime, **options) -> bytes:
 
 def poll(settings, when: datetime, **options) -> dict:
     """The payload, with `readings[kind]` = {entity_id: value} added for convenience."""
-    payload = orjson.loads(fetch(settings, when, **options))
+    payload = decode_payload(fetch(settings, when, **options))
     payload["readings"] = {s["kind"]: dict(zip(s["entity_ids"], s["values"])) for s in payload["series"]}
     return payload
 
@@ -127,7 +128,7 @@ def test_without_scenario_start_the_storm_starts_at_midnight_utc_of_the_simulate
     implicit = poll(rio, when, scenario="storm-2010-04", road_segments=50)
     assert implicit["scenario_start"] == datetime(2024, 5, 20, tzinfo=UTC).timestamp()
     explicit = fetch(rio, when, scenario="storm-2010-04", scenario_start=implicit["scenario_start"], road_segments=50)
-    assert orjson.loads(explicit)["series"] == implicit["series"]
+    assert decode_payload(explicit)["series"] == implicit["series"]
 
 
 def test_ordinary_weeks_are_mostly_dry_and_span_several_alerta_rio_classes(rio):
@@ -247,7 +248,7 @@ def test_copenhagen_works_as_configured_with_one_simulated_gauge_per_bydel(copen
     options = feed_options(copenhagen, "simulator")
     assert options.gauges is None
     raw = FEED.fetch(FeedContext("simulator", options, copenhagen, datetime(2024, 7, 1, 12, 0, tzinfo=UTC)))
-    payload = orjson.loads(raw)
+    payload = decode_payload(raw)
     readings = {s["kind"]: dict(zip(s["entity_ids"], s["values"])) for s in payload["series"]}
     gauges = [e for e in payload["entities"] if e["entity_type"] == "rain_gauge"]
     assert sorted(e["entity_id"] for e in gauges) == sorted(f"gauge-{z}" for z in copenhagen.zones.ids)
@@ -285,7 +286,7 @@ def test_any_seed_and_time_give_valid_deterministic_readings(rio, seed, when, sc
         options["scenario_start"] = when.timestamp() - storm_began_hours_ago * 3600
     raw = fetch(rio, when, **options)
     assert raw == fetch(rio, when, **options)
-    payload = orjson.loads(raw)
+    payload = decode_payload(raw)
     for series in payload["series"]:
         spec = KINDS[series["kind"]]
         values = series["values"]

@@ -13,6 +13,7 @@ from opscentre.core.errors import ConfigError, FetchError, ParseError
 from opscentre.core.settings import load_settings
 from opscentre.workers.feeds.base import FeedContext
 from opscentre.workers.feeds.simulator import FEED, SimulatorOptions
+from opscentre.workers.feeds.simulator.parse import decode_payload
 
 CITIES = Path(__file__).resolve().parents[3] / "opscentre" / "cities"
 NOW = datetime(2024, 2, 6, 19, 0, tzinfo=UTC).timestamp()
@@ -114,7 +115,7 @@ def test_a_real_payload_parses_completely_into_simulated_batches(rio):
     context = FeedContext("simulator", options, rio, datetime.fromtimestamp(NOW, UTC))
     raw = FEED.fetch(context)
     result = FEED.parse(raw, context)
-    data = orjson.loads(raw)
+    data = decode_payload(raw)
     assert result.rejected == []
     assert len(result.entities) == len(data["entities"]) == 33 + 300 + 10 + len(rio.zones.ids)
     assert all(e.source == "simulator" for e in result.entities)
@@ -180,3 +181,21 @@ def test_a_gauges_file_broken_after_the_config_was_checked_fails_the_fetch_with_
     (tmp_path / "gauges.json").write_text("{truncated")
     with pytest.raises(FetchError, match="gauges file unusable"):
         FEED.fetch(context)
+
+
+def test_a_payload_cut_inside_its_entity_list_is_refused_whole(rio):
+    options = SimulatorOptions(seed=99, gauges="alerta_rio_gauges.json", road_segments=137)  # an entity list no other test parsed
+    context = FeedContext("simulator", options, rio, datetime.fromtimestamp(NOW, UTC))
+    raw = FEED.fetch(context)
+    with pytest.raises(ParseError, match="digest"):
+        FEED.parse(raw[: len(raw) - 100], context)
+    with pytest.raises(ParseError, match="no entity list"):
+        FEED.parse(raw.partition(b"\n")[0], context)
+
+
+def test_the_one_document_form_with_inline_entities_still_parses(rio):
+    options = SimulatorOptions(seed=98, gauges="alerta_rio_gauges.json", road_segments=138)
+    context = FeedContext("simulator", options, rio, datetime.fromtimestamp(NOW, UTC))
+    inline = orjson.dumps(decode_payload(FEED.fetch(context)))
+    result = FEED.parse(inline, context)
+    assert result.rejected == [] and result.observation_count > 0

@@ -24,8 +24,12 @@ _validate_entity = EntityValidator(SOURCE)
 
 
 def parse(payload: bytes, ctx: FeedContext | None = None) -> ParseResult:
-    data = _load(payload)
-    entities, bad_entities = _entities(data["entities"])
+    head, _, entities_document = payload.partition(b"\n")
+    data = _load(head)
+    if isinstance(data.get("entities"), list):  # everything in one document
+        entities, bad_entities = _entities(data["entities"])
+    else:
+        entities, bad_entities = _entities_by_digest(data.get("entities_digest"), entities_document)
     batches: list[ObservationBatch] = []
     rejected: list[Rejection] = []
     for index, item in enumerate(data["series"]):
@@ -48,9 +52,46 @@ def _load(payload: bytes) -> dict[str, Any]:
         raise ParseError(f"simulator payload must be a JSON object, got {type(data).__name__}")
     if data.get("simulated") is not True:
         raise ParseError('simulator payload lacks "simulated": true (refusing data not marked simulated)')
-    for field in ("entities", "series"):
-        if not isinstance(data.get(field), list):
-            raise ParseError(f"simulator payload has no {field!r} list")
+    if not isinstance(data.get("series"), list):
+        raise ParseError("simulator payload has no 'series' list")
+    if not isinstance(data.get("entities"), list) and not isinstance(data.get("entities_digest"), str):
+        raise ParseError("simulator payload has neither an 'entities' list nor an 'entities_digest'")
+    return data
+
+
+# digest -> (entities, refused ids): the entity list of a configuration, decoded once.
+_BY_DIGEST: dict[str, tuple[list[Entity], dict[str, str]]] = {}
+
+
+def _entities_by_digest(digest: str, document: bytes) -> tuple[list[Entity], dict[str, str]]:
+    known = _BY_DIGEST.get(digest)
+    if known is not None:
+        return known
+    from opscentre.workers.feeds.simulator.payload import entities_digest
+
+    if not document.strip():
+        raise ParseError("simulator payload has no entity list after its readings (second line)")
+    if entities_digest(document) != digest:
+        raise ParseError("simulator entity list does not match its digest (truncated or altered payload)")
+    try:
+        items = orjson.loads(document)
+    except orjson.JSONDecodeError as exc:
+        raise ParseError(f"simulator entity list is not JSON: {exc}")
+    if not isinstance(items, list):
+        raise ParseError("simulator entity list must be a JSON list")
+    result = _entities(items)
+    if len(_BY_DIGEST) >= 16:
+        _BY_DIGEST.clear()
+    _BY_DIGEST[digest] = result
+    return result
+
+
+def decode_payload(payload: bytes) -> dict[str, Any]:
+    """The whole payload as one dict (readings and entity list), for tools and tests."""
+    head, _, entities_document = payload.partition(b"\n")
+    data = orjson.loads(head)
+    if entities_document.strip():
+        data["entities"] = orjson.loads(entities_document)
     return data
 
 

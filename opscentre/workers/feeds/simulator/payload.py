@@ -4,7 +4,10 @@ Deterministic and stateless: the same seed, scenario, scenario_start, city confi
 `ctx.now` give a byte-identical payload; nothing is kept between polls (static things — the
 road network, gauges, river stations — are cached, but only as functions of the config).
 
-Payload (JSON object, orjson):
+Payload: two JSON documents on two lines (orjson). The first holds the readings and the digest
+of the entity list; the second is the entity list, the same for every poll of one configuration
+(parse decodes it once per digest). A single document with the `entities` list inline, as
+below, is accepted too (`parse.decode_payload` turns a payload into that form).
 
     {
       "simulated": true,
@@ -12,7 +15,8 @@ Payload (JSON object, orjson):
       "scenario": "storm-2010-04" | null,
       "scenario_start": <unix s> | null,     # only meaningful with a scenario
       "generated_for": <unix s>,             # ctx.now
-      "entities": [
+      "entities_digest": "<sha256 of line 2, 32 hex>",
+      "entities": [                          # line 2 (or inline)
         {"entity_id": "rio-tijuca-3", "entity_type": "rain_gauge", "name": "Tijuca",
          "geometry": {"type": "Point", "coordinates": [lon, lat]}, "zone_id": "<zone_id>"},
         {"entity_id": "road-3fa9c01d2e", "entity_type": "road_segment", "name": "Seg 12 (Bangu–Realengo)",
@@ -41,6 +45,7 @@ representative point (id `gauge-<zone_id>`). Series, all observed at ctx.now:
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -92,10 +97,34 @@ RAIN_WINDOWS = (
 
 
 def fetch(ctx: FeedContext) -> bytes:
+    """Two JSON documents on two lines: the readings (with the digest of the entity list), then
+    the entity list. The list is the same for every poll of one configuration, so a parser
+    that has seen its digest need not decode its ~600 KB again."""
     options = ctx.options
     if not isinstance(options, SimulatorOptions):
         options = SimulatorOptions.model_validate(options or {})
-    return orjson.dumps(simulate(ctx.settings, options, ctx.now))
+    data = simulate(ctx.settings, options, ctx.now)
+    entities_document, digest = _encoded_entities(data.pop("entities"))
+    return orjson.dumps({**data, "entities_digest": digest}) + b"\n" + entities_document
+
+
+_ENCODED: dict[int, tuple[tuple, bytes, str]] = {}
+
+
+def _encoded_entities(entities: tuple[dict[str, Any], ...]) -> tuple[bytes, str]:
+    """The entity list as JSON and its digest, encoded once per (cached, immutable) list."""
+    cached = _ENCODED.get(id(entities))
+    if cached is None or cached[0] is not entities:
+        document = orjson.dumps(entities)
+        cached = (entities, document, entities_digest(document))
+        if len(_ENCODED) > 16:
+            _ENCODED.clear()
+        _ENCODED[id(entities)] = cached
+    return cached[1], cached[2]
+
+
+def entities_digest(document: bytes) -> str:
+    return hashlib.sha256(document).hexdigest()[:32]
 
 
 def scenario_start(options: SimulatorOptions, now: datetime) -> float | None:
