@@ -22,7 +22,8 @@ log = logging.getLogger("opscentre")
 
 BACKOFF_START_S = 0.5
 BACKOFF_MAX_S = 15.0
-WORKER_TTL_S = 40  # RQ beats every ~25 s while idle; /healthz calls a worker fresh for 60 s
+WORKER_TTL_S = 40
+FORGET_DEAD_WORKERS_S = 3600  # a worker silent this long is dropped from the heartbeat set  # RQ beats every ~25 s while idle; /healthz calls a worker fresh for 60 s
 
 
 class _Stop(Exception):
@@ -55,7 +56,9 @@ class HeartbeatWorker(SimpleWorker):
     def heartbeat(self, timeout=None, pipeline=None):
         super().heartbeat(timeout, pipeline)
         target = pipeline if pipeline is not None else self.connection
-        target.zadd(keys.WORKER_HEARTBEAT, {f"worker:{self.name}": time.time()})
+        now = time.time()
+        target.zadd(keys.WORKER_HEARTBEAT, {f"worker:{self.name}": now})
+        target.zremrangebyscore(keys.WORKER_HEARTBEAT, 0, now - FORGET_DEAD_WORKERS_S)
 
 
 def run_worker(settings: Settings, burst: bool = False) -> None:
