@@ -22,6 +22,8 @@ from dash import Dash, Input, Output, State, dcc, html, no_update
 from opscentre.core.settings import Settings
 from opscentre.core.store import Store
 from opscentre.dashboard import ids
+from opscentre.dashboard.components.banner import attribution, simulated_banner
+from opscentre.dashboard.components.legend import legend
 from opscentre.dashboard.city_reading import empty_city_data, read_city_data, read_status
 from opscentre.dashboard.components.map_figure import build_figure, digests, figure_patch, layer_traces, trace_index
 from opscentre.dashboard.components.status_bar import alerts_panel, status_bar, status_model, unreachable_model
@@ -104,6 +106,17 @@ class LiveMap:
 
 def _digest(model: dict[str, Any]) -> str:
     return hashlib.blake2b(orjson.dumps(model, option=orjson.OPT_SORT_KEYS), digest_size=8).hexdigest()
+
+
+def map_overlays(settings: Settings, simulated: bool, layer_ids: list[str], parts: dict[str, Any]) -> list[Any]:
+    """What floats over the map on every page: banner, legend, alerts, attribution."""
+    overlays = [
+        simulated_banner(simulated),
+        html.Div(legend(layer_ids), id=ids.LEGEND, className="legend-panel"),
+        html.Div(parts["alerts"], id=ids.ALERTS_PANEL, className="alerts-panel"),
+        attribution(settings),
+    ]
+    return [o for o in overlays if o is not None]
 
 
 def map_shell(parts: dict[str, Any], header: list[Any], overlays: list[Any]) -> html.Div:

@@ -15,10 +15,8 @@ from flask_login import current_user
 from opscentre.core.settings import Settings
 from opscentre.core.store import Store
 from opscentre.dashboard import ids
-from opscentre.dashboard.components.banner import attribution, simulated_banner
-from opscentre.dashboard.components.legend import legend
 from opscentre.dashboard.components.map_figure import visibility_patch
-from opscentre.dashboard.live_map import LiveMap, map_shell
+from opscentre.dashboard.live_map import LiveMap, map_overlays, map_shell
 from opscentre.layers import LAYERS
 
 ASSETS = str(Path(__file__).parent / "assets")
@@ -71,13 +69,7 @@ def create_ops_app(settings: Settings, store: Store, simulated: bool, server: Fl
                        html.Button("Sign out", type="submit", className="signout")],
                       method="post", action="/logout", className="operator"),
         ]
-        overlays = [
-            simulated_banner(simulated),
-            html.Div(legend(OPS_LAYERS), id=ids.LEGEND, className="legend-panel"),
-            html.Div(parts["alerts"], id=ids.ALERTS_PANEL, className="alerts-panel"),
-            attribution(settings),
-        ]
-        return map_shell(parts, header, [o for o in overlays if o is not None])
+        return map_shell(parts, header, map_overlays(settings, simulated, OPS_LAYERS, parts))
 
     app.layout = layout
     live.register(app)

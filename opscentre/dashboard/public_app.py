@@ -10,9 +10,7 @@ from flask import Flask
 from opscentre.core.settings import Settings
 from opscentre.core.store import Store
 from opscentre.dashboard import ids
-from opscentre.dashboard.components.banner import attribution, simulated_banner
-from opscentre.dashboard.components.legend import legend
-from opscentre.dashboard.live_map import LiveMap, map_shell
+from opscentre.dashboard.live_map import LiveMap, map_overlays, map_shell
 from opscentre.dashboard.ops_app import ASSETS
 from opscentre.layers import LAYERS
 
@@ -36,13 +34,7 @@ def create_public_app(settings: Settings, store: Store, simulated: bool, prefix:
                       html.Span("Public view", className="app-name")], className="brand"),
             html.Div(parts["status"], id=ids.STATUS_BAR, className="status-bar", **{"aria-live": "polite"}),
         ]
-        overlays = [
-            simulated_banner(simulated),
-            html.Div(legend(PUBLIC_LAYERS), id=ids.LEGEND, className="legend-panel"),
-            html.Div(parts["alerts"], id=ids.ALERTS_PANEL, className="alerts-panel"),
-            attribution(settings),
-        ]
-        return map_shell(parts, header, [o for o in overlays if o is not None])
+        return map_shell(parts, header, map_overlays(settings, simulated, PUBLIC_LAYERS, parts))
 
     app.layout = layout
     live.register(app)
