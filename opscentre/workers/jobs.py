@@ -21,6 +21,7 @@ from opscentre.core.store import Store
 from opscentre.workers.feeds import FEEDS
 from opscentre.workers.feeds.base import FeedContext
 from opscentre.workers.pipeline import PollSummary, store_payload
+from opscentre.workers.schedule import poll_interval
 
 log = logging.getLogger("opscentre.poll")
 
@@ -66,10 +67,7 @@ def _poll_once(feed_id: str, settings: Settings, store: Store) -> PollSummary | 
     wall_now = time.time()
     started = time.perf_counter()
     ctx = feed_context(feed_id, settings, store, wall_now)
-    configured = settings.feeds.get(feed_id)
-    interval = (configured.interval_s if configured else None) or feed.default_interval_s
-    if feed.follows_sim_clock:
-        interval = interval / _speed(store)
+    interval = poll_interval(settings, feed_id, _speed(store) if feed.follows_sim_clock else 1.0)
     before = store.feed_health(feed_id)
     try:
         payload = feed.fetch(ctx)

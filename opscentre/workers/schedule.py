@@ -9,7 +9,6 @@ from rq.cron import CronScheduler
 from opscentre.core import keys
 from opscentre.core.settings import Settings
 from opscentre.core.store import Store
-from opscentre.workers import jobs
 from opscentre.workers.feeds import FEEDS
 
 log = logging.getLogger("opscentre.schedule")
@@ -18,19 +17,23 @@ POLL_JOB_TIMEOUT_S = 120
 POLL_RESULT_TTL_S = 300
 
 
+def poll_interval(settings: Settings, feed_id: str, speed: float = 1.0) -> int:
+    """Wall-clock seconds between polls of a feed (at least 1). Simulated feeds run `speed` times faster."""
+    feed = FEEDS[feed_id]
+    configured = settings.feeds.get(feed_id)
+    interval = (configured.interval_s if configured else None) or feed.default_interval_s
+    if feed.follows_sim_clock:
+        interval = interval / speed
+    return max(1, round(interval))
+
+
 def poll_intervals(settings: Settings, speed: float = 1.0) -> dict[str, int]:
-    """Seconds between polls of each enabled feed. Simulated feeds run `speed` times faster."""
-    intervals = {}
-    for feed_id, feed_settings in settings.enabled_feeds().items():
-        feed = FEEDS[feed_id]
-        interval = feed_settings.interval_s or feed.default_interval_s
-        if feed.follows_sim_clock:
-            interval = interval / speed
-        intervals[feed_id] = max(1, round(interval))
-    return intervals
+    return {feed_id: poll_interval(settings, feed_id, speed) for feed_id in settings.enabled_feeds()}
 
 
 def build_scheduler(settings: Settings, store: Store, speed: float = 1.0) -> CronScheduler:
+    from opscentre.workers import jobs  # jobs reads intervals from here
+
     scheduler = CronScheduler(connection=store.redis, logging_level="WARNING")
     for feed_id, interval in poll_intervals(settings, speed).items():
         scheduler.register(

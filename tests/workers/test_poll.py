@@ -115,3 +115,15 @@ def test_simulated_readings_never_land_on_an_entity_a_real_feed_registered(setti
     assert "rio-tijuca-3" not in store.latest("rain_mm")
     assert len(store.latest("rain_mm")) == 32
     assert store.entities()["rio-tijuca-3"]["source"] == "alerta_rio"
+
+
+def test_feed_health_records_the_interval_the_scheduler_really_uses(settings, redis_client):
+    from opscentre.workers.schedule import poll_intervals
+
+    store = Store(redis_client)
+    now = time.time()
+    store.set_sim_clock({"wall_epoch": now, "sim_epoch": now, "speed": 600, "scenario": "",
+                         "scenario_start": "", "seed": 1})
+    jobs.poll_feed("simulator", settings, store)
+    # 60 simulated seconds at 600x would be 0.1 s; polls never come faster than once a second
+    assert store.feed_health("simulator")["interval_s"] == poll_intervals(settings, 600)["simulator"] == 1
