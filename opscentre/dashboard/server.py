@@ -9,6 +9,7 @@ Dash app mounted at /public — two Dash apps, two Flask servers, two callback m
 
 from __future__ import annotations
 
+from dash import Dash
 from flask import Flask, redirect
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
@@ -40,17 +41,31 @@ def _with_trailing_slash(app):
     return middleware
 
 
+def _set_up_before_serving(app: Dash) -> None:
+    """Run Dash's one-time set-up now, in this process, before any request.
+
+    Dash does it lazily in a before_request hook that flags itself done *before* it finishes;
+    under a threaded server, script requests arriving during that first request find no
+    registered scripts and fail ("dash is not a registered library"), and the page never loads.
+    Seen with gunicorn's threaded workers when a browser's first requests reach a fresh worker.
+    """
+    with app.server.test_request_context("/"):
+        app._setup_server()
+
+
 def create_wsgi_app(settings: Settings, redis_url: str, secret_key: str):
     store = Store(resilient(redis_url))
     simulated = settings.simulated
     server = Flask("opscentre.ops")
     server.secret_key = secret_key
     install_auth(server, store.redis, settings.city.name)
-    create_ops_app(settings, store, simulated, server)
+    ops = create_ops_app(settings, store, simulated, server)
     server.register_blueprint(public_api_blueprint(settings, store, simulated))
     server.register_blueprint(health_blueprint(redis_url))
     server.register_blueprint(metrics_blueprint(redis_url))
     public = create_public_app(settings, store, simulated, prefix=PUBLIC_MOUNT + "/")
+    _set_up_before_serving(ops)
+    _set_up_before_serving(public)
     app = DispatcherMiddleware(server, {PUBLIC_MOUNT: _with_trailing_slash(public.server)})
     app.ops_server, app.public_server, app.public_dash = server, public.server, public  # for introspection
     return app
@@ -64,6 +79,7 @@ def create_public_wsgi_app(settings: Settings, redis_url: str):
     root.register_blueprint(health_blueprint(redis_url))
     root.add_url_rule("/", "index", lambda: redirect(PUBLIC_MOUNT + "/"))
     public = create_public_app(settings, store, simulated, prefix=PUBLIC_MOUNT + "/")
+    _set_up_before_serving(public)
     app = DispatcherMiddleware(root, {PUBLIC_MOUNT: _with_trailing_slash(public.server)})
     app.root_server, app.public_server, app.public_dash = root, public.server, public
     return app

@@ -40,3 +40,32 @@ def test_public_page_shows_no_operator_data_or_controls(live, store, rio_setting
     index = requests.get(f"{live.url}/public", timeout=10)
     assert index.status_code == 200 and index.url.endswith("/public/")
     assert "validation_layout" not in index.text
+
+
+def test_scripts_load_even_when_they_are_a_fresh_process_first_requests(rio_settings, redis_server, store):
+    """A browser's script requests can reach a web worker that never served a page; fired
+    together as its very first requests, every one must still load (Dash's lazy set-up raced)."""
+    import re
+    import urllib.request
+    from concurrent.futures import ThreadPoolExecutor
+
+    from city_seed import LiveServer, write_city
+
+    from opscentre.dashboard.server import create_wsgi_app
+
+    write_city(store, rio_settings)
+    with LiveServer(create_wsgi_app(rio_settings, redis_server.url, "k")) as first:
+        with urllib.request.urlopen(first.url + "/public/") as response:
+            page = response.read().decode()
+    scripts = re.findall(r'src="(/public/_dash-component-suites/[^"]+)"', page)
+    assert len(scripts) >= 4
+    with LiveServer(create_wsgi_app(rio_settings, redis_server.url, "k")) as fresh:
+        def status(path):
+            try:
+                with urllib.request.urlopen(fresh.url + path, timeout=30) as response:
+                    return response.status
+            except urllib.error.HTTPError as exc:
+                return exc.code
+
+        with ThreadPoolExecutor(len(scripts)) as pool:
+            assert set(pool.map(status, scripts)) == {200}
