@@ -1,0 +1,165 @@
+"""The one place feeds do HTTP: `fetch_bytes` (GET, bounded retries, size cap, timeouts).
+
+Every failure to get a 2xx body becomes a `FetchError` (retryable) whose message names the
+status or the network problem and the URL *without* its query string or credentials (a query
+may carry an API key). What the body contains (HTML instead of JSON, say) is the parser's
+business: fetch returns whatever bytes a 2xx response carried.
+
+Retries are urllib3's: connection errors, read errors before the headers and the statuses in
+RETRY_STATUSES are retried `retries` times with exponential backoff plus jitter; a
+`Retry-After` header (429/503) is honoured, capped at MAX_RETRY_AFTER_S so one answer cannot
+stall a worker for an hour.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+import urllib3
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from opscentre.core.errors import FetchError
+
+RETRY_STATUSES = (429, 500, 502, 503, 504)
+MAX_RETRY_AFTER_S = 60.0
+USER_AGENT = "opscentre/1 (city operations centre feed poller)"
+CHUNK = 64 * 1024
+
+
+class _CappedRetry(Retry):
+    """urllib3 Retry whose Retry-After wait is capped at MAX_RETRY_AFTER_S."""
+
+    def get_retry_after(self, response: Any) -> float | None:
+        seconds = super().get_retry_after(response)
+        return None if seconds is None else min(seconds, MAX_RETRY_AFTER_S)
+
+
+def fetch_bytes(
+    url: str,
+    *,
+    params: Mapping[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None,
+    timeout: tuple[float, float] = (5, 20),
+    max_bytes: int = 10_000_000,
+    retries: int = 3,
+    backoff_factor: float = 0.5,
+    backoff_jitter: float = 0.5,
+    backoff_max: float = 30.0,
+    deadline_s: float | None = 120.0,
+) -> bytes:
+    """GET `url` and return its body. Raises FetchError for anything but a complete 2xx body.
+
+    timeout is (connect, read) seconds, the read timeout applying to each wait for data;
+    deadline_s bounds the whole body download (a server trickling bytes never times out a read).
+    """
+    shown = safe_url(url)
+    retry = _CappedRetry(
+        total=retries,
+        backoff_factor=backoff_factor,
+        backoff_jitter=backoff_jitter,
+        backoff_max=backoff_max,
+        status_forcelist=RETRY_STATUSES,
+        allowed_methods={"GET"},
+        respect_retry_after_header=True,
+        raise_on_status=False,  # on exhaustion, hand back the last response: its status is the message
+    )
+    session = requests.Session()
+    session.mount("http://", HTTPAdapter(max_retries=retry))
+    session.mount("https://", HTTPAdapter(max_retries=retry))
+    started = time.monotonic()
+    try:
+        try:
+            response = session.get(
+                url, params=params, headers={"User-Agent": USER_AGENT, **(headers or {})},
+                timeout=timeout, stream=True,
+            )
+        except requests.RequestException as exc:
+            raise FetchError(_describe(exc, shown, retries)) from None
+        try:
+            if not 200 <= response.status_code < 300:
+                after = f" after {retries} retries" if response.status_code in RETRY_STATUSES and retries else ""
+                reason = f" {response.reason}" if response.reason else ""
+                raise FetchError(f"HTTP {response.status_code}{reason} from {shown}{after}")
+            declared = response.headers.get("Content-Length", "")
+            if declared.isdigit() and int(declared) > max_bytes:
+                raise FetchError(f"response larger than {max_bytes} bytes ({declared} declared) from {shown}")
+            body = bytearray()
+            try:
+                # read1: return what one receive brings, so the deadline is checked as data trickles in
+                while chunk := response.raw.read1(CHUNK, decode_content=True):
+                    body += chunk
+                    if len(body) > max_bytes:
+                        raise FetchError(f"response larger than {max_bytes} bytes from {shown}")
+                    if deadline_s is not None and time.monotonic() - started > deadline_s:
+                        raise FetchError(f"download from {shown} took longer than {deadline_s:g} s")
+            except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+                raise FetchError(_describe(exc, shown, 0, while_reading=True)) from None
+            return bytes(body)
+        finally:
+            response.close()
+    finally:
+        session.close()
+
+
+def safe_url(url: str) -> str:
+    """The URL as it may appear in messages and health records: no query, fragment or credentials."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<invalid URL>"
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def _describe(exc: BaseException, shown: str, retries: int, while_reading: bool = False) -> str:
+    after = f" (after {retries} retries)" if retries else ""
+    if isinstance(exc, requests.ConnectTimeout):
+        return f"connection to {shown} timed out{after}"
+    if isinstance(exc, (requests.ReadTimeout, urllib3.exceptions.ReadTimeoutError, TimeoutError)) \
+            or "timed out" in str(exc).lower():
+        what = "reading the response from" if while_reading else "waiting for a response from"
+        return f"timed out {what} {shown}{after}"
+    if isinstance(exc, requests.TooManyRedirects):
+        return f"too many redirects from {shown}"
+    if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
+                        requests.exceptions.InvalidSchema)):
+        return f"invalid URL {shown}: {type(exc).__name__}"
+    if isinstance(exc, (requests.exceptions.ChunkedEncodingError, urllib3.exceptions.ProtocolError)):
+        return f"connection to {shown} broke while reading the response"
+    if isinstance(exc, urllib3.exceptions.DecodeError):
+        return f"cannot decode the compressed response from {shown}"
+    if isinstance(exc, (requests.ConnectionError, OSError)):
+        return f"cannot connect to {shown}: {_root_reason(exc)}{after}"
+    return f"request to {shown} failed: {type(exc).__name__}{after}"
+
+
+def _root_reason(exc: BaseException) -> str:
+    """The innermost OS-level reason (e.g. '[Errno 111] Connection refused'), free of URLs."""
+    seen: set[int] = set()
+    node: BaseException | None = exc
+    reason = type(exc).__name__
+    while node is not None and id(node) not in seen:
+        seen.add(id(node))
+        if isinstance(node, OSError) and node.strerror:
+            return f"[Errno {node.errno}] {node.strerror}" if node.errno else node.strerror
+        nested = getattr(node, "reason", None)
+        if isinstance(nested, BaseException):
+            node = nested
+            continue
+        if node.args and isinstance(node.args[0], BaseException):
+            node = node.args[0]
+            continue
+        node = node.__cause__ or node.__context__
+    text = str(exc)
+    for marker in ("Failed to establish a new connection: ", "Connection refused", "Name or service not known"):
+        if marker in text:
+            tail = text.split(marker, 1)[1] if marker.endswith(": ") else marker
+            return tail.split(")")[0].split("'")[0].strip() or reason
+    return reason
