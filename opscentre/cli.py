@@ -191,13 +191,13 @@ def cmd_state(args) -> int:
     from opscentre.core.state import snapshot
 
     settings = _settings(args)
-    state = snapshot(_store(), time.time(), settings.simulated)
+    state = snapshot(_store(), time.time())
     if args.json:
         sys.stdout.buffer.write(orjson.dumps(state) + b"\n")
         return 0
     stage = state["stage"]
     print(f"{settings.city.name}: stage {stage['level']} ({stage['name']})"
-          + (" — SIMULATED DATA" if settings.simulated else ""))
+          + (" — SIMULATED DATA" if state["simulated"] else ""))
     for feed_id, health in sorted(state["feeds"].items()):
         print(f"  feed {feed_id}: {health['status']}, {health['items']} items, last success {health['last_success']}"
               + (f", last error: {health['last_error']}" if health.get("last_error") else ""))

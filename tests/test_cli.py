@@ -108,3 +108,16 @@ def test_ingest_of_a_payload_that_does_not_parse_exits_1_and_stores_nothing(tmp_
     assert result.returncode == 1
     assert "does not parse" in result.stderr
     assert redis_client.keys("oc:latest:*") == []
+
+
+def test_real_data_is_not_labelled_simulated(redis_client, redis_server):
+    from tests.conftest import FIXTURES
+
+    env = clean_env(REDIS_URL=redis_server.url)
+    result = opscentre("ingest", "alerta_rio", str(FIXTURES / "alerta_rio" / "chuvas_documented_shape.json"), env=env)
+    assert result.returncode == 0, result.stderr
+    assert "3 rejected" in result.stdout  # the fixture's three no-data readings, with reasons
+    state = orjson.loads(opscentre("state", "--json", env=env).stdout)
+    assert state["simulated"] is False
+    assert state["feeds"]["alerta_rio"]["simulated"] is False
+    assert any(o["source"] == "alerta_rio" and o["kind"] == "rain_mm" for o in state["observations"])

@@ -48,12 +48,15 @@ def feeds(store: Store, now: float) -> dict[str, dict[str, Any]]:
     return {feed_id: public_view(h, now) for feed_id, h in store.all_feed_health().items()}
 
 
-def snapshot(store: Store, now: float, simulated: bool) -> dict[str, Any]:
+def snapshot(store: Store, now: float) -> dict[str, Any]:
+    """`simulated` is read from the data (the feeds that stored it), not from a config file:
+    the CLI may be run with a different config than the one the centre runs."""
+    feed_views = feeds(store, now)
     return {
-        "simulated": simulated,
+        "simulated": any(f["simulated"] for f in feed_views.values()),
         "generated_at": iso_utc(now),
         "observations": observations(store),
         "alerts": store.active_alerts(),
         "stage": stage(store),
-        "feeds": feeds(store, now),
+        "feeds": feed_views,
     }

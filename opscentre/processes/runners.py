@@ -65,6 +65,8 @@ def run_worker(settings: Settings, burst: bool = False) -> None:
     from opscentre.processes.tuning import tune_gc_for_bulk_parsing
     from opscentre.workers import jobs
 
+    # urllib3 logs every retry; a feed's going down and recovering is logged once, by the poll
+    logging.getLogger("urllib3").setLevel(logging.ERROR)
     settings.zones  # load the city and the feed code before work starts, then freeze it
     jobs.FEEDS  # noqa: B018
     tune_gc_for_bulk_parsing()

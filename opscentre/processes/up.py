@@ -144,7 +144,8 @@ def _print_banner(settings: Settings, base: str, password: str | None, speed: fl
         f"  public view       {base}/public",
         f"  health            {base}/healthz",
         f"  operator login    {login}",
-        f"  simulator         speed {speed:g}x" + (f", scenario {scenario}" if scenario else ""),
+        *([f"  simulator         speed {speed:g}x" + (f", scenario {scenario}" if scenario else "")]
+          if settings.simulated else []),
         f"  started in {seconds:.1f} s" + ("" if ready else " (health check not green yet: see /healthz)"),
         "  Ctrl-C stops everything.",
         "",

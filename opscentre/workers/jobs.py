@@ -113,7 +113,7 @@ def _record_failure(store: Store, feed_id: str, kind: str, message: str, wall_no
         feed_id,
         {"status": FeedStatus.FAILING.value, "last_poll": iso_utc(wall_now), "last_error": message,
          "last_error_kind": kind, "last_error_at": iso_utc(wall_now), "duration_ms": round(duration * 1000, 1),
-         "interval_s": interval},
+         "interval_s": interval, "simulated": FEEDS[feed_id].simulated},
         {"polls": 1, "failures": 1, f"failures_{kind}": 1, "parse_errors": 1 if kind == "parse" else 0,
          "poll_seconds_sum": duration},
     )
