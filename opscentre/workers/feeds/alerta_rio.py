@@ -26,13 +26,13 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from opscentre.core.errors import ParseError
 from opscentre.core.models import Entity, EntityValidator, ObservationBatch, ParseResult, Rejection
 from opscentre.workers.feeds.base import Feed, FeedContext
 from opscentre.workers.feeds.http import fetch_bytes
+from opscentre.workers.feeds.payloads import load_json_object
 
 SOURCE = "alerta_rio"
 DEFAULT_URL = "https://websempre.rio.rj.gov.br/json/chuvas"
@@ -155,17 +155,7 @@ def station_id(name: str) -> str:
 
 
 def _load(payload: bytes) -> list[Any]:
-    text = payload.strip() if isinstance(payload, (bytes, bytearray)) else b""
-    if not text:
-        raise ParseError("Alerta Rio payload is empty")
-    if text[:1] == b"<":
-        raise ParseError("Alerta Rio payload is an HTML/XML page, not JSON (maintenance page or wrong URL?)")
-    try:
-        data = orjson.loads(text)
-    except orjson.JSONDecodeError as exc:
-        raise ParseError(f"Alerta Rio payload is not JSON (truncated?): {exc}")
-    if not isinstance(data, dict):
-        raise ParseError(f"Alerta Rio payload must be a JSON object, got {type(data).__name__}")
+    data = load_json_object(payload, "Alerta Rio")
     objects = data.get("objects")
     if not isinstance(objects, list):
         raise ParseError("Alerta Rio payload has no 'objects' list")

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from opscentre.core.errors import ParseError
 from opscentre.core.models import KINDS, Entity, EntityValidator, ObservationBatch, ParseResult, Rejection
 from opscentre.workers.feeds.base import FeedContext
+from opscentre.workers.feeds.payloads import load_json_object
 
 SOURCE = "simulator"
 # Every payload repeats the same ~2,200 entity descriptions; validate each distinct one once.
@@ -44,12 +45,7 @@ def parse(payload: bytes, ctx: FeedContext | None = None) -> ParseResult:
 
 
 def _load(payload: bytes) -> dict[str, Any]:
-    try:
-        data = orjson.loads(payload)
-    except orjson.JSONDecodeError as exc:
-        raise ParseError(f"simulator payload is not JSON: {exc}")
-    if not isinstance(data, dict):
-        raise ParseError(f"simulator payload must be a JSON object, got {type(data).__name__}")
+    data = load_json_object(payload, "simulator")
     if data.get("simulated") is not True:
         raise ParseError('simulator payload lacks "simulated": true (refusing data not marked simulated)')
     if not isinstance(data.get("series"), list):
