@@ -143,21 +143,26 @@ def test_a_body_over_the_cap_without_content_length_raises_fetch_error():
             fetch_bytes(server.url, max_bytes=2500, **FAST)
 
 
-def test_a_server_sending_one_byte_per_second_times_out():
-    stop = threading.Event()
+def trickle(length: int, every_s: float, stop: threading.Event):
+    """A handler that declares `length` bytes and sends one every `every_s` seconds until stopped."""
 
     def respond(n, h):
         h.send_response(200)
-        h.send_header("Content-Length", "100")
+        h.send_header("Content-Length", str(length))
         h.end_headers()
         h.wfile.flush()
-        for _ in range(100):
-            if stop.wait(1.0):
+        for _ in range(length):
+            if stop.wait(every_s):
                 return
             h.wfile.write(b"x")
             h.wfile.flush()
 
-    with serving(respond) as server:
+    return respond
+
+
+def test_a_server_sending_one_byte_per_second_times_out():
+    stop = threading.Event()
+    with serving(trickle(100, 1.0, stop)) as server:
         started = time.monotonic()
         try:
             with pytest.raises(FetchError, match="timed out"):
@@ -169,18 +174,7 @@ def test_a_server_sending_one_byte_per_second_times_out():
 
 def test_a_trickle_faster_than_the_read_timeout_hits_the_deadline():
     stop = threading.Event()
-
-    def respond(n, h):
-        h.send_response(200)
-        h.send_header("Content-Length", "1000")
-        h.end_headers()
-        for _ in range(1000):
-            if stop.wait(0.05):
-                return
-            h.wfile.write(b"x")
-            h.wfile.flush()
-
-    with serving(respond) as server:
+    with serving(trickle(1000, 0.05, stop)) as server:
         try:
             with pytest.raises(FetchError, match="longer than"):
                 fetch_bytes(server.url, timeout=(1, 1), retries=0, deadline_s=0.5, **FAST)
