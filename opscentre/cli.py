@@ -52,6 +52,9 @@ def _parser() -> argparse.ArgumentParser:
     c = command("ingest", "parse a recorded payload of FEED exactly as a poll would, and store it")
     c.add_argument("feed", help="feed id, e.g. simulator")
     c.add_argument("file", type=Path, help="the recorded payload")
+    c.add_argument("--as-of", metavar="TIME", type=_as_of,
+                   help="replay the payload as of this ISO 8601 time (default: now). Readings older than the "
+                        "retention window, or warnings already expired, at that time are rejected")
 
     c = command("state", "print the city's current state")
     c.add_argument("--json", action="store_true", help="one JSON object (observations, alerts, stage, feeds)")
@@ -89,6 +92,18 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def _as_of(text: str) -> float:
+    from datetime import datetime, timezone
+
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 time (e.g. 2026-02-11T10:15:00-03:00)")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.timestamp()
 
 
 def _settings(args, path: Path | None = None):
@@ -178,6 +193,11 @@ def cmd_ingest(args) -> int:
     settings = _settings(args)
     store = _store()
     ctx = feed_context(args.feed, settings, store, time.time())
+    if args.as_of is not None:
+        from dataclasses import replace
+        from datetime import datetime, timezone
+
+        ctx = replace(ctx, now=datetime.fromtimestamp(args.as_of, timezone.utc))
     try:
         summary = store_payload(FEEDS[args.feed], payload, ctx, store)
     except ParseError as exc:

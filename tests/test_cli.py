@@ -114,10 +114,28 @@ def test_real_data_is_not_labelled_simulated(redis_client, redis_server):
     from tests.conftest import FIXTURES
 
     env = clean_env(REDIS_URL=redis_server.url)
-    result = opscentre("ingest", "alerta_rio", str(FIXTURES / "alerta_rio" / "chuvas_documented_shape.json"), env=env)
+    result = opscentre("ingest", "alerta_rio", str(FIXTURES / "alerta_rio" / "chuvas_documented_shape.json"),
+                       "--as-of", "2026-02-11T10:20:00-03:00", env=env)
     assert result.returncode == 0, result.stderr
     assert "3 rejected" in result.stdout  # the fixture's three no-data readings, with reasons
     state = orjson.loads(opscentre("state", "--json", env=env).stdout)
     assert state["simulated"] is False
     assert state["feeds"]["alerta_rio"]["simulated"] is False
     assert any(o["source"] == "alerta_rio" and o["kind"] == "rain_mm" for o in state["observations"])
+
+
+def test_ingest_of_an_old_payload_says_why_nothing_was_stored_and_how_to_replay_it(redis_client, redis_server):
+    from tests.conftest import FIXTURES
+
+    env = clean_env(REDIS_URL=redis_server.url)
+    result = opscentre("ingest", "alerta_rio", str(FIXTURES / "alerta_rio" / "chuvas_documented_shape.json"), env=env)
+    assert result.returncode == 0, result.stderr
+    assert "0 items stored" in result.stdout and "older than the 48 h retention window" in result.stdout
+    assert redis_client.hlen("oc:latest:rain_mm") == 0
+
+
+def test_ingest_refuses_an_as_of_that_is_not_a_time(redis_server):
+    result = opscentre("ingest", "alerta_rio", "x.json", "--as-of", "yesterday",
+                       env=clean_env(REDIS_URL=redis_server.url))
+    assert result.returncode == 2
+    assert "not an ISO 8601 time" in result.stderr

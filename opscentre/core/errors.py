@@ -27,10 +27,21 @@ class ParseError(OpscentreError):
 
 
 class FetchError(OpscentreError):
-    """A feed could not be fetched (network, HTTP status, size cap, timeout)."""
+    """A feed could not be fetched. `kind` says how, for health and /metrics: timeout,
+    connection, http_status, rate_limited (429), too_large, or fetch (anything else)."""
 
     kind = "fetch"
     retryable = True
+
+    def __init__(self, message: str, kind: str = "fetch"):
+        super().__init__(message)
+        self.kind = kind
+
+
+class NotModified(OpscentreError):
+    """A conditional GET answered 304: the source has nothing new. Not a failure."""
+
+    kind = "not_modified"
 
 
 class StoreUnavailable(OpscentreError):

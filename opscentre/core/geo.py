@@ -94,6 +94,40 @@ class Zones:
         return result
 
 
+    def zones_touched(self, geometries: list[dict[str, Any] | None]) -> list[list[str]]:
+        """For each GeoJSON geometry (or None), the ids of the zones it touches, in zone order.
+
+        Lines and areas intersect many zones (a warning polygon, a jam along an avenue); a
+        point that is in no zone takes the nearest within ~1 km, as `assign` does.
+        """
+        result: list[list[str]] = [[] for _ in geometries]
+        shapes, index = [], []
+        for i, geometry in enumerate(geometries):
+            if geometry:
+                try:
+                    geom = shapely.make_valid(shape(geometry))
+                except (ValueError, TypeError, AttributeError, shapely.errors.GEOSException):
+                    continue
+                if not geom.is_empty:
+                    shapes.append(geom)
+                    index.append(i)
+        if not shapes:
+            return result
+        frame = gpd.GeoDataFrame({"i": index}, geometry=shapes, crs="EPSG:4326")
+        joined = gpd.sjoin(frame, self.frame, how="inner", predicate="intersects")
+        order = {zone_id: n for n, zone_id in enumerate(self.ids)}
+        for i, zone_id in zip(joined["i"], joined["zone_id"]):
+            result[i].append(zone_id)
+        for zones in result:
+            zones.sort(key=order.__getitem__)
+        lonely = [(i, g) for i, g in zip(index, shapes) if not result[i] and g.geom_type == "Point"]
+        if lonely:
+            for (i, _), zone_id in zip(lonely, self.assign([(g.x, g.y) for _, g in lonely])):
+                if zone_id is not None:
+                    result[i].append(zone_id)
+        return result
+
+
 def anchor_point(geometry: dict[str, Any] | None) -> tuple[float, float] | None:
     """The (lon, lat) that decides an entity's zone: the point itself, or a line's midpoint."""
     if not geometry:

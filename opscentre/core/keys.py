@@ -14,6 +14,8 @@ SIM_CLOCK = f"{PREFIX}:sim:clock"  # hash: wall_epoch, sim_epoch, speed, scenari
 OPERATORS = f"{PREFIX}:operators"  # hash username -> password hash (never the password)
 STAGE = f"{PREFIX}:stage"  # hash level, name, since (written by the alert engine)
 ALERTS_ACTIVE = f"{PREFIX}:alerts:active"  # hash alert id -> JSON (written by the alert engine)
+EVENT_SOURCES = f"{PREFIX}:event_sources"  # set of sources that have stored events
+FORECAST_KINDS = f"{PREFIX}:forecast_kinds"  # set of kinds that have a stored forecast
 WORKER_HEARTBEAT = f"{PREFIX}:heartbeat:workers"  # zset process name -> last beat (unix s)
 
 FEED_QUEUE = "opscentre-feeds"  # RQ queue of poll jobs
@@ -42,3 +44,13 @@ def feed_metrics(feed_id: str) -> str:
 def poll_lock(feed_id: str) -> str:
     """string with expiry: held while a poll of this feed runs, so polls never overlap"""
     return f"{PREFIX}:lock:poll:{feed_id}"
+
+
+def events(source: str) -> str:
+    """hash event_id -> JSON Event: the source's current events (warnings, jams, outages...)"""
+    return f"{PREFIX}:events:{source}"
+
+
+def forecast(kind: str) -> str:
+    """hash entity_id -> JSON {"s": source, "i": issued_at, "t": [step times], "v": [values]}"""
+    return f"{PREFIX}:forecast:{kind}"

@@ -36,7 +36,14 @@ KINDS: dict[str, KindSpec] = {
     "jam_level": KindSpec("level", 0, 5, "congestion level 0 (free) to 5 (standstill)"),
     "transit_delay_s": KindSpec("s", -7200, 86400, "transit delay"),
     "outage_customers": KindSpec("customers", 0, 10_000_000, "customers without power"),
+    "jam_km": KindSpec("km", 0, 100_000, "length of traffic jams (per zone, or city-wide)"),
+    "river_discharge_m3s": KindSpec("m³/s", 0, 500_000, "river discharge"),
     "pm25_ugm3": KindSpec("µg/m³", 0, 2000, "fine particulate matter"),
+    "pm10_ugm3": KindSpec("µg/m³", 0, 5000, "coarse particulate matter"),
+    "o3_ugm3": KindSpec("µg/m³", 0, 2000, "ozone"),
+    "no2_ugm3": KindSpec("µg/m³", 0, 5000, "nitrogen dioxide"),
+    "aqi": KindSpec("index", 0, 1000, "air quality index: the worst pollutant's sub-index (scale set in config)"),
+    "power_mw": KindSpec("MW", -100_000, 100_000, "electricity production (or exchange) of one source"),
     "grid_co2_g_kwh": KindSpec("g/kWh", 0, 2000, "grid CO2 intensity"),
     "power_price": KindSpec("currency/MWh", -10_000, 100_000, "electricity spot price"),
     "air_temp_c": KindSpec("°C", -90, 65, "air temperature"),
@@ -45,9 +52,13 @@ KINDS: dict[str, KindSpec] = {
 
 
 class EntityType(StrEnum):
+    AIR_QUALITY_STATION = "air_quality_station"
+    CITY = "city"  # city-wide figures (km of jams...)
+    GRID_AREA = "grid_area"  # an electricity price/balancing area, or one of its production sources
     RAIN_GAUGE = "rain_gauge"
     ROAD_SEGMENT = "road_segment"
     RIVER_STATION = "river_station"
+    TRANSIT_ROUTE = "transit_route"
     ZONE = "zone"
     WEATHER_STATION = "weather_station"
 
@@ -91,6 +102,69 @@ class ObservationBatch(BaseModel):
         return len(self.entity_ids)
 
 
+class ForecastSeries(BaseModel):
+    """A forecast of one kind for one entity: values at future times (e.g. rain per hour, 48 h)."""
+
+    source: str
+    entity_id: str
+    kind: str
+    issued_at: float  # UNIX seconds, UTC: when the forecast was made (or fetched)
+    times: list[float]  # UNIX seconds, UTC, ascending: the start of each forecast step
+    values: list[float]
+
+    @model_validator(mode="after")
+    def _columns_line_up(self) -> ForecastSeries:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown kind {self.kind!r}")
+        if len(self.times) != len(self.values):
+            raise ValueError("times and values must have the same length")
+        return self
+
+
+class EventCategory(StrEnum):
+    WARNING = "warning"  # an external warning (NWS, CAP from any agency)
+    TRAFFIC = "traffic"  # a jam or a reported accident / hazard / closure
+    TRANSIT = "transit"  # a transit service alert (disruption)
+    VEHICLE = "vehicle"  # a transit vehicle's position
+    OUTAGE = "outage"  # a utility outage
+
+
+class Severity(StrEnum):
+    """CAP's severity vocabulary, which every event source is mapped onto."""
+
+    EXTREME = "extreme"
+    SEVERE = "severe"
+    MODERATE = "moderate"
+    MINOR = "minor"
+    UNKNOWN = "unknown"
+
+
+class Event(BaseModel):
+    """Something that happens somewhere for a while: a warning, a jam, an outage, a vehicle.
+
+    Unlike an observation it has a shape (point, line, polygon) and a lifetime. A feed whose
+    payload lists every current event (Feed.events_snapshot) ends the events it no longer lists;
+    a message feed (CAP) ends them with a Cancel, or when `ends_at` passes.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    event_id: str = Field(min_length=1, max_length=300)  # stable within its source
+    source: str
+    category: EventCategory
+    event_type: str = Field(min_length=1, max_length=200)  # "Flood Watch", "ACCIDENT", "JAM"...
+    title: str = Field("", max_length=2000)
+    severity: Severity = Severity.UNKNOWN
+    observed_at: float  # UNIX s, UTC: when the source issued or last updated it
+    starts_at: float | None = None
+    ends_at: float | None = None  # after this it is no longer active (None: until replaced)
+    geometry: dict[str, Any] | None = None  # GeoJSON, lon/lat; None when only named areas are known
+    zone_ids: list[str] = Field(default_factory=list)  # set by the pipeline's spatial join
+    references: list[str] = Field(default_factory=list)  # event ids this message updates or cancels
+    cancelled: bool = False  # a Cancel: ends the referenced events and is not stored itself
+    properties: dict[str, Any] = Field(default_factory=dict)
+
+
 class Rejection(BaseModel):
     entity_id: str
     kind: str
@@ -102,11 +176,18 @@ class ParseResult(BaseModel):
 
     entities: list[Entity] = Field(default_factory=list)
     batches: list[ObservationBatch] = Field(default_factory=list)
+    events: list[Event] = Field(default_factory=list)
+    forecasts: list[ForecastSeries] = Field(default_factory=list)
     rejected: list[Rejection] = Field(default_factory=list)
 
     @property
     def observation_count(self) -> int:
         return sum(len(b) for b in self.batches)
+
+    @property
+    def item_count(self) -> int:
+        """What a poll reports as items stored: readings, events and forecast steps."""
+        return self.observation_count + len(self.events) + sum(len(f.values) for f in self.forecasts)
 
 
 class Observation(BaseModel):

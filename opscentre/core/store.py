@@ -15,11 +15,11 @@ import orjson
 from redis import Redis
 
 from opscentre.core import keys
-from opscentre.core.models import Entity, FeedStatus, ObservationBatch
+from opscentre.core.models import Entity, Event, FeedStatus, ForecastSeries, ObservationBatch
 
 # Counters kept per feed for /metrics (HINCRBY'd, never reset).
-METRIC_FIELDS = ("polls", "failures", "observations_stored", "observations_rejected", "parse_errors",
-                 "poll_seconds_sum", "bytes")
+METRIC_FIELDS = ("polls", "failures", "observations_stored", "observations_rejected", "events_stored",
+                 "forecast_steps_stored", "parse_errors", "not_modified", "poll_seconds_sum", "bytes")
 
 
 # One batch -> latest values and one history entry, unpacked inside Redis. The client sends the
@@ -103,9 +103,20 @@ class Store:
         metrics: dict[str, float],
         retention_s: float,
         wall_now: float,
+        events: list[Event] | None = None,
+        events_snapshot: bool = False,
+        forecasts: list[ForecastSeries] | None = None,
+        now: float | None = None,
     ) -> None:
-        """Store a poll's entities, observations, health and counters in one round trip."""
-        pipe = self.redis.pipeline(transaction=False)
+        """Store a poll's entities, observations, events, forecasts, health and counters in one
+        round trip, as one transaction (a reader never sees a snapshot's events half replaced).
+
+        events_snapshot: the events are all the source's current events; any other stored event
+        of the source has ended. Otherwise they are messages: each replaces the events it
+        references, a cancel only ends them, and events past their `ends_at` (at `now`) go.
+        """
+        ended = [] if events_snapshot or not events else self._ended_events(feed_id, events, now or wall_now)
+        pipe = self.redis.pipeline(transaction=True)
         if new_entities:
             pipe.hset(keys.ENTITIES, mapping={e.entity_id: e.model_dump_json() for e in new_entities})
         min_id = int((wall_now - retention_s) * 1000)
@@ -119,11 +130,42 @@ class Store:
                               args=[orjson.dumps(batch.source), columns, min_id], client=pipe)
         if kinds:
             pipe.sadd(keys.KINDS, *kinds)
+        if events is not None and (events or events_snapshot or ended):
+            events_key = keys.events(feed_id)
+            pipe.sadd(keys.EVENT_SOURCES, feed_id)
+            if events_snapshot:
+                pipe.delete(events_key)
+            if ended:
+                pipe.hdel(events_key, *ended)
+            current = {e.event_id: e.model_dump_json() for e in events if not e.cancelled}
+            if current:
+                pipe.hset(events_key, mapping=current)
+        for series in forecasts or ():
+            pipe.hset(keys.forecast(series.kind), series.entity_id, orjson.dumps(
+                {"s": series.source, "i": series.issued_at, "t": series.times, "v": series.values}))
+            pipe.sadd(keys.FORECAST_KINDS, series.kind)
         self._health_and_metrics(pipe, feed_id, health, metrics)
         pipe.incr(keys.VERSION)
         pipe.publish(keys.UPDATES_CHANNEL, feed_id)
         pipe.execute()
         self._owners.update((e.entity_id, e.source) for e in new_entities)
+
+    def _ended_events(self, source: str, messages: list[Event], now: float) -> list[str]:
+        """Stored events of a message source that these messages replace or cancel, or that are over."""
+        ended = {ref for m in messages for ref in m.references}
+        ended |= {m.event_id for m in messages if m.cancelled}
+        for event_id, raw in self.redis.hgetall(keys.events(source)).items():
+            ends_at = orjson.loads(raw).get("ends_at")
+            if ends_at is not None and ends_at <= now:
+                ended.add(event_id.decode())
+        return sorted(ended - {m.event_id for m in messages if not m.cancelled})
+
+    def record_not_modified(self, feed_id: str, health: dict[str, Any], metrics: dict[str, float]) -> None:
+        """A conditional GET found nothing new: the feed is healthy and its stored state current."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hset(keys.feed_health(feed_id), "consecutive_failures", 0)
+        self._health_and_metrics(pipe, feed_id, health, metrics)
+        pipe.execute()
 
     def record_failure(self, feed_id: str, health: dict[str, Any], metrics: dict[str, float]) -> dict[str, Any]:
         """Record a failed poll (the last good data stays). Returns the health before it."""
@@ -165,6 +207,28 @@ class Store:
             kind: {k.decode(): tuple(orjson.loads(v)) for k, v in raw.items()}
             for kind, raw in zip(kinds, pipe.execute())
         }
+
+    def events(self, category: str | None = None, now: float | None = None) -> list[dict[str, Any]]:
+        """Current events of every source (of one category), minus those over at `now`; by id."""
+        sources = sorted(s.decode() for s in self.redis.smembers(keys.EVENT_SOURCES))
+        pipe = self.redis.pipeline(transaction=False)
+        for source in sources:
+            pipe.hvals(keys.events(source))
+        out = []
+        for raws in pipe.execute():
+            for raw in raws:
+                event = orjson.loads(raw)
+                if category is not None and event.get("category") != category:
+                    continue
+                if now is not None and event.get("ends_at") is not None and event["ends_at"] <= now:
+                    continue
+                out.append(event)
+        out.sort(key=lambda e: (e["source"], e["event_id"]))
+        return out
+
+    def forecasts(self, kind: str) -> dict[str, dict[str, Any]]:
+        """entity_id -> {"s": source, "i": issued_at, "t": [step times], "v": [values]}"""
+        return {k.decode(): orjson.loads(v) for k, v in self.redis.hgetall(keys.forecast(kind)).items()}
 
     def kinds(self) -> list[str]:
         return sorted(k.decode() for k in self.redis.smembers(keys.KINDS))

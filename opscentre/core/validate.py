@@ -6,16 +6,21 @@ Python loop. Nothing here touches Redis or the clock: `now` is passed in.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from opscentre.core.models import KINDS, ObservationBatch, ParseResult, Rejection
+from opscentre.core.models import KINDS, Event, ForecastSeries, ObservationBatch, ParseResult, Rejection
 
 # A reading stamped further ahead than this is a clock or unit error, not data.
 MAX_FUTURE_S = 3600.0
 
 
-def validate(result: ParseResult, now: float) -> ParseResult:
+def validate(result: ParseResult, now: float, max_age_s: float | None = None) -> ParseResult:
     """Split a ParseResult into the readings fit to store and the ones rejected (with reasons).
+
+    `max_age_s`: readings older than this (before `now`) are rejected — a clock years off is
+    an error, not news (the pipeline passes the retention window).
 
     Within one batch a repeated entity keeps its newest reading; the rest are rejected as
     duplicates so the count of items in = stored + rejected always holds.
@@ -38,6 +43,8 @@ def validate(result: ParseResult, now: float) -> ParseResult:
         _mark(code, finite & ((values < spec.minimum) | (values > spec.maximum)), 2)
         _mark(code, ~np.isfinite(times), 3)
         _mark(code, times > now + MAX_FUTURE_S, 4)
+        if max_age_s is not None:
+            _mark(code, times < now - max_age_s, 7)
         if known and not known.issuperset(ids):
             _mark(code, np.fromiter((e not in known for e in ids), dtype=bool, count=n), 5)
         if len(set(ids)) != n:
@@ -53,6 +60,7 @@ def validate(result: ParseResult, now: float) -> ParseResult:
             4: "observed_at is in the future",
             5: "entity not described in the payload",
             6: "duplicate reading for this entity in the same payload",
+            7: f"observed_at is older than the {(max_age_s or 0) / 3600:g} h retention window",
         }
         keep = np.flatnonzero(~bad)
         for i in np.flatnonzero(bad):
@@ -68,7 +76,55 @@ def validate(result: ParseResult, now: float) -> ParseResult:
                     simulated=batch.simulated,
                 )
             )
-    return ParseResult.model_construct(entities=result.entities, batches=batches, rejected=rejected)
+    events = _valid_events(result.events, now, rejected)
+    forecasts = _valid_forecasts(result.forecasts, known, rejected)
+    return ParseResult.model_construct(entities=result.entities, batches=batches, events=events,
+                                       forecasts=forecasts, rejected=rejected)
+
+
+def _valid_events(events: list[Event], now: float, rejected: list[Rejection]) -> list[Event]:
+    """Drop events stamped in the future or already over, and all but the newest of a repeated id."""
+    newest: dict[str, Event] = {}
+    for event in events:
+        reason = None
+        if not math.isfinite(event.observed_at) or event.observed_at > now + MAX_FUTURE_S:
+            reason = "observed_at is in the future" if math.isfinite(event.observed_at) else "observed_at is not a time"
+        elif event.ends_at is not None and event.ends_at <= now and not event.cancelled:
+            reason = "already over (ends_at is in the past)"
+        elif event.event_id in newest:
+            older, event = sorted((newest[event.event_id], event), key=lambda e: e.observed_at)
+            rejected.append(Rejection(entity_id=older.event_id, kind=f"event:{older.category}",
+                                      reason="duplicate event id in the same payload (older copy dropped)"))
+        if reason:
+            rejected.append(Rejection(entity_id=event.event_id, kind=f"event:{event.category}", reason=reason))
+            continue
+        newest[event.event_id] = event
+    return list(newest.values())
+
+
+def _valid_forecasts(forecasts: list[ForecastSeries], known: set[str], rejected: list[Rejection]) -> list[ForecastSeries]:
+    """Keep the plausible steps of each series (forecast times are meant to be in the future)."""
+    out = []
+    for series in forecasts:
+        spec = KINDS[series.kind]
+        if known and series.entity_id not in known:
+            rejected.append(Rejection(entity_id=series.entity_id, kind=series.kind,
+                                      reason="entity not described in the payload"))
+            continue
+        times, values = [], []
+        for t, v in zip(series.times, series.values):
+            if not (math.isfinite(t) and math.isfinite(v)):
+                reason = "forecast step is not a finite number"
+            elif not spec.minimum <= v <= spec.maximum:
+                reason = f"forecast value outside the plausible range {spec.minimum:g}..{spec.maximum:g} {spec.unit}"
+            else:
+                times.append(t)
+                values.append(v)
+                continue
+            rejected.append(Rejection(entity_id=series.entity_id, kind=series.kind, reason=reason))
+        if times:
+            out.append(series.model_copy(update={"times": times, "values": values}))
+    return out
 
 
 def _mark(code: np.ndarray, where: np.ndarray, reason: int) -> None:
@@ -109,4 +165,5 @@ def reject_foreign(result: ParseResult, owners: dict[str, str]) -> ParseResult:
                 source=batch.source, kind=batch.kind, entity_ids=[batch.entity_ids[i] for i in keep],
                 values=[batch.values[i] for i in keep], observed_at=[batch.observed_at[i] for i in keep],
                 simulated=batch.simulated))
-    return ParseResult.model_construct(entities=result.entities, batches=batches, rejected=rejected)
+    return ParseResult.model_construct(entities=result.entities, batches=batches, events=result.events,
+                                       forecasts=result.forecasts, rejected=rejected)

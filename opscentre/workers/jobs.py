@@ -13,7 +13,7 @@ from functools import lru_cache
 from opscentre.core import keys
 from opscentre.core.clock import sim_now
 from opscentre.core.connection import connect
-from opscentre.core.errors import OpscentreError
+from opscentre.core.errors import NotModified, OpscentreError
 from opscentre.core.models import FeedStatus
 from opscentre.core.settings import Settings, feed_options, load_settings
 from opscentre.core.state import iso_utc
@@ -69,10 +69,14 @@ def _poll_once(feed_id: str, settings: Settings, store: Store) -> PollSummary | 
     ctx = feed_context(feed_id, settings, store, wall_now)
     interval = poll_interval(settings, feed_id, _speed(store) if feed.follows_sim_clock else 1.0)
     before = store.feed_health(feed_id)
+    ctx.http.etag, ctx.http.last_modified = before.get("etag"), before.get("last_modified")
     try:
         payload = feed.fetch(ctx)
         summary = store_payload(feed, payload, ctx, store, wall_now=wall_now, started=started,
-                                interval_s=interval)
+                                http_status=ctx.http.status, interval_s=interval)
+    except NotModified:
+        _record_not_modified(store, feed_id, before, wall_now, started, interval)
+        return PollSummary(feed_id, 0, 0, 0, time.perf_counter() - started, 0)
     except OpscentreError as exc:
         _record_failure(store, feed_id, exc.kind, str(exc), wall_now, started, interval)
         return None
@@ -83,6 +87,21 @@ def _poll_once(feed_id: str, settings: Settings, store: Store) -> PollSummary | 
     if before.get("status") == FeedStatus.FAILING.value:
         log.info("feed %s recovered after %s failed polls", feed_id, before.get("consecutive_failures"))
     return summary
+
+
+def _record_not_modified(store: Store, feed_id: str, before: dict, wall_now: float, started: float,
+                         interval: float) -> None:
+    duration = time.perf_counter() - started
+    status = before.get("status") if before.get("status") in (FeedStatus.OK, FeedStatus.DEGRADED) else FeedStatus.OK
+    store.record_not_modified(
+        feed_id,
+        {"status": str(status), "last_poll": iso_utc(wall_now), "last_success": iso_utc(wall_now),
+         "last_success_ts": wall_now, "http_status": 304, "duration_ms": round(duration * 1000, 1),
+         "interval_s": interval, "bytes": 0},
+        {"polls": 1, "not_modified": 1, "poll_seconds_sum": duration},
+    )
+    if before.get("status") == FeedStatus.FAILING.value:
+        log.info("feed %s recovered after %s failed polls", feed_id, before.get("consecutive_failures"))
 
 
 def feed_context(feed_id: str, settings: Settings, store: Store, wall_now: float) -> FeedContext:

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 
 from opscentre.core.geo import anchor_point
-from opscentre.core.models import Entity, Rejection
+from opscentre.core.models import Entity, Event, Rejection
 from opscentre.core.state import iso_utc
 from opscentre.core.store import Store
 from opscentre.core.validate import reject_foreign, validate
@@ -41,10 +41,12 @@ def store_payload(feed: Feed, payload: bytes, ctx: FeedContext, store: Store, *,
     started = started if started is not None else time.perf_counter()
     wall_now = wall_now if wall_now is not None else time.time()
     parsed = feed.parse(payload, ctx)
-    clean = validate(parsed, now=ctx.now.timestamp())
+    retention_s = ctx.settings.retention_hours * 3600
+    clean = validate(parsed, now=ctx.now.timestamp(), max_age_s=retention_s)
     new_entities = _with_zones(store.unknown_entities(clean.entities), ctx)
     clean = reject_foreign(clean, store.foreign_owners((e.entity_id for e in clean.entities), feed.feed_id))
-    stored = clean.observation_count
+    events = _events_with_zones(clean.events, ctx)
+    stored = clean.item_count
     rejected = len(clean.rejected)
     duration = time.perf_counter() - started
     health = {
@@ -61,11 +63,16 @@ def store_payload(feed: Feed, payload: bytes, ctx: FeedContext, store: Store, *,
         "interval_s": interval_s,
         "simulated": feed.simulated,
         "last_rejection": _rejection_summary(clean.rejected),
+        # Conditional-GET validators of the payload just stored (sent with the next poll).
+        "etag": ctx.http.response_etag,
+        "last_modified": ctx.http.response_last_modified,
     }
-    metrics = {"polls": 1, "observations_stored": stored, "observations_rejected": rejected,
+    metrics = {"polls": 1, "observations_stored": clean.observation_count, "observations_rejected": rejected,
+               "events_stored": len(events), "forecast_steps_stored": sum(len(f.values) for f in clean.forecasts),
                "poll_seconds_sum": duration, "bytes": len(payload)}
-    retention_s = ctx.settings.retention_hours * 3600
-    store.write_poll(feed.feed_id, new_entities, clean.batches, health, metrics, retention_s, wall_now)
+    store.write_poll(feed.feed_id, new_entities, clean.batches, health, metrics, retention_s, wall_now,
+                     events=events, events_snapshot=feed.events_snapshot, forecasts=clean.forecasts,
+                     now=ctx.now.timestamp())
     reasons: dict[str, int] = {}
     for r in clean.rejected:
         reasons[r.reason] = reasons.get(r.reason, 0) + 1
@@ -80,6 +87,16 @@ def _with_zones(entities: list[Entity], ctx: FeedContext) -> list[Entity]:
     zone_ids = ctx.settings.zones.assign([anchor_point(e.geometry) for e in needing])
     zoned = {e.entity_id: e.model_copy(update={"zone_id": z}) for e, z in zip(needing, zone_ids)}
     return [zoned.get(e.entity_id, e) for e in entities]
+
+
+def _events_with_zones(events: list[Event], ctx: FeedContext) -> list[Event]:
+    """Each event's zones: every zone its shape touches (unless the parser preset them)."""
+    needing = [e for e in events if not e.zone_ids and e.geometry and not e.cancelled]
+    if not needing:
+        return events
+    touched = ctx.settings.zones.zones_touched([e.geometry for e in needing])
+    zoned = {id(e): e.model_copy(update={"zone_ids": z}) for e, z in zip(needing, touched)}
+    return [zoned.get(id(e), e) for e in events]
 
 
 def _rejection_summary(rejected: list[Rejection]) -> str | None:

@@ -8,13 +8,14 @@ the same code path for a live poll and for `opscentre ingest FEED FILE`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
 from opscentre.core.models import ParseResult
+from opscentre.workers.feeds.http import HttpExchange
 
 if TYPE_CHECKING:
     from opscentre.core.settings import Settings
@@ -36,6 +37,9 @@ class FeedContext:
     options: Any  # an instance of the feed's options_model
     settings: Settings
     now: datetime
+    # Conditional-GET state: pass `exchange=ctx.http` to fetch_bytes where the source
+    # supports ETag / Last-Modified.
+    http: HttpExchange = field(default_factory=HttpExchange)
 
 
 @dataclass(frozen=True)
@@ -49,3 +53,7 @@ class Feed:
     simulated: bool = False
     # Default poll interval is in feed time; the simulator's runs faster with --speed.
     follows_sim_clock: bool = False
+    # True when every payload lists all the source's current events (Waze, GTFS-rt, outage
+    # maps): events it no longer lists have ended. False for message feeds (CAP), where an
+    # event ends by a Cancel message or when its `ends_at` passes.
+    events_snapshot: bool = False

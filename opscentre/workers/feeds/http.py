@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -23,12 +24,37 @@ import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from opscentre.core.errors import FetchError
+from opscentre.core.errors import FetchError, NotModified
 
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 MAX_RETRY_AFTER_S = 60.0
 USER_AGENT = "opscentre/1 (city operations centre feed poller)"
 CHUNK = 64 * 1024
+
+
+@dataclass
+class HttpExchange:
+    """Conditional-GET state of one feed, carried by its FeedContext through one poll.
+
+    Before the poll: the validators of the last response that was stored (`etag`,
+    `last_modified`), sent as If-None-Match / If-Modified-Since. After it: what the response
+    said (`status`, `response_etag`, `response_last_modified`); the pipeline keeps those only
+    once the payload is stored, so a payload that failed to parse is fetched again in full.
+    """
+
+    etag: str | None = None
+    last_modified: str | None = None
+    status: int | None = None
+    response_etag: str | None = None
+    response_last_modified: str | None = None
+
+    def request_headers(self) -> dict[str, str]:
+        headers = {}
+        if self.etag:
+            headers["If-None-Match"] = self.etag
+        if self.last_modified:
+            headers["If-Modified-Since"] = self.last_modified
+        return headers
 
 
 class _CappedRetry(Retry):
@@ -51,12 +77,15 @@ def fetch_bytes(
     backoff_jitter: float = 0.5,
     backoff_max: float = 30.0,
     deadline_s: float | None = 120.0,
+    exchange: HttpExchange | None = None,
 ) -> bytes:
-    """GET `url` and return its body. Raises FetchError for anything but a complete 2xx body.
+    """GET `url` and return its body. Raises FetchError for anything but a complete 2xx body,
+    and NotModified when `exchange` holds validators and the server answers 304.
 
     timeout is (connect, read) seconds, the read timeout applying to each wait for data;
     deadline_s bounds the whole body download (a server trickling bytes never times out a read).
     """
+    headers = {**(exchange.request_headers() if exchange else {}), **(headers or {})}
     shown = safe_url(url)
     retry = _CappedRetry(
         total=retries,
@@ -79,26 +108,34 @@ def fetch_bytes(
                 timeout=timeout, stream=True,
             )
         except requests.RequestException as exc:
-            raise FetchError(_describe(exc, shown, retries)) from None
+            raise FetchError(*_describe(exc, shown, retries)) from None
         try:
+            if exchange is not None:
+                exchange.status = response.status_code
+                exchange.response_etag = response.headers.get("ETag")
+                exchange.response_last_modified = response.headers.get("Last-Modified")
+            if response.status_code == 304 and exchange is not None and exchange.request_headers():
+                raise NotModified(f"{shown} not modified since the last stored payload")
             if not 200 <= response.status_code < 300:
                 after = f" after {retries} retries" if response.status_code in RETRY_STATUSES and retries else ""
                 reason = f" {response.reason}" if response.reason else ""
-                raise FetchError(f"HTTP {response.status_code}{reason} from {shown}{after}")
+                kind = "rate_limited" if response.status_code == 429 else "http_status"
+                raise FetchError(f"HTTP {response.status_code}{reason} from {shown}{after}", kind)
             declared = response.headers.get("Content-Length", "")
             if declared.isdigit() and int(declared) > max_bytes:
-                raise FetchError(f"response larger than {max_bytes} bytes ({declared} declared) from {shown}")
+                raise FetchError(f"response larger than {max_bytes} bytes ({declared} declared) from {shown}",
+                                 "too_large")
             body = bytearray()
             try:
                 # read1: return what one receive brings, so the deadline is checked as data trickles in
                 while chunk := response.raw.read1(CHUNK, decode_content=True):
                     body += chunk
                     if len(body) > max_bytes:
-                        raise FetchError(f"response larger than {max_bytes} bytes from {shown}")
+                        raise FetchError(f"response larger than {max_bytes} bytes from {shown}", "too_large")
                     if deadline_s is not None and time.monotonic() - started > deadline_s:
-                        raise FetchError(f"download from {shown} took longer than {deadline_s:g} s")
+                        raise FetchError(f"download from {shown} took longer than {deadline_s:g} s", "timeout")
             except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
-                raise FetchError(_describe(exc, shown, 0, while_reading=True)) from None
+                raise FetchError(*_describe(exc, shown, 0, while_reading=True)) from None
             return bytes(body)
         finally:
             response.close()
@@ -118,26 +155,27 @@ def safe_url(url: str) -> str:
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
-def _describe(exc: BaseException, shown: str, retries: int, while_reading: bool = False) -> str:
+def _describe(exc: BaseException, shown: str, retries: int, while_reading: bool = False) -> tuple[str, str]:
+    """(message, failure kind) for a requests/urllib3 exception."""
     after = f" (after {retries} retries)" if retries else ""
     if isinstance(exc, requests.ConnectTimeout):
-        return f"connection to {shown} timed out{after}"
+        return f"connection to {shown} timed out{after}", "timeout"
     if isinstance(exc, (requests.ReadTimeout, urllib3.exceptions.ReadTimeoutError, TimeoutError)) \
             or "timed out" in str(exc).lower():
         what = "reading the response from" if while_reading else "waiting for a response from"
-        return f"timed out {what} {shown}{after}"
+        return f"timed out {what} {shown}{after}", "timeout"
     if isinstance(exc, requests.TooManyRedirects):
-        return f"too many redirects from {shown}"
+        return f"too many redirects from {shown}", "http_status"
     if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
                         requests.exceptions.InvalidSchema)):
-        return f"invalid URL {shown}: {type(exc).__name__}"
+        return f"invalid URL {shown}: {type(exc).__name__}", "fetch"
     if isinstance(exc, (requests.exceptions.ChunkedEncodingError, urllib3.exceptions.ProtocolError)):
-        return f"connection to {shown} broke while reading the response"
+        return f"connection to {shown} broke while reading the response", "connection"
     if isinstance(exc, urllib3.exceptions.DecodeError):
-        return f"cannot decode the compressed response from {shown}"
+        return f"cannot decode the compressed response from {shown}", "fetch"
     if isinstance(exc, (requests.ConnectionError, OSError)):
-        return f"cannot connect to {shown}: {_root_reason(exc)}{after}"
-    return f"request to {shown} failed: {type(exc).__name__}{after}"
+        return f"cannot connect to {shown}: {_root_reason(exc)}{after}", "connection"
+    return f"request to {shown} failed: {type(exc).__name__}{after}", "fetch"
 
 
 def _root_reason(exc: BaseException) -> str:

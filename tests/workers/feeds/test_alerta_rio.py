@@ -279,4 +279,4 @@ def test_a_poll_of_an_unreachable_server_is_recorded_as_a_fetch_failure(settings
     store = Store(redis_client)
     assert jobs.poll_feed("alerta_rio", local, store)["failed"]
     health = store.feed_health("alerta_rio")
-    assert health["status"] == "failing" and health["last_error_kind"] == "fetch"
+    assert health["status"] == "failing" and health["last_error_kind"] == "connection"

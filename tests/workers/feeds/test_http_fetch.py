@@ -6,70 +6,16 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 from opscentre.core.errors import FetchError
 from opscentre.workers.feeds.http import fetch_bytes, safe_url
 
+from tests.workers.feeds.local_http import send, serving
+
 FAST = {"backoff_factor": 0.01, "backoff_jitter": 0.0}  # keep retry waits tiny in tests
-
-
-class Server:
-    """A local HTTP server whose answer to the n-th request is `respond(n, handler)`."""
-
-    def __init__(self, respond: Callable[[int, BaseHTTPRequestHandler], None]):
-        self.respond = respond
-        self.hits: list[float] = []  # monotonic time of each request
-        self.paths: list[str] = []
-        lock = threading.Lock()
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self):  # noqa: N802
-                with lock:
-                    server.hits.append(time.monotonic())
-                    server.paths.append(self.path)
-                    n = len(server.hits)
-                try:
-                    server.respond(n, self)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-
-
-@contextmanager
-def serving(respond: Callable[[int, BaseHTTPRequestHandler], None]) -> Iterator[Server]:
-    server = Server(respond)
-    thread = threading.Thread(target=server.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.httpd.shutdown()
-        server.httpd.server_close()
-        thread.join(timeout=5)
-
-
-def send(handler: BaseHTTPRequestHandler, status: int, body: bytes = b"", headers: dict | None = None) -> None:
-    handler.send_response(status)
-    handler.send_header("Content-Type", "application/json")
-    handler.send_header("Content-Length", str(len(body)))
-    for name, value in (headers or {}).items():
-        handler.send_header(name, value)
-    handler.end_headers()
-    handler.wfile.write(body)
 
 
 def test_a_200_body_is_returned():
