@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +14,8 @@ from opscentre.dashboard.public_alerts import public_alerts
 from opscentre.layers import LAYERS, CityData
 
 LAYER_KINDS = sorted({kind for layer in LAYERS.values() for kind in layer.kinds})
+LAYER_EVENT_CATEGORIES = sorted({c for layer in LAYERS.values() for c in layer.event_categories})
+LAYER_FORECAST_KINDS = sorted({k for layer in LAYERS.values() for k in layer.forecast_kinds})
 
 
 @dataclass(frozen=True)
@@ -39,9 +42,15 @@ def read_status(store: Store, settings_simulated: bool, zone_names: dict[str, st
     )
 
 
-def read_city_data(store: Store, settings: Settings) -> CityData:
+def read_city_data(store: Store, settings: Settings, now: float | None = None) -> CityData:
+    events: dict[str, list[dict[str, Any]]] = {}
+    if LAYER_EVENT_CATEGORIES:
+        for event in store.events(now=now if now is not None else time.time()):
+            if event.get("category") in LAYER_EVENT_CATEGORIES:
+                events.setdefault(event["category"], []).append(event)
     return CityData(entities=store.entities(), latest=store.latest_many(LAYER_KINDS), zones=settings.zones,
-                    tz=settings.tz)
+                    tz=settings.tz, events=events,
+                    forecasts={kind: store.forecasts(kind) for kind in LAYER_FORECAST_KINDS})
 
 
 def empty_city_data(settings: Settings) -> CityData:

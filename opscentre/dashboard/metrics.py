@@ -26,7 +26,10 @@ FEED_COUNTERS = {
     "opscentre_feed_polls": ("polls", "Polls of the feed"),
     "opscentre_feed_failures": ("failures", "Failed polls of the feed"),
     "opscentre_feed_observations_stored": ("observations_stored", "Observations stored from the feed"),
-    "opscentre_feed_observations_rejected": ("observations_rejected", "Observations rejected by validation"),
+    "opscentre_feed_observations_rejected": ("observations_rejected", "Items (readings, events) rejected by validation"),
+    "opscentre_feed_events_stored": ("events_stored", "Events (warnings, jams, outages, vehicles) stored from the feed"),
+    "opscentre_feed_forecast_steps_stored": ("forecast_steps_stored", "Forecast steps stored from the feed"),
+    "opscentre_feed_not_modified": ("not_modified", "Polls answered 304 Not Modified (nothing new)"),
     "opscentre_feed_parse_errors": ("parse_errors", "Payloads of the feed that did not parse"),
     "opscentre_feed_bytes": ("bytes", "Payload bytes fetched from the feed"),
 }
@@ -55,6 +58,14 @@ class StoreCollector(Collector):
             for feed in feeds:
                 family.add_metric([feed], metrics.get(feed, {}).get(field, 0.0))
             yield family
+        by_kind = CounterMetricFamily("opscentre_feed_failures_by_kind", "Failed polls of the feed, by kind of "
+                                      "failure (timeout, connection, http_status, rate_limited, too_large, parse, "
+                                      "config, internal...)", labels=["feed", "kind"])
+        for feed in feeds:
+            for field, value in sorted(metrics.get(feed, {}).items()):
+                if field.startswith("failures_"):
+                    by_kind.add_metric([feed, field.removeprefix("failures_")], value)
+        yield by_kind
         duration = SummaryMetricFamily("opscentre_feed_poll_duration_seconds", "Time spent polling the feed",
                                        labels=["feed"])
         feed_up = GaugeMetricFamily("opscentre_feed_up", "1 when the feed's effective status is ok or degraded",

@@ -26,9 +26,18 @@ class CityData:
     latest: Mapping[str, Latest]  # kind -> latest values of that kind
     zones: Zones
     tz: tzinfo
+    # category -> current events (JSON of core.models.Event: event_id, source, category,
+    # event_type, title, severity, observed_at, starts_at, ends_at, geometry, zone_ids,
+    # properties), ordered by (source, event_id); expired ones already left out.
+    events: Mapping[str, list[Mapping[str, Any]]] = field(default_factory=dict)
+    # kind -> entity_id -> {"s": source, "i": issued_at, "t": [step times], "v": [values]}
+    forecasts: Mapping[str, Mapping[str, Mapping[str, Any]]] = field(default_factory=dict)
 
     def values(self, kind: str) -> Latest:
         return self.latest.get(kind) or {}
+
+    def events_of(self, category: str) -> list[Mapping[str, Any]]:
+        return list(self.events.get(category) or [])
 
     def of_type(self, entity_type: str) -> list[Mapping[str, Any]]:
         """Entities of one type, in a stable order (by id), so trace arrays line up tick to tick."""
@@ -58,6 +67,8 @@ class Layer:
     patched: tuple[str, ...]
     legend: tuple[LegendEntry, ...] = field(default_factory=tuple)
     public: bool = True
+    event_categories: tuple[str, ...] = ()  # the categories of events the layer reads
+    forecast_kinds: tuple[str, ...] = ()  # the kinds of forecast the layer reads
 
 
 def iso_utc(ts: float | None) -> str | None:

@@ -72,3 +72,14 @@ def test_metrics_expose_per_feed_counters(live, store, rio_settings):
     assert 'opscentre_feed_poll_duration_seconds_sum{feed="simulator"} 0.024' in text
     assert 'opscentre_feed_poll_duration_seconds_count{feed="simulator"} 2.0' in text
     assert 'opscentre_feed_up{feed="simulator"} 1.0' in text
+
+
+def test_metrics_break_failures_down_by_kind(live, store, rio_settings):
+    for kind, n in (("timeout", 3), ("parse", 1)):
+        store.record_failure("alerta_rio", {"status": "failing", "last_error_kind": kind},
+                             {"polls": n, "failures": n, f"failures_{kind}": n})
+    text = requests.get(f"{live.url}/metrics", timeout=10).text
+    assert 'opscentre_feed_failures_by_kind_total{feed="alerta_rio",kind="timeout"} 3.0' in text
+    assert 'opscentre_feed_failures_by_kind_total{feed="alerta_rio",kind="parse"} 1.0' in text
+    assert 'opscentre_feed_failures_total{feed="alerta_rio"} 4.0' in text
+    assert 'opscentre_feed_up{feed="alerta_rio"} 0.0' in text

@@ -69,6 +69,7 @@ def fetch(ctx: FeedContext) -> bytes:
         headers={"Accept": "application/json"},
         timeout=(min(5.0, options.timeout_s), options.timeout_s),
         max_bytes=options.max_bytes,
+        exchange=ctx.http,
     )
 
 
