@@ -24,9 +24,13 @@ def effective_status(health: dict[str, Any], now: float) -> str:
 
 def public_view(health: dict[str, Any], now: float) -> dict[str, Any]:
     """The contract shape: {status, last_success, last_error, items} plus detail fields."""
+    status = effective_status(health, now)
     return {
-        "status": effective_status(health, now),
+        "status": status,
         "last_success": health.get("last_success"),
+        "last_success_ts": health.get("last_success_ts"),
+        # Stale: the data on the map is as of last_success; the alert engine reads this too.
+        "stale_since": health.get("last_success") if status == FeedStatus.STALE.value else None,
         "last_error": health.get("last_error"),
         "last_error_kind": health.get("last_error_kind"),
         "items": health.get("items", 0),

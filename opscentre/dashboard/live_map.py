@@ -56,11 +56,12 @@ class LiveMap:
             status = self._status(self.clock())
             data = read_city_data(self.store, self.settings)
             model, version = status_model(status, self.settings.tz), status.version
+            stale = stale_feeds(status)
         except REDIS_DOWN:
-            data, model, version = empty_city_data(self.settings), unreachable_model(), None
-        traces = layer_traces(data, self.layer_ids)
+            data, model, version, stale = empty_city_data(self.settings), unreachable_model(), None, frozenset()
+        traces = layer_traces(data, self.layer_ids, stale)
         figure = build_figure(traces, self.settings, visible)
-        held = {"version": version, "digests": digests(traces), "status": _digest(model)}
+        held = {"version": version, "digests": digests(traces), "status": _digest(model), "stale": sorted(stale)}
         return {
             "graph": dcc.Graph(id=ids.MAP, figure=figure, config=GRAPH_CONFIG, className="city-map",
                                clear_on_unhover=True),
@@ -84,24 +85,31 @@ class LiveMap:
 
     def tick(self, held: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
         held_digests = held.get("digests") if isinstance(held.get("digests"), dict) else {}
-        figure, version = no_update, held.get("version")
+        figure, version, stale = no_update, held.get("version"), held.get("stale") or []
         try:
             status = self._status(self.clock())
             model = status_model(status, self.settings.tz)
-            if status.version != version:
+            # A feed going stale changes no data (no version bump) but greys its layers.
+            if status.version != version or sorted(stale_feeds(status)) != stale:
+                stale_now = stale_feeds(status)
                 data = read_city_data(self.store, self.settings)
-                patch, held_digests = figure_patch(layer_traces(data, self.layer_ids), held_digests)
-                figure, version = (patch if patch is not None else no_update), status.version
+                patch, held_digests = figure_patch(layer_traces(data, self.layer_ids, stale_now), held_digests)
+                figure, version, stale = (patch if patch is not None else no_update), status.version, sorted(stale_now)
         except REDIS_DOWN:
             model = unreachable_model()
         model_digest = _digest(model)
         status_changed = model_digest != held.get("status")
-        if figure is no_update and not status_changed and version == held.get("version"):
+        if figure is no_update and not status_changed and version == held.get("version") \
+                and stale == (held.get("stale") or []):
             return no_update, no_update, no_update, no_update
-        new_held = {"version": version, "digests": held_digests, "status": model_digest}
+        new_held = {"version": version, "digests": held_digests, "status": model_digest, "stale": stale}
         if not status_changed:
             return figure, no_update, no_update, new_held
         return figure, status_bar(model), alerts_panel(model), new_held
+
+
+def stale_feeds(status) -> frozenset[str]:
+    return frozenset(f for f, view in status.feeds.items() if view["status"] == "stale")
 
 
 def _digest(model: dict[str, Any]) -> str:

@@ -70,6 +70,13 @@ class Layer:
     event_categories: tuple[str, ...] = ()  # the categories of events the layer reads
     forecast_kinds: tuple[str, ...] = ()  # the kinds of forecast the layer reads
 
+    def sources(self, data: CityData) -> set[str]:
+        """The feeds whose data this layer draws now (the map greys the layer when all are stale)."""
+        found = {source for kind in self.kinds for _, _, source in data.values(kind).values()}
+        found |= {e["source"] for category in self.event_categories for e in data.events_of(category)}
+        found |= {s["s"] for kind in self.forecast_kinds for s in (data.forecasts.get(kind) or {}).values()}
+        return found
+
 
 def iso_utc(ts: float | None) -> str | None:
     return None if ts is None else datetime.fromtimestamp(ts, timezone.utc).isoformat().replace("+00:00", "Z")

@@ -89,3 +89,27 @@ def test_redis_coming_back_fills_the_map(own_redis, rio_settings):
     write_city(Store(redis.Redis.from_url(own_redis.url)), rio_settings, rain_mm=7.0)
     figure, status, *_ = live.tick(held)
     assert isinstance(figure, Patch) and "Stage 1" in orjson.dumps(to_json(status)).decode()
+
+
+def test_a_feed_going_stale_greys_its_layers_and_says_since_when_then_recovers(store, rio_settings):
+    write_city(store, rio_settings, rain_mm=1.0)
+    live, parts, held = first_page(store, rio_settings)
+    start = live.index["rain_gauges"][0]
+    first_figure = parts["graph"].figure
+    assert first_figure["data"][start]["opacity"] == 1.0
+    later = time.time() + 3600  # the simulator polls every 60 s: stale after 3 missed polls
+    live.clock = lambda: later
+    figure, status, _alerts, stale_held = live.tick(held)
+    assert isinstance(figure, Patch)  # nothing was stored, yet the map changes: the layers grey out
+    ops = {tuple(op["location"]): op["params"]["value"] for op in figure.to_plotly_json()["operations"]}
+    assert ops[("data", start, "opacity")] == 0.3
+    zones = live.index["zones"][0]
+    assert ops[("data", zones, "marker", "opacity")] == round(0.55 * 0.3, 3)
+    assert "simulator (stale since" in to_json(status) and "greyed" in to_json(status)
+    assert stale_held["stale"] == ["simulator"]
+    assert live.tick(stale_held) == (no_update, no_update, no_update, no_update)
+    write_city(store, rio_settings, rain_mm=1.0, observed_at=later)  # the feed is back
+    figure, status, _alerts, _ = live.tick(stale_held)
+    ops = {tuple(op["location"]): op["params"]["value"] for op in figure.to_plotly_json()["operations"]}
+    assert ops[("data", start, "opacity")] == 1.0
+    assert "stale" not in to_json(status)

@@ -32,8 +32,37 @@ OFFLINE_STYLE = {
 }
 
 
-def layer_traces(data: CityData, layer_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
-    return {layer_id: LAYERS[layer_id].traces(data) for layer_id in layer_ids}
+# A layer whose every feed is stale is drawn at this fraction of its opacity: still there (the last
+# good picture stays on the wall) but visibly not current. The status bar says since when.
+STALE_OPACITY = 0.3
+# Opacity paths every trace carries explicitly, so greying out and back is a plain Patch.
+OPACITY_PATHS = ("opacity", "marker.opacity")
+
+
+def layer_traces(data: CityData, layer_ids: list[str],
+                 stale_feeds: frozenset[str] = frozenset()) -> dict[str, list[dict[str, Any]]]:
+    out = {}
+    for layer_id in layer_ids:
+        layer = LAYERS[layer_id]
+        sources = layer.sources(data) if stale_feeds else set()
+        stale = bool(sources) and sources <= stale_feeds
+        out[layer_id] = [_with_opacity(trace, stale) for trace in layer.traces(data)]
+    return out
+
+
+def stale_layers(data: CityData, layer_ids: list[str], stale_feeds: frozenset[str]) -> list[str]:
+    """The layers drawn greyed out: every feed they draw from is stale."""
+    return [layer_id for layer_id in layer_ids
+            if (sources := LAYERS[layer_id].sources(data)) and sources <= stale_feeds]
+
+
+def _with_opacity(trace: dict[str, Any], stale: bool) -> dict[str, Any]:
+    factor = STALE_OPACITY if stale else 1.0
+    if trace.get("type") == "choroplethmap":  # no trace-level opacity: its fill's is marker.opacity
+        marker = dict(trace.get("marker") or {})
+        marker["opacity"] = round(float(marker.get("opacity", 1.0)) * factor, 3)
+        return {**trace, "marker": marker}
+    return {**trace, "opacity": round(float(trace.get("opacity", 1.0)) * factor, 3)}
 
 
 def trace_index(traces: dict[str, list[dict[str, Any]]]) -> dict[str, list[int]]:
@@ -95,7 +124,7 @@ def digests(traces: dict[str, list[dict[str, Any]]]) -> dict[str, str]:
     out, i = {}, 0
     for layer_id, layer_traces_ in traces.items():
         for trace in layer_traces_:
-            for path in LAYERS[layer_id].patched:
+            for path in (*LAYERS[layer_id].patched, *OPACITY_PATHS):
                 value = _at(trace, path)
                 if value is not None:
                     out[f"{i}:{path}"] = _digest(value)
@@ -109,7 +138,7 @@ def figure_patch(traces: dict[str, list[dict[str, Any]]], held: dict[str, str]) 
     patch, changed, new_digests, i = Patch(), 0, {}, 0
     for layer_id, layer_traces_ in traces.items():
         for trace in layer_traces_:
-            for path in LAYERS[layer_id].patched:
+            for path in (*LAYERS[layer_id].patched, *OPACITY_PATHS):
                 value = _at(trace, path)
                 if value is None:
                     continue

@@ -21,7 +21,7 @@ UNREACHABLE = "Redis unreachable — reconnecting"
 
 def status_model(status: CityStatus, tz: tzinfo) -> dict[str, Any]:
     counted = {f: v for f, v in status.feeds.items() if v["status"] != "disabled"}
-    unhealthy = sorted(f"{f} ({v['status']})" for f, v in counted.items() if v["status"] not in HEALTHY)
+    unhealthy = sorted(_unhealthy(f, v, tz) for f, v in counted.items() if v["status"] not in HEALTHY)
     return {
         "stage_level": status.stage["level"],
         "stage_name": status.stage["name"],
@@ -31,6 +31,13 @@ def status_model(status: CityStatus, tz: tzinfo) -> dict[str, Any]:
         "updated": local_label(status.updated_at, tz) if status.updated_at else "no data yet",
         "alerts": [_alert_line(a) for a in status.alerts],
     }
+
+
+def _unhealthy(feed_id: str, view: dict[str, Any], tz: tzinfo) -> str:
+    if view["status"] == "stale":
+        since = local_label(view["last_success_ts"], tz) if view.get("last_success_ts") is not None else "?"
+        return f"{feed_id} (stale since {since}: its map layers are greyed)"
+    return f"{feed_id} ({view['status']})"
 
 
 def unreachable_model() -> dict[str, Any]:
