@@ -12,6 +12,8 @@ from pathlib import Path
 
 import orjson
 
+from opscentre.cli_operator import COMMANDS as OPERATOR_COMMANDS
+
 from opscentre import __version__
 from opscentre.core.errors import ConfigError, OpscentreError, ParseError, StoreUnavailable
 
@@ -61,6 +63,10 @@ def _parser() -> argparse.ArgumentParser:
 
     c = command("alerts", "list active alerts")
     c.add_argument("--json", action="store_true")
+
+    from opscentre.cli_operator import add_commands
+
+    add_commands(command, _as_of)
 
     c = command("bench", "run a benchmark and print its figures beside a baseline")
     c.add_argument("name", choices=["ingest"])
@@ -203,7 +209,10 @@ def cmd_ingest(args) -> int:
     except ParseError as exc:
         print(f"opscentre: {args.file} does not parse as {args.feed}: {exc}", file=sys.stderr)
         return 1
-    print(summary.line())
+    from opscentre.workers.jobs import evaluate_after_store
+
+    evaluated = evaluate_after_store(settings, store, now=args.as_of)
+    print(summary.line() + (f"; {evaluated.line()}" if evaluated is not None else ""))
     return 0
 
 
@@ -231,7 +240,9 @@ def cmd_state(args) -> int:
 
 
 def cmd_alerts(args) -> int:
-    alerts = _store().active_alerts()
+    from opscentre.core.alert_store import AlertStore
+
+    alerts = AlertStore(_store().redis).active()
     if args.json:
         sys.stdout.buffer.write(orjson.dumps(alerts) + b"\n")
     else:
@@ -280,3 +291,4 @@ COMMANDS = {
     "bench": cmd_bench,
     "set-password": cmd_set_password,
 }
+COMMANDS.update(OPERATOR_COMMANDS)

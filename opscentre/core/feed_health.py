@@ -35,6 +35,7 @@ def public_view(health: dict[str, Any], now: float) -> dict[str, Any]:
         "last_error_kind": health.get("last_error_kind"),
         "items": health.get("items", 0),
         "rejected": health.get("rejected", 0),
+        "skipped": health.get("skipped", 0),
         "consecutive_failures": health.get("consecutive_failures", 0),
         "duration_ms": health.get("duration_ms"),
         "bytes": health.get("bytes"),

@@ -12,8 +12,15 @@ VERSION = f"{PREFIX}:version"  # counter, +1 per stored poll: cheap "did anythin
 UPDATES_CHANNEL = f"{PREFIX}:updates"  # pub/sub: feed id, published after each stored poll
 SIM_CLOCK = f"{PREFIX}:sim:clock"  # hash: wall_epoch, sim_epoch, speed, scenario, seed
 OPERATORS = f"{PREFIX}:operators"  # hash username -> password hash (never the password)
-STAGE = f"{PREFIX}:stage"  # hash level, name, since (written by the alert engine)
-ALERTS_ACTIVE = f"{PREFIX}:alerts:active"  # hash alert id -> JSON (written by the alert engine)
+ALERTS = f"{PREFIX}:alerts"  # hash fingerprint -> JSON Alert (open, and resolved within the last hour)
+ALERT_ACKS = f"{PREFIX}:alert_acks"  # hash alert id -> JSON {by, at, note}
+SILENCES = f"{PREFIX}:silences"  # hash silence id -> JSON {matchers, starts_at, ends_at | schedule, created_by...}
+STAGE_RECORD = f"{PREFIX}:stage"  # string JSON {level, name, since, reasons, alert_ids, manual, set_by, previous}
+STAGE_OVERRIDE = f"{PREFIX}:stage:override"  # string JSON {level, by, note, set_at, expires_at}
+STAGE_HISTORY = f"{PREFIX}:stage:history"  # stream d=JSON stage record, one entry per change
+AUDIT = f"{PREFIX}:audit"  # stream d=JSON {at, actor, action, subject, before, after}; kept 90 days
+EVALUATE_LOCK = f"{PREFIX}:lock:evaluate"  # held while an evaluation runs
+EVALUATE_AGAIN = f"{PREFIX}:evaluate:again"  # set when data arrived during an evaluation: run once more
 EVENT_SOURCES = f"{PREFIX}:event_sources"  # set of sources that have stored events
 FORECAST_KINDS = f"{PREFIX}:forecast_kinds"  # set of kinds that have a stored forecast
 WORKER_HEARTBEAT = f"{PREFIX}:heartbeat:workers"  # zset process name -> last beat (unix s)

@@ -169,6 +169,9 @@ class Rejection(BaseModel):
     entity_id: str
     kind: str
     reason: str
+    # Skipped, not wrong: an item outside this city, a test message, a parameter we do not
+    # track. Counted and shown apart from rejections; it does not make a feed "degraded".
+    skipped: bool = False
 
 
 class ParseResult(BaseModel):

@@ -18,6 +18,8 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
+from opscentre.core.alerting.rules import Rule, check_rules, summary_problem
+from opscentre.core.alerting.stage import StageSettings
 from opscentre.core.errors import ConfigError
 from opscentre.core.geo import Zones
 
@@ -61,11 +63,18 @@ class FeedSettings(_Strict):
     options: dict[str, Any] = Field(default_factory=dict)
 
 
+class AlertingSettings(_Strict):
+    evaluate_every_s: int = Field(15, ge=1, le=3600, description="the timer evaluation, besides after each poll")
+
+
 class Settings(_Strict):
     city: CitySettings
     map: MapSettings = Field(default_factory=MapSettings)
     retention_hours: float = Field(48, gt=0, le=24 * 90)
     feeds: dict[str, FeedSettings]
+    rules: list[Rule] = Field(default_factory=list)
+    stage: StageSettings = Field(default_factory=StageSettings)
+    alerting: AlertingSettings = Field(default_factory=AlertingSettings)
 
     # Where the file was read from; relative paths in it resolve against its folder.
     source_path: Path | None = Field(None, exclude=True)
@@ -96,66 +105,117 @@ def config_path_from_env() -> Path:
     return Path(os.environ["OPSCENTRE_CONFIG"]) if os.environ.get("OPSCENTRE_CONFIG") else DEFAULT_CONFIG
 
 
-def load_settings(path: Path | None = None) -> Settings:
-    """Read, validate and cross-check a config file. Raises ConfigError listing every problem."""
-    path = Path(path) if path else config_path_from_env()
+class _Documents:
+    """Where each part of the config was read from: the main file, and an optional
+    `rules_file` holding `rules:` and `stage:` — so every problem names its own file and line."""
+
+    INCLUDED = ("rules", "stage")
+
+    def __init__(self, path: Path, data: CommentedMap):
+        self.main = (path, data)
+        self.rules: tuple[Path, CommentedMap] | None = None
+
+    def at(self, loc: tuple) -> str:
+        path, data = self.rules if self.rules and loc and loc[0] in self.INCLUDED else self.main
+        return f"{path}:{_line_of(data, loc)}"
+
+
+def _read_yaml(path: Path, what: str) -> CommentedMap:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError([f"{path}: cannot read config: {exc.strerror or exc}"])
+        raise ConfigError([f"{path}: cannot read {what}: {exc.strerror or exc}"])
     try:
         data = YAML(typ="rt").load(text)
     except YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark else ""
         raise ConfigError([f"{path}{line}: not valid YAML: {getattr(exc, 'problem', None) or exc}"])
+    return data
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    """Read, validate and cross-check a config file. Raises ConfigError listing every problem."""
+    path = Path(path) if path else config_path_from_env()
+    data = _read_yaml(path, "config")
     if not isinstance(data, dict):
         raise ConfigError([f"{path}:1: the config must be a mapping with at least `city` and `feeds`"])
-
+    docs = _Documents(path, data)
+    plain = _plain(data)
+    include = plain.pop("rules_file", None)
+    if include is not None:
+        plain.update(_included_rules(path, data, include, plain, docs))
     try:
-        settings = Settings.model_validate(_plain(data))
+        settings = Settings.model_validate(plain)
     except ValidationError as exc:
-        raise ConfigError(
-            [f"{path}:{_line_of(data, err['loc'])}: {_dotted(err['loc'])}: {err['msg']}" for err in exc.errors()]
-        )
+        raise ConfigError([f"{docs.at(err['loc'])}: {_dotted(err['loc'])}: {err['msg']}" for err in exc.errors()])
     settings.source_path = path.resolve()
-    problems = _cross_check(settings, data, path)
+    problems = _cross_check(settings, docs)
     if problems:
         raise ConfigError(problems)
     return settings
 
 
-def _cross_check(settings: Settings, data: CommentedMap, path: Path) -> list[str]:
+def _included_rules(path: Path, data: CommentedMap, include: Any, plain: dict, docs: _Documents) -> dict:
+    """The `rules:` and `stage:` of a `rules_file` (relative to the config), shared by configs."""
+    where = f"{path}:{_line_of(data, ('rules_file',))}"
+    if not isinstance(include, str) or not include.strip():
+        raise ConfigError([f"{where}: rules_file: must be a file name, relative to the config"])
+    if any(k in plain for k in _Documents.INCLUDED):
+        raise ConfigError([f"{where}: rules_file: give `rules`/`stage` either here or in the rules file, not both"])
+    rules_path = (path.parent / include).resolve()
+    rules_data = _read_yaml(rules_path, "rules file")
+    if not isinstance(rules_data, dict):
+        raise ConfigError([f"{rules_path}:1: a rules file is a mapping with `rules:` (and optionally `stage:`)"])
+    unknown = [k for k in rules_data if k not in _Documents.INCLUDED]
+    if unknown:
+        raise ConfigError([f"{rules_path}:{_line_of(rules_data, (unknown[0],))}: {unknown[0]}: not allowed in a "
+                           "rules file (only rules and stage)"])
+    docs.rules = (rules_path, rules_data)
+    return _plain(rules_data)
+
+
+def _cross_check(settings: Settings, docs: _Documents) -> list[str]:
     """What a schema cannot see: files exist, feed ids are known, each feed's own options."""
     from opscentre.workers.feeds import FEEDS
 
     problems = []
     zones_file = settings.resolve(settings.city.zones)
     if not zones_file.is_file():
-        problems.append(f"{path}:{_line_of(data, ('city', 'zones'))}: city.zones: no such file {zones_file}")
+        problems.append(f"{docs.at(('city', 'zones'))}: city.zones: no such file {zones_file}")
     else:
         try:
             settings.zones
         except (ValueError, KeyError, OSError) as exc:
-            problems.append(f"{path}:{_line_of(data, ('city', 'zones'))}: city.zones: cannot read zones: {exc}")
+            problems.append(f"{docs.at(('city', 'zones'))}: city.zones: cannot read zones: {exc}")
     for feed_id, feed_settings in settings.feeds.items():
         if feed_id not in FEEDS:
-            problems.append(
-                f"{path}:{_line_of(data, ('feeds', feed_id))}: feeds.{feed_id}: unknown feed "
-                f"(known: {', '.join(sorted(FEEDS))})"
-            )
+            problems.append(f"{docs.at(('feeds', feed_id))}: feeds.{feed_id}: unknown feed "
+                            f"(known: {', '.join(sorted(FEEDS))})")
             continue
         try:
             options = FEEDS[feed_id].options_model.model_validate(feed_settings.options)
             check = getattr(options, "check", None)
             for reason in check(settings) if check else []:
-                problems.append(f"{path}:{_line_of(data, ('feeds', feed_id, 'options'))}: feeds.{feed_id}.options: {reason}")
+                problems.append(f"{docs.at(('feeds', feed_id, 'options'))}: feeds.{feed_id}.options: {reason}")
         except ValidationError as exc:
             for err in exc.errors():
                 loc = ("feeds", feed_id, "options", *err["loc"])
-                problems.append(f"{path}:{_line_of(data, loc)}: {_dotted(loc)}: {err['msg']}")
+                problems.append(f"{docs.at(loc)}: {_dotted(loc)}: {err['msg']}")
+    for index, reason in check_rules(settings.rules, settings.retention_hours, set(FEEDS)):
+        problems.append(f"{docs.at(('rules', index))}: rules[{index}] ({settings.rules[index].id}): {reason}")
+    for index, rule in enumerate(settings.rules):
+        problem = summary_problem(rule)
+        if problem:
+            problems.append(f"{docs.at(('rules', index, 'summary'))}: rules[{index}].summary: {problem}")
+    rule_ids = {r.id for r in settings.rules}
+    for i, level in enumerate(settings.stage.levels):
+        for j, criterion in enumerate(level.any_of):
+            if criterion.rule not in rule_ids:
+                loc = ("stage", "levels", i, "any_of", j)
+                problems.append(f"{docs.at(loc)}: {_dotted(loc)}: no rule {criterion.rule!r}")
     if not settings.enabled_feeds():
-        problems.append(f"{path}:{_line_of(data, ('feeds',))}: feeds: no feed is enabled")
+        problems.append(f"{docs.at(('feeds',))}: feeds: no feed is enabled")
     return problems
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
+from opscentre.core.alert_store import AlertStore
+from opscentre.core.alerting.stage import STAGE_NAMES
 from opscentre.core.feed_health import public_view
 from opscentre.core.models import KINDS
 from opscentre.core.store import Store
 
-STAGE_NAMES = {1: "normal", 2: "mobilisation", 3: "attention", 4: "alert", 5: "crisis"}
 
 
 def iso_utc(ts: float | None) -> str | None:
@@ -17,12 +18,14 @@ def iso_utc(ts: float | None) -> str | None:
 
 
 def stage(store: Store) -> dict[str, Any]:
-    """The city stage. With no stage recorded by the alert engine the city is at stage 1."""
-    stored = store.stage()
+    """The city stage {level, name, since, reasons, manual}. Until the alert engine has decided
+    one, the city is at stage 1."""
+    stored = AlertStore(store.redis).stage()
     if not stored:
-        return {"level": 1, "name": STAGE_NAMES[1], "since": None}
+        return {"level": 1, "name": STAGE_NAMES[1], "since": None, "reasons": [], "manual": False}
     level = int(stored.get("level", 1))
-    return {"level": level, "name": stored.get("name") or STAGE_NAMES.get(level), "since": stored.get("since")}
+    return {"level": level, "name": stored.get("name") or STAGE_NAMES.get(level), "since": iso_utc(stored.get("since")),
+            "reasons": stored.get("reasons") or [], "manual": bool(stored.get("manual"))}
 
 
 def observations(store: Store, entities: dict[str, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
@@ -44,6 +47,30 @@ def observations(store: Store, entities: dict[str, dict[str, Any]] | None = None
     return rows
 
 
+EVENT_FIELDS = ("event_id", "source", "category", "event_type", "title", "severity", "zone_ids")
+
+
+def events(store: Store, now: float) -> list[dict[str, Any]]:
+    """Current events (warnings, jams, outages, vehicles...) with ISO times."""
+    rows = []
+    for event in store.events(now=now):
+        row = {name: event.get(name) for name in EVENT_FIELDS}
+        for name in ("observed_at", "starts_at", "ends_at"):
+            row[name] = iso_utc(event.get(name))
+        rows.append(row)
+    return rows
+
+
+def forecasts(store: Store) -> list[dict[str, Any]]:
+    """Stored forecast series: {entity_id, kind, source, issued_at, times, values} (ISO times)."""
+    rows = []
+    for kind in store.forecast_kinds():
+        for entity_id, series in sorted(store.forecasts(kind).items()):
+            rows.append({"entity_id": entity_id, "kind": kind, "source": series["s"], "issued_at": iso_utc(series["i"]),
+                         "times": [iso_utc(t) for t in series["t"]], "values": series["v"]})
+    return rows
+
+
 def feeds(store: Store, now: float) -> dict[str, dict[str, Any]]:
     return {feed_id: public_view(h, now) for feed_id, h in store.all_feed_health().items()}
 
@@ -56,7 +83,9 @@ def snapshot(store: Store, now: float) -> dict[str, Any]:
         "simulated": any(f["simulated"] for f in feed_views.values()),
         "generated_at": iso_utc(now),
         "observations": observations(store),
-        "alerts": store.active_alerts(),
+        "events": events(store, now),
+        "forecasts": forecasts(store),
+        "alerts": AlertStore(store.redis).active(),
         "stage": stage(store),
         "feeds": feed_views,
     }

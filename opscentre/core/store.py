@@ -18,7 +18,7 @@ from opscentre.core import keys
 from opscentre.core.models import Entity, Event, FeedStatus, ForecastSeries, ObservationBatch
 
 # Counters kept per feed for /metrics (HINCRBY'd, never reset).
-METRIC_FIELDS = ("polls", "failures", "observations_stored", "observations_rejected", "events_stored",
+METRIC_FIELDS = ("polls", "failures", "observations_stored", "observations_rejected", "items_skipped", "events_stored",
                  "forecast_steps_stored", "parse_errors", "not_modified", "poll_seconds_sum", "bytes")
 
 
@@ -226,6 +226,9 @@ class Store:
         out.sort(key=lambda e: (e["source"], e["event_id"]))
         return out
 
+    def forecast_kinds(self) -> list[str]:
+        return sorted(k.decode() for k in self.redis.smembers(keys.FORECAST_KINDS))
+
     def forecasts(self, kind: str) -> dict[str, dict[str, Any]]:
         """entity_id -> {"s": source, "i": issued_at, "t": [step times], "v": [values]}"""
         return {k.decode(): orjson.loads(v) for k, v in self.redis.hgetall(keys.forecast(kind)).items()}
@@ -243,6 +246,15 @@ class Store:
                 if t >= since and (until is None or t <= until):
                     rows.append((e, v, t, source))
         return rows
+
+    def history_batches(self, kind: str, written_since: float) -> list[tuple[list[str], list[float], list[float]]]:
+        """The stored batches of `kind` written since a wall-clock time, as columns
+        (entity ids, values, observed_at): what window aggregations read."""
+        out = []
+        for _id, fields in self.redis.xrange(keys.history(kind), min=f"{max(0, int(written_since * 1000))}-0"):
+            columns = orjson.loads(fields[b"d"])
+            out.append((columns["e"], columns["v"], columns["t"]))
+        return out
 
     def history_length(self, kind: str) -> int:
         return self.redis.xlen(keys.history(kind))
@@ -275,13 +287,6 @@ class Store:
 
     def version(self) -> int:
         return int(self.redis.get(keys.VERSION) or 0)
-
-    def stage(self) -> dict[str, Any] | None:
-        raw = self.redis.hgetall(keys.STAGE)
-        return {k.decode(): _decode(v) for k, v in raw.items()} if raw else None
-
-    def active_alerts(self) -> list[dict[str, Any]]:
-        return [orjson.loads(v) for v in self.redis.hvals(keys.ALERTS_ACTIVE)]
 
     # ---- simulator clock ------------------------------------------------------------------
 

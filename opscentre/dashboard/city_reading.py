@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from opscentre.core import state
+from opscentre.core.alert_store import AlertStore
 from opscentre.core.feed_health import public_view
 from opscentre.core.settings import Settings
 from opscentre.core.store import Store
@@ -36,7 +37,7 @@ def read_status(store: Store, settings_simulated: bool, zone_names: dict[str, st
         version=store.version(),
         stage=state.stage(store),
         feeds=feeds,
-        alerts=public_alerts(store.active_alerts(), zone_names),
+        alerts=public_alerts(AlertStore(store.redis).active(), zone_names),
         updated_at=max(successes) if successes else None,
         simulated=settings_simulated or any(f["simulated"] for f in feeds.values()),
     )

@@ -27,6 +27,7 @@ FEED_COUNTERS = {
     "opscentre_feed_failures": ("failures", "Failed polls of the feed"),
     "opscentre_feed_observations_stored": ("observations_stored", "Observations stored from the feed"),
     "opscentre_feed_observations_rejected": ("observations_rejected", "Items (readings, events) rejected by validation"),
+    "opscentre_feed_items_skipped": ("items_skipped", "Items skipped as out of scope (outside the city, tests...)"),
     "opscentre_feed_events_stored": ("events_stored", "Events (warnings, jams, outages, vehicles) stored from the feed"),
     "opscentre_feed_forecast_steps_stored": ("forecast_steps_stored", "Forecast steps stored from the feed"),
     "opscentre_feed_not_modified": ("not_modified", "Polls answered 304 Not Modified (nothing new)"),

@@ -25,9 +25,15 @@ OPS_LAYERS = list(LAYERS)
 
 def access_keys(layer_ids: list[str]) -> dict[str, str]:
     """A distinct keyboard shortcut letter per layer toggle (Alt+letter, see assets/keyboard.js):
-    the first free letter of its label."""
+    the layer's preferred letter, else the first free letter of its label."""
     keys: dict[str, str] = {}
+    for layer_id in layer_ids:  # preferred letters first, so label order cannot take them
+        wanted = LAYERS[layer_id].shortcut.lower()
+        if wanted and wanted not in keys.values():
+            keys[layer_id] = wanted
     for layer_id in layer_ids:
+        if layer_id in keys:
+            continue
         for letter in LAYERS[layer_id].label.lower():
             if letter.isalpha() and letter not in keys.values():
                 keys[layer_id] = letter

@@ -67,6 +67,7 @@ class Layer:
     patched: tuple[str, ...]
     legend: tuple[LegendEntry, ...] = field(default_factory=tuple)
     public: bool = True
+    shortcut: str = ""  # preferred Alt+letter for its toggle (else the first free letter of its label)
     event_categories: tuple[str, ...] = ()  # the categories of events the layer reads
     forecast_kinds: tuple[str, ...] = ()  # the kinds of forecast the layer reads
 

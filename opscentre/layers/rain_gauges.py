@@ -101,6 +101,7 @@ def traces(data: CityData) -> list[dict[str, Any]]:
 LAYER = Layer(
     layer_id="rain_gauges",
     label="Rain gauges",
+    shortcut="r",
     title="Rain gauges — 15-min rain class",
     kinds=(KIND, *ACCUMULATIONS),
     features=features,

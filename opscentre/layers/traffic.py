@@ -1,19 +1,26 @@
-"""Traffic layer: road segments coloured by congestion (jam level 0-5).
+"""Traffic layer: road segments and reported jams coloured by congestion (jam level 0-5), and
+traffic reports (accidents, closures, hazards) as markers.
 
-The map draws one line trace per jam level (segments joined with None gaps, so a level is one
-trace however many segments it holds) plus one transparent marker per segment, at its middle,
-that carries the hover text. A tick replaces only the coordinate arrays of the levels whose
-membership changed and the hover values.
+Two inputs: road segments (entities with speed / jam level readings, e.g. the simulator's) and
+traffic events (e.g. Waze): a LineString event is a jam, drawn by its `level` property on the
+same colour scale; a Point event is a report, coloured by REPORT_CLASSES of its event type.
+
+The map draws one line trace per jam level (segments and jams joined with None gaps, so a level
+is one trace however many lines it holds), one marker trace of reports, and last one
+transparent marker per line, at its middle, that carries the hover text. A tick replaces only
+the coordinate arrays of the levels whose membership changed and the hover values.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from opscentre.layers.base import CityData, Layer, LegendEntry, rounded_line, short_local_times, timestamps
+from opscentre.layers.base import (CityData, Layer, LegendEntry, local_label, rounded_line, short_local_times,
+                                   timestamps)
 
 SPEED = "traffic_speed_kmh"
 JAM = "jam_level"
+EVENTS = "traffic"
 
 # (label, colour, line width) per jam level 0..5; index 6 is "no reading".
 JAM_LEVELS: tuple[tuple[str, str, float], ...] = (
@@ -25,6 +32,17 @@ JAM_LEVELS: tuple[tuple[str, str, float], ...] = (
     ("standstill", "#a01a4a", 3.4),
 )
 NO_READING = ("no reading", "#5a6577", 1.0)
+
+# Report markers: (class, label, colour, size) and the event types of each; anything else is "other".
+REPORT_CLASSES: tuple[tuple[str, str, str, int], ...] = (
+    ("accident", "accident", "#ff3b30", 13),
+    ("closure", "road closed", "#b455e0", 12),
+    ("hazard", "hazard", "#ff9f0a", 10),
+    ("other", "other report", "#8fa3bf", 8),
+)
+REPORT_TYPES = {"ACCIDENT": "accident", "ROAD_CLOSED": "closure", "WEATHERHAZARD": "hazard", "HAZARD": "hazard",
+                "CONSTRUCTION": "hazard"}
+_REPORT_STYLE = {key: (label, colour, size) for key, label, colour, size in REPORT_CLASSES}
 
 # Without a reported jam level, derive one from speed / free-flow speed (lower bounds).
 JAM_FROM_SPEED_RATIO: tuple[tuple[float, int], ...] = ((0.8, 0), (0.6, 1), (0.45, 2), (0.3, 3), (0.15, 4), (0.0, 5))
@@ -80,7 +98,116 @@ def segment_rows(data: CityData) -> list[dict[str, Any]]:
     return rows
 
 
+def jam_rows(data: CityData) -> list[dict[str, Any]]:
+    """Rows, as segment_rows, for the traffic events drawn as lines (reported jams)."""
+    rows = []
+    for event in data.events_of(EVENTS):
+        geometry = event.get("geometry") or {}
+        if geometry.get("type") != "LineString" or len(geometry.get("coordinates") or ()) < 2:
+            continue
+        props = event.get("properties") or {}
+        level, speed, delay = _num(props.get("level")), _num(props.get("speedKMH")), _num(props.get("delay"))
+        rows.append({
+            "entity_id": event["event_id"],
+            "name": props.get("street") or event.get("title") or event["event_id"],
+            "city": props.get("city"),
+            "zone_ids": list(event.get("zone_ids") or []),
+            "coordinates": rounded_line(geometry["coordinates"]),
+            "speed_kmh": speed,
+            "delay_s": delay if delay is not None and delay >= 0 else None,  # Waze says -1 for a blocked road
+            "blocked": bool(props.get("blocked")),
+            "length_m": props.get("length"),
+            "jam_level": int(level) if level is not None and 0 <= level <= 5 else None,
+            "severity": event.get("severity"),
+            "observed_at": event.get("observed_at"),
+            "source": event.get("source"),
+        })
+    return rows
+
+
+def _num(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def report_rows(data: CityData) -> list[dict[str, Any]]:
+    """One row per traffic event drawn as a point (an accident, closure, hazard... report)."""
+    rows = []
+    for event in data.events_of(EVENTS):
+        geometry = event.get("geometry") or {}
+        if geometry.get("type") != "Point":
+            continue
+        props = event.get("properties") or {}
+        try:
+            lon, lat = (round(float(c), 5) for c in geometry["coordinates"][:2])
+        except (TypeError, ValueError):
+            continue
+        rows.append({
+            "event_id": event["event_id"],
+            "event_type": event.get("event_type"),
+            "subtype": props.get("subtype") or None,
+            "report_class": REPORT_TYPES.get(str(event.get("event_type")), "other"),
+            "title": event.get("title") or event.get("event_type"),
+            "reliability": props.get("reliability"),
+            "severity": event.get("severity"),
+            "zone_ids": list(event.get("zone_ids") or []),
+            "lon": lon,
+            "lat": lat,
+            "observed_at": event.get("observed_at"),
+            "source": event.get("source"),
+        })
+    return rows
+
+
 def features(data: CityData) -> list[dict[str, Any]]:
+    return [*_segment_features(data), *_jam_features(data), *_report_features(data)]
+
+
+def _jam_features(data: CityData) -> list[dict[str, Any]]:
+    return [{
+        "type": "Feature",
+        "id": row["entity_id"],
+        "properties": {
+            "event_id": row["entity_id"],
+            "kind": "jam",
+            "name": row["name"],
+            "zone_ids": row["zone_ids"],
+            "speed_kmh": row["speed_kmh"],
+            "jam_level": row["jam_level"],
+            "jam_label": _style(row["jam_level"])[0],
+            "delay_s": row["delay_s"],
+            "blocked": row["blocked"],
+            "length_m": row["length_m"],
+            "severity": row["severity"],
+            "unit": "km/h",
+            **timestamps(row["observed_at"], data.tz),
+            "source": row["source"],
+        },
+        "geometry": {"type": "LineString", "coordinates": row["coordinates"]},
+    } for row in jam_rows(data)]
+
+
+def _report_features(data: CityData) -> list[dict[str, Any]]:
+    return [{
+        "type": "Feature",
+        "id": row["event_id"],
+        "properties": {
+            "event_id": row["event_id"],
+            "kind": "report",
+            "event_type": row["event_type"],
+            "subtype": row["subtype"],
+            "report_class": row["report_class"],
+            "title": row["title"],
+            "reliability": row["reliability"],
+            "severity": row["severity"],
+            "zone_ids": row["zone_ids"],
+            **timestamps(row["observed_at"], data.tz),
+            "source": row["source"],
+        },
+        "geometry": {"type": "Point", "coordinates": [row["lon"], row["lat"]]},
+    } for row in report_rows(data)]
+
+
+def _segment_features(data: CityData) -> list[dict[str, Any]]:
     return [{
         "type": "Feature",
         "id": row["entity_id"],
@@ -126,7 +253,8 @@ def _middle(coordinates: list[list[float]]) -> list[float]:
 
 
 def traces(data: CityData) -> list[dict[str, Any]]:
-    rows = segment_rows(data)
+    segments, jams = segment_rows(data), jam_rows(data)
+    rows = [*segments, *jams]
     by_level: dict[int | None, list[dict[str, Any]]] = {level: [] for level in (None, *range(len(JAM_LEVELS)))}
     for row in rows:
         by_level[row["jam_level"]].append(row)
@@ -143,13 +271,47 @@ def traces(data: CityData) -> list[dict[str, Any]]:
         "lon": [m[0] for m in middles],
         "lat": [m[1] for m in middles],
         "marker": {"size": 9, "color": "rgba(0,0,0,0)"},
-        "text": [f"<b>{row['name']}</b> (free flow {_free_flow(row)} km/h)" for row in rows],
-        "customdata": [[_speed(row), _style(row["jam_level"])[0], time] for row, time in zip(rows, times)],
+        "text": [f"<b>{row['name']}</b> (free flow {_free_flow(row)} km/h)" for row in segments]
+                + [f"<b>{row['name']}</b> (reported jam{_where(row)})" for row in jams],
+        "customdata": [[_speed(row), _jam_detail(row), time] for row, time in zip(rows, times)],
         "meta": f"{offset} · {sources}" if sources else offset,
         "hovertemplate": "%{text}<br>%{customdata[0]} km/h · %{customdata[1]}<br>%{customdata[2]} %{meta}"
                          "<extra></extra>",
     }
-    return [*lines, hover]
+    return [*lines, _report_trace(report_rows(data), data), hover]
+
+
+def _report_trace(rows: list[dict[str, Any]], data: CityData) -> dict[str, Any]:
+    styles = [_REPORT_STYLE[row["report_class"]] for row in rows]
+    return {
+        "type": "scattermap",
+        "mode": "markers",
+        "name": "Traffic reports",
+        "lon": [row["lon"] for row in rows],
+        "lat": [row["lat"] for row in rows],
+        "marker": {"size": [s[2] for s in styles], "color": [s[1] for s in styles], "opacity": 0.95},
+        "text": [_report_hover(row, data) for row in rows],
+        "hovertemplate": "%{text}<extra></extra>",
+    }
+
+
+def _report_hover(row: dict[str, Any], data: CityData) -> str:
+    reliability = f" · reliability {row['reliability']}/10" if row["reliability"] is not None else ""
+    return (f"<b>{row['title']}</b><br>{_REPORT_STYLE[row['report_class']][0]}{reliability}"
+            f"<br>{local_label(row['observed_at'], data.tz)} · {row['source']}")
+
+
+def _jam_detail(row: dict[str, Any]) -> str:
+    label = _style(row["jam_level"])[0]
+    if row.get("blocked"):
+        return f"{label} (road blocked)"
+    if row.get("delay_s"):
+        return f"{label}, +{round(row['delay_s'] / 60)} min"
+    return label
+
+
+def _where(row: dict[str, Any]) -> str:
+    return f", {row['city']}" if row.get("city") else ""
 
 
 def _free_flow(row: dict[str, Any]) -> str:
@@ -167,6 +329,8 @@ LAYER = Layer(
     kinds=(SPEED, JAM),
     features=features,
     traces=traces,
-    patched=("lat", "lon", "text", "customdata", "meta"),
-    legend=tuple(LegendEntry(label, colour, "line") for label, colour, _ in JAM_LEVELS),
+    patched=("lat", "lon", "text", "customdata", "meta", "marker.size", "marker.color"),
+    legend=(*(LegendEntry(label, colour, "line") for label, colour, _ in JAM_LEVELS),
+            *(LegendEntry(label, colour, "dot") for _, label, colour, _ in REPORT_CLASSES)),
+    event_categories=(EVENTS,),
 )

@@ -20,6 +20,7 @@ from opscentre.core.state import iso_utc
 from opscentre.core.store import Store
 from opscentre.workers.feeds import FEEDS
 from opscentre.workers.feeds.base import FeedContext
+from opscentre.workers.evaluation import EvaluationSummary, evaluate_city
 from opscentre.workers.pipeline import PollSummary, store_payload
 from opscentre.workers.schedule import poll_interval
 
@@ -69,7 +70,10 @@ def _poll_once(feed_id: str, settings: Settings, store: Store) -> PollSummary | 
     ctx = feed_context(feed_id, settings, store, wall_now)
     interval = poll_interval(settings, feed_id, _speed(store) if feed.follows_sim_clock else 1.0)
     before = store.feed_health(feed_id)
-    ctx.http.etag, ctx.http.last_modified = before.get("etag"), before.get("last_modified")
+    # Health values are decoded as numbers where they look like one: an ETag of 12345 must go
+    # back to the server as the text it was.
+    ctx.http.etag, ctx.http.last_modified = (None if before.get(k) is None else str(before[k])
+                                             for k in ("etag", "last_modified"))
     try:
         payload = feed.fetch(ctx)
         summary = store_payload(feed, payload, ctx, store, wall_now=wall_now, started=started,
@@ -86,7 +90,27 @@ def _poll_once(feed_id: str, settings: Settings, store: Store) -> PollSummary | 
         return None
     if before.get("status") == FeedStatus.FAILING.value:
         log.info("feed %s recovered after %s failed polls", feed_id, before.get("consecutive_failures"))
+    evaluate_after_store(settings, store)
     return summary
+
+
+def evaluate_after_store(settings: Settings, store: Store, now: float | None = None) -> EvaluationSummary | None:
+    """Evaluate the rules on what was just stored. A failure here never fails the poll (the
+    timer evaluation runs again within seconds); it is logged."""
+    if not settings.rules:
+        return None
+    try:
+        return evaluate_city(settings, store, now=now)
+    except Exception:
+        log.exception("alert evaluation failed")
+        return None
+
+
+def evaluate() -> dict:
+    """The timer evaluation (RQ cron): `for` durations, staleness and forecasts move with time."""
+    summary = evaluate_city(_process_settings(), _process_store())
+    return {"transitions": summary.transitions, "open": summary.open_alerts, "stage": summary.stage,
+            "skipped": summary.skipped}
 
 
 def _record_not_modified(store: Store, feed_id: str, before: dict, wall_now: float, started: float,
@@ -143,6 +167,6 @@ def _record_failure(store: Store, feed_id: str, kind: str, message: str, wall_no
 def redact(text: str) -> str:
     """Remove secret values (from the environment) from an error message before storing it."""
     for name, value in os.environ.items():
-        if value and len(value) >= 6 and any(w in name.upper() for w in ("KEY", "TOKEN", "SECRET", "PASSWORD")):
+        if value and len(value) >= 6 and any(w in name.upper() for w in ("KEY", "TOKEN", "SECRET", "PASSWORD", "URL", "DSN")):
             text = text.replace(value, "***")
     return text

@@ -26,12 +26,20 @@ class PollSummary:
     duration_s: float
     bytes: int
     reasons: dict[str, int] = field(default_factory=dict)
+    skipped: int = 0
+    skip_reasons: dict[str, int] = field(default_factory=dict)
 
     def line(self) -> str:
-        text = f"{self.feed_id}: {self.stored} items stored, {self.rejected} rejected"
-        if self.reasons:
-            text += " (" + "; ".join(f"{n}× {r}" for r, n in sorted(self.reasons.items(), key=lambda x: -x[1])) + ")"
+        text = f"{self.feed_id}: {self.stored} items stored, {self.rejected} rejected" + _counted(self.reasons)
+        if self.skipped:
+            text += f", {self.skipped} skipped" + _counted(self.skip_reasons)
         return text
+
+
+def _counted(reasons: dict[str, int]) -> str:
+    if not reasons:
+        return ""
+    return " (" + "; ".join(f"{n}× {r}" for r, n in sorted(reasons.items(), key=lambda x: -x[1])) + ")"
 
 
 def store_payload(feed: Feed, payload: bytes, ctx: FeedContext, store: Store, *,
@@ -47,7 +55,8 @@ def store_payload(feed: Feed, payload: bytes, ctx: FeedContext, store: Store, *,
     clean = reject_foreign(clean, store.foreign_owners((e.entity_id for e in clean.entities), feed.feed_id))
     events = _events_with_zones(clean.events, ctx)
     stored = clean.item_count
-    rejected = len(clean.rejected)
+    skipped = sum(1 for r in clean.rejected if r.skipped)
+    rejected = len(clean.rejected) - skipped
     duration = time.perf_counter() - started
     health = {
         "status": "degraded" if rejected else "ok",
@@ -57,26 +66,31 @@ def store_payload(feed: Feed, payload: bytes, ctx: FeedContext, store: Store, *,
         "consecutive_failures": 0,
         "items": stored,
         "rejected": rejected,
+        "skipped": skipped,
         "duration_ms": round(duration * 1000, 1),
         "bytes": len(payload),
         "http_status": http_status,
         "interval_s": interval_s,
         "simulated": feed.simulated,
-        "last_rejection": _rejection_summary(clean.rejected),
+        "last_rejection": _rejection_summary([r for r in clean.rejected if not r.skipped]),
         # Conditional-GET validators of the payload just stored (sent with the next poll).
         "etag": ctx.http.response_etag,
         "last_modified": ctx.http.response_last_modified,
     }
     metrics = {"polls": 1, "observations_stored": clean.observation_count, "observations_rejected": rejected,
+               "items_skipped": skipped,
                "events_stored": len(events), "forecast_steps_stored": sum(len(f.values) for f in clean.forecasts),
                "poll_seconds_sum": duration, "bytes": len(payload)}
     store.write_poll(feed.feed_id, new_entities, clean.batches, health, metrics, retention_s, wall_now,
                      events=events, events_snapshot=feed.events_snapshot, forecasts=clean.forecasts,
                      now=ctx.now.timestamp())
     reasons: dict[str, int] = {}
+    skip_reasons: dict[str, int] = {}
     for r in clean.rejected:
-        reasons[r.reason] = reasons.get(r.reason, 0) + 1
-    return PollSummary(feed.feed_id, stored, rejected, len(new_entities), duration, len(payload), reasons)
+        counts = skip_reasons if r.skipped else reasons
+        counts[r.reason] = counts.get(r.reason, 0) + 1
+    return PollSummary(feed.feed_id, stored, rejected, len(new_entities), duration, len(payload), reasons,
+                       skipped, skip_reasons)
 
 
 def _with_zones(entities: list[Entity], ctx: FeedContext) -> list[Entity]:

@@ -74,3 +74,13 @@ class LiveServer:
     def __exit__(self, *exc):
         self.server.shutdown()
         self.thread.join(5)
+
+
+def alert_record(alert_id, state, zone_id=None, public=True, rule="rain_15min", severity="warning"):
+    """An alert as the engine stores it (for pages and APIs that show alerts)."""
+    from opscentre.core.alerting.lifecycle import Alert
+
+    now = time.time()
+    return Alert(id=alert_id, fingerprint=f"{rule}|{alert_id}", rule=rule, key=alert_id, state=state,
+                 severity=severity, value=7.0, zone_id=zone_id, labels={"public": public}, started_at=now, since=now,
+                 last_true_at=now, updated_at=now, summary=f"{severity} rain at {alert_id}")

@@ -16,6 +16,7 @@ from city_seed import RIO, LiveServer, write_city
 from opscentre.core.store import Store
 from opscentre.dashboard import ids
 from opscentre.dashboard.server import create_public_wsgi_app
+from opscentre.layers import LAYERS
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--enable-unsafe-swiftshader",
@@ -121,10 +122,13 @@ def test_operator_logs_in_sees_the_map_and_toggles_traffic(live, page, store, ri
     page.wait_for_url(f"{live.url}/")
     page.wait_for_function(MAP_READY, timeout=60_000)
     toggles = page.locator(f"#{ids.LAYER_TOGGLE} input[type=checkbox]")
-    assert toggles.count() == 3
-    labels = page.locator(f"#{ids.LAYER_TOGGLE} label").all_inner_texts()
-    assert [label.strip() for label in labels] == ["Zones", "Traffic", "Rain gauges"]
-    assert page.locator(f"#{ids.LAYER_TOGGLE} [aria-keyshortcuts]").count() == 3
+    labels = [label.strip() for label in page.locator(f"#{ids.LAYER_TOGGLE} label").all_inner_texts()]
+    assert labels == [layer.label for layer in LAYERS.values()]
+    assert toggles.count() == len(LAYERS)
+    shortcuts = page.locator(f"#{ids.LAYER_TOGGLE} [aria-keyshortcuts]")
+    assert shortcuts.count() == len(LAYERS)
+    keys = [shortcuts.nth(i).get_attribute("aria-keyshortcuts") for i in range(len(LAYERS))]
+    assert len(set(keys)) == len(keys) and keys[labels.index("Rain gauges")] == "Alt+R"
     assert "Feeds 1/1 healthy" in page.locator(f"#{ids.STATUS_BAR}").inner_text()
     assert operator[0] in page.locator(".operator-name").inner_text()
     time.sleep(1.5)
@@ -132,7 +136,7 @@ def test_operator_logs_in_sees_the_map_and_toggles_traffic(live, page, store, ri
     hover = hover_text_at_gauge(page, 0)
     assert "mm/15 min" in hover and "(UTC-03)" in hover and "simulator" in hover
 
-    traffic_box = toggles.nth(1)
+    traffic_box = toggles.nth(labels.index("Traffic"))
     traffic_box.focus()  # keyboard: focus the toggle, Space flips it
     page.keyboard.press("Space")
     page.wait_for_function("() => document.querySelector('.js-plotly-plot').data"

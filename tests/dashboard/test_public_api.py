@@ -1,25 +1,27 @@
 import time
 
 import requests
-from city_seed import write_city
+from city_seed import alert_record, write_city
 
 from opscentre.core import keys
+from opscentre.core.alert_store import AlertStore
 
 
 def test_status_json_shape_and_simulated_flag(live, store, rio_settings):
     write_city(store, rio_settings, rain_mm=2.0)
-    store.redis.hset(keys.STAGE, mapping={"level": 3, "name": "attention", "since": "2026-01-01T00:00:00Z"})
-    store.redis.hset(keys.ALERTS_ACTIVE, mapping={
-        "a1": '{"id": "a1", "rule": "rain_15min", "severity": "warning", "state": "firing", "zone_id": "%s", '
-              '"acknowledged_by": "zelda.ops", "note": "called civil defence at 555-0101"}' % rio_settings.zones.ids[0],
-        "a2": '{"id": "a2", "rule": "rain_15min", "severity": "advisory", "state": "pending", "zone_id": null}'})
+    store.redis.set(keys.STAGE_RECORD, '{"level": 3, "name": "attention", "since": 1767225600}')
+    firing = alert_record("a1", "firing", zone_id=rio_settings.zones.ids[0])
+    store.redis.hset(keys.ALERTS, mapping={"rain_15min|g1": firing.model_dump_json(),
+                                           "rain_15min|g2": alert_record("a2", "pending").model_dump_json(),
+                                           "feed_stale|g3": alert_record("a3", "firing", public=False).model_dump_json()})
+    AlertStore(store.redis).acknowledge("a1", "zelda.ops", "called civil defence at 555-0101", time.time())
     response = requests.get(f"{live.url}/api/public/status.json", timeout=10)
     assert response.status_code == 200
     body = response.json()
     assert body["stage"] == 3 and body["stage_name"] == "attention"
     assert body["simulated"] is True
     assert body["updated_at"].endswith("Z")
-    assert [a["id"] for a in body["active_alerts"]] == ["a1"]  # pending alerts are not public
+    assert [a["id"] for a in body["active_alerts"]] == ["a1"]  # pending and internal (public: false) alerts are not
     alert = body["active_alerts"][0]
     assert alert["zone_name"] == rio_settings.zones.names[0]
     assert "acknowledged_by" not in alert and "note" not in alert

@@ -1,7 +1,10 @@
+import time
+
 import requests
-from city_seed import write_city
+from city_seed import alert_record, write_city
 
 from opscentre.core import keys
+from opscentre.core.alert_store import AlertStore
 from opscentre.dashboard import ids
 
 # What the public page's callbacks may write: display only.
@@ -28,8 +31,8 @@ def test_public_callback_map_holds_only_the_read_only_map_tick(wsgi_app, live):
 
 def test_public_page_shows_no_operator_data_or_controls(live, store, rio_settings, operator):
     write_city(store, rio_settings, rain_mm=9.0)
-    store.redis.hset(keys.ALERTS_ACTIVE, "a1", '{"id": "a1", "rule": "rain_15min", "severity": "warning", '
-                     '"state": "firing", "zone_id": null, "acknowledged_by": "zelda.ops", "note": "ring 555-0101"}')
+    store.redis.hset(keys.ALERTS, "rain_15min|a1", alert_record("a1", "firing").model_dump_json())
+    AlertStore(store.redis).acknowledge("a1", "zelda.ops", "ring 555-0101", time.time())
     layout = requests.get(f"{live.url}/public/_dash-layout", timeout=10)
     assert layout.status_code == 200
     text = layout.text

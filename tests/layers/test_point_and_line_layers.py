@@ -39,7 +39,7 @@ def test_traffic_features_and_one_line_trace_per_jam_level(rio):
     assert features["r4"]["jam_level"] == 4  # derived: 20 of 80 km/h free flow
     assert features["r1"]["free_flow_kmh"] == 60
     traces = LAYERS["traffic"].traces(data)
-    assert len(traces) == 8  # no reading + levels 0..5 + the hover markers
+    assert len(traces) == 9  # no reading + levels 0..5 + the traffic reports + the hover markers
     level4 = traces[1 + 4]
     assert level4["lon"].count(None) == 2  # three segments joined by two gaps
     assert len([x for x in level4["lon"] if x is not None]) == 2 + 3 + 2

@@ -105,3 +105,20 @@ def test_each_failure_is_counted_by_kind_for_metrics(settings, redis_client, sta
     metrics = store.all_feed_metrics()["alerta_rio"]
     assert metrics[f"failures_{kind}"] == 1 and metrics["failures"] == 1
     assert store.feed_health("alerta_rio")["last_error_kind"] == kind
+
+
+def test_an_all_digit_etag_is_sent_back_exactly_as_received(settings, redis_client):
+    body = gauges_now()
+
+    def respond(n, handler):
+        if handler.headers.get("If-None-Match") == "12345":
+            send(handler, 304)
+        else:
+            send(handler, 200, body, {"ETag": "12345"})
+
+    store = Store(redis_client)
+    with serving(respond) as server:
+        local = with_url(settings, server.url + "/json/chuvas")
+        jobs.poll_feed("alerta_rio", local, store)
+        assert jobs.poll_feed("alerta_rio", local, store) == {"feed": "alerta_rio", "stored": 0, "rejected": 0}
+    assert server.headers[1]["If-None-Match"] == "12345"

@@ -235,10 +235,24 @@ def test_power_outages_are_per_zone_and_grow_under_the_storm(rio):
     def total_out(**options):
         return sum(sum(poll(rio, t, **options)["readings"]["outage_customers"].values()) for t in times)
     payload = poll(rio, times[0], road_segments=50)
-    areas = [e for e in payload["entities"] if e["entity_type"] == "zone"]
+    areas = [e for e in payload["entities"] if e["entity_id"].startswith("outage-area:")]
     assert len(areas) == len(rio.zones.ids)
     assert all(e["entity_id"] == f"outage-area:{e['zone_id']}" for e in areas)
     assert total_out(**storm_options()) > 3 * max(total_out(road_segments=50), 1)
+
+
+def test_the_forecast_sees_the_storm_coming_hours_before_the_gauges_do(rio):
+    before = poll(rio, STORM_START + timedelta(hours=6), road_segments=50, **{k: v for k, v in storm_options().items()
+                                                                               if k != "road_segments"})
+    (forecast,) = before["forecasts"]
+    assert forecast["kind"] == "rain_forecast_mm" and len(forecast["times"]) == 48
+    assert forecast["times"][0] == forecast["issued_at"] <= (STORM_START + timedelta(hours=6)).timestamp()
+    worst_hour = max(max(row) for row in forecast["values"])
+    assert worst_hour > 40  # mm in an hour, forecast while the gauges still read little
+    assert max(before["readings"]["rain_1h_mm"].values()) < 15
+    # in ordinary weather it is 48 hours of small or zero values for every zone
+    calm = poll(rio, datetime(2026, 1, 14, 9, tzinfo=UTC), road_segments=50)
+    assert all(len(row) == 48 and min(row) >= 0 for row in calm["forecasts"][0]["values"])
 
 
 # ---- other cities -----------------------------------------------------------------------------

@@ -117,7 +117,7 @@ def test_a_real_payload_parses_completely_into_simulated_batches(rio):
     result = FEED.parse(raw, context)
     data = decode_payload(raw)
     assert result.rejected == []
-    assert len(result.entities) == len(data["entities"]) == 33 + 300 + 10 + len(rio.zones.ids)
+    assert len(result.entities) == len(data["entities"]) == 33 + 300 + 10 + 2 * len(rio.zones.ids)
     assert all(e.source == "simulator" for e in result.entities)
     assert all(b.simulated and b.source == "simulator" for b in result.batches)
     assert {b.kind for b in result.batches} == {s["kind"] for s in data["series"]}
@@ -125,6 +125,9 @@ def test_a_real_payload_parses_completely_into_simulated_batches(rio):
     assert tijuca.entity_type == "rain_gauge" and tijuca.zone_id is not None
     outage = next(e for e in result.entities if e.entity_id.startswith("outage-area:"))
     assert outage.geometry is None and outage.zone_id == outage.entity_id.removeprefix("outage-area:")
+    (forecast_kind,) = {f.kind for f in result.forecasts}
+    assert forecast_kind == "rain_forecast_mm" and len(result.forecasts) == len(rio.zones.ids)
+    assert all(len(f.values) == 48 and f.entity_id.startswith("forecast-area:") for f in result.forecasts)
 
 
 # ---- options ----------------------------------------------------------------------------------
@@ -159,7 +162,8 @@ def test_the_config_loader_reports_a_bad_gauges_file_with_its_line(tmp_path):
     (tmp_path / "gauges.json").write_text('{"pluviometros": [{"id": "a"}]}')
     config = (CITIES / "rio" / "demo.yaml").read_text().replace(
         "zones: bairros.geojson", f"zones: {CITIES / 'rio' / 'bairros.geojson'}"
-    ).replace("gauges: alerta_rio_gauges.json", "gauges: gauges.json")
+    ).replace("gauges: alerta_rio_gauges.json", "gauges: gauges.json").replace(
+        "rules_file: rules.yaml", f"rules_file: {CITIES / 'rio' / 'rules.yaml'}")
     (tmp_path / "city.yaml").write_text(config)
     with pytest.raises(ConfigError) as failure:
         load_settings(tmp_path / "city.yaml")
@@ -172,7 +176,8 @@ def test_a_gauges_file_broken_after_the_config_was_checked_fails_the_fetch_with_
     (tmp_path / "gauges.json").write_bytes((CITIES / "rio" / "alerta_rio_gauges.json").read_bytes())
     config = (CITIES / "rio" / "demo.yaml").read_text().replace(
         "zones: bairros.geojson", f"zones: {CITIES / 'rio' / 'bairros.geojson'}"
-    ).replace("gauges: alerta_rio_gauges.json", "gauges: gauges.json")
+    ).replace("gauges: alerta_rio_gauges.json", "gauges: gauges.json").replace(
+        "rules_file: rules.yaml", f"rules_file: {CITIES / 'rio' / 'rules.yaml'}")
     (tmp_path / "city.yaml").write_text(config)
     settings = load_settings(tmp_path / "city.yaml")
     options = SimulatorOptions(gauges="gauges.json", road_segments=20)

@@ -15,7 +15,15 @@ import orjson
 from pydantic import ValidationError
 
 from opscentre.core.errors import ParseError
-from opscentre.core.models import KINDS, Entity, EntityValidator, ObservationBatch, ParseResult, Rejection
+from opscentre.core.models import (
+    KINDS,
+    Entity,
+    EntityValidator,
+    ForecastSeries,
+    ObservationBatch,
+    ParseResult,
+    Rejection,
+)
 from opscentre.workers.feeds.base import FeedContext
 from opscentre.workers.feeds.payloads import load_json_object
 
@@ -41,7 +49,36 @@ def parse(payload: bytes, ctx: FeedContext | None = None) -> ParseResult:
             rejected.extend(refused)
             if len(batch):
                 batches.append(batch)
-    return ParseResult(entities=entities, batches=batches, rejected=rejected)
+    forecasts = _forecasts(data.get("forecasts"), {e.entity_id for e in entities}, rejected)
+    return ParseResult(entities=entities, batches=batches, forecasts=forecasts, rejected=rejected)
+
+
+def _forecasts(items: Any, known: set[str], rejected: list[Rejection]) -> list[ForecastSeries]:
+    """`forecasts`: per item a kind, issued_at, shared step times and one row of values per entity."""
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        rejected.append(Rejection(entity_id="?", kind="?", reason="'forecasts' is not a list"))
+        return []
+    out = []
+    for index, item in enumerate(items):
+        if not isinstance(item, dict) or not isinstance(item.get("entity_ids"), list) \
+                or not isinstance(item.get("values"), list) or len(item["entity_ids"]) != len(item["values"]):
+            rejected.append(Rejection(entity_id="?", kind=str(item.get("kind") if isinstance(item, dict) else "?"),
+                                      reason=f"forecasts[{index}] is not a forecast block"))
+            continue
+        for entity_id, row in zip(item["entity_ids"], item["values"]):
+            if entity_id not in known:
+                rejected.append(Rejection(entity_id=str(entity_id), kind=str(item.get("kind")),
+                                          reason="forecast for an entity not described in the payload"))
+                continue
+            try:
+                out.append(ForecastSeries(source=SOURCE, entity_id=entity_id, kind=item.get("kind"),
+                                          issued_at=item.get("issued_at"), times=item.get("times"), values=row))
+            except ValidationError as exc:
+                rejected.append(Rejection(entity_id=str(entity_id), kind=str(item.get("kind")),
+                                          reason=f"forecast refused: {_first_error(exc)}"))
+    return out
 
 
 def _load(payload: bytes) -> dict[str, Any]:

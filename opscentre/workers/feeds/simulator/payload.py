@@ -41,6 +41,9 @@ representative point (id `gauge-<zone_id>`). Series, all observed at ctx.now:
 - road segments: traffic_speed_kmh, jam_level (0..5);
 - river stations: river_level_m;
 - outage areas (one per zone): outage_customers.
+And `forecasts`: [{"kind": "rain_forecast_mm", "issued_at", "times": [48 hour starts],
+"entity_ids": [forecast-area:<zone_id>...], "values": [[48 mm values] per area]}] — see
+forecast.py (a perfect forecast of the simulated weather).
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ import orjson
 
 from opscentre.core.errors import FetchError
 from opscentre.workers.feeds.base import FeedContext
+from opscentre.workers.feeds.simulator.forecast import forecast_area_ids, forecast_block
 from opscentre.workers.feeds.simulator.cells import Cells, intensity_at, rain_between, rain_bins
 from opscentre.workers.feeds.simulator.city import (
     CityKey,
@@ -191,6 +195,7 @@ def simulate(settings: Settings, options: SimulatorOptions, now_dt: datetime) ->
     return {
         "simulated": True,
         "seed": seed,
+        "forecasts": [forecast_block(seed, options.scenario, start, key, now)],
         "scenario": options.scenario,
         "scenario_start": start,
         "generated_for": now,
@@ -250,9 +255,22 @@ def _static_entities(
         }
         for area_id, zone_id, name in zip(_outage_area_ids(key), key.zones.ids, key.zones.names)
     ]
+    centres = city_model(key).zone_centres
+    forecast_areas = [
+        {
+            "entity_id": area_id,
+            "entity_type": "zone",
+            "name": f"Forecast — {name}",
+            "geometry": point_geometry(lon, lat),
+            "zone_id": zone_id,
+        }
+        for area_id, zone_id, name, lon, lat in zip(forecast_area_ids(key), centres.ids, centres.names,
+                                                    centres.lon, centres.lat)
+    ]
     return (
         *_gauge_entities(gauge_sites(key, gauges_file)),
         *road_network(key, road_segments).entities,
         *river_stations(key).entities,
         *outage_areas,
+        *forecast_areas,
     )

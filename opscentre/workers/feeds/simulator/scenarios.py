@@ -6,8 +6,9 @@ cells crossing the same area again and again and a few violent downbursts. Shape
 the scenario start): 0–5 h the rain builds up, 5–18 h it is at its height (the train stalls
 over the core 9–15 h), 18–28 h it decays. With the Rio gauges the worst gauge collects
 210–320 mm in 24 h depending on the seed (median ~285; the 2010 record was ~280 mm), 15-min
-totals reach 17–28 mm ("very heavy" is > 12.5 mm) and the worst gauge spends 1–4 h above
-40 mm/h. The number of cells is fixed; the seed places and sizes them.
+totals reach 30–36 mm ("very heavy" is > 12.5 mm) — the downbursts take a gauge or two past
+COR's stage-4 mark (> 25 mm in 15 min with > 60 mm in 1 h) — and the worst gauge spends 1–4 h
+above 40 mm/h. The number of cells is fixed; the seed places and sizes them.
 
 The storm is placed in city-relative terms (its core at a fixed fraction of the zones'
 bounding box, moved onto the city if that point is off it), so any city can play it; sizes
@@ -49,7 +50,7 @@ TRAIN_CELLS_PER_HOUR_AT_PEAK = 0.12
 TRAIN_BURST_HOURS = (9, 15)  # the night the train stalled over the city
 TRAIN_BURST_CELLS_PER_HOUR = 1.2
 DOWNBURST_COUNT = 3
-DOWNBURST_PEAK_MMH = 60.0
+DOWNBURST_PEAK_MMH = 120.0  # a few gauges pass COR's stage-4 mark: > 25 mm in 15 min with > 60 mm in 1 h
 TRAIN_PEAK_MEDIAN_MMH = 20.0
 TRAIN_HALF_WIDTH_KM = 2.5
 TRAIN_RADIUS_KM = (4.0, 5.5)

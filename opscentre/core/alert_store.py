@@ -1,0 +1,224 @@
+"""The only Redis I/O for alerts: alert records, acknowledgements, silences, the stage and the
+audit stream. Layout: docs/data-model.md.
+
+Operator actions (ack, silence, stage override) live in their own keys, never inside the alert
+record the engine rewrites, so an acknowledgement can never be lost to a concurrent evaluation.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from typing import Any
+
+import orjson
+from redis import Redis
+
+from opscentre.core import keys
+from opscentre.core.alerting.engine import Evaluation
+from opscentre.core.alerting.lifecycle import Alert, AlertState
+from opscentre.core.alerting.rules import AlertSeverity
+from opscentre.core.alerting.stage import StageDecision
+
+AUDIT_RETENTION_S = 90 * 86400
+ACTOR_ENGINE = "engine"
+
+
+class UnknownAlert(LookupError):
+    pass
+
+
+SEVERITY_RANK = {s.value: s.rank for s in AlertSeverity}
+
+
+def alert_view(alert: Alert, ack: dict[str, Any] | None) -> dict[str, Any]:
+    """The contract shape of an alert: {id, rule, severity, state, zone_id, entity_id, value,
+    since, acknowledged_by} plus detail (times ISO 8601 UTC)."""
+    return {
+        "id": alert.id, "rule": alert.rule, "severity": alert.severity.value, "state": alert.state.value,
+        "zone_id": alert.zone_id, "entity_id": alert.entity_id, "value": alert.value,
+        "since": iso_utc(alert.since), "started_at": iso_utc(alert.started_at),
+        "acknowledged_by": ack["by"] if ack else None,
+        "acknowledged_at": iso_utc(ack["at"]) if ack else None, "ack_note": ack.get("note") if ack else None,
+        "summary": alert.summary, "where": alert.where, "key": alert.key, "fingerprint": alert.fingerprint,
+        "labels": alert.labels, "lead_time_s": alert.lead_time_s, "observed_at": iso_utc(alert.observed_at),
+    }
+
+
+def iso_utc(ts: float | None) -> str | None:
+    return None if ts is None else datetime.fromtimestamp(ts, timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+class AlertStore:
+    def __init__(self, redis: Redis):
+        self.redis = redis
+
+    # ---- alerts ---------------------------------------------------------------------------
+
+    def alerts(self) -> dict[str, Alert]:
+        """fingerprint -> alert (open ones and recently resolved)."""
+        return {k.decode(): Alert.model_validate_json(v) for k, v in self.redis.hgetall(keys.ALERTS).items()}
+
+    def find(self, alert_id: str) -> Alert:
+        for alert in self.alerts().values():
+            if alert.id == alert_id:
+                return alert
+        raise UnknownAlert(f"no alert {alert_id!r} (see `opscentre alerts`)")
+
+    def active(self) -> list[dict[str, Any]]:
+        """Open alerts (pending, firing) as `opscentre alerts --json` prints them, most severe first."""
+        acks = self.acks()
+        out = [alert_view(a, acks.get(a.id)) for a in self.alerts().values() if a.active]
+        out.sort(key=lambda a: (-SEVERITY_RANK[a["severity"]], a["state"] != "firing", a["id"]))
+        return out
+
+    def acks(self) -> dict[str, dict[str, Any]]:
+        """alert id -> {by, at, note}"""
+        return {k.decode(): orjson.loads(v) for k, v in self.redis.hgetall(keys.ALERT_ACKS).items()}
+
+    def apply(self, evaluation: Evaluation, before: dict[str, Alert], stage: StageDecision | None,
+              now: float, wall_now: float | None = None) -> None:
+        """Store one evaluation: changed alerts, transitions in the audit stream, the stage.
+        `now` is the evaluation's (data) time; audit entries are stamped with the wall clock."""
+        wall_now = wall_now if wall_now is not None else now
+        pipe = self.redis.pipeline(transaction=True)
+        changed = {f: evaluation.alerts[f] for f in evaluation.changed if f in evaluation.alerts}
+        if changed:
+            pipe.hset(keys.ALERTS, mapping={f: a.model_dump_json() for f, a in changed.items()})
+        if evaluation.removed:
+            pipe.hdel(keys.ALERTS, *evaluation.removed)
+            gone = [before[f].id for f in evaluation.removed if f in before]
+            if gone:
+                pipe.hdel(keys.ALERT_ACKS, *gone)
+        for t in evaluation.transitions:
+            self._audit(pipe, wall_now, ACTOR_ENGINE, t.change.value, t.alert_id, {
+                "rule": t.rule, "fingerprint": t.fingerprint, "state": t.state_before, "severity": t.severity_before},
+                {"state": t.state_after, "severity": t.severity_after, "value": t.value})
+        if stage is not None:
+            self._stage(pipe, stage, now, wall_now)
+        pipe.execute()
+
+    # ---- operator actions ---------------------------------------------------------------
+
+    def acknowledge(self, alert_id: str, by: str, note: str, now: float) -> Alert:
+        alert = self.find(alert_id)
+        before = self.acks().get(alert_id)
+        record = {"by": by, "at": now, "note": note}
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(keys.ALERT_ACKS, alert_id, orjson.dumps(record))
+        self._audit(pipe, now, by, "acknowledged", alert_id, before, record)
+        pipe.execute()
+        return alert
+
+    def unacknowledge(self, alert_id: str, by: str, now: float) -> Alert:
+        alert = self.find(alert_id)
+        before = self.acks().get(alert_id)
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hdel(keys.ALERT_ACKS, alert_id)
+        self._audit(pipe, now, by, "unacknowledged", alert_id, before, None)
+        pipe.execute()
+        return alert
+
+    def resolve_by_hand(self, alert_id: str, by: str, note: str, now: float, wait_s: float = 10.0) -> Alert:
+        """Resolve an open alert now. Done under the evaluation lock, so a running evaluation
+        cannot write the alert back over it."""
+        token = secrets.token_hex(8)
+        deadline = time.monotonic() + wait_s
+        while not self.redis.set(keys.EVALUATE_LOCK, token, nx=True, ex=30):
+            if time.monotonic() > deadline:
+                raise TimeoutError("an evaluation is holding the alerts; try again in a moment")
+            time.sleep(0.05)
+        try:
+            alert = self.find(alert_id)
+            if not alert.active:
+                raise UnknownAlert(f"alert {alert_id!r} is already {alert.state.value}")
+            resolved = alert.model_copy(update={"state": AlertState.RESOLVED, "since": now, "resolved_at": now,
+                                                "updated_at": now})
+            pipe = self.redis.pipeline(transaction=True)
+            pipe.hset(keys.ALERTS, alert.fingerprint, resolved.model_dump_json())
+            self._audit(pipe, now, by, "resolved-by-hand", alert_id, {"state": alert.state, "severity": alert.severity},
+                        {"state": resolved.state, "note": note[:1000]})
+            pipe.execute()
+            return resolved
+        finally:
+            self.redis.eval("if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end "
+                            "return 0", 1, keys.EVALUATE_LOCK, token)
+
+    def add_silence(self, silence: dict[str, Any], by: str, now: float) -> str:
+        silence_id = "s-" + secrets.token_hex(4)
+        record = {**silence, "id": silence_id, "created_by": by, "created_at": now}
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(keys.SILENCES, silence_id, orjson.dumps(record))
+        self._audit(pipe, now, by, "silence-created", silence_id, None, record)
+        pipe.execute()
+        return silence_id
+
+    def silences(self) -> list[dict[str, Any]]:
+        return sorted((orjson.loads(v) for v in self.redis.hvals(keys.SILENCES)), key=lambda s: s["created_at"])
+
+    def expire_silence(self, silence_id: str, by: str, now: float) -> None:
+        raw = self.redis.hget(keys.SILENCES, silence_id)
+        if raw is None:
+            raise UnknownAlert(f"no silence {silence_id!r}")
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hdel(keys.SILENCES, silence_id)
+        self._audit(pipe, now, by, "silence-expired", silence_id, orjson.loads(raw), None)
+        pipe.execute()
+
+    # ---- stage ------------------------------------------------------------------------------
+
+    def stage(self) -> dict[str, Any] | None:
+        raw = self.redis.get(keys.STAGE_RECORD)
+        return orjson.loads(raw) if raw else None
+
+    def stage_override(self) -> dict[str, Any] | None:
+        raw = self.redis.get(keys.STAGE_OVERRIDE)
+        return orjson.loads(raw) if raw else None
+
+    def set_stage_override(self, override: dict[str, Any] | None, by: str, now: float) -> None:
+        before = self.stage_override()
+        pipe = self.redis.pipeline(transaction=True)
+        if override is None:
+            pipe.delete(keys.STAGE_OVERRIDE)
+        else:
+            pipe.set(keys.STAGE_OVERRIDE, orjson.dumps(override))
+        self._audit(pipe, now, by, "stage-override" if override else "stage-override-cleared", "stage",
+                    before, override)
+        pipe.execute()
+
+    def stage_history(self, count: int = 100) -> list[dict[str, Any]]:
+        return [orjson.loads(f[b"d"]) for _id, f in self.redis.xrevrange(keys.STAGE_HISTORY, count=count)]
+
+    def _stage(self, pipe, decision: StageDecision, now: float, wall_now: float) -> None:
+        current = self.stage()
+        unchanged = current and current.get("level") == decision.level and current.get("manual") == decision.manual
+        record = {"level": decision.level, "name": decision.name,
+                  "since": current["since"] if unchanged else now, "reasons": decision.reasons,
+                  "alert_ids": decision.alert_ids, "manual": decision.manual, "set_by": decision.set_by,
+                  "supported_at": decision.supported_at,
+                  "previous": current.get("previous") if unchanged else (current.get("level") if current else 1)}
+        pipe.set(keys.STAGE_RECORD, orjson.dumps(record))
+        if unchanged:
+            return  # the reasons may move (which alerts hold the stage); the stage itself did not
+        pipe.xadd(keys.STAGE_HISTORY, {"d": orjson.dumps(record)}, minid=int((wall_now - AUDIT_RETENTION_S) * 1000))
+        self._audit(pipe, wall_now, decision.set_by or ACTOR_ENGINE, "stage-changed", "stage",
+                    {"level": current.get("level") if current else 1}, record)
+
+    # ---- audit ------------------------------------------------------------------------------
+
+    def _audit(self, pipe, now: float, actor: str, action: str, subject: str, before: Any, after: Any) -> None:
+        entry = {"at": now, "actor": actor, "action": action, "subject": subject, "before": before, "after": after}
+        pipe.xadd(keys.AUDIT, {"d": orjson.dumps(entry)}, minid=int((now - AUDIT_RETENTION_S) * 1000))
+
+    def audit(self, since: float | None = None) -> Iterator[dict[str, Any]]:
+        """Every audit entry (oldest first), read in pages."""
+        start = f"{int(since * 1000)}-0" if since else "-"
+        while True:
+            page = self.redis.xrange(keys.AUDIT, min=start, count=1000)
+            for entry_id, fields in page:
+                yield orjson.loads(fields[b"d"])
+            if len(page) < 1000:
+                return
+            start = "(" + page[-1][0].decode()

@@ -1,0 +1,258 @@
+"""Evaluation as one pure function: (rules, alerts, readings, now) -> (alerts, transitions).
+
+Each rule's metric is computed for all its scope keys at once (numpy); only the keys whose
+condition holds, or that already have an open alert, go through the per-alert `step`.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from opscentre.core.alerting.lifecycle import Alert, Observation, Transition, fingerprint_of, step
+from opscentre.core.alerting.metrics import Measured, MetricCache
+from opscentre.core.alerting.readings import Readings
+from opscentre.core.alerting.rules import SEVERITY_ORDER, AlertSeverity, CompoundLevel, Rule, format_duration
+
+OPS: dict[str, Callable] = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
+# A resolved alert is kept this long (for the map, the public feed and its notification).
+RESOLVED_KEEP_S = 3600.0
+
+
+@dataclass
+class Evaluation:
+    alerts: dict[str, Alert]  # fingerprint -> alert (open ones and recently resolved)
+    transitions: list[Transition] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)  # fingerprints no longer kept
+    changed: set[str] = field(default_factory=set)  # fingerprints whose alert record changed
+
+
+def evaluate(rules: list[Rule], alerts: Mapping[str, Alert], readings: Readings, now: float,
+             names: Mapping[str, str] | None = None) -> Evaluation:
+    """names: display names of entities and zones ('zone:<id>' keys) for summaries."""
+    cache = MetricCache(readings, now)
+    result = Evaluation(alerts=dict(alerts))
+    names = names or {}
+    for rule in rules:
+        if not rule.enabled:
+            continue
+        by_key = {a.key: a for a in alerts.values() if a.rule == rule.id}
+        for key, measured, severity_of in _candidates(rule, cache, by_key, now, names):
+            fingerprint = fingerprint_of(rule.id, key)
+            before = result.alerts.get(fingerprint)
+            after, transitions = step(before, rule, measured, severity_of, now)
+            if after is None:
+                result.alerts.pop(fingerprint, None)
+                result.removed.append(fingerprint)
+            elif after is not before:
+                result.alerts[fingerprint] = after.model_copy(update={"summary": summary(rule, after)})
+                result.changed.add(fingerprint)
+            result.transitions.extend(transitions)
+    for fingerprint, alert in list(result.alerts.items()):
+        if alert.resolved_at is not None and not alert.active and now - alert.resolved_at > RESOLVED_KEEP_S:
+            del result.alerts[fingerprint]
+            result.removed.append(fingerprint)
+    return result
+
+
+def _candidates(rule: Rule, cache: MetricCache, open_by_key: Mapping[str, Alert], now: float,
+                names: Mapping[str, str]):
+    """(key, Observation, severity function) for every key worth a step."""
+    open_keys = {k for k, a in open_by_key.items() if a.active}
+    kind = rule.rule_type
+    if kind == "threshold":
+        yield from _threshold(rule, cache, open_keys, names)
+    elif kind == "compound":
+        yield from _compound(rule, cache, open_keys, names)
+    elif kind == "forecast":
+        yield from _forecast(rule, cache, open_keys, now, names)
+    elif kind == "staleness":
+        yield from _staleness(rule, cache, open_keys, now, names)
+    elif kind == "feed_staleness":
+        yield from _feed_staleness(rule, cache, open_keys)
+
+
+def _observation(m: Measured, i: int, readings: Readings, names: Mapping[str, str], **extra) -> Observation:
+    key = m.keys[i]
+    entity = int(m.entity_index[i])
+    zone = int(m.zone_index[i])
+    value = float(m.values[i])
+    return Observation(
+        key=key, value=value if math.isfinite(value) else None,
+        observed_at=float(m.times[i]) if math.isfinite(m.times[i]) else None,
+        entity_id=readings.entity_ids[entity] if entity >= 0 else None,
+        zone_id=readings.zone_ids[zone] if zone >= 0 else None,
+        where=names.get(key, key), **extra)
+
+
+def severity_for(value: float, op: str, raise_at: Mapping[AlertSeverity, float],
+                 clear_at: Mapping[AlertSeverity, float], current: AlertSeverity | None) -> AlertSeverity | None:
+    """The severity a value holds. Levels at or below the current severity are held until the
+    value passes their clear level (hysteresis); levels above it need their raise level."""
+    compare = OPS[op]
+    held = None
+    for severity in SEVERITY_ORDER:
+        level = raise_at.get(severity)
+        if level is None or (isinstance(level, float) and math.isnan(level)):
+            continue
+        if current is not None and severity.rank <= current.rank:
+            level = clear_at.get(severity, level)
+        if compare(value, level):
+            held = severity
+    return held
+
+
+def _threshold(rule: Rule, cache: MetricCache, open_keys: set[str], names: Mapping[str, str]):
+    readings = cache.readings
+    if rule.forecast_kind:
+        return
+    m = cache.measure(rule)
+    levels = _level_arrays(rule, m, readings)
+    compare = OPS[rule.op]
+    holds = np.zeros(len(m.keys), dtype=bool)
+    for level in levels.values():
+        with np.errstate(invalid="ignore"):
+            holds |= compare(m.values, level)
+    for i in np.flatnonzero(holds | np.isin(np.array(m.keys, dtype=object), list(open_keys))):
+        raise_at = {s: float(arr[i]) for s, arr in levels.items()}
+        value = float(m.values[i])
+        yield m.keys[i], _observation(m, i, readings, names), (
+            lambda current, v=value, r=raise_at: severity_for(v, rule.op, r, rule.clear, current))
+
+
+def _level_arrays(rule: Rule, m: Measured, readings: Readings) -> dict[AlertSeverity, np.ndarray]:
+    levels = {s: np.full(len(m.keys), float(v)) for s, v in rule.levels.items() if isinstance(v, (int, float))}
+    for severity, prop in rule.levels_from.items():
+        per_entity = readings.property_values(prop)
+        levels[severity] = np.where(m.entity_index >= 0, per_entity[np.maximum(m.entity_index, 0)], np.nan)
+    return levels
+
+
+def _compound(rule: Rule, cache: MetricCache, open_keys: set[str], names: Mapping[str, str]):
+    readings = cache.readings
+    # key -> severity -> held; key -> (Measured, index) of its first condition, for the value shown
+    held: dict[str, set[AlertSeverity]] = {}
+    shown: dict[str, tuple[Measured, int]] = {}
+    for severity, level in rule.levels.items():
+        assert isinstance(level, CompoundLevel)
+        truths: list[dict[str, bool]] = []
+        for condition in level.conditions:
+            m = cache.measure(rule, condition)
+            with np.errstate(invalid="ignore"):
+                ok = OPS[condition.op](m.values, condition.value)
+            truths.append({k: bool(t) for k, t in zip(m.keys, ok)})
+            for i, k in enumerate(m.keys):
+                if k not in shown and (ok[i] or k in open_keys):
+                    shown[k] = (m, i)
+        keys = set().union(*truths)
+        for key in keys:
+            results = [t.get(key, False) for t in truths]
+            if any(results) if level.any_of else all(results):
+                held.setdefault(key, set()).add(severity)
+    for key in sorted(set(held) | (open_keys & set(shown))):
+        m, i = shown[key]
+        top = max(held.get(key, ()), key=lambda s: s.rank, default=None)
+        yield key, _observation(m, i, readings, names), (lambda current, s=top: s)
+
+
+def _forecast(rule: Rule, cache: MetricCache, open_keys: set[str], now: float, names: Mapping[str, str]):
+    """Per entity (or zone) with a stored forecast: the largest sum over `window` of forecast
+    steps starting within `horizon`; the lead time is how soon the first window reaching the
+    alert's level begins."""
+    readings = cache.readings
+    series_by_entity = readings.forecasts.get(rule.forecast_kind) or {}
+    mask = cache.entity_mask(rule)
+    per_key: dict[str, tuple[float, dict[AlertSeverity, float], int, str]] = {}
+    for entity_id, series in series_by_entity.items():
+        i = readings.index.get(entity_id)
+        if i is None or not mask[i]:
+            continue
+        starts, sums = _window_sums(series["t"], series["v"], rule.window, now, rule.horizon)
+        if not len(sums):
+            continue
+        lead = {}
+        for severity, level in rule.levels.items():
+            hit = np.flatnonzero(OPS[rule.op](sums, level))
+            if hit.size:
+                lead[severity] = max(0.0, float(starts[hit[0]]) - now)
+        zone = int(readings.zone_of[i])
+        key = entity_id if rule.scope == "entity" else (f"zone:{readings.zone_ids[zone]}" if zone >= 0 else None)
+        if rule.scope == "city":
+            key = "city"
+        if key is None:
+            continue
+        peak = float(np.max(sums))
+        if key not in per_key or peak > per_key[key][0]:
+            per_key[key] = (peak, lead, i, series.get("s", ""))
+    for key, (peak, lead, i, _source) in sorted(per_key.items()):
+        if not lead and key not in open_keys:
+            continue
+        zone = int(readings.zone_of[i])
+        top = max(lead, key=lambda s: s.rank, default=None)
+        observation = Observation(
+            key=key, value=peak, entity_id=readings.entity_ids[i] if rule.scope == "entity" else None,
+            zone_id=readings.zone_ids[zone] if zone >= 0 and rule.scope != "city" else None,
+            where=names.get(key, key), lead_time_s=lead.get(top) if top else None)
+        yield key, observation, (lambda current, s=top: s)
+
+
+def _window_sums(times: list[float], values: list[float], window: float, now: float,
+                 horizon: float) -> tuple[np.ndarray, np.ndarray]:
+    t, v = np.asarray(times, dtype=float), np.asarray(values, dtype=float)
+    ahead = (t + window > now) & (t < now + horizon)  # steps not yet over and starting within the horizon
+    t, v = t[ahead], v[ahead]
+    if not t.size:
+        return t, v
+    step_s = float(np.median(np.diff(t))) if t.size > 1 else window
+    width = max(1, int(round(window / step_s)))
+    if t.size < width:
+        return t[:1], np.array([v.sum()])
+    sums = np.convolve(v, np.ones(width), mode="valid")
+    return t[: sums.size], sums
+
+
+def _staleness(rule: Rule, cache: MetricCache, open_keys: set[str], now: float, names: Mapping[str, str]):
+    readings = cache.readings
+    _values, times = readings.latest(rule.kind)
+    mask = cache.entity_mask(rule) & np.isfinite(times)
+    ages = np.where(mask, now - times, np.nan)
+    severity = rule.fixed_severity
+    with np.errstate(invalid="ignore"):
+        stale = ages > rule.stale_after
+    keys = np.array(readings.entity_ids, dtype=object)
+    for i in np.flatnonzero(stale | (mask & np.isin(keys, list(open_keys)))):
+        zone = int(readings.zone_of[i])
+        key = readings.entity_ids[i]
+        observation = Observation(key=key, value=float(ages[i]), observed_at=float(times[i]), entity_id=key,
+                                  zone_id=readings.zone_ids[zone] if zone >= 0 else None, where=names.get(key, key))
+        yield key, observation, (lambda current, s=bool(stale[i]): severity if s else None)
+
+
+def _feed_staleness(rule: Rule, cache: MetricCache, open_keys: set[str]):
+    severity = rule.fixed_severity
+    for feed_id in rule.feeds:
+        view = cache.readings.feeds.get(feed_id)
+        key = f"feed:{feed_id}"
+        if view is None and key not in open_keys:
+            continue
+        stale = bool(view) and view.get("status") == "stale"
+        since = (view or {}).get("last_success_ts")
+        observation = Observation(key=key, value=None if since is None else cache.now - float(since),
+                                  observed_at=since, where=f"feed {feed_id}")
+        yield key, observation, (lambda current, s=stale: severity if s else None)
+
+
+def summary(rule: Rule, alert: Alert) -> str:
+    """The rule's summary template filled in; a broken template falls back to a plain line."""
+    fields = {"rule": rule.id, "severity": alert.severity.value, "where": alert.where or alert.key,
+              "value": alert.value if alert.value is not None else float("nan"),
+              "zone": alert.zone_id or "", "entity": alert.entity_id or "",
+              "lead": format_duration(round(alert.lead_time_s / 60) * 60) if alert.lead_time_s else "now"}
+    try:
+        return rule.summary.format(**fields)
+    except (KeyError, ValueError, IndexError, AttributeError):
+        return f"{rule.id}: {alert.severity.value} at {fields['where']} ({alert.value})"
