@@ -29,7 +29,10 @@ class CityStatus:
     simulated: bool
 
 
-def read_status(store: Store, settings_simulated: bool, zone_names: dict[str, str], now: float) -> CityStatus:
+def read_status(store: Store, settings_simulated: bool, zone_names: dict[str, str], now: float,
+                operator_view: bool = False) -> CityStatus:
+    """operator_view: every open alert (pending, internal, with acknowledgements); otherwise
+    only what the public may see."""
     health = store.all_feed_health()
     feeds = {feed_id: public_view(h, now) for feed_id, h in health.items()}
     successes = [float(h["last_success_ts"]) for h in health.values() if h.get("last_success_ts") is not None]
@@ -37,7 +40,8 @@ def read_status(store: Store, settings_simulated: bool, zone_names: dict[str, st
         version=store.version(),
         stage=state.stage(store),
         feeds=feeds,
-        alerts=public_alerts(AlertStore(store.redis).active(), zone_names),
+        alerts=(AlertStore(store.redis).active() if operator_view
+                else public_alerts(AlertStore(store.redis).active(), zone_names)),
         updated_at=max(successes) if successes else None,
         simulated=settings_simulated or any(f["simulated"] for f in feeds.values()),
     )

@@ -9,3 +9,7 @@ ALERTS_PANEL = "alerts-panel"
 BANNER = "simulated-banner"
 LEGEND = "legend"
 ATTRIBUTION = "attribution"
+ACK_ALERT = "ack-alert"  # operator console: which alert to acknowledge (dropdown)
+ACK_NOTE = "ack-note"  # operator console: the note (plain text)
+ACK_BUTTON = "ack-button"
+ACK_RESULT = "ack-result"  # what the last acknowledgement did (aria-live)

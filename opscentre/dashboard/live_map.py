@@ -40,6 +40,7 @@ class LiveMap:
     simulated: bool
     layer_ids: list[str]
     clock: Callable[[], float] = field(default=time.time)
+    operator_view: bool = False  # the console shows every open alert; the public page only public ones
 
     @cached_property
     def index(self) -> dict[str, list[int]]:
@@ -48,7 +49,7 @@ class LiveMap:
         return trace_index(layer_traces(empty_city_data(self.settings), self.layer_ids))
 
     def _status(self, now: float):
-        return read_status(self.store, self.simulated, self.settings.zones.name_by_id, now)
+        return read_status(self.store, self.simulated, self.settings.zones.name_by_id, now, self.operator_view)
 
     def initial(self, visible: list[str]) -> dict[str, Any]:
         """The components of a freshly loaded page: map, its stores, the tick, status and alerts."""

@@ -1,7 +1,8 @@
 """The operator console: a full-window live map with layer toggles, legend and status bar.
 
 Its own Dash app on its own Flask server; every route except /login needs an operator session
-(see auth.py). Callbacks here only read: the layer toggle changes what this browser shows.
+(see auth.py). The layer toggle changes what this browser shows; the one write is the
+acknowledge form (components/ack_form.py), which acts for the signed-in operator only.
 """
 
 from __future__ import annotations
@@ -12,11 +13,14 @@ from dash import Dash, Input, Output, dcc, html
 from flask import Flask
 from flask_login import current_user
 
+from opscentre.core.alert_store import AlertStore
 from opscentre.core.settings import Settings
 from opscentre.core.store import Store
 from opscentre.dashboard import ids
+from opscentre.dashboard.components.ack_form import ack_form, register_ack
 from opscentre.dashboard.components.map_figure import visibility_patch
 from opscentre.dashboard.live_map import LiveMap, map_overlays, map_shell
+from opscentre.dashboard.redis_clients import REDIS_DOWN
 from opscentre.layers import LAYERS
 
 ASSETS = str(Path(__file__).parent / "assets")
@@ -59,7 +63,7 @@ def create_ops_app(settings: Settings, store: Store, simulated: bool, server: Fl
                enable_mcp=False, compress=False,
                # no validation layout: Dash would embed a whole map (data included) in every page
                suppress_callback_exceptions=True)
-    live = LiveMap(settings, store, simulated, OPS_LAYERS)
+    live = LiveMap(settings, store, simulated, OPS_LAYERS, operator_view=True)
 
     def layout():
         visible = list(OPS_LAYERS)
@@ -75,10 +79,16 @@ def create_ops_app(settings: Settings, store: Store, simulated: bool, server: Fl
                        html.Button("Sign out", type="submit", className="signout")],
                       method="post", action="/logout", className="operator"),
         ]
-        return map_shell(parts, header, map_overlays(settings, simulated, OPS_LAYERS, parts))
+        overlays = map_overlays(settings, simulated, OPS_LAYERS, parts)
+        try:
+            open_alerts = AlertStore(store.redis).active()
+        except REDIS_DOWN:
+            open_alerts = []
+        return map_shell(parts, header, [*overlays, ack_form(open_alerts)])
 
     app.layout = layout
     live.register(app)
+    register_ack(app, store.redis)
 
     @app.callback(
         Output(ids.MAP, "figure", allow_duplicate=True),

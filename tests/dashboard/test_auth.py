@@ -77,3 +77,44 @@ def test_login_refuses_offsite_redirects(live, operator):
     response = requests.post(f"{live.url}/login?next=//evil.example/x", timeout=10, allow_redirects=False,
                              data={"username": username, "password": password})
     assert response.status_code == 302 and response.headers["Location"] == "/"
+
+
+def ack_callback_body(session, live, alert_id: str, note: str) -> dict:
+    """A valid body for the acknowledge callback, built from the app's own dependency list."""
+    dependencies = session.get(f"{live.url}/_dash-dependencies", timeout=10).json()
+    ack = next(d for d in dependencies if d["inputs"][0]["id"] == ids.ACK_BUTTON)
+    return {
+        "output": ack["output"],
+        "outputs": [{"id": o.split(".")[0], "property": o.split(".")[1]} for o in ack["output"].strip(".").split("...")],
+        "inputs": [{"id": ids.ACK_BUTTON, "property": "n_clicks", "value": 1}],
+        "state": [{"id": ids.ACK_ALERT, "property": "value", "value": alert_id},
+                  {"id": ids.ACK_NOTE, "property": "value", "value": note}],
+        "changedPropIds": [f"{ids.ACK_BUTTON}.n_clicks"],
+    }
+
+
+def test_a_crafted_anonymous_acknowledge_changes_nothing_and_an_operators_is_recorded_as_theirs(
+        live, operator, store, rio_settings):
+    from city_seed import alert_record
+
+    from opscentre.core import keys
+    from opscentre.core.alert_store import AlertStore
+
+    alert = alert_record("a-42", "firing", zone_id=rio_settings.zones.ids[0], severity="critical")
+    store.redis.hset(keys.ALERTS, alert.fingerprint, alert.model_dump_json())
+    session = logged_in(live, *operator)
+    note = '<img src=x onerror="alert(1)"> pumped the underpass'
+    body = ack_callback_body(session, live, "a-42", note)
+    anonymous = requests.post(f"{live.url}/_dash-update-component", json=body, timeout=10)
+    assert anonymous.status_code == 401
+    assert store.redis.hlen(keys.ALERT_ACKS) == 0 and store.redis.xlen(keys.AUDIT) == 0
+    allowed = session.post(f"{live.url}/_dash-update-component", json=body, timeout=10)
+    assert allowed.status_code == 200, allowed.text
+    assert f"Acknowledged by {operator[0]}" in allowed.text
+    ack = AlertStore(store.redis).acks()["a-42"]
+    assert ack["by"] == operator[0] and ack["note"] == note  # stored as the text it was
+    (entry,) = AlertStore(store.redis).audit()
+    assert entry["actor"] == operator[0] and entry["action"] == "acknowledged"
+    unknown = session.post(f"{live.url}/_dash-update-component", json=ack_callback_body(session, live, "a-0", "x"),
+                           timeout=10)
+    assert "no longer open" in unknown.text and store.redis.hlen(keys.ALERT_ACKS) == 1

@@ -166,3 +166,38 @@ def test_page_says_redis_is_unreachable_and_recovers(own_redis, rio_settings, pa
         page.wait_for_function(f"() => document.getElementById('{ids.STATUS_BAR}').textContent"
                                ".includes('Stage 1')", timeout=20_000)
         assert page.errors == []
+
+
+def test_operator_acknowledges_an_alert_with_a_note_that_stays_text(live, page, store, rio_settings, operator):
+    from city_seed import alert_record
+
+    from opscentre.core import keys
+    from opscentre.core.alert_store import AlertStore
+
+    write_city(store, rio_settings, rain_mm=1.0)
+    alert = alert_record("a-77", "firing", zone_id=rio_settings.zones.ids[0], severity="critical")
+    store.redis.hset(keys.ALERTS, alert.fingerprint, alert.model_dump_json())
+    dialogs = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.goto(f"{live.url}/login")
+    page.fill("#username", operator[0])
+    page.fill("#password", operator[1])
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live.url}/")
+    page.wait_for_function(MAP_READY, timeout=60_000)
+    assert "critical rain at a-77" in page.locator(f"#{ids.ALERTS_PANEL}").inner_text()
+    page.click(f"#{ids.ACK_ALERT}")
+    page.get_by_role("dialog").get_by_text("critical · critical rain at a-77").click()
+    note = '<img src=x onerror="alert(1)"> pumps running'
+    page.fill(f"#{ids.ACK_NOTE}", note)
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")  # the button has the focus after the note: keyboard only
+    page.wait_for_function(f"() => document.getElementById('{ids.ACK_RESULT}').textContent.includes('Acknowledged')",
+                           timeout=10_000)
+    assert AlertStore(store.redis).acks()["a-77"]["by"] == operator[0]
+    page.wait_for_function(f"() => document.getElementById('{ids.ALERTS_PANEL}').textContent.includes('pumps')",
+                           timeout=10_000)
+    panel = page.locator(f"#{ids.ALERTS_PANEL}")
+    assert f"ack {operator[0]}: <img src=x" in panel.inner_text()  # shown as the text it is
+    assert panel.locator("img").count() == 0 and dialogs == []
+    assert page.offsite_requests == [] and page.errors == []

@@ -45,8 +45,15 @@ def unreachable_model() -> dict[str, Any]:
 
 
 def _alert_line(alert: dict[str, Any]) -> str:
-    where = alert.get("zone_name") or alert.get("zone_id") or alert.get("entity_id") or "city"
-    return f"{alert.get('severity') or 'alert'} · {where} · {alert.get('rule') or ''}".rstrip(" ·")
+    where = alert.get("zone_name") or alert.get("where") or alert.get("zone_id") or alert.get("entity_id") or "city"
+    text = alert.get("summary") or f"{alert.get('rule') or ''} · {where}"
+    line = f"{alert.get('severity') or 'alert'} · {text}"
+    if alert.get("state") == "pending":
+        line += " (pending)"
+    if alert.get("acknowledged_by"):  # operator view only: the public projection has no acks
+        note = (alert.get("ack_note") or "").strip()
+        line += f" · ack {alert['acknowledged_by']}" + (f": {note[:80]}" if note else "")
+    return line
 
 
 def status_bar(model: dict[str, Any]) -> list[Any]:
