@@ -39,7 +39,7 @@ def test_public_page_shows_no_operator_data_or_controls(live, store, rio_setting
     for forbidden in (operator[0], "555-0101", "Sign out", "/logout", ids.LAYER_TOGGLE, "acknowledged_by", "password"):
         assert forbidden not in text, forbidden
     assert "SIMULATED DATA" in text
-    assert "1 active alert" in text and "rain_15min" in text
+    assert "1 active alert" in text and "warning rain at a1" in text
     index = requests.get(f"{live.url}/public", timeout=10)
     assert index.status_code == 200 and index.url.endswith("/public/")
     assert "validation_layout" not in index.text
