@@ -18,9 +18,11 @@ from redis import Redis
 
 from opscentre.core import keys
 from opscentre.core.alerting.engine import Evaluation
+from opscentre.core.alerting.incidents import Incident
 from opscentre.core.alerting.lifecycle import Alert, AlertState
 from opscentre.core.alerting.rules import AlertSeverity
 from opscentre.core.alerting.stage import StageDecision
+from opscentre.core.notify import outbox
 
 AUDIT_RETENTION_S = 90 * 86400
 ACTOR_ENGINE = "engine"
@@ -79,11 +81,26 @@ class AlertStore:
         return {k.decode(): orjson.loads(v) for k, v in self.redis.hgetall(keys.ALERT_ACKS).items()}
 
     def apply(self, evaluation: Evaluation, before: dict[str, Alert], stage: StageDecision | None,
-              now: float, wall_now: float | None = None) -> None:
-        """Store one evaluation: changed alerts, transitions in the audit stream, the stage.
-        `now` is the evaluation's (data) time; audit entries are stamped with the wall clock."""
+              now: float, wall_now: float | None = None, incidents: dict[str, Incident] | None = None,
+              reminded: dict[str, dict[str, Any]] | None = None,
+              notifications: list[dict[str, Any]] | None = None) -> None:
+        """Store one evaluation in one transaction: changed alerts, their transitions in the audit
+        stream, incidents, reminder state, the notifications (outbox) and the stage.
+        `now` is the evaluation's (data) time; audit and outbox entries carry the wall clock."""
         wall_now = wall_now if wall_now is not None else now
         pipe = self.redis.pipeline(transaction=True)
+        if incidents:
+            pipe.hset(keys.INCIDENTS, mapping={i: incident.model_dump_json() for i, incident in incidents.items()})
+        if reminded is not None:
+            pipe.delete(keys.ALERT_REMINDERS)
+            if reminded:
+                pipe.hset(keys.ALERT_REMINDERS, mapping={a: orjson.dumps(r) for a, r in reminded.items()})
+        for notification in notifications or ():
+            if notification.get("silenced_by"):
+                self._audit(pipe, wall_now, ACTOR_ENGINE, "notification-silenced",
+                            notification.get("incident_id") or notification.get("alert_id", "?"), None, notification)
+            else:
+                outbox.enqueue(pipe, notification, wall_now)
         changed = {f: evaluation.alerts[f] for f in evaluation.changed if f in evaluation.alerts}
         if changed:
             pipe.hset(keys.ALERTS, mapping={f: a.model_dump_json() for f, a in changed.items()})
@@ -99,6 +116,20 @@ class AlertStore:
         if stage is not None:
             self._stage(pipe, stage, now, wall_now)
         pipe.execute()
+
+    # ---- incidents and reminders -----------------------------------------------------------
+
+    def incidents(self) -> dict[str, Incident]:
+        return {k.decode(): Incident.model_validate_json(v) for k, v in self.redis.hgetall(keys.INCIDENTS).items()}
+
+    def reminded(self) -> dict[str, dict[str, Any]]:
+        return {k.decode(): orjson.loads(v) for k, v in self.redis.hgetall(keys.ALERT_REMINDERS).items()}
+
+    def prune_incidents(self, now: float, keep_resolved_s: float = 86400) -> None:
+        old = [i for i, incident in self.incidents().items()
+               if incident.state == "resolved" and incident.resolved_at and now - incident.resolved_at > keep_resolved_s]
+        if old:
+            self.redis.hdel(keys.INCIDENTS, *old)
 
     # ---- operator actions ---------------------------------------------------------------
 

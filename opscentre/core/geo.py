@@ -15,6 +15,7 @@ from shapely.geometry import shape
 # A point that falls just outside every zone (a gauge on the shore, a simplified coastline)
 # still belongs to the nearest zone if it is this close (degrees, ~1 km).
 NEAREST_ZONE_MAX_DEG = 0.01
+NEIGHBOUR_TOLERANCE_DEG = 0.0005  # ~50 m
 
 
 @dataclass
@@ -70,6 +71,23 @@ class Zones:
     def representative_points(self) -> list[tuple[float, float]]:
         """One (lon, lat) inside each zone, in zone order."""
         return [(p.x, p.y) for p in (g.representative_point() for g in self.geometries)]
+
+    @cached_property
+    def neighbours(self) -> dict[str, set[str]]:
+        """zone id -> the zones that touch it (a hair of tolerance: simplified borders leave slivers)."""
+        import warnings
+
+        frame = self.frame
+        with warnings.catch_warnings():  # buffering in degrees on purpose
+            warnings.simplefilter("ignore", UserWarning)
+            grown = gpd.GeoDataFrame({"zone_id": self.ids}, geometry=frame.geometry.buffer(NEIGHBOUR_TOLERANCE_DEG),
+                                     crs=frame.crs)
+            pairs = gpd.sjoin(grown, frame, how="inner", predicate="intersects")
+        out: dict[str, set[str]] = {zone_id: set() for zone_id in self.ids}
+        for left, right in zip(pairs["zone_id_left"], pairs["zone_id_right"]):
+            if left != right:
+                out[left].add(right)
+        return out
 
     def assign(self, points: list[tuple[float, float]]) -> list[str | None]:
         """Zone id for each (lon, lat): the zone containing it, else the nearest within ~1 km."""

@@ -19,6 +19,9 @@ STAGE_RECORD = f"{PREFIX}:stage"  # string JSON {level, name, since, reasons, al
 STAGE_OVERRIDE = f"{PREFIX}:stage:override"  # string JSON {level, by, note, set_at, expires_at}
 STAGE_HISTORY = f"{PREFIX}:stage:history"  # stream d=JSON stage record, one entry per change
 AUDIT = f"{PREFIX}:audit"  # stream d=JSON {at, actor, action, subject, before, after}; kept 90 days
+INCIDENTS = f"{PREFIX}:incidents"  # hash incident id -> JSON Incident (open, and resolved for a day)
+ALERT_REMINDERS = f"{PREFIX}:alert_reminders"  # hash alert id -> JSON {last_at, count, escalated}
+OUTBOX = f"{PREFIX}:outbox"  # stream d=JSON notification; one consumer group per channel; kept 7 days
 EVALUATE_LOCK = f"{PREFIX}:lock:evaluate"  # held while an evaluation runs
 EVALUATE_AGAIN = f"{PREFIX}:evaluate:again"  # set when data arrived during an evaluation: run once more
 EVENT_SOURCES = f"{PREFIX}:event_sources"  # set of sources that have stored events
@@ -61,3 +64,8 @@ def events(source: str) -> str:
 def forecast(kind: str) -> str:
     """hash entity_id -> JSON {"s": source, "i": issued_at, "t": [step times], "v": [values]}"""
     return f"{PREFIX}:forecast:{kind}"
+
+
+def outbox_group(channel: str) -> str:
+    """consumer group of one notification channel on the outbox stream"""
+    return f"{PREFIX}:outbox:{channel}"

@@ -18,7 +18,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
-from opscentre.core.alerting.rules import Rule, check_rules, summary_problem
+from opscentre.core.alerting.rules import AlertSeverity, Rule, check_rules, parse_duration, summary_problem
 from opscentre.core.alerting.stage import StageSettings
 from opscentre.core.errors import ConfigError
 from opscentre.core.geo import Zones
@@ -65,6 +65,13 @@ class FeedSettings(_Strict):
 
 class AlertingSettings(_Strict):
     evaluate_every_s: int = Field(15, ge=1, le=3600, description="the timer evaluation, besides after each poll")
+    incident_window: float = Field(7200, ge=0, description="alerts nearby within this long join one incident")
+    reminder_every: float = Field(1800, ge=0, description="remind unacknowledged alerts this often (0: never)")
+    escalate_after: float = Field(3600, ge=0, description="escalate an unacknowledged alert after (0: never)")
+    reminder_min_severity: AlertSeverity = AlertSeverity.CRITICAL
+
+    _durations = field_validator("incident_window", "reminder_every", "escalate_after", mode="before")(
+        lambda v: parse_duration(v))
 
 
 class Settings(_Strict):

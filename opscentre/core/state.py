@@ -71,6 +71,19 @@ def forecasts(store: Store) -> list[dict[str, Any]]:
     return rows
 
 
+def incidents(store: Store) -> list[dict[str, Any]]:
+    """Open incidents and those resolved in the last day, newest first, with their timelines."""
+    rows = []
+    for incident in AlertStore(store.redis).incidents().values():
+        row = incident.model_dump(mode="json")
+        for name in ("opened_at", "updated_at", "resolved_at"):
+            row[name] = iso_utc(row[name])
+        row["timeline"] = [{**step, "at": iso_utc(step["at"])} for step in row["timeline"]]
+        rows.append(row)
+    rows.sort(key=lambda r: r["updated_at"] or "", reverse=True)
+    return rows
+
+
 def feeds(store: Store, now: float) -> dict[str, dict[str, Any]]:
     return {feed_id: public_view(h, now) for feed_id, h in store.all_feed_health().items()}
 
@@ -86,6 +99,7 @@ def snapshot(store: Store, now: float) -> dict[str, Any]:
         "events": events(store, now),
         "forecasts": forecasts(store),
         "alerts": AlertStore(store.redis).active(),
+        "incidents": incidents(store),
         "stage": stage(store),
         "feeds": feed_views,
     }

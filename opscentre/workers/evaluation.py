@@ -17,6 +17,9 @@ from opscentre.core import keys
 from opscentre.core.alert_store import AlertStore
 from opscentre.core.alerting.engine import Evaluation, evaluate
 from opscentre.core.alerting.readings import CITY, Readings
+from opscentre.core.alerting.incidents import group
+from opscentre.core.alerting.reminders import due
+from opscentre.core.alerting.silences import silenced_by
 from opscentre.core.alerting.stage import derive_stage
 from opscentre.core.clock import sim_now
 from opscentre.core.settings import Settings
@@ -83,10 +86,33 @@ def _evaluate_once(settings: Settings, store: Store, alert_store: AlertStore, no
     evaluation = evaluate(rules, before, readings, now, names)
     decision = derive_stage(settings.stage, evaluation.alerts.values(), alert_store.stage_override(), now,
                             alert_store.stage())
-    alert_store.apply(evaluation, before, decision, now, wall_now)
+    alerting = settings.alerting
+    update = group(evaluation.transitions, evaluation.alerts, alert_store.incidents(), settings.zones.neighbours,
+                   alerting.incident_window, now)
+    reminders, reminded = due(evaluation.alerts, alert_store.acks(), alert_store.reminded(), alerting.reminder_every,
+                              alerting.escalate_after, alerting.reminder_min_severity, now)
+    notifications = mark_silenced(update.notifications + reminders, evaluation.alerts, alert_store.silences(), now)
+    alert_store.apply(evaluation, before, decision, now, wall_now, incidents=update.incidents, reminded=reminded,
+                      notifications=notifications)
+    alert_store.prune_incidents(now)
     for t in evaluation.transitions:
         log.info("alert %s %s: %s %s -> %s", t.alert_id, t.change.value, t.rule, t.severity_before, t.severity_after)
     return evaluation, decision.level
+
+
+def mark_silenced(notifications: list[dict], alerts: dict, silences: list[dict], now: float) -> list[dict]:
+    """A notification whose every alert is silenced is kept out of the outbox (and audited as such)."""
+    if not silences:
+        return notifications
+    by_fingerprint = {a.fingerprint: a for a in alerts.values()}
+    out = []
+    for notification in notifications:
+        matched = [silenced_by(silences, by_fingerprint[f], now) for f in notification.get("fingerprints", [])
+                   if f in by_fingerprint]
+        if matched and all(matched):
+            notification = {**notification, "silenced_by": sorted({s for ids in matched for s in ids})}
+        out.append(notification)
+    return out
 
 
 def read_readings(settings: Settings, store: Store, now: float, wall_now: float) -> tuple[Readings, dict[str, str]]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import socket
 import time
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -104,6 +105,14 @@ def evaluate_after_store(settings: Settings, store: Store, now: float | None = N
     except Exception:
         log.exception("alert evaluation failed")
         return None
+
+
+def deliver() -> dict:
+    """Drain the notification outbox to the channels (for now: the log channel)."""
+    from opscentre.core.notify import log_channel
+
+    consumer = f"{socket.gethostname()}:{os.getpid()}"
+    return {"log": log_channel.deliver(_process_store().redis, consumer)}
 
 
 def evaluate() -> dict:

@@ -58,6 +58,16 @@ def build_scheduler(settings: Settings, store: Store, speed: float = 1.0) -> Cro
             failure_ttl=24 * 3600,
             name="evaluate",
         )
+        scheduler.register(
+            jobs.deliver,
+            queue_name=keys.FEED_QUEUE,
+            interval=settings.alerting.evaluate_every_s,
+            job_timeout=POLL_JOB_TIMEOUT_S,
+            result_ttl=POLL_RESULT_TTL_S,
+            ttl=max(settings.alerting.evaluate_every_s * 3, 60),
+            failure_ttl=24 * 3600,
+            name="deliver",
+        )
     for feed_id, feed_settings in settings.feeds.items():
         if not feed_settings.enabled:
             store.set_feed_disabled(feed_id)

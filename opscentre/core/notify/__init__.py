@@ -1,0 +1,1 @@
+"""Notifications: the durable outbox (the seam), and the channels that drain it."""
