@@ -115,6 +115,8 @@ class AlertStore:
                 {"state": t.state_after, "severity": t.severity_after, "value": t.value})
         if stage is not None:
             self._stage(pipe, stage, now, wall_now)
+        if changed or evaluation.removed:
+            pipe.incr(keys.VERSION)  # maps and public API caches follow alerts, not only data
         pipe.execute()
 
     # ---- incidents and reminders -----------------------------------------------------------

@@ -55,7 +55,8 @@ def read_city_data(store: Store, settings: Settings, now: float | None = None) -
                 events.setdefault(event["category"], []).append(event)
     return CityData(entities=store.entities(), latest=store.latest_many(LAYER_KINDS), zones=settings.zones,
                     tz=settings.tz, events=events,
-                    forecasts={kind: store.forecasts(kind) for kind in LAYER_FORECAST_KINDS})
+                    forecasts={kind: store.forecasts(kind) for kind in LAYER_FORECAST_KINDS},
+                    alerts=public_alerts(AlertStore(store.redis).active(), settings.zones.name_by_id))
 
 
 def empty_city_data(settings: Settings) -> CityData:

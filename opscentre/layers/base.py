@@ -32,6 +32,8 @@ class CityData:
     events: Mapping[str, list[Mapping[str, Any]]] = field(default_factory=dict)
     # kind -> entity_id -> {"s": source, "i": issued_at, "t": [step times], "v": [values]}
     forecasts: Mapping[str, Mapping[str, Mapping[str, Any]]] = field(default_factory=dict)
+    # firing alerts the public may see ({id, rule, severity, zone_id, entity_id, summary...})
+    alerts: list[Mapping[str, Any]] = field(default_factory=list)
 
     def values(self, kind: str) -> Latest:
         return self.latest.get(kind) or {}

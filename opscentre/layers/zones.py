@@ -3,11 +3,13 @@ for it (its own gauges, or the nearest one), on the stage colour scale."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from opscentre.core.geo import Zones
 from opscentre.layers.base import CityData, Layer, LegendEntry, short_local_times, timestamps
 from opscentre.layers.rain_classes import NO_DATA, RAIN_CLASSES, RainClass, classify_rain
+from opscentre.layers.stages import stage_colour
 from opscentre.layers.zone_gauges import gauge_points, zone_gauges
 
 KIND = "rain_mm"
@@ -41,10 +43,34 @@ def zone_rain(data: CityData) -> list[dict[str, Any]]:
     return rows
 
 
+# Alert severities on COR's stage colour scale: a zone with alerts gets a thick outline in the
+# colour of its worst one.
+SEVERITY_LEVEL = {"advisory": 2, "warning": 3, "critical": 4, "emergency": 5}
+OUTLINE = "#0b1220"
+
+
+def zone_alerts(data: CityData) -> dict[str, list[Mapping[str, Any]]]:
+    """zone id -> its firing alerts, worst first (alerts on an entity count for the entity's zone)."""
+    by_zone: dict[str, list[Mapping[str, Any]]] = {}
+    for alert in data.alerts:
+        zone_id = alert.get("zone_id") or (data.entities.get(alert.get("entity_id") or "") or {}).get("zone_id")
+        if zone_id:
+            by_zone.setdefault(zone_id, []).append(alert)
+    for alerts in by_zone.values():
+        alerts.sort(key=lambda a: -SEVERITY_LEVEL.get(str(a.get("severity")), 0))
+    return by_zone
+
+
+def _alert_level(alerts: list[Mapping[str, Any]]) -> int:
+    return SEVERITY_LEVEL.get(str(alerts[0].get("severity")), 0) if alerts else 0
+
+
 def features(data: CityData) -> list[dict[str, Any]]:
     geometries = [f["geometry"] for f in data.zones.geojson["features"]]
+    alerts = zone_alerts(data)
     out = []
     for row, geometry in zip(zone_rain(data), geometries):
+        here = alerts.get(row["zone_id"], [])
         rain_class: RainClass = row["rain_class"]
         properties = {
             "zone_id": row["zone_id"],
@@ -58,6 +84,11 @@ def features(data: CityData) -> list[dict[str, Any]]:
             "gauge_id": row["gauge_id"],
             "gauge_name": row["gauge_name"],
             "from_nearest_gauge": row["from_nearest_gauge"],
+            "alert_level": _alert_level(here),  # 0 none; 2..5 on the stage scale (advisory..emergency)
+            "alert_severity": here[0].get("severity") if here else None,
+            "alert_colour": stage_colour(_alert_level(here)) if here else None,
+            "alerts": [{"id": a.get("id"), "rule": a.get("rule"), "severity": a.get("severity"),
+                        "summary": a.get("summary")} for a in here],
             **timestamps(row["observed_at"], data.tz),
             "source": row["source"],
         }
@@ -114,6 +145,12 @@ def _colourscale() -> list[list[Any]]:
 def traces(data: CityData) -> list[dict[str, Any]]:
     rows = zone_rain(data)
     hover, offset = _hover_values(rows, data)
+    alerts = zone_alerts(data)
+    for row, values in zip(rows, hover):
+        here = alerts.get(row["zone_id"], [])
+        values.append(f"<br>⚠ {here[0].get('summary') or here[0].get('rule')}"
+                      + (f" (+{len(here) - 1} more)" if len(here) > 1 else "") if here else "")
+    levels = [_alert_level(alerts.get(row["zone_id"], [])) for row in rows]
     return [{
         "type": "choroplethmap",
         "name": "Zones",
@@ -124,21 +161,23 @@ def traces(data: CityData) -> list[dict[str, Any]]:
         "zmax": len(LEVELS) - 0.5,
         "colorscale": _colourscale(),
         "showscale": False,
-        "marker": {"opacity": 0.55, "line": {"width": 0.7, "color": "#0b1220"}},
+        "marker": {"opacity": 0.55, "line": {"width": [3.0 if level else 0.7 for level in levels],
+                                             "color": [stage_colour(level) if level else OUTLINE for level in levels]}},
         "text": [f"<b>{row['name']}</b>" for row in rows],
         "customdata": hover,
         "meta": offset,
-        "hovertemplate": "%{text}<br>%{customdata[0]}<br>%{customdata[1]}<br>%{customdata[2]} (%{meta})<extra></extra>",
+        "hovertemplate": "%{text}<br>%{customdata[0]}<br>%{customdata[1]}<br>%{customdata[2]} (%{meta})"
+                         "%{customdata[3]}<extra></extra>",
     }]
 
 
 LAYER = Layer(
     layer_id="zones",
     label="Zones",
-    title="Zones — worst 15-min rain",
+    title="Zones — worst 15-min rain (outline: worst alert)",
     kinds=(KIND,),
     features=features,
     traces=traces,
-    patched=("z", "text", "customdata", "meta"),
+    patched=("z", "text", "customdata", "meta", "marker.line.width", "marker.line.color"),
     legend=tuple(LegendEntry(c.label, MAP_FILL[c.level], "area") for c in LEVELS),
 )

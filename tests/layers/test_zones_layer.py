@@ -69,3 +69,25 @@ def test_zones_trace_sends_levels_and_geometry_once(rio):
     assert trace["customdata"][0][2] == "17:26 · test"
     assert LAYERS["zones"].traces(data)[0]["geojson"] is trace["geojson"]  # built once, reused
     assert OBSERVED
+
+
+def test_a_zone_with_alerts_carries_its_worst_one_and_is_outlined_in_its_stage_colour(rio):
+    from opscentre.layers.stages import stage_colour
+
+    zone = rio.zones.ids[5]
+    lon, lat = inside(rio, zone)
+    alerts = [{"id": "a-1", "rule": "rain_15min", "severity": "warning", "zone_id": None, "entity_id": "g1",
+               "summary": "warning rain at G1"},
+              {"id": "a-2", "rule": "siren_criterion", "severity": "critical", "zone_id": zone, "entity_id": None,
+               "summary": "siren criterion met"}]
+    data = city(rio, [gauge("g1", lon, lat, zone_id=zone)], alerts=alerts, rain_mm={"g1": 7.0})
+    feature = next(f for f in LAYERS["zones"].features(data) if f["id"] == zone)["properties"]
+    assert feature["alert_severity"] == "critical" and feature["alert_level"] == 4
+    assert feature["alert_colour"] == stage_colour(4)
+    assert [a["id"] for a in feature["alerts"]] == ["a-2", "a-1"]
+    quiet = next(f for f in LAYERS["zones"].features(data) if f["id"] != zone)["properties"]
+    assert quiet["alert_level"] == 0 and quiet["alerts"] == []
+    (trace,) = LAYERS["zones"].traces(data)
+    i = rio.zones.ids.index(zone)
+    assert trace["marker"]["line"]["color"][i] == stage_colour(4) and trace["marker"]["line"]["width"][i] == 3.0
+    assert "siren criterion met (+1 more)" in trace["customdata"][i][3]
