@@ -6,6 +6,7 @@ See docs/data-model.md for what each holds.
 PREFIX = "oc"
 
 ENTITIES = f"{PREFIX}:entities"  # hash entity_id -> JSON Entity (zone assigned once)
+ENTITIES_VERSION = f"{PREFIX}:entities:version"  # counter, +1 per write to the registry
 KINDS = f"{PREFIX}:kinds"  # set of kinds that have a latest value
 FEEDS = f"{PREFIX}:feeds"  # set of feed ids that have ever reported health
 VERSION = f"{PREFIX}:version"  # counter, +1 per stored poll: cheap "did anything change?"

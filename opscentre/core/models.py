@@ -215,28 +215,28 @@ class FeedStatus(StrEnum):
 
 
 class EntityValidator:
-    """Validates entity descriptions from a payload, once per entity id.
+    """Validates entity descriptions from a payload, once per distinct description.
 
     Feeds describe the same entities in every payload (a station list, a road network);
     re-validating 2,000 unchanged descriptions each poll costs more than storing the readings.
-    The registry keeps an entity's *first* description (its zone is assigned then, once), so a
-    later description of an id already validated here is not looked at again. A description
-    that fails validation is not remembered: it is checked again next time. Bounded: forgets
-    everything past `limit` ids.
+    A description equal to the one last validated for its id (a plain dict comparison, done in
+    C) returns the validated entity; a changed one (new thresholds, a new name) is validated
+    again. A description that fails validation is not remembered. Bounded: forgets everything
+    past `limit` ids.
     """
 
     def __init__(self, source: str, limit: int = 200_000):
         self.source = source
         self.limit = limit
-        self._seen: dict[str, Entity] = {}
+        self._seen: dict[str, tuple[dict[str, Any], Entity]] = {}
 
     def __call__(self, item: dict[str, Any]) -> Entity:
         entity_id = item.get("entity_id")
         cached = self._seen.get(entity_id) if isinstance(entity_id, str) else None
-        if cached is not None:
-            return cached
+        if cached is not None and cached[0] == item:
+            return cached[1]
         entity = Entity.model_validate({**item, "source": self.source})
         if len(self._seen) >= self.limit:
             self._seen.clear()
-        self._seen[entity.entity_id] = entity
+        self._seen[entity.entity_id] = (dict(item), entity)
         return entity

@@ -54,7 +54,7 @@ class Store:
     def __init__(self, redis: Redis):
         self.redis = redis
         self._owners: dict[str, str] = {}  # entity id -> source that registered it (cache)
-        self._entities_cache: tuple[int, dict[str, dict[str, Any]]] | None = None
+        self._entities_cache: tuple[tuple[int, int], dict[str, dict[str, Any]]] | None = None
         self._store_batch = redis.register_script(STORE_BATCH_LUA)
 
     # ---- entities -------------------------------------------------------------------------
@@ -81,13 +81,33 @@ class Store:
         return {e: owners[e] for e in entity_ids if owners.get(e, source) != source}
 
     def entities(self) -> dict[str, dict[str, Any]]:
-        """The registry. Entities are only ever added, so an unchanged count means an unchanged
-        registry: the decoded copy is reused (the dashboard reads this every tick)."""
-        count = self.redis.hlen(keys.ENTITIES)
-        if self._entities_cache is None or self._entities_cache[0] != count:
+        """The registry. Every write to it bumps ENTITIES_VERSION, so an unchanged (count,
+        version) means an unchanged registry: the decoded copy is reused (the dashboard reads
+        this every tick)."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hlen(keys.ENTITIES)
+        pipe.get(keys.ENTITIES_VERSION)
+        count, version = pipe.execute()
+        stamp = (count, int(version or 0))
+        if self._entities_cache is None or self._entities_cache[0] != stamp:
             raw = self.redis.hgetall(keys.ENTITIES)
-            self._entities_cache = (len(raw), {k.decode(): orjson.loads(v) for k, v in raw.items()})
+            self._entities_cache = (stamp, {k.decode(): orjson.loads(v) for k, v in raw.items()})
         return self._entities_cache[1]
+
+    def changed_entities(self, entities: Iterable[Entity]) -> list[Entity]:
+        """Registered entities of their own source whose name or properties (thresholds, units...)
+        changed, as they are to be stored: the new description on the registered geometry and
+        zone (a zone is assigned once)."""
+        registry = self.entities()
+        changed = []
+        for entity in entities:
+            current = registry.get(entity.entity_id)
+            if current is None or current.get("source") != entity.source:
+                continue
+            if current.get("name") != entity.name or (current.get("properties") or {}) != entity.properties:
+                changed.append(entity.model_copy(update={"geometry": current.get("geometry"),
+                                                         "zone_id": current.get("zone_id")}))
+        return changed
 
     def entity_count(self) -> int:
         return self.redis.hlen(keys.ENTITIES)
@@ -119,6 +139,7 @@ class Store:
         pipe = self.redis.pipeline(transaction=True)
         if new_entities:
             pipe.hset(keys.ENTITIES, mapping={e.entity_id: e.model_dump_json() for e in new_entities})
+            pipe.incr(keys.ENTITIES_VERSION)
         min_id = int((wall_now - retention_s) * 1000)
         kinds = set()
         for batch in batches:

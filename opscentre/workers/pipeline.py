@@ -52,6 +52,8 @@ def store_payload(feed: Feed, payload: bytes, ctx: FeedContext, store: Store, *,
     retention_s = ctx.settings.retention_hours * 3600
     clean = validate(parsed, now=ctx.now.timestamp(), max_age_s=retention_s)
     new_entities = _with_zones(store.unknown_entities(clean.entities), ctx)
+    new_ids = {e.entity_id for e in new_entities}
+    new_entities += store.changed_entities(e for e in clean.entities if e.entity_id not in new_ids)
     clean = reject_foreign(clean, store.foreign_owners((e.entity_id for e in clean.entities), feed.feed_id))
     events = _events_with_zones(clean.events, ctx)
     stored = clean.item_count
@@ -89,7 +91,7 @@ def store_payload(feed: Feed, payload: bytes, ctx: FeedContext, store: Store, *,
     for r in clean.rejected:
         counts = skip_reasons if r.skipped else reasons
         counts[r.reason] = counts.get(r.reason, 0) + 1
-    return PollSummary(feed.feed_id, stored, rejected, len(new_entities), duration, len(payload), reasons,
+    return PollSummary(feed.feed_id, stored, rejected, len(new_ids), duration, len(payload), reasons,
                        skipped, skip_reasons)
 
 

@@ -63,3 +63,27 @@ def test_a_failure_keeps_the_last_good_data_and_counts_consecutive_failures(redi
     health = store.feed_health("t")
     assert health["status"] == "failing" and health["consecutive_failures"] == 2
     assert store.latest("rain_mm")["g0"][0] == 1.0
+
+
+def test_a_changed_description_updates_the_registry_but_keeps_the_zone_it_was_given(redis_client):
+    from opscentre.core.models import EntityValidator
+
+    store = Store(redis_client)
+    validate = EntityValidator("t")
+    first = validate({"entity_id": "r1", "entity_type": "river_station", "zone_id": "024",
+                      "geometry": {"type": "Point", "coordinates": [-43.18, -22.97]},
+                      "properties": {"attention_m": 2.0, "alert_m": 3.0}})
+    store.write_poll("t", store.unknown_entities([first]), [], {}, {}, retention_s=3600, wall_now=NOW)
+    assert store.entities()["r1"]["properties"]["alert_m"] == 3.0
+    assert validate({**first.model_dump(exclude={"source"})}) is not None
+    revised = validate({"entity_id": "r1", "entity_type": "river_station", "zone_id": "999",
+                        "geometry": {"type": "Point", "coordinates": [0.0, 0.0]},
+                        "properties": {"attention_m": 2.0, "alert_m": 2.6}})
+    assert revised.properties["alert_m"] == 2.6  # a changed description is validated again, not served from cache
+    assert store.unknown_entities([revised]) == []
+    changed = store.changed_entities([revised])
+    store.write_poll("t", changed, [], {}, {}, retention_s=3600, wall_now=NOW)
+    registered = store.entities()["r1"]
+    assert registered["properties"]["alert_m"] == 2.6
+    assert registered["zone_id"] == "024" and registered["geometry"]["coordinates"] == [-43.18, -22.97]
+    assert store.changed_entities([revised]) == []  # nothing more to write

@@ -64,13 +64,14 @@ def test_every_reading_is_either_stored_or_rejected_never_lost(values, kind):
         assert len(set(b.entity_ids)) == len(b.entity_ids)
 
 
-def test_an_entity_description_is_validated_once_per_id():
+def test_an_entity_description_is_validated_once_until_it_changes():
     from opscentre.core.models import EntityValidator
 
     validator = EntityValidator("t")
     first = validator({"entity_id": "g1", "entity_type": "rain_gauge", "name": "first"})
-    # the registry keeps the first description, so a later one for the same id is not re-read
-    assert validator({"entity_id": "g1", "entity_type": "rain_gauge", "name": "renamed"}) is first
+    assert validator({"entity_id": "g1", "entity_type": "rain_gauge", "name": "first"}) is first
+    renamed = validator({"entity_id": "g1", "entity_type": "rain_gauge", "name": "renamed"})
+    assert renamed is not first and renamed.name == "renamed"
     import pytest
     from pydantic import ValidationError
 
