@@ -69,9 +69,14 @@ def _parser() -> argparse.ArgumentParser:
     add_commands(command, _as_of)
 
     c = command("bench", "run a benchmark and print its figures beside a baseline")
-    c.add_argument("name", choices=["ingest"])
+    c.add_argument("name", choices=["ingest", "alerts"])
     c.add_argument("--json", action="store_true", help="end with one JSON line")
-    c.add_argument("-n", "--observations", type=int, default=500_000, help="observations to push (default 500000)")
+    c.add_argument("-n", "--observations", "--entities", dest="size", type=int,
+                   help="ingest: observations to push (default 500000); alerts: entities (default 50000)")
+    c.add_argument("--hours", type=float, default=24.0, help="alerts: hours of history per entity (default 24)")
+    c.add_argument("--samples", type=int, default=1000, help="alerts: latency samples, 0 to skip (default 1000)")
+    c.add_argument("--ingest-rate", type=float, default=10_000.0,
+                   help="alerts: background observations/s during the latency part (default 10000)")
 
     c = command("set-password", "set the operator password (reads it from stdin, or generates one)")
     c.add_argument("--user", default="operator")
@@ -179,7 +184,8 @@ def cmd_cron(args) -> int:
 def cmd_check_config(args) -> int:
     settings = _settings(args, args.file)
     feeds = ", ".join(f"{f} every {s.interval_s or 'default'} s" for f, s in settings.enabled_feeds().items())
-    print(f"{settings.source_path}: ok — {settings.city.name}, {len(settings.zones.ids)} zones, feeds: {feeds}")
+    rules = f", {len(settings.rules)} alert rules, {len(settings.stage.levels)} stage levels" if settings.rules else ""
+    print(f"{settings.source_path}: ok — {settings.city.name}, {len(settings.zones.ids)} zones, feeds: {feeds}{rules}")
     return 0
 
 
@@ -253,9 +259,14 @@ def cmd_alerts(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from opscentre.bench.ingest import run_ingest_bench
+    if args.name == "alerts":
+        from opscentre.bench.alerts import run_alerts_bench
 
-    result = run_ingest_bench(_settings(args), args.observations, progress=not args.json)
+        result = run_alerts_bench(_settings(args), args.size or 50_000, args.hours, args.samples, args.ingest_rate)
+    else:
+        from opscentre.bench.ingest import run_ingest_bench
+
+        result = run_ingest_bench(_settings(args), args.size or 500_000, progress=not args.json)
     if args.json:
         sys.stdout.buffer.write(orjson.dumps(result) + b"\n")
     return 0
