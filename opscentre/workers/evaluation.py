@@ -30,6 +30,7 @@ log = logging.getLogger("opscentre.alerts")
 
 LOCK_S = 120
 MAX_ROUNDS = 5
+HISTORY_MARGIN_S = 600
 
 
 @dataclass
@@ -50,6 +51,12 @@ def data_now(store: Store, wall_now: float) -> float:
     """The time evaluations measure windows from: the simulator's clock when it runs."""
     clock = store.sim_clock()
     return sim_now(clock, wall_now) if clock else wall_now
+
+
+def data_speed(store: Store) -> float:
+    """How many data seconds pass per wall second (the simulator's --speed; 1 for real feeds)."""
+    clock = store.sim_clock()
+    return max(1.0, float(clock.get("speed") or 1)) if clock else 1.0
 
 
 def evaluate_city(settings: Settings, store: Store, now: float | None = None,
@@ -81,7 +88,7 @@ def evaluate_city(settings: Settings, store: Store, now: float | None = None,
 def _evaluate_once(settings: Settings, store: Store, alert_store: AlertStore, now: float,
                    wall_now: float) -> tuple[Evaluation, int]:
     rules = [r for r in settings.rules if r.enabled]
-    readings, names = read_readings(settings, store, now, wall_now)
+    readings, names = read_readings(settings, store, now, wall_now, data_speed(store))
     before = alert_store.alerts()
     evaluation = evaluate(rules, before, readings, now, names)
     decision = derive_stage(settings.stage, evaluation.alerts.values(), alert_store.stage_override(), now,
@@ -115,8 +122,10 @@ def mark_silenced(notifications: list[dict], alerts: dict, silences: list[dict],
     return out
 
 
-def read_readings(settings: Settings, store: Store, now: float, wall_now: float) -> tuple[Readings, dict[str, str]]:
-    """What the enabled rules read, out of Redis, as a Readings."""
+def read_readings(settings: Settings, store: Store, now: float, wall_now: float,
+                  speed: float = 1.0) -> tuple[Readings, dict[str, str]]:
+    """What the enabled rules read, out of Redis, as a Readings. `speed`: data seconds per wall
+    second, so a simulator running 60x fast reads the last 24 data-hours from 24 wall-minutes."""
     rules = [r for r in settings.rules if r.enabled]
     kinds = sorted({k for r in rules for k in r.kinds()})
     windows: dict[str, float] = {}  # kind -> the longest window aggregated over its history
@@ -125,8 +134,11 @@ def read_readings(settings: Settings, store: Store, now: float, wall_now: float)
             if aggregation != "latest" and window:
                 windows[kind] = max(windows.get(kind, 0.0), window)
     entities = store.entities()
-    # History stream ids are write times: read from a window before the earlier of the two clocks.
-    history = {kind: store.history_batches(kind, min(now, wall_now) - window) for kind, window in windows.items()}
+    # History stream ids are write (wall) times: a window of data time was written within
+    # window / speed wall seconds (plus a margin for late polls). A replay (`ingest --as-of`)
+    # wrote its old data just now, so the same wall window covers it.
+    history = {kind: store.history_batches(kind, wall_now - window / speed - HISTORY_MARGIN_S)
+               for kind, window in windows.items()}
     forecasts = {r.forecast_kind: store.forecasts(r.forecast_kind) for r in rules if r.forecast_kind}
     feeds = feed_views(store, wall_now) if any(r.feeds for r in rules) else {}
     readings = Readings.build(entities, settings.zones.ids, store.latest_many(kinds), history, forecasts, feeds)
