@@ -97,7 +97,7 @@ def _evaluate_once(settings: Settings, store: Store, alert_store: AlertStore, no
     update = group(evaluation.transitions, evaluation.alerts, alert_store.incidents(), settings.zones.neighbours,
                    alerting.incident_window, now)
     reminders, reminded = due(evaluation.alerts, alert_store.acks(), alert_store.reminded(), alerting.reminder_every,
-                              alerting.escalate_after, alerting.reminder_min_severity, now)
+                              alerting.escalate_after, alerting.reminder_min_severity, wall_now)
     notifications = mark_silenced(update.notifications + reminders, evaluation.alerts, alert_store.silences(), now)
     alert_store.apply(evaluation, before, decision, now, wall_now, incidents=update.incidents, reminded=reminded,
                       notifications=notifications)

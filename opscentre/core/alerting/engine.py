@@ -16,7 +16,7 @@ import numpy as np
 from opscentre.core.alerting.lifecycle import Alert, Observation, Transition, fingerprint_of, step
 from opscentre.core.alerting.metrics import Measured, MetricCache
 from opscentre.core.alerting.readings import Readings
-from opscentre.core.alerting.rules import SEVERITY_ORDER, AlertSeverity, CompoundLevel, Rule, format_duration
+from opscentre.core.alerting.rules import SEVERITY_ORDER, AlertSeverity, CompoundLevel, Rule
 
 OPS: dict[str, Callable] = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
 # A resolved alert is kept this long (for the map, the public feed and its notification).
@@ -246,12 +246,23 @@ def _feed_staleness(rule: Rule, cache: MetricCache, open_keys: set[str]):
         yield key, observation, (lambda current, s=stale: severity if s else None)
 
 
+def format_lead(seconds: float | None) -> str:
+    """A lead time as people say it: 'now', '40 min', '3 h', '13 h 15 min'."""
+    if not seconds or seconds < 60:
+        return "now"
+    minutes = int(round(seconds / 300) * 5) if seconds >= 3600 else int(round(seconds / 60))
+    hours, minutes = divmod(minutes, 60)
+    if not hours:
+        return f"{minutes} min"
+    return f"{hours} h" + (f" {minutes} min" if minutes else "")
+
+
 def summary(rule: Rule, alert: Alert) -> str:
     """The rule's summary template filled in; a broken template falls back to a plain line."""
     fields = {"rule": rule.id, "severity": alert.severity.value, "where": alert.where or alert.key,
               "value": alert.value if alert.value is not None else float("nan"),
               "zone": alert.zone_id or "", "entity": alert.entity_id or "",
-              "lead": format_duration(round(alert.lead_time_s / 60) * 60) if alert.lead_time_s else "now"}
+              "lead": format_lead(alert.lead_time_s)}
     try:
         return rule.summary.format(**fields)
     except (KeyError, ValueError, IndexError, AttributeError):

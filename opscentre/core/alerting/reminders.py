@@ -1,8 +1,9 @@
 """Reminders and escalation for unacknowledged critical alerts (pure).
 
 While a firing alert of at least `min_severity` stays unacknowledged, it is reminded to the
-primary recipients every `every_s`, and once it has been firing `escalate_after_s` it is
-escalated, once, to the secondary recipients. An acknowledgement stops both.
+primary recipients every `every_s`, and once it has been unacknowledged `escalate_after_s` it is
+escalated, once, to the secondary recipients. An acknowledgement stops both. These are for
+people, so `now` is the wall clock (not a simulator's fast data time).
 """
 
 from __future__ import annotations
@@ -23,9 +24,8 @@ def due(alerts: Mapping[str, Alert], acks: Mapping[str, Any], reminded: Mapping[
     for alert in alerts.values():
         if alert.state != AlertState.FIRING or alert.severity.rank < min_severity.rank or alert.id in acks:
             continue
-        record = dict(reminded.get(alert.id) or {"last_at": alert.fired_at or alert.since, "count": 0,
-                                                  "escalated": False})
-        firing_for = now - (alert.fired_at or alert.since)
+        record = dict(reminded.get(alert.id) or {"first_at": now, "last_at": now, "count": 0, "escalated": False})
+        firing_for = now - record.get("first_at", now)
         if escalate_after_s and not record["escalated"] and firing_for >= escalate_after_s:
             record["escalated"] = True
             notifications.append(_notice(alert, "escalation", "secondary", firing_for, now))

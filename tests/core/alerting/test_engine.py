@@ -163,7 +163,7 @@ def test_a_forecast_rule_fires_before_the_rain_with_its_lead_time():
     result = evaluate([early], {}, readings({}, T0, forecasts=forecasts), T0)
     (alert,) = result.alerts.values()
     assert alert.severity == AlertSeverity.CRITICAL and alert.key == "zone:z2"
-    assert alert.lead_time_s == 6 * 3600 and alert.summary == "55 mm in 6h"
+    assert alert.lead_time_s == 6 * 3600 and alert.summary == "55 mm in 6 h"
     assert result.transitions[0].change.value == "firing"
     # once the rain has passed, the forecast no longer shows it: resolved
     later = evaluate([early], result.alerts, readings({}, T0 + 8 * 3600, forecasts=forecasts), T0 + 8 * 3600)

@@ -89,15 +89,22 @@ def test_an_unacknowledged_critical_alert_is_reminded_and_escalated_once_and_an_
     alerts, _, _ = step(rio, entities, {"g0": 13.0}, {}, {}, T0)
     reminded: dict = {}
     kinds = []
+    _, reminded = due(alerts, {}, reminded, 1800, 3600, AlertSeverity.CRITICAL, T0)  # first seen unacknowledged
     for minutes in (10, 30, 45, 60, 61, 90):
         notices, reminded = due(alerts, {}, reminded, 1800, 3600, AlertSeverity.CRITICAL, T0 + 60 * minutes)
         kinds.append([(n["kind"], n["recipients"]) for n in notices])
     assert kinds == [[], [("reminder", "primary")], [], [("escalation", "secondary"), ("reminder", "primary")], [],
                      [("reminder", "primary")]]
+    assert reminded[alert_id(alerts)]["count"] == 3
     (alert,) = alerts.values()
     notices, reminded = due(alerts, {alert.id: {"by": "zelda"}}, reminded, 1800, 3600, AlertSeverity.CRITICAL,
                             T0 + 60 * 200)
     assert notices == [] and reminded == {}
+
+
+def alert_id(alerts) -> str:
+    (alert,) = alerts.values()
+    return alert.id
 
 
 def write_rain(store, rio, values: dict[str, float], t: float):
