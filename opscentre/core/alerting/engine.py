@@ -247,14 +247,14 @@ def _feed_staleness(rule: Rule, cache: MetricCache, open_keys: set[str]):
 
 
 def format_lead(seconds: float | None) -> str:
-    """A lead time as people say it: 'now', '40 min', '3 h', '13 h 15 min'."""
+    """A lead time as people say it: 'now', 'in 40 min', 'in 3 h', 'in 13 h 15 min'."""
     if not seconds or seconds < 60:
         return "now"
     minutes = int(round(seconds / 300) * 5) if seconds >= 3600 else int(round(seconds / 60))
     hours, minutes = divmod(minutes, 60)
     if not hours:
-        return f"{minutes} min"
-    return f"{hours} h" + (f" {minutes} min" if minutes else "")
+        return f"in {minutes} min"
+    return f"in {hours} h" + (f" {minutes} min" if minutes else "")
 
 
 def summary(rule: Rule, alert: Alert) -> str:

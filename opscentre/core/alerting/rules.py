@@ -275,7 +275,7 @@ def check_rules(rules: list[Rule], retention_hours: float, feed_ids: set[str]) -
 
 
 SUMMARY_FIELDS = {"rule": "r", "severity": "warning", "where": "w", "value": 1.0, "zone": "z", "entity": "e",
-                  "lead": "1h"}
+                  "lead": "in 1 h"}
 
 
 def summary_problem(rule: Rule) -> str | None:

@@ -46,8 +46,9 @@ def unreachable_model() -> dict[str, Any]:
 
 def _alert_line(alert: dict[str, Any]) -> str:
     where = alert.get("zone_name") or alert.get("where") or alert.get("zone_id") or alert.get("entity_id") or "city"
+    severity = alert.get("severity") or "alert"
     text = alert.get("summary") or f"{alert.get('rule') or ''} · {where}"
-    line = f"{alert.get('severity') or 'alert'} · {text}"
+    line = text if text.lower().startswith(severity) else f"{severity} · {text}"
     if alert.get("state") == "pending":
         line += " (pending)"
     if alert.get("acknowledged_by"):  # operator view only: the public projection has no acks

@@ -155,7 +155,7 @@ def test_per_entity_levels_come_from_the_stations_own_thresholds():
 def test_a_forecast_rule_fires_before_the_rain_with_its_lead_time():
     early = Rule.model_validate({"id": "early", "forecast_kind": "rain_forecast_mm", "scope": "zone",
                                  "window": "1h", "horizon": "48h", "levels": {"warning": 25, "critical": 50},
-                                 "summary": "{value:.0f} mm in {lead}"})
+                                 "summary": "{value:.0f} mm {lead}"})
     hours = [T0 + 3600 * h for h in range(48)]
     values = [0.0] * 48
     values[5], values[6] = 30.0, 55.0
