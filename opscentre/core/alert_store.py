@@ -21,6 +21,7 @@ from opscentre.core.alerting.engine import Evaluation
 from opscentre.core.alerting.incidents import Incident
 from opscentre.core.alerting.lifecycle import Alert, AlertState
 from opscentre.core.alerting.rules import AlertSeverity
+from opscentre.core.alerting.silences import silenced_by
 from opscentre.core.alerting.stage import StageDecision
 from opscentre.core.notify import outbox
 
@@ -69,10 +70,14 @@ class AlertStore:
                 return alert
         raise UnknownAlert(f"no alert {alert_id!r} (see `opscentre alerts`)")
 
-    def active(self) -> list[dict[str, Any]]:
-        """Open alerts (pending, firing) as `opscentre alerts --json` prints them, most severe first."""
+    def active(self, now: float | None = None) -> list[dict[str, Any]]:
+        """Open alerts (pending, firing) as `opscentre alerts --json` prints them, most severe
+        first, with the silences (wall clock `now`) that mute them."""
         acks = self.acks()
-        out = [alert_view(a, acks.get(a.id)) for a in self.alerts().values() if a.active]
+        silences = self.silences()
+        now = time.time() if now is None else now
+        out = [{**alert_view(a, acks.get(a.id)), "silenced_by": silenced_by(silences, a, now) if silences else []}
+               for a in self.alerts().values() if a.active]
         out.sort(key=lambda a: (-SEVERITY_RANK[a["severity"]], a["state"] != "firing", a["id"]))
         return out
 

@@ -51,6 +51,8 @@ def _alert_line(alert: dict[str, Any]) -> str:
     line = text if text.lower().startswith(severity) else f"{severity} · {text}"
     if alert.get("state") == "pending":
         line += " (pending)"
+    if alert.get("silenced_by"):  # operator view only, as acks below
+        line += " (silenced)"
     if alert.get("acknowledged_by"):  # operator view only: the public projection has no acks
         note = (alert.get("ack_note") or "").strip()
         line += f" · ack {alert['acknowledged_by']}" + (f": {note[:80]}" if note else "")

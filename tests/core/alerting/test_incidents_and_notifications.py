@@ -151,7 +151,7 @@ def test_a_silenced_incident_is_kept_out_of_the_outbox_but_its_alerts_still_fire
     write_rain(store, rio, {"g0": (copacabana, 7.0)}, now)
     evaluate_city(settings, store, now=now)
     assert outbox.recent(redis_client) == []
-    assert [a["state"] for a in alerts.active()] == ["firing"]
+    assert [(a["state"], len(a["silenced_by"])) for a in alerts.active()] == [("firing", 1)]
     write_rain(store, rio, {"g0": (copacabana, 0.0)}, now + 60)
     evaluate_city(settings, store, now=now + 60)
     assert alerts.active() == [] and outbox.recent(redis_client) == []
