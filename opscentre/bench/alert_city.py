@@ -2,9 +2,10 @@
 and `hours` of history every 15 min, stored the way the pipeline stores a poll (one
 `Store.write_poll` per time step: per kind one batch = one latest HSET + one history entry).
 
-Kinds: rain gauges (40%), road segments (30%), weather stations (20%), river stations (10%).
+Kinds: rain gauges (40%), road segments (30%), weather stations (20%), river stations (10%),
+given zones round robin (entity i in zone i mod Z) and the zone's representative point.
 A few zones get a storm (heavy rain in the last 2 h after a wet night, rivers rising, streets
-slowing); 3% of road segments jam in the last 45 min; 2% of weather stations are in a heat
+slowing); 3% of road segments jammed for the last 30 min; 2% of weather stations are in a heat
 island; 0.5% of every type has been silent for the last hour.
 """
 
@@ -85,7 +86,8 @@ RULES: list[dict] = [
     # rivers: each station's own thresholds, rate of rise, 24 h peak, zone, cross-kind compound
     {"id": "river_level", "kind": RIVER, "entity_type": "river_station",
      "levels_from": {"advisory": "attention_m", "warning": "alert_m", "critical": "overflow_m"}},
-    {"id": "river_rise", "kind": RIVER, "window": "1h", "aggregation": "rate", "levels": {"advisory": 0.5, "warning": 1.0}},
+    {"id": "river_rise", "kind": RIVER, "window": "1h", "aggregation": "rate",
+     "levels": {"advisory": 0.5, "warning": 1.0}},
     {"id": "river_max_24h", "kind": RIVER, "window": "24h", "aggregation": "max", "levels": {"advisory": 3.0}},
     {"id": "zone_river", "scope": "zone", "kind": RIVER, "levels": {"warning": 3.0, "critical": 3.5}},
     {"id": "flood_risk", "scope": "zone", "levels": {
@@ -104,7 +106,7 @@ STAGE = {"levels": [{"level": 2, "any_of": [{"rule": "zone_rain_1h"}, {"rule": "
 
 
 def bench_rules() -> list[Rule]:
-    return [Rule.model_validate({k: v for k, v in r.items()}) for r in RULES]
+    return [Rule.model_validate(r) for r in RULES]
 
 
 def bench_settings(settings: Settings) -> Settings:
@@ -123,10 +125,6 @@ class City:
     def now(self) -> float:
         return float(self.times[-1])
 
-    @property
-    def observations(self) -> int:
-        return sum(v.size - int(s.sum()) * STALE_STEPS for _, v, s in self.series.values())
-
 
 def make_city(settings: Settings, entities: int, hours: float, now: float, seed: int = 7) -> City:
     steps = int(round(hours * 3600 / STEP_S))
@@ -138,7 +136,7 @@ def make_city(settings: Settings, entities: int, hours: float, now: float, seed:
     storm = set(rng.choice(len(zones.ids), size=max(1, len(zones.ids) // 20), replace=False).tolist())
     times = now - STEP_S * np.arange(steps - 1, -1, -1)
     hour_of_day = 15 + (times - now) / 3600  # `now` is a hot afternoon, whenever the bench runs
-    last2h, last_step = slice(max(0, steps - 8), steps), steps - 1
+    last2h = slice(max(0, steps - 8), steps)
     made, series, offset = [], {}, 0
     for entity_type, prefix, kind, share in TYPES:
         n = max(1, int(round(entities * share))) if entity_type != TYPES[-1][0] else max(1, entities - offset)
@@ -149,7 +147,7 @@ def make_city(settings: Settings, entities: int, hours: float, now: float, seed:
             wet = slice(max(0, steps - 40), max(0, steps - 20))
             v[in_storm, wet] += rng.gamma(2.0, 2.5, (int(in_storm.sum()), wet.stop - wet.start))
             v[in_storm, last2h] += rng.gamma(3.0, 3.0, (int(in_storm.sum()), last2h.stop - last2h.start))
-        elif kind == SPEED:  # free flow; 0.5% chronically slow; 3% jam 45 min ago; storm streets slow
+        elif kind == SPEED:  # free flow; 0.5% chronically slow; 3% jammed for 30 min; storm streets slow
             v = np.clip(rng.normal(45, 8, (n, steps)), 3, 110)
             v[rng.random(n) < 0.005] *= 0.25
             jam = rng.random(n) < 0.03
