@@ -277,6 +277,25 @@ class Store:
             out.append((columns["e"], columns["v"], columns["t"]))
         return out
 
+    def history_entries(self, kind: str, after: str | None, written_since: float
+                        ) -> list[tuple[str, list[str], list[float], list[float]]]:
+        """Like history_batches, with each batch's stream id, and only those after the id `after`
+        (exclusive) when given: what an incremental reader needs."""
+        start = f"({after}" if after else f"{max(0, int(written_since * 1000))}-0"
+        out = []
+        for entry_id, fields in self.redis.xrange(keys.history(kind), min=start):
+            columns = orjson.loads(fields[b"d"])
+            out.append((entry_id.decode(), columns["e"], columns["v"], columns["t"]))
+        return out
+
+    def history_bounds(self, kind: str) -> tuple[str, str] | None:
+        """(oldest, newest) stream id of the kind's history, or None when it is empty."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.xrange(keys.history(kind), count=1)
+        pipe.xrevrange(keys.history(kind), count=1)
+        oldest, newest = pipe.execute()
+        return (oldest[0][0].decode(), newest[0][0].decode()) if oldest and newest else None
+
     def history_length(self, kind: str) -> int:
         return self.redis.xlen(keys.history(kind))
 

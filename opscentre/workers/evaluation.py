@@ -25,12 +25,14 @@ from opscentre.core.clock import sim_now
 from opscentre.core.settings import Settings
 from opscentre.core.state import feeds as feed_views
 from opscentre.core.store import Store
+from opscentre.workers.history_cache import HistoryCache
 
 log = logging.getLogger("opscentre.alerts")
 
 LOCK_S = 120
 MAX_ROUNDS = 5
 HISTORY_MARGIN_S = 600
+_HISTORY = HistoryCache()  # per worker process: history decoded once, read incrementally
 
 
 @dataclass
@@ -134,14 +136,18 @@ def read_readings(settings: Settings, store: Store, now: float, wall_now: float,
             if aggregation != "latest" and window:
                 windows[kind] = max(windows.get(kind, 0.0), window)
     entities = store.entities()
+    entity_ids = sorted(entities)
+    index = {e: i for i, e in enumerate(entity_ids)}
+    stamp = (len(entity_ids), hash(tuple(entity_ids)))  # which index the cached history codes are on
     # History stream ids are write (wall) times: a window of data time was written within
     # window / speed wall seconds (plus a margin for late polls). A replay (`ingest --as-of`)
     # wrote its old data just now, so the same wall window covers it.
-    history = {kind: store.history_batches(kind, wall_now - window / speed - HISTORY_MARGIN_S)
+    history = {kind: _HISTORY.window(store, kind, wall_now - window / speed - HISTORY_MARGIN_S, index, stamp)
                for kind, window in windows.items()}
     forecasts = {r.forecast_kind: store.forecasts(r.forecast_kind) for r in rules if r.forecast_kind}
     feeds = feed_views(store, wall_now) if any(r.feeds for r in rules) else {}
-    readings = Readings.build(entities, settings.zones.ids, store.latest_many(kinds), history, forecasts, feeds)
+    readings = Readings.build(entities, settings.zones.ids, store.latest_many(kinds), forecasts=forecasts,
+                              feeds=feeds, history_arrays=history, entity_ids=entity_ids)
     names = {e: (d.get("name") or e) for e, d in entities.items()}
     names.update({f"zone:{z}": n for z, n in settings.zones.name_by_id.items()})
     names[CITY] = settings.city.name

@@ -37,10 +37,13 @@ def evaluate(rules: list[Rule], alerts: Mapping[str, Alert], readings: Readings,
     cache = MetricCache(readings, now)
     result = Evaluation(alerts=dict(alerts))
     names = names or {}
+    by_rule: dict[str, dict[str, Alert]] = {}
+    for alert in alerts.values():
+        by_rule.setdefault(alert.rule, {})[alert.key] = alert
     for rule in rules:
         if not rule.enabled:
             continue
-        by_key = {a.key: a for a in alerts.values() if a.rule == rule.id}
+        by_key = by_rule.get(rule.id, {})
         for key, measured, severity_of in _candidates(rule, cache, by_key, now, names):
             fingerprint = fingerprint_of(rule.id, key)
             before = result.alerts.get(fingerprint)
@@ -117,11 +120,28 @@ def _threshold(rule: Rule, cache: MetricCache, open_keys: set[str], names: Mappi
     for level in levels.values():
         with np.errstate(invalid="ignore"):
             holds |= compare(m.values, level)
-    for i in np.flatnonzero(holds | np.isin(np.array(m.keys, dtype=object), list(open_keys))):
+    for i in np.flatnonzero(holds | _has_open(m, open_keys, readings)):
         raise_at = {s: float(arr[i]) for s, arr in levels.items()}
         value = float(m.values[i])
         yield m.keys[i], _observation(m, i, readings, names), (
             lambda current, v=value, r=raise_at: severity_for(v, rule.op, r, rule.clear, current))
+
+
+def _open_entities(open_keys: set[str], readings: Readings) -> np.ndarray:
+    """Per entity: does it have an open alert (of the rule at hand)? O(open alerts), not O(entities)."""
+    mask = np.zeros(len(readings), dtype=bool)
+    where = [i for i in (readings.index.get(k) for k in open_keys) if i is not None]
+    mask[where] = True
+    return mask
+
+
+def _has_open(m: Measured, open_keys: set[str], readings: Readings) -> np.ndarray:
+    """Which of the measured keys already have an open alert."""
+    if not open_keys:
+        return np.zeros(len(m.keys), dtype=bool)
+    if len(m.keys) and m.entity_index[0] >= 0:  # entity keys: look them up by entity index
+        return _open_entities(open_keys, readings)[m.entity_index]
+    return np.fromiter((k in open_keys for k in m.keys), dtype=bool, count=len(m.keys))
 
 
 def _level_arrays(rule: Rule, m: Measured, readings: Readings) -> dict[AlertSeverity, np.ndarray]:
@@ -137,22 +157,25 @@ def _compound(rule: Rule, cache: MetricCache, open_keys: set[str], names: Mappin
     # key -> severity -> held; key -> (Measured, index) of its first condition, for the value shown
     held: dict[str, set[AlertSeverity]] = {}
     shown: dict[str, tuple[Measured, int]] = {}
+    first: Measured | None = None
     for severity, level in rule.levels.items():
         assert isinstance(level, CompoundLevel)
-        truths: list[dict[str, bool]] = []
+        true_keys: list[set[str]] = []
         for condition in level.conditions:
             m = cache.measure(rule, condition)
+            first = first or m
             with np.errstate(invalid="ignore"):
-                ok = OPS[condition.op](m.values, condition.value)
-            truths.append({k: bool(t) for k, t in zip(m.keys, ok)})
-            for i, k in enumerate(m.keys):
-                if k not in shown and (ok[i] or k in open_keys):
-                    shown[k] = (m, i)
-        keys = set().union(*truths)
-        for key in keys:
-            results = [t.get(key, False) for t in truths]
-            if any(results) if level.any_of else all(results):
-                held.setdefault(key, set()).add(severity)
+                ok = np.flatnonzero(OPS[condition.op](m.values, condition.value))
+            true_keys.append({m.keys[i] for i in ok})
+            for i in ok:
+                shown.setdefault(m.keys[i], (m, int(i)))
+        holding = set.union(*true_keys) if level.any_of else set.intersection(*true_keys)
+        for key in holding:
+            held.setdefault(key, set()).add(severity)
+    missing = open_keys - set(shown)
+    if missing and first is not None:  # open alerts whose conditions no longer hold: show the first's value
+        position = {k: i for i, k in enumerate(first.keys) if k in missing}
+        shown.update({k: (first, i) for k, i in position.items()})
     for key in sorted(set(held) | (open_keys & set(shown))):
         m, i = shown[key]
         top = max(held.get(key, ()), key=lambda s: s.rank, default=None)
@@ -223,8 +246,7 @@ def _staleness(rule: Rule, cache: MetricCache, open_keys: set[str], now: float, 
     severity = rule.fixed_severity
     with np.errstate(invalid="ignore"):
         stale = ages > rule.stale_after
-    keys = np.array(readings.entity_ids, dtype=object)
-    for i in np.flatnonzero(stale | (mask & np.isin(keys, list(open_keys)))):
+    for i in np.flatnonzero(stale | (mask & _open_entities(open_keys, readings))):
         zone = int(readings.zone_of[i])
         key = readings.entity_ids[i]
         observation = Observation(key=key, value=float(ages[i]), observed_at=float(times[i]), entity_id=key,

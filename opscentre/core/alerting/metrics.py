@@ -33,6 +33,7 @@ class MetricCache:
         self.readings = readings
         self.now = now
         self._entity: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+        self._masks: dict[tuple, np.ndarray] = {}
 
     def per_entity(self, kind: str, window: float | None, aggregation: str) -> tuple[np.ndarray, np.ndarray]:
         key = (kind, window, aggregation)
@@ -41,12 +42,15 @@ class MetricCache:
         return self._entity[key]
 
     def entity_mask(self, rule: Rule) -> np.ndarray:
-        mask = np.ones(len(self.readings), dtype=bool)
-        if rule.entity_type:
-            mask &= self.readings.entity_types == rule.entity_type
-        if rule.source:
-            mask &= self.readings.sources == rule.source
-        return mask
+        key = (rule.entity_type, rule.source)
+        if key not in self._masks:
+            mask = np.ones(len(self.readings), dtype=bool)
+            if rule.entity_type:
+                mask &= self.readings.entity_types == rule.entity_type
+            if rule.source:
+                mask &= self.readings.sources == rule.source
+            self._masks[key] = mask
+        return self._masks[key]
 
     def measure(self, rule: Rule, condition: Condition | None = None) -> Measured:
         """The rule's metric (or one compound condition's) per scope key of the rule."""
@@ -106,7 +110,7 @@ def scoped(readings: Readings, scope: str, combine: str, values: np.ndarray, tim
     if scope == "entity":
         has = ~np.isnan(values)
         where = np.flatnonzero(has)
-        return Measured([readings.entity_ids[i] for i in where], values[where], times[where],
+        return Measured(readings.ids_array[where].tolist(), values[where], times[where],
                         where.astype(np.int32), readings.zone_of[where])
     has = ~np.isnan(values)
     if scope == "city":

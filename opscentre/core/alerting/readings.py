@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -43,16 +44,20 @@ class Readings:
     history: dict[str, KindHistory] = field(default_factory=dict)
     forecasts: dict[str, dict[str, Mapping[str, Any]]] = field(default_factory=dict)
     feeds: dict[str, Mapping[str, Any]] = field(default_factory=dict)  # feed id -> public health view
+    _property_cache: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     @classmethod
     def build(cls, entities: Mapping[str, Mapping[str, Any]], zone_ids: Iterable[str],
               latest: Mapping[str, Mapping[str, tuple[float, float, str]]],
               history: Mapping[str, Iterable[tuple[list[str], list[float], list[float]]]] | None = None,
               forecasts: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None,
-              feeds: Mapping[str, Mapping[str, Any]] | None = None) -> Readings:
+              feeds: Mapping[str, Mapping[str, Any]] | None = None,
+              history_arrays: Mapping[str, KindHistory] | None = None,
+              entity_ids: list[str] | None = None) -> Readings:
         """entities: the registry; latest: kind -> entity -> (value, t, source);
-        history: kind -> batches of (entity ids, values, times)."""
-        ids = sorted(entities)
+        history: kind -> batches of (entity ids, values, times), or history_arrays: kind ->
+        columns already coded on `entity_ids` (sorted(entities), passed when precomputed)."""
+        ids = entity_ids if entity_ids is not None else sorted(entities)
         index = {e: i for i, e in enumerate(ids)}
         zones = list(zone_ids)
         zone_index = {z: i for i, z in enumerate(zones)}
@@ -75,6 +80,7 @@ class Readings:
                 if i is not None:
                     values[i], times[i] = value, observed_at
             readings.latest_values[kind], readings.latest_times[kind] = values, times
+        readings.history.update(history_arrays or {})
         for kind, batches in (history or {}).items():
             codes, times, values = [], [], []
             # A feed sends the same entities poll after poll: a batch whose id list equals an
@@ -101,6 +107,11 @@ class Readings:
     def __len__(self) -> int:
         return len(self.entity_ids)
 
+    @cached_property
+    def ids_array(self) -> np.ndarray:
+        """entity_ids as a numpy object array (for fast selection)."""
+        return np.array(self.entity_ids, dtype=object)
+
     def latest(self, kind: str) -> tuple[np.ndarray, np.ndarray]:
         n = len(self.entity_ids)
         return self.latest_values.get(kind, np.full(n, np.nan)), self.latest_times.get(kind, np.full(n, np.nan))
@@ -109,10 +120,13 @@ class Readings:
         return self.history.get(kind) or KindHistory.empty()
 
     def property_values(self, name: str) -> np.ndarray:
-        """A numeric entity property per entity (NaN where absent or not a number)."""
+        """A numeric entity property per entity (NaN where absent or not a number); computed once."""
+        if name in self._property_cache:
+            return self._property_cache[name]
         out = np.full(len(self.entity_ids), np.nan)
         for i, props in enumerate(self.properties):
             value = props.get(name)
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 out[i] = float(value)
+        self._property_cache[name] = out
         return out
