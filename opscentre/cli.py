@@ -217,7 +217,7 @@ def cmd_ingest(args) -> int:
         return 1
     from opscentre.workers.jobs import evaluate_after_store
 
-    evaluated = evaluate_after_store(settings, store, now=args.as_of)
+    evaluated = evaluate_after_store(settings, store, now=args.as_of, kinds=summary.kinds)
     print(summary.line() + (f"; {evaluated.line()}" if evaluated is not None else ""))
     return 0
 

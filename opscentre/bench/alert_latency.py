@@ -160,7 +160,7 @@ class _Probes:
         t_stored = time.perf_counter()
         with self._lock:
             self.stored[f"{PROBE_RULE}|{entity_id}"] = (t_start, t_stored)
-        summary = evaluate_after_store(self.settings, store)  # what the poll job runs next
+        summary = evaluate_after_store(self.settings, store, kinds={"rain_mm"})  # what the poll job runs next
         if summary is not None and not summary.skipped:
             self.evaluations.append(time.perf_counter() - t_stored)
 
@@ -247,7 +247,7 @@ def _background_worker(url: str, config: Path | None, ids_by_kind: dict[str, lis
                          retention_s, wall)
         written += per_job
         t = time.perf_counter()
-        summary = evaluate_after_store(settings, store)
+        summary = evaluate_after_store(settings, store, kinds={kind})
         if summary is not None and not summary.skipped:
             evaluations.append(time.perf_counter() - t)
     results.put({"written": written, "evaluations": evaluations})

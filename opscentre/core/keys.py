@@ -24,7 +24,7 @@ INCIDENTS = f"{PREFIX}:incidents"  # hash incident id -> JSON Incident (open, an
 ALERT_REMINDERS = f"{PREFIX}:alert_reminders"  # hash alert id -> JSON {last_at, count, escalated}
 OUTBOX = f"{PREFIX}:outbox"  # stream d=JSON notification; one consumer group per channel; kept 7 days
 EVALUATE_LOCK = f"{PREFIX}:lock:evaluate"  # held while an evaluation runs
-EVALUATE_AGAIN = f"{PREFIX}:evaluate:again"  # set when data arrived during an evaluation: run once more
+EVALUATE_PENDING = f"{PREFIX}:evaluate:pending"  # set of kinds stored during an evaluation ("*": all rules)
 EVENT_SOURCES = f"{PREFIX}:event_sources"  # set of sources that have stored events
 FORECAST_KINDS = f"{PREFIX}:forecast_kinds"  # set of kinds that have a stored forecast
 WORKER_HEARTBEAT = f"{PREFIX}:heartbeat:workers"  # zset process name -> last beat (unix s)

@@ -2,8 +2,10 @@
 store alerts, transitions and the stage. Run after every stored poll (in the poll job and in
 `opscentre ingest`) and by the cron timer (`evaluate` every `alerting.evaluate_every_s`).
 
-Evaluations never overlap: one holds a lock; data that arrives meanwhile sets a flag and the
-holder evaluates once more before letting go, so no stored batch goes unevaluated.
+Evaluations never overlap: one holds a lock; data that arrives meanwhile leaves its kinds in a
+pending set and the holder evaluates those rules once more before letting go, so no stored
+batch goes unevaluated. After a poll only the rules reading what it stored are evaluated; the
+timer evaluates them all (time alone moves `for`, staleness and forecasts).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from opscentre.core import keys
@@ -31,6 +34,7 @@ log = logging.getLogger("opscentre.alerts")
 
 LOCK_S = 120
 MAX_ROUNDS = 5
+ALL_RULES = "*"
 HISTORY_MARGIN_S = 600
 _HISTORY = HistoryCache()  # per worker process: history decoded once, read incrementally
 
@@ -61,36 +65,73 @@ def data_speed(store: Store) -> float:
     return max(1.0, float(clock.get("speed") or 1)) if clock else 1.0
 
 
-def evaluate_city(settings: Settings, store: Store, now: float | None = None,
-                  wall_now: float | None = None) -> EvaluationSummary:
-    """Evaluate every rule once (again while new data keeps arriving). `now` defaults to the
-    data clock (see data_now); `ingest --as-of` passes the replayed time."""
-    alert_store = AlertStore(store.redis)
-    token = secrets.token_hex(8)
-    if not store.redis.set(keys.EVALUATE_LOCK, token, nx=True, ex=LOCK_S):
-        store.redis.set(keys.EVALUATE_AGAIN, 1, ex=LOCK_S)
+def evaluate_city(settings: Settings, store: Store, now: float | None = None, wall_now: float | None = None,
+                  kinds: Iterable[str] | None = None) -> EvaluationSummary:
+    """Evaluate the rules once (again while new data keeps arriving). `now` defaults to the
+    data clock (see data_now); `ingest --as-of` passes the replayed time. `kinds`: only the
+    rules that read these kinds (after a poll: what it stored); None: every rule (the timer)."""
+    requested = {ALL_RULES} if kinds is None else set(kinds)
+    if not requested:
+        return EvaluationSummary(0, 0, None)
+    total, evaluation, stage, ran = 0, None, None, False
+    for _attempt in range(2):  # a request left while we were releasing the lock is taken up once more
+        token = secrets.token_hex(8)
+        if not store.redis.set(keys.EVALUATE_LOCK, token, nx=True, ex=LOCK_S):
+            pipe = store.redis.pipeline(transaction=True)
+            pipe.sadd(keys.EVALUATE_PENDING, *requested)
+            pipe.expire(keys.EVALUATE_PENDING, LOCK_S)
+            pipe.execute()
+            break
+        ran = True
+        try:
+            pending = requested | _take_pending(store)
+            for _ in range(MAX_ROUNDS):
+                wall = wall_now if wall_now is not None else time.time()
+                at = now if now is not None else data_now(store, wall)
+                evaluation, stage = _evaluate_once(settings, store, AlertStore(store.redis), at, wall,
+                                                   None if ALL_RULES in pending else pending)
+                total += len(evaluation.transitions)
+                pending = _take_pending(store)
+                if not pending:
+                    break
+                store.redis.eval(_RENEW_LUA, 1, keys.EVALUATE_LOCK, token, LOCK_S)
+            if pending:  # still busy after MAX_ROUNDS: leave the rest to the next evaluation
+                store.redis.sadd(keys.EVALUATE_PENDING, *pending)
+        finally:
+            store.redis.eval(_RELEASE_LUA, 1, keys.EVALUATE_LOCK, token)
+        if not store.redis.exists(keys.EVALUATE_PENDING):
+            break
+        requested = set()
+    if not ran:
         return EvaluationSummary(0, 0, None, skipped=True)
-    try:
-        total, evaluation = 0, None
-        for _ in range(MAX_ROUNDS):
-            store.redis.delete(keys.EVALUATE_AGAIN)
-            wall = wall_now if wall_now is not None else time.time()
-            at = now if now is not None else data_now(store, wall)
-            evaluation, stage = _evaluate_once(settings, store, alert_store, at, wall)
-            total += len(evaluation.transitions)
-            if not store.redis.exists(keys.EVALUATE_AGAIN):
-                break
-        open_alerts = sum(1 for a in evaluation.alerts.values() if a.active)
-        return EvaluationSummary(total, open_alerts, stage)
-    finally:
-        store.redis.eval("if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end "
-                         "return 0", 1, keys.EVALUATE_LOCK, token)
+    open_alerts = sum(1 for a in evaluation.alerts.values() if a.active) if evaluation else 0
+    return EvaluationSummary(total, open_alerts, stage)
+
+
+def _take_pending(store: Store) -> set[str]:
+    pipe = store.redis.pipeline(transaction=True)
+    pipe.smembers(keys.EVALUATE_PENDING)
+    pipe.delete(keys.EVALUATE_PENDING)
+    members, _ = pipe.execute()
+    return {m.decode() for m in members}
+
+
+_RELEASE_LUA = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+_RENEW_LUA = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('expire', KEYS[1], ARGV[2]) end return 0"
+
+
+def rules_reading(settings: Settings, kinds: set[str] | None) -> list:
+    """The enabled rules that read any of these kinds (every enabled rule for None)."""
+    rules = [r for r in settings.rules if r.enabled]
+    if kinds is None:
+        return rules
+    return [r for r in rules if (set(r.kinds()) | ({r.forecast_kind} if r.forecast_kind else set())) & kinds]
 
 
 def _evaluate_once(settings: Settings, store: Store, alert_store: AlertStore, now: float,
-                   wall_now: float) -> tuple[Evaluation, int]:
-    rules = [r for r in settings.rules if r.enabled]
-    readings, names = read_readings(settings, store, now, wall_now, data_speed(store))
+                   wall_now: float, kinds: set[str] | None = None) -> tuple[Evaluation, int]:
+    rules = rules_reading(settings, kinds)
+    readings, names = read_readings(settings, store, now, wall_now, data_speed(store), rules)
     before = alert_store.alerts()
     evaluation = evaluate(rules, before, readings, now, names)
     decision = derive_stage(settings.stage, evaluation.alerts.values(), alert_store.stage_override(), now,
@@ -125,10 +166,10 @@ def mark_silenced(notifications: list[dict], alerts: dict, silences: list[dict],
 
 
 def read_readings(settings: Settings, store: Store, now: float, wall_now: float,
-                  speed: float = 1.0) -> tuple[Readings, dict[str, str]]:
+                  speed: float = 1.0, rules: list | None = None) -> tuple[Readings, dict[str, str]]:
     """What the enabled rules read, out of Redis, as a Readings. `speed`: data seconds per wall
     second, so a simulator running 60x fast reads the last 24 data-hours from 24 wall-minutes."""
-    rules = [r for r in settings.rules if r.enabled]
+    rules = rules_reading(settings, None) if rules is None else rules
     kinds = sorted({k for r in rules for k in r.kinds()})
     windows: dict[str, float] = {}  # kind -> the longest window aggregated over its history
     for rule in rules:

@@ -91,17 +91,18 @@ def _poll_once(feed_id: str, settings: Settings, store: Store) -> PollSummary | 
         return None
     if before.get("status") == FeedStatus.FAILING.value:
         log.info("feed %s recovered after %s failed polls", feed_id, before.get("consecutive_failures"))
-    evaluate_after_store(settings, store)
+    evaluate_after_store(settings, store, kinds=summary.kinds)
     return summary
 
 
-def evaluate_after_store(settings: Settings, store: Store, now: float | None = None) -> EvaluationSummary | None:
-    """Evaluate the rules on what was just stored. A failure here never fails the poll (the
-    timer evaluation runs again within seconds); it is logged."""
+def evaluate_after_store(settings: Settings, store: Store, now: float | None = None,
+                         kinds: set[str] | None = None) -> EvaluationSummary | None:
+    """Evaluate the rules that read what was just stored (`kinds`; None: every rule). A failure
+    here never fails the poll (the timer evaluation runs again within seconds); it is logged."""
     if not settings.rules:
         return None
     try:
-        return evaluate_city(settings, store, now=now)
+        return evaluate_city(settings, store, now=now, kinds=kinds)
     except Exception:
         log.exception("alert evaluation failed")
         return None

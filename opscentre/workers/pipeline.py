@@ -28,6 +28,7 @@ class PollSummary:
     reasons: dict[str, int] = field(default_factory=dict)
     skipped: int = 0
     skip_reasons: dict[str, int] = field(default_factory=dict)
+    kinds: set[str] = field(default_factory=set)  # the kinds of readings and forecasts stored
 
     def line(self) -> str:
         text = f"{self.feed_id}: {self.stored} items stored, {self.rejected} rejected" + _counted(self.reasons)
@@ -91,8 +92,9 @@ def store_payload(feed: Feed, payload: bytes, ctx: FeedContext, store: Store, *,
     for r in clean.rejected:
         counts = skip_reasons if r.skipped else reasons
         counts[r.reason] = counts.get(r.reason, 0) + 1
+    kinds = {b.kind for b in clean.batches if len(b)} | {f.kind for f in clean.forecasts}
     return PollSummary(feed.feed_id, stored, rejected, len(new_ids), duration, len(payload), reasons,
-                       skipped, skip_reasons)
+                       skipped, skip_reasons, kinds)
 
 
 def _with_zones(entities: list[Entity], ctx: FeedContext) -> list[Entity]:
