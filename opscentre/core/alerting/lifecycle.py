@@ -56,7 +56,8 @@ class Alert(BaseModel):
     since: float  # the current state began
     fired_at: float | None = None
     resolved_at: float | None = None
-    last_true_at: float  # the last evaluation at which the condition held
+    last_true_at: float  # when the condition (last) started holding again
+    clear_since: float | None = None  # the first evaluation at which it no longer held (keep_firing_for)
     updated_at: float
 
     @property
@@ -116,28 +117,50 @@ def step(alert: Alert | None, rule: Rule, measured: Observation | None, severity
         if severity is None:
             return alert, []
         return _open(rule, measured, severity, now)
-    updated = open_alert.model_copy(update={
-        "value": measured.value, "observed_at": measured.observed_at, "lead_time_s": measured.lead_time_s,
-        "updated_at": now, **({"last_true_at": now} if severity is not None else {})})
     if open_alert.state == AlertState.PENDING:
         if severity is None:
             return None, [_transition(open_alert, None, Change.PENDING_CLEARED, now)]
-        updated = updated.model_copy(update={"severity": severity})
+        updated = _refreshed(open_alert, measured, severity is not None, now, severity)
         if now - open_alert.started_at >= rule.for_:
             fired = updated.model_copy(update={"state": AlertState.FIRING, "since": now, "fired_at": now})
             return fired, [_transition(open_alert, fired, Change.FIRING, now)]
         return updated, []
     # firing
     if severity is None:
-        if now - open_alert.last_true_at >= rule.keep_firing_for:
-            resolved = updated.model_copy(update={"state": AlertState.RESOLVED, "since": now, "resolved_at": now})
+        clear_since = open_alert.clear_since if open_alert.clear_since is not None else now
+        if now - clear_since >= rule.keep_firing_for:
+            resolved = _refreshed(open_alert, measured, False, now).model_copy(update={
+                "state": AlertState.RESOLVED, "since": now, "resolved_at": now, "updated_at": now,
+                "clear_since": clear_since})
             return resolved, [_transition(open_alert, resolved, Change.RESOLVED, now)]
-        return updated, []
+        counting = _refreshed(open_alert, measured, False, now)
+        if open_alert.clear_since is None:  # the keep_firing_for countdown starts
+            counting = counting.model_copy(update={"clear_since": now, "updated_at": now})
+        return counting, []
     if severity != open_alert.severity:
-        changed = updated.model_copy(update={"severity": severity})
+        changed = _refreshed(open_alert, measured, True, now, severity, force=True)
         change = Change.ESCALATED if severity.rank > open_alert.severity.rank else Change.DEESCALATED
         return changed, [_transition(open_alert, changed, change, now)]
-    return updated, []
+    return _refreshed(open_alert, measured, True, now), []
+
+
+def _refreshed(alert: Alert, measured: Observation, holds: bool, now: float, severity: AlertSeverity | None = None,
+               force: bool = False) -> Alert:
+    """The alert with the new measurement — or the same object when nothing worth storing moved,
+    so a steady firing alert is not rewritten on every evaluation. keep_firing_for counts from
+    `clear_since`, the first evaluation at which the condition no longer held: an alert is never
+    resolved early, at worst one evaluation late."""
+    update: dict[str, Any] = {}
+    if (measured.value, measured.observed_at, measured.lead_time_s) != (alert.value, alert.observed_at,
+                                                                       alert.lead_time_s):
+        update.update(value=measured.value, observed_at=measured.observed_at, lead_time_s=measured.lead_time_s)
+    if holds and alert.clear_since is not None:  # holding again: the countdown is off
+        update.update(clear_since=None, last_true_at=now)
+    if severity is not None and severity != alert.severity:
+        update["severity"] = severity
+    if not update and not force:
+        return alert
+    return alert.model_copy(update={**update, "updated_at": now})
 
 
 def _open(rule: Rule, measured: Observation, severity: AlertSeverity, now: float) -> tuple[Alert, list[Transition]]:

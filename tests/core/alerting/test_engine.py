@@ -61,10 +61,10 @@ def run(rules: list[Rule], steps: list[tuple[float, dict]], alerts=None):
      [[("rain", "pending", "warning")], [], [("rain", "firing", "warning")], [("rain", "resolved", "warning")]]),
     ({"for": "10m"}, [7.0, 0.0, 0.0],
      [[("rain", "pending", "warning")], [("rain", "pending-cleared", None)], []]),
-    ({"keep_firing_for": "10m"}, [7.0, 0.0, 0.0, 0.0],
-     [[("rain", "firing", "warning")], [], [("rain", "resolved", "warning")], []]),
-    ({"keep_firing_for": "10m"}, [7.0, 0.0, 7.0, 0.0, 0.0, 0.0],
-     [[("rain", "firing", "warning")], [], [], [], [("rain", "resolved", "warning")], []]),
+    ({"keep_firing_for": "10m"}, [7.0, 0.0, 0.0, 0.0],  # 10 min after the first dry reading
+     [[("rain", "firing", "warning")], [], [], [("rain", "resolved", "warning")]]),
+    ({"keep_firing_for": "10m"}, [7.0, 0.0, 7.0, 0.0, 0.0, 0.0, 0.0],  # counts from the first dry reading
+     [[("rain", "firing", "warning")], [], [], [], [], [("rain", "resolved", "warning")], []]),
 ])
 def test_a_gauge_through_a_storm_gives_these_transitions(fields, values, expected):
     steps = [(T0 + 300 * i, {"rain_mm": {"g1": v}}) for i, v in enumerate(values)]
