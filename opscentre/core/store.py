@@ -55,6 +55,9 @@ class Store:
         self.redis = redis
         self._owners: dict[str, str] = {}  # entity id -> source that registered it (cache)
         self._entities_cache: tuple[tuple[int, int], dict[str, dict[str, Any]]] | None = None
+        # entity id -> the Entity object last checked against the registry: feeds hand back the
+        # same validated object while a description does not change, so it needs no new check
+        self._checked: dict[str, Entity] = {}
         self._store_batch = redis.register_script(STORE_BATCH_LUA)
 
     # ---- entities -------------------------------------------------------------------------
@@ -98,15 +101,22 @@ class Store:
         """Registered entities of their own source whose name or properties (thresholds, units...)
         changed, as they are to be stored: the new description on the registered geometry and
         zone (a zone is assigned once)."""
+        unchecked = [e for e in entities if self._checked.get(e.entity_id) is not e]
+        if not unchecked:
+            return []
         registry = self.entities()
         changed = []
-        for entity in entities:
+        if len(self._checked) > 500_000:
+            self._checked.clear()
+        for entity in unchecked:
             current = registry.get(entity.entity_id)
             if current is None or current.get("source") != entity.source:
                 continue
             if current.get("name") != entity.name or (current.get("properties") or {}) != entity.properties:
                 changed.append(entity.model_copy(update={"geometry": current.get("geometry"),
                                                          "zone_id": current.get("zone_id")}))
+            else:  # matches the registry: no need to look again while the feed sends this description
+                self._checked[entity.entity_id] = entity
         return changed
 
     def entity_count(self) -> int:
@@ -161,10 +171,13 @@ class Store:
             current = {e.event_id: e.model_dump_json() for e in events if not e.cancelled}
             if current:
                 pipe.hset(events_key, mapping=current)
+        by_kind: dict[str, dict[str, bytes]] = {}
         for series in forecasts or ():
-            pipe.hset(keys.forecast(series.kind), series.entity_id, orjson.dumps(
-                {"s": series.source, "i": series.issued_at, "t": series.times, "v": series.values}))
-            pipe.sadd(keys.FORECAST_KINDS, series.kind)
+            by_kind.setdefault(series.kind, {})[series.entity_id] = orjson.dumps(
+                {"s": series.source, "i": series.issued_at, "t": series.times, "v": series.values})
+        for kind, mapping in by_kind.items():
+            pipe.hset(keys.forecast(kind), mapping=mapping)
+            pipe.sadd(keys.FORECAST_KINDS, kind)
         self._health_and_metrics(pipe, feed_id, health, metrics)
         pipe.incr(keys.VERSION)
         pipe.publish(keys.UPDATES_CHANNEL, feed_id)

@@ -111,19 +111,19 @@ def _valid_forecasts(forecasts: list[ForecastSeries], known: set[str], rejected:
             rejected.append(Rejection(entity_id=series.entity_id, kind=series.kind,
                                       reason="entity not described in the payload"))
             continue
-        times, values = [], []
-        for t, v in zip(series.times, series.values):
-            if not (math.isfinite(t) and math.isfinite(v)):
-                reason = "forecast step is not a finite number"
-            elif not spec.minimum <= v <= spec.maximum:
-                reason = f"forecast value outside the plausible range {spec.minimum:g}..{spec.maximum:g} {spec.unit}"
-            else:
-                times.append(t)
-                values.append(v)
-                continue
+        times = np.asarray(series.times, dtype=float)
+        values = np.asarray(series.values, dtype=float)
+        finite = np.isfinite(times) & np.isfinite(values)
+        good = finite & (values >= spec.minimum) & (values <= spec.maximum)
+        if good.all():
+            out.append(series)
+            continue
+        for i in np.flatnonzero(~good):
+            reason = ("forecast step is not a finite number" if not finite[i] else
+                      f"forecast value outside the plausible range {spec.minimum:g}..{spec.maximum:g} {spec.unit}")
             rejected.append(Rejection(entity_id=series.entity_id, kind=series.kind, reason=reason))
-        if times:
-            out.append(series.model_copy(update={"times": times, "values": values}))
+        if good.any():
+            out.append(series.model_copy(update={"times": times[good].tolist(), "values": values[good].tolist()}))
     return out
 
 

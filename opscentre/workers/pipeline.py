@@ -29,6 +29,7 @@ class PollSummary:
     skipped: int = 0
     skip_reasons: dict[str, int] = field(default_factory=dict)
     kinds: set[str] = field(default_factory=set)  # the kinds of readings and forecasts stored
+    observations: int = 0  # of the items stored, the readings (not events or forecast steps)
 
     def line(self) -> str:
         text = f"{self.feed_id}: {self.stored} items stored, {self.rejected} rejected" + _counted(self.reasons)
@@ -94,7 +95,7 @@ def store_payload(feed: Feed, payload: bytes, ctx: FeedContext, store: Store, *,
         counts[r.reason] = counts.get(r.reason, 0) + 1
     kinds = {b.kind for b in clean.batches if len(b)} | {f.kind for f in clean.forecasts}
     return PollSummary(feed.feed_id, stored, rejected, len(new_ids), duration, len(payload), reasons,
-                       skipped, skip_reasons, kinds)
+                       skipped, skip_reasons, kinds, clean.observation_count)
 
 
 def _with_zones(entities: list[Entity], ctx: FeedContext) -> list[Entity]:
