@@ -15,7 +15,7 @@ import orjson
 from opscentre.cli_operator import COMMANDS as OPERATOR_COMMANDS
 
 from opscentre import __version__
-from opscentre.core.errors import ConfigError, OpscentreError, ParseError, StoreUnavailable
+from opscentre.core.errors import ConfigError, ParseError, StoreUnavailable
 
 EXIT_CONFIG = 2
 

@@ -9,7 +9,6 @@ import orjson
 import pytest
 
 from opscentre.core import keys
-from opscentre.core.alert_store import AlertStore
 from opscentre.core.alerting.lifecycle import Alert
 from tests.cli_helpers import clean_env, opscentre
 

@@ -1,6 +1,5 @@
 """End to end: `opscentre up` as a user runs it, and the processes surviving Redis going away."""
 
-import os
 import signal
 import subprocess
 import sys

@@ -26,12 +26,12 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from opscentre.core.errors import ParseError
 from opscentre.core.models import Entity, EntityValidator, ObservationBatch, ParseResult, Rejection
 from opscentre.workers.feeds.base import Feed, FeedContext
-from opscentre.workers.feeds.http import fetch_bytes
+from opscentre.workers.feeds.http import FeedUrl, fetch_bytes
 from opscentre.workers.feeds.payloads import load_json_object
 
 SOURCE = "alerta_rio"
@@ -50,16 +50,10 @@ _validate_entity = EntityValidator(SOURCE)
 class AlertaRioOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    url: str = DEFAULT_URL
+    url: FeedUrl = DEFAULT_URL
     timeout_s: float = Field(20, gt=0, le=300, description="read timeout, seconds")
     max_bytes: int = Field(5_000_000, ge=1_000, le=100_000_000)
 
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError("url must be an http:// or https:// URL")
-        return value
 
 
 def fetch(ctx: FeedContext) -> bytes:

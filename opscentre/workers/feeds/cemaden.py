@@ -33,18 +33,17 @@ uses) and `river_level_m` from its newest reading; older readings are history, n
 from __future__ import annotations
 
 import math
-import re
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from opscentre.core.errors import FetchError, ParseError
 from opscentre.core.models import EntityValidator, ObservationBatch, ParseResult, Rejection
 from opscentre.workers.feeds.base import Feed, FeedContext
 from opscentre.workers.feeds.city_bounds import city_bounds, point_problem
-from opscentre.workers.feeds.http import fetch_bytes
+from opscentre.workers.feeds.http import FeedUrl, fetch_bytes
 
 if TYPE_CHECKING:
     from opscentre.core.settings import Settings
@@ -70,7 +69,7 @@ class StationPlace(BaseModel):
 class CemadenOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    url: str = DEFAULT_URL
+    url: FeedUrl = DEFAULT_URL
     stations: dict[str, StationPlace] = Field(default_factory=dict, description="by station code (`codigo`)")
     hours: int = Field(6, ge=1, le=72, description="readings asked for per station (`pag`)")
     level_field: Literal["offset_minus_valor", "valor"] = "offset_minus_valor"
@@ -78,12 +77,6 @@ class CemadenOptions(BaseModel):
     timeout_s: float = Field(20, gt=0, le=300, description="read timeout, seconds")
     max_bytes: int = Field(2_000_000, ge=1_000, le=50_000_000, description="per station")
 
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError("url must be an http:// or https:// URL")
-        return value
 
     def check(self, settings: Settings) -> list[str]:
         if not self.stations:

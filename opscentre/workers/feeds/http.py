@@ -13,14 +13,16 @@ stall a worker for an hour.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
 import urllib3
+from pydantic import AfterValidator
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
@@ -30,6 +32,16 @@ RETRY_STATUSES = (429, 500, 502, 503, 504)
 MAX_RETRY_AFTER_S = 60.0
 USER_AGENT = "opscentre/1 (city operations centre feed poller)"
 CHUNK = 64 * 1024
+
+
+def _http_url(value: str) -> str:
+    if not re.match(r"^https?://[^/\s]+", value):
+        raise ValueError("url must be an http:// or https:// URL")
+    return value
+
+
+# An endpoint in a feed's options: `url: FeedUrl = DEFAULT_URL` (checked when the config loads).
+FeedUrl = Annotated[str, AfterValidator(_http_url)]
 
 
 @dataclass

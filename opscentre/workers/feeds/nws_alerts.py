@@ -34,7 +34,7 @@ from opscentre.workers.feeds.cap.areas import city_bounds, is_skip, outside_city
 from opscentre.workers.feeds.cap.vocabulary import (KIND, MAX_DESCRIPTION, MAX_INSTRUCTION, MAX_TITLE, clean_text,
                                                     iso, message_type_problem, parse_time, severity_of,
                                                     status_problem)
-from opscentre.workers.feeds.http import USER_AGENT, fetch_bytes
+from opscentre.workers.feeds.http import FeedUrl, USER_AGENT, fetch_bytes
 from opscentre.workers.feeds.payloads import load_json_object
 
 SOURCE = "nws_alerts"
@@ -45,7 +45,7 @@ AREA_GEOMETRIES = {"Polygon", "MultiPolygon"}
 class NwsAlertsOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    url: str = DEFAULT_URL
+    url: FeedUrl = DEFAULT_URL
     area: str | None = Field(None, description="state / territory / marine area code, e.g. OR")
     zone: list[str] | None = Field(None, description="forecast or county zone ids, e.g. [ORZ004, ORC051]")
     point: str | None = Field(None, description="'lat,lon': the alerts in force at that point")
@@ -54,12 +54,6 @@ class NwsAlertsOptions(BaseModel):
     timeout_s: float = Field(20, gt=0, le=300, description="read timeout, seconds")
     max_bytes: int = Field(10_000_000, ge=1_000, le=100_000_000)
 
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError("url must be an http:// or https:// URL")
-        return value
 
     @field_validator("area")
     @classmethod

@@ -24,7 +24,6 @@ are dropped, and at most `forecast_hours` are kept.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -32,12 +31,12 @@ from urllib.parse import urlencode
 
 import orjson
 import shapely
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from opscentre.core.errors import ParseError
 from opscentre.core.models import EntityValidator, ForecastSeries, ObservationBatch, ParseResult, Rejection
 from opscentre.workers.feeds.base import Feed, FeedContext
-from opscentre.workers.feeds.http import fetch_bytes
+from opscentre.workers.feeds.http import FeedUrl, fetch_bytes
 
 SOURCE = "open_meteo"
 DEFAULT_URL = "https://api.open-meteo.com/v1/forecast"
@@ -76,7 +75,7 @@ _validate_entity = EntityValidator(SOURCE)
 class OpenMeteoOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    url: str = DEFAULT_URL
+    url: FeedUrl = DEFAULT_URL
     batch_size: int = Field(50, ge=1, le=1000, description="zones per request (the API takes up to 1,000)")
     forecast_hours: int = Field(48, ge=1, le=384)
     free_api_limits: bool = Field(True, description="refuse an interval that would exceed the free API's "
@@ -84,12 +83,6 @@ class OpenMeteoOptions(BaseModel):
     timeout_s: float = Field(20, gt=0, le=300, description="read timeout, seconds")
     max_bytes: int = Field(5_000_000, ge=1_000, le=100_000_000, description="per batch")
 
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError("url must be an http:// or https:// URL")
-        return value
 
     def check(self, settings: Any) -> list[str]:
         """The poll interval against the free API's limits (each zone is one call a poll)."""

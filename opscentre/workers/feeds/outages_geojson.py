@@ -31,20 +31,19 @@ from __future__ import annotations
 
 import hashlib
 import math
-import re
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from opscentre.core.errors import ParseError
 from opscentre.core.geo import anchor_point
 from opscentre.core.models import Entity, EntityValidator, Event, ObservationBatch, ParseResult, Rejection, Severity
 from opscentre.workers.feeds.base import Feed, FeedContext
 from opscentre.workers.feeds.city_bounds import Bounds, city_bounds, inside, point_problem
-from opscentre.workers.feeds.http import fetch_bytes
+from opscentre.workers.feeds.http import FeedUrl, fetch_bytes
 from opscentre.workers.feeds.payloads import load_json_object
 
 SOURCE = "outages_geojson"
@@ -59,7 +58,7 @@ _validate_entity = EntityValidator(SOURCE)
 class OutagesOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    url: str = Field(description="the utility's outage GeoJSON")
+    url: FeedUrl = Field(description="the utility's outage GeoJSON")
     customers_field: str = "CustomersAffected"
     cause_field: str = "Cause"
     start_field: str = "StartTime"
@@ -68,12 +67,6 @@ class OutagesOptions(BaseModel):
     timeout_s: float = Field(20, gt=0, le=300, description="read timeout, seconds")
     max_bytes: int = Field(20_000_000, ge=1_000, le=200_000_000)
 
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError("url must be an http:// or https:// URL")
-        return value
 
 
 def fetch(ctx: FeedContext) -> bytes:

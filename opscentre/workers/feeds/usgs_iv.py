@@ -32,7 +32,7 @@ from opscentre.core.errors import FetchError, ParseError
 from opscentre.core.models import Entity, EntityValidator, ObservationBatch, ParseResult, Rejection
 from opscentre.workers.feeds.base import Feed, FeedContext
 from opscentre.workers.feeds.city_bounds import city_bounds, point_problem
-from opscentre.workers.feeds.http import fetch_bytes
+from opscentre.workers.feeds.http import FeedUrl, fetch_bytes
 from opscentre.workers.feeds.payloads import load_json_object
 
 if TYPE_CHECKING:
@@ -67,7 +67,7 @@ class StationThresholds(BaseModel):
 class UsgsIvOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    url: str = DEFAULT_URL
+    url: FeedUrl = DEFAULT_URL
     sites: list[str] = Field(default_factory=list, description="USGS site numbers, e.g. ['01491000']")
     parameter_codes: list[str] = Field(default_factory=lambda: ["00065", "00060"])
     period: str | None = Field(None, description="ISO 8601 duration, e.g. PT2H; unset: the latest value only")
@@ -75,12 +75,6 @@ class UsgsIvOptions(BaseModel):
     timeout_s: float = Field(20, gt=0, le=300, description="read timeout, seconds")
     max_bytes: int = Field(10_000_000, ge=1_000, le=100_000_000)
 
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError("url must be an http:// or https:// URL")
-        return value
 
     @field_validator("sites", mode="before")
     @classmethod

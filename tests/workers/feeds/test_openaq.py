@@ -16,7 +16,6 @@ import pytest
 from pydantic import ValidationError
 
 from opscentre.core.errors import FetchError, ParseError
-from opscentre.core.settings import FeedSettings
 from opscentre.core.store import Store
 from opscentre.core.validate import validate
 from opscentre.workers import jobs
