@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from opscentre.core import state
@@ -27,6 +27,7 @@ class CityStatus:
     alerts: list[dict[str, Any]]  # public projection of the active alerts
     updated_at: float | None  # wall time of the last stored poll of any feed
     simulated: bool
+    incidents: list[dict[str, Any]] = field(default_factory=list)  # open incidents (operator view only)
 
 
 def read_status(store: Store, settings_simulated: bool, zone_names: dict[str, str], now: float,
@@ -44,7 +45,22 @@ def read_status(store: Store, settings_simulated: bool, zone_names: dict[str, st
                 else public_alerts(AlertStore(store.redis).active(), zone_names)),
         updated_at=max(successes) if successes else None,
         simulated=settings_simulated or any(f["simulated"] for f in feeds.values()),
+        incidents=_open_incidents(store, zone_names) if operator_view else [],
     )
+
+
+def _open_incidents(store: Store, zone_names: dict[str, str]) -> list[dict[str, Any]]:
+    """Open incidents, worst and newest first: {id, severity, title, alerts, zones, opened_at}."""
+    rows = []
+    for incident in AlertStore(store.redis).incidents().values():
+        if incident.state != "open":
+            continue
+        names = [zone_names.get(z, z) for z in incident.zone_ids]
+        rows.append({"id": incident.id, "severity": incident.severity.value, "title": incident.title,
+                     "alerts": len(incident.fingerprints), "zones": names, "opened_at": incident.opened_at,
+                     "rank": incident.severity.rank})
+    rows.sort(key=lambda r: (-r["rank"], -r["opened_at"]))
+    return rows
 
 
 def read_city_data(store: Store, settings: Settings, now: float | None = None) -> CityData:

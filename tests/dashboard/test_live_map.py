@@ -113,3 +113,21 @@ def test_a_feed_going_stale_greys_its_layers_and_says_since_when_then_recovers(s
     ops = {tuple(op["location"]): op["params"]["value"] for op in figure.to_plotly_json()["operations"]}
     assert ops[("data", start, "opacity")] == 1.0
     assert "stale" not in to_json(status)
+
+
+def test_the_console_lists_open_incidents_first_and_the_public_page_none(store, rio_settings):
+    from opscentre.core import keys
+    from opscentre.core.alerting.incidents import Incident
+
+    write_city(store, rio_settings, rain_mm=1.0)
+    now = time.time()
+    zones = rio_settings.zones.ids[:4]
+    incident = Incident(id="i-1", severity="critical", zone_ids=zones, fingerprints=["a|1", "a|2"],
+                        opened_at=now, updated_at=now, title="siren criterion met")
+    store.redis.hset(keys.INCIDENTS, incident.id, incident.model_dump_json())
+    console = LiveMap(rio_settings, store, simulated=True, layer_ids=list(LAYERS), operator_view=True)
+    text = to_json(console.initial(list(LAYERS))["alerts"])
+    names = [rio_settings.zones.name_by_id[z] for z in zones]
+    assert "Open incidents (1)" in text and f"critical · {names[0]}, {names[1]}, {names[2]} +1 · 2 alerts" in text
+    public = LiveMap(rio_settings, store, simulated=True, layer_ids=list(LAYERS))
+    assert "incident" not in to_json(public.initial(list(LAYERS))["alerts"]).lower()

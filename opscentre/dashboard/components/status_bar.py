@@ -30,7 +30,16 @@ def status_model(status: CityStatus, tz: tzinfo) -> dict[str, Any]:
         "unhealthy": unhealthy,
         "updated": local_label(status.updated_at, tz) if status.updated_at else "no data yet",
         "alerts": [_alert_line(a) for a in status.alerts],
+        "incidents": [_incident_line(i, tz) for i in status.incidents],
     }
+
+
+def _incident_line(incident: dict[str, Any], tz: tzinfo) -> str:
+    zones = incident["zones"]
+    where = ", ".join(zones[:3]) + (f" +{len(zones) - 3}" if len(zones) > 3 else "")
+    alerts = f"{incident['alerts']} alert{'s' if incident['alerts'] != 1 else ''}"
+    return (f"{incident['severity']} · {where} · {alerts} · since "
+            f"{local_label(incident['opened_at'], tz)}")
 
 
 def _unhealthy(feed_id: str, view: dict[str, Any], tz: tzinfo) -> str:
@@ -79,6 +88,13 @@ def status_bar(model: dict[str, Any]) -> list[Any]:
 
 def alerts_panel(model: dict[str, Any]) -> list[Any]:
     lines = model.get("alerts") or []
-    if not lines:
-        return []
-    return [html.Div("Active alerts", className="panel-title"), html.Ul([html.Li(line) for line in lines[:12]])]
+    incidents = model.get("incidents") or []
+    parts: list[Any] = []
+    if incidents:  # operator view: what is notified is the incident, so it comes first
+        parts += [html.Div(f"Open incidents ({len(incidents)})", className="panel-title"),
+                  html.Ul([html.Li(line) for line in incidents[:6]])]
+    if lines:
+        more = f" — showing 12 of {len(lines)}" if len(lines) > 12 else ""
+        parts += [html.Div(f"Active alerts{more}", className="panel-title"),
+                  html.Ul([html.Li(line) for line in lines[:12]])]
+    return parts
