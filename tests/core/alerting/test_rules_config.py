@@ -40,7 +40,8 @@ def problems(tmp_path, text: str, rules_file: str | None = None) -> list[str]:
 def test_rios_built_in_rules_and_stage_criteria_load():
     settings = load_settings(CITIES / "rio" / "demo.yaml")
     ids = {r.id for r in settings.rules}
-    assert {"rain_15min", "rain_1h", "siren_criterion", "landslide_risk", "river_level", "heat", "air_quality",
+    assert {"rain_15min", "rain_1h", "siren_criterion", "landslide_risk", "river_level", "heat", "heat_persistent",
+            "air_quality",
             "traffic_jams", "feed_stale", "rain_forecast_48h", "rain_forecast_3h", "wind", "rain_stage"} <= ids
     assert [level.level for level in settings.stage.levels] == [2, 3, 4]
     assert load_settings(CITIES / "rio" / "live.yaml").rules == settings.rules
