@@ -85,7 +85,7 @@ def evaluate_city(settings: Settings, store: Store, now: float | None = None, wa
         ran = True
         try:
             pending = requested | _take_pending(store)
-            for _ in range(MAX_ROUNDS):
+            for _ in range(MAX_ROUNDS if pending else 0):  # (nothing left if another holder took it)
                 wall = wall_now if wall_now is not None else time.time()
                 at = now if now is not None else data_now(store, wall)
                 evaluation, stage = _evaluate_once(settings, store, AlertStore(store.redis), at, wall,
