@@ -34,6 +34,8 @@ class CityData:
     forecasts: Mapping[str, Mapping[str, Mapping[str, Any]]] = field(default_factory=dict)
     # firing alerts the public may see ({id, rule, severity, zone_id, entity_id, summary...})
     alerts: list[Mapping[str, Any]] = field(default_factory=list)
+    # open incidents ({id, severity, zone_ids, alerts, opened_at, title}); operator layers only
+    incidents: list[Mapping[str, Any]] = field(default_factory=list)
 
     def values(self, kind: str) -> Latest:
         return self.latest.get(kind) or {}

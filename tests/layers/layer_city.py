@@ -20,7 +20,7 @@ def road(entity_id, coordinates, free_flow=60):
             "geometry": {"type": "LineString", "coordinates": coordinates}, "properties": {"free_flow_kmh": free_flow}}
 
 
-def city(settings, entities, events=(), forecasts=None, alerts=(), **latest_by_kind):
+def city(settings, entities, events=(), forecasts=None, alerts=(), incidents=(), **latest_by_kind):
     """CityData from entities and {kind: {entity_id: value}} (observed at OBSERVED by source 'test'),
     events (dicts as stored, each with a `category`) and forecasts ({kind: {entity_id: series}})."""
     latest = {kind: {e: (v, OBSERVED, "test") for e, v in values.items()} for kind, values in latest_by_kind.items()}
@@ -28,7 +28,7 @@ def city(settings, entities, events=(), forecasts=None, alerts=(), **latest_by_k
     for event in events:
         by_category.setdefault(event["category"], []).append(event)
     return CityData(entities={e["entity_id"]: e for e in entities}, latest=latest, zones=settings.zones, tz=settings.tz,
-                    events=by_category, forecasts=forecasts or {}, alerts=list(alerts))
+                    events=by_category, forecasts=forecasts or {}, alerts=list(alerts), incidents=list(incidents))
 
 
 def inside(settings, zone_id):
