@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 from redis import Redis
 
-from opscentre.core import keys
+from opscentre.core import keys, locks
 from opscentre.core.alerting.engine import Evaluation
 from opscentre.core.alerting.incidents import Incident
 from opscentre.core.alerting.lifecycle import Alert, AlertState
@@ -162,9 +162,8 @@ class AlertStore:
     def resolve_by_hand(self, alert_id: str, by: str, note: str, now: float, wait_s: float = 10.0) -> Alert:
         """Resolve an open alert now. Done under the evaluation lock, so a running evaluation
         cannot write the alert back over it."""
-        token = secrets.token_hex(8)
         deadline = time.monotonic() + wait_s
-        while not self.redis.set(keys.EVALUATE_LOCK, token, nx=True, ex=30):
+        while (token := locks.acquire(self.redis, keys.EVALUATE_LOCK, 30)) is None:
             if time.monotonic() > deadline:
                 raise TimeoutError("an evaluation is holding the alerts; try again in a moment")
             time.sleep(0.05)
@@ -181,8 +180,7 @@ class AlertStore:
             pipe.execute()
             return resolved
         finally:
-            self.redis.eval("if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end "
-                            "return 0", 1, keys.EVALUATE_LOCK, token)
+            locks.release(self.redis, keys.EVALUATE_LOCK, token)
 
     def add_silence(self, silence: dict[str, Any], by: str, now: float) -> str:
         silence_id = "s-" + secrets.token_hex(4)

@@ -49,9 +49,8 @@ def read_status(store: Store, settings_simulated: bool, zone_names: dict[str, st
     )
 
 
-def _open_incidents(store: Store, zone_names: dict[str, str], with_zone_ids: bool = False) -> list[dict[str, Any]]:
-    """Open incidents, worst and newest first: {id, severity, title, alerts, zones, opened_at}
-    (and `zone_ids` for the map)."""
+def _open_incidents(store: Store, zone_names: dict[str, str]) -> list[dict[str, Any]]:
+    """Open incidents, worst and newest first: {id, severity, title, alerts, zones, zone_ids, opened_at}."""
     rows = []
     for incident in AlertStore(store.redis).incidents().values():
         if incident.state != "open":
@@ -59,7 +58,7 @@ def _open_incidents(store: Store, zone_names: dict[str, str], with_zone_ids: boo
         names = [zone_names.get(z, z) for z in incident.zone_ids]
         rows.append({"id": incident.id, "severity": incident.severity.value, "title": incident.title,
                      "alerts": len(incident.fingerprints), "zones": names, "opened_at": incident.opened_at,
-                     "rank": incident.severity.rank, **({"zone_ids": incident.zone_ids} if with_zone_ids else {})})
+                     "rank": incident.severity.rank, "zone_ids": incident.zone_ids})
     rows.sort(key=lambda r: (-r["rank"], -r["opened_at"]))
     return rows
 
@@ -74,7 +73,7 @@ def read_city_data(store: Store, settings: Settings, now: float | None = None) -
                     tz=settings.tz, events=events,
                     forecasts={kind: store.forecasts(kind) for kind in LAYER_FORECAST_KINDS},
                     alerts=public_alerts(AlertStore(store.redis).active(), settings.zones.name_by_id),
-                    incidents=_open_incidents(store, settings.zones.name_by_id, with_zone_ids=True))
+                    incidents=_open_incidents(store, settings.zones.name_by_id))
 
 
 def empty_city_data(settings: Settings) -> CityData:

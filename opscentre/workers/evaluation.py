@@ -11,16 +11,15 @@ timer evaluates them all (time alone moves `for`, staleness and forecasts).
 from __future__ import annotations
 
 import logging
-import secrets
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from opscentre.core import keys
+from opscentre.core import keys, locks
 from opscentre.core.alert_store import AlertStore
 from opscentre.core.alerting.engine import Evaluation, evaluate
-from opscentre.core.alerting.readings import CITY, Readings
 from opscentre.core.alerting.incidents import group
+from opscentre.core.alerting.readings import CITY, Readings
 from opscentre.core.alerting.reminders import due
 from opscentre.core.alerting.silences import silenced_by
 from opscentre.core.alerting.stage import derive_stage
@@ -75,8 +74,8 @@ def evaluate_city(settings: Settings, store: Store, now: float | None = None, wa
         return EvaluationSummary(0, 0, None)
     total, evaluation, stage, ran = 0, None, None, False
     for _attempt in range(2):  # a request left while we were releasing the lock is taken up once more
-        token = secrets.token_hex(8)
-        if not store.redis.set(keys.EVALUATE_LOCK, token, nx=True, ex=LOCK_S):
+        token = locks.acquire(store.redis, keys.EVALUATE_LOCK, LOCK_S)
+        if token is None:
             pipe = store.redis.pipeline(transaction=True)
             pipe.sadd(keys.EVALUATE_PENDING, *requested)
             pipe.expire(keys.EVALUATE_PENDING, LOCK_S)
@@ -94,11 +93,11 @@ def evaluate_city(settings: Settings, store: Store, now: float | None = None, wa
                 pending = _take_pending(store)
                 if not pending:
                     break
-                store.redis.eval(_RENEW_LUA, 1, keys.EVALUATE_LOCK, token, LOCK_S)
+                locks.renew(store.redis, keys.EVALUATE_LOCK, token, LOCK_S)
             if pending:  # still busy after MAX_ROUNDS: leave the rest to the next evaluation
                 store.redis.sadd(keys.EVALUATE_PENDING, *pending)
         finally:
-            store.redis.eval(_RELEASE_LUA, 1, keys.EVALUATE_LOCK, token)
+            locks.release(store.redis, keys.EVALUATE_LOCK, token)
         if not store.redis.exists(keys.EVALUATE_PENDING):
             break
         requested = set()
@@ -114,10 +113,6 @@ def _take_pending(store: Store) -> set[str]:
     pipe.delete(keys.EVALUATE_PENDING)
     members, _ = pipe.execute()
     return {m.decode() for m in members}
-
-
-_RELEASE_LUA = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
-_RENEW_LUA = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('expire', KEYS[1], ARGV[2]) end return 0"
 
 
 def rules_reading(settings: Settings, kinds: set[str] | None) -> list:

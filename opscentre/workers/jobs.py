@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import logging
 import os
-import secrets
 import socket
 import time
 from datetime import datetime, timezone
 from functools import lru_cache
 
-from opscentre.core import keys
+from opscentre.core import keys, locks
 from opscentre.core.clock import sim_now
 from opscentre.core.connection import connect
 from opscentre.core.errors import NotModified, OpscentreError
@@ -48,20 +47,16 @@ def poll(feed_id: str) -> dict:
 
 
 def poll_feed(feed_id: str, settings: Settings, store: Store) -> dict:
-    token = secrets.token_hex(8)
     lock = keys.poll_lock(feed_id)
-    if not store.redis.set(lock, token, nx=True, ex=POLL_LOCK_S):
+    token = locks.acquire(store.redis, lock, POLL_LOCK_S)
+    if token is None:
         return {"feed": feed_id, "skipped": "previous poll of this feed is still running"}
     try:
         summary = _poll_once(feed_id, settings, store)
         return {"feed": feed_id, "stored": summary.stored, "rejected": summary.rejected} if summary else {
             "feed": feed_id, "failed": True}
     finally:
-        # Release only our own lock (a slow poll's lock may have expired and been retaken).
-        store.redis.eval(
-            "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0",
-            1, lock, token,
-        )
+        locks.release(store.redis, lock, token)
 
 
 def _poll_once(feed_id: str, settings: Settings, store: Store) -> PollSummary | None:

@@ -56,7 +56,6 @@ class Alert(BaseModel):
     since: float  # the current state began
     fired_at: float | None = None
     resolved_at: float | None = None
-    last_true_at: float  # when the condition (last) started holding again
     clear_since: float | None = None  # the first evaluation at which it no longer held (keep_firing_for)
     updated_at: float
 
@@ -155,7 +154,7 @@ def _refreshed(alert: Alert, measured: Observation, holds: bool, now: float, sev
                                                                        alert.lead_time_s):
         update.update(value=measured.value, observed_at=measured.observed_at, lead_time_s=measured.lead_time_s)
     if holds and alert.clear_since is not None:  # holding again: the countdown is off
-        update.update(clear_since=None, last_true_at=now)
+        update["clear_since"] = None
     if severity is not None and severity != alert.severity:
         update["severity"] = severity
     if not update and not force:
@@ -171,7 +170,7 @@ def _open(rule: Rule, measured: Observation, severity: AlertSeverity, now: float
         state=AlertState.FIRING if firing else AlertState.PENDING, severity=severity, value=measured.value,
         where=measured.where, zone_id=measured.zone_id, entity_id=measured.entity_id, labels=dict(rule.labels),
         lead_time_s=measured.lead_time_s, observed_at=measured.observed_at, started_at=now, since=now,
-        fired_at=now if firing else None, last_true_at=now, updated_at=now)
+        fired_at=now if firing else None, updated_at=now)
     return alert, [_transition(None, alert, Change.FIRING if firing else Change.PENDING, now)]
 
 

@@ -83,19 +83,8 @@ class Readings:
         readings.history.update(history_arrays or {})
         for kind, batches in (history or {}).items():
             codes, times, values = [], [], []
-            # A feed sends the same entities poll after poll: a batch whose id list equals an
-            # earlier one's reuses its codes (a list comparison is ~10x cheaper than the lookups).
-            seen: dict[tuple, tuple[list[str], np.ndarray]] = {}
             for batch_ids, batch_values, batch_times in batches:
-                shape = (len(batch_ids), batch_ids[0], batch_ids[-1]) if batch_ids else (0,)
-                earlier = seen.get(shape)
-                if earlier is not None and earlier[0] == batch_ids:
-                    batch_codes = earlier[1]
-                else:
-                    batch_codes = np.fromiter((index.get(e, -1) for e in batch_ids), dtype=np.int32,
-                                              count=len(batch_ids))
-                    seen[shape] = (batch_ids, batch_codes)
-                codes.append(batch_codes)
+                codes.append(np.fromiter((index.get(e, -1) for e in batch_ids), dtype=np.int32, count=len(batch_ids)))
                 values.append(np.asarray(batch_values, dtype=float))
                 times.append(np.asarray(batch_times, dtype=float))
             if codes:

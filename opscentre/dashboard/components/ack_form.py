@@ -44,8 +44,9 @@ def ack_form(alerts: list[dict[str, Any]]) -> html.Div:
 def register_ack(app: Dash, redis_client) -> None:
     alerts = AlertStore(redis_client)
 
-    @app.callback(Output(ids.ACK_ALERT, "options"), Input(ids.TICK, "n_intervals"), prevent_initial_call=True)
-    def refresh_options(_n):
+    # The tick redraws the alert panel only when the open alerts changed: follow it, not the tick.
+    @app.callback(Output(ids.ACK_ALERT, "options"), Input(ids.ALERTS_PANEL, "children"), prevent_initial_call=True)
+    def refresh_options(_panel):
         try:
             return ack_options(alerts.active())
         except REDIS_DOWN:

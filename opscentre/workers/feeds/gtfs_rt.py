@@ -36,7 +36,6 @@ import base64
 import binascii
 import math
 import os
-import re
 from statistics import fmean
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -44,13 +43,13 @@ import orjson
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 from google.transit import gtfs_realtime_pb2 as rt
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from opscentre.core.errors import FetchError, ParseError
 from opscentre.core.models import EntityValidator, Event, ObservationBatch, ParseResult, Rejection, Severity
 from opscentre.workers.feeds.base import Feed, FeedContext
 from opscentre.workers.feeds.city_bounds import city_bounds, point_problem
-from opscentre.workers.feeds.http import fetch_bytes
+from opscentre.workers.feeds.http import FeedUrl, fetch_bytes
 
 if TYPE_CHECKING:
     from opscentre.core.settings import Settings
@@ -68,9 +67,9 @@ _validate_entity = EntityValidator(SOURCE)
 class GtfsRtOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    vehicle_positions_url: str | None = None
-    service_alerts_url: str | None = None
-    trip_updates_url: str | None = None
+    vehicle_positions_url: FeedUrl | None = None
+    service_alerts_url: FeedUrl | None = None
+    trip_updates_url: FeedUrl | None = None
     api_key_env: str | None = Field(None, description="environment variable holding the agency's API key")
     api_key_header: str | None = Field(None, description="header that carries the key, e.g. x-api-key")
     api_key_prefix: str = Field("", description="text before the key in the header, e.g. 'apikey '")
@@ -80,13 +79,6 @@ class GtfsRtOptions(BaseModel):
     vehicle_max_age_s: int = Field(900, ge=30, le=86400, description="older positions are rejected")
     timeout_s: float = Field(20, gt=0, le=300, description="read timeout, seconds")
     max_bytes: int = Field(20_000_000, ge=1_000, le=200_000_000, description="per URL")
-
-    @field_validator("vehicle_positions_url", "service_alerts_url", "trip_updates_url")
-    @classmethod
-    def _http_url(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError("must be an http:// or https:// URL")
-        return value
 
     def urls(self) -> dict[str, str]:
         return {part: url for part in PARTS if (url := getattr(self, f"{part}_url"))}

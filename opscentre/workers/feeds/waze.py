@@ -44,7 +44,7 @@ from opscentre.core.geo import anchor_point
 from opscentre.core.models import EntityValidator, Event, ObservationBatch, ParseResult, Rejection, Severity
 from opscentre.workers.feeds.base import Feed, FeedContext
 from opscentre.workers.feeds.city_bounds import Bounds, city_bounds, inside, point_problem
-from opscentre.workers.feeds.http import fetch_bytes, safe_url
+from opscentre.workers.feeds.http import FeedUrl, fetch_bytes, safe_url
 from opscentre.workers.feeds.payloads import load_json_object
 
 SOURCE = "waze"
@@ -82,18 +82,11 @@ class WazeOptions(BaseModel):
     # The partner URL carries a secret token: keep it out of the YAML. Either the whole URL in
     # $url_env, or `url` with a `{token}` placeholder filled from $token_env. A plain `url`
     # (a tokenless test server) is used as it is.
-    url: str | None = None
+    url: FeedUrl | None = None
     url_env: str = "WAZE_FEED_URL"
     token_env: str = "WAZE_FEED_TOKEN"
     timeout_s: float = Field(20, gt=0, le=300, description="read timeout, seconds")
     max_bytes: int = Field(20_000_000, ge=1_000, le=200_000_000)
-
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError("url must be an http:// or https:// URL")
-        return value
 
     @field_validator("url_env", "token_env")
     @classmethod

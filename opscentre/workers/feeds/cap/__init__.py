@@ -61,7 +61,7 @@ from opscentre.workers.feeds.cap.vocabulary import (DEFAULT_LANGUAGE, KIND, MAX_
                                                     clean_text, clip, compact, expand_references, iso,
                                                     message_type_problem, one_line, parse_time, reference_ids,
                                                     severity_of, status_problem)
-from opscentre.workers.feeds.http import fetch_bytes
+from opscentre.workers.feeds.http import FeedUrl, fetch_bytes
 
 SOURCE = "cap"
 CAP_NAMESPACES = {"urn:oasis:names:tc:emergency:cap:1.2": "1.2", "urn:oasis:names:tc:emergency:cap:1.1": "1.1"}
@@ -74,19 +74,12 @@ ENTRY_TAGS = {"{http://www.w3.org/2005/Atom}entry", "item", "{http://purl.org/rs
 class CapOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    url: str | None = Field(None, description="a CAP message, or an Atom/RSS feed that embeds CAP alerts")
+    url: FeedUrl | None = Field(None, description="a CAP message, or an Atom/RSS feed that embeds CAP alerts")
     language: str | None = Field(None, description="preferred <language>, e.g. pt-BR (default: the first info's)")
     default_lifetime_h: float = Field(24, gt=0, le=24 * 30,
                                       description="an info without <expires> ends this long after it was sent")
     timeout_s: float = Field(20, gt=0, le=300, description="read timeout, seconds")
     max_bytes: int = Field(5_000_000, ge=1_000, le=100_000_000)
-
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError("url must be an http:// or https:// URL")
-        return value
 
     @field_validator("language")
     @classmethod
