@@ -217,7 +217,8 @@ def cmd_ingest(args) -> int:
         return 1
     from opscentre.workers.jobs import evaluate_after_store
 
-    evaluated = evaluate_after_store(settings, store, now=args.as_of, kinds=summary.kinds)
+    evaluated = evaluate_after_store(settings, store, now=args.as_of, kinds=summary.kinds,
+                                     entities=summary.entities)
     print(summary.line() + (f"; {evaluated.line()}" if evaluated is not None else ""))
     return 0
 

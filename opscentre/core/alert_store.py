@@ -34,6 +34,10 @@ class UnknownAlert(LookupError):
 
 
 SEVERITY_RANK = {s.value: s.rank for s in AlertSeverity}
+# Alert records decoded by this process, by their stored JSON: an evaluation reads every alert,
+# and most have not changed since the last one. Alerts are never changed in place (the engine
+# makes a copy), so sharing the decoded objects is safe.
+_decoded: dict[bytes, Alert] = {}
 
 
 def alert_view(alert: Alert, ack: dict[str, Any] | None) -> dict[str, Any]:
@@ -62,7 +66,14 @@ class AlertStore:
 
     def alerts(self) -> dict[str, Alert]:
         """fingerprint -> alert (open ones and recently resolved)."""
-        return {k.decode(): Alert.model_validate_json(v) for k, v in self.redis.hgetall(keys.ALERTS).items()}
+        global _decoded
+        raw = self.redis.hgetall(keys.ALERTS)
+        known, fresh = _decoded, {}
+        for k, v in raw.items():
+            hit = known.get(v)
+            fresh[v] = hit if hit is not None else Alert.model_validate_json(v)
+        _decoded = fresh
+        return {k.decode(): fresh[v] for k, v in raw.items()}
 
     def find(self, alert_id: str) -> Alert:
         for alert in self.alerts().values():

@@ -2,24 +2,26 @@
 store alerts, transitions and the stage. Run after every stored poll (in the poll job and in
 `opscentre ingest`) and by the cron timer (`evaluate` every `alerting.evaluate_every_s`).
 
-Evaluations never overlap: one holds a lock; data that arrives meanwhile leaves its kinds in a
-pending set and the holder evaluates those rules once more before letting go, so no stored
-batch goes unevaluated. After a poll only the rules reading what it stored are evaluated; the
-timer evaluates them all (time alone moves `for`, staleness and forecasts).
+Evaluations never overlap: one holds a lock; data that arrives meanwhile leaves what it
+stored in a pending set and the holder evaluates that once more before letting go, so no
+stored batch goes unevaluated. After a poll only the rules reading what it stored are
+evaluated, and only for the keys its readings feed (the entities, their zones, the city):
+what a new reading raises is in Redis a fraction of a second later, however large the city.
+The timer evaluates every rule for every key (time alone moves `for`, staleness and forecasts).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 from opscentre.core import keys, locks
 from opscentre.core.alert_store import AlertStore
-from opscentre.core.alerting.engine import Evaluation, evaluate
-from opscentre.core.alerting.incidents import group
-from opscentre.core.alerting.readings import CITY, Readings
+from opscentre.core.alerting.engine import Evaluation, Touched, evaluate
+from opscentre.core.alerting.incidents import IncidentUpdate, group
+from opscentre.core.alerting.readings import CITY, Readings, Registry
 from opscentre.core.alerting.reminders import due
 from opscentre.core.alerting.silences import silenced_by
 from opscentre.core.alerting.stage import derive_stage
@@ -34,8 +36,10 @@ log = logging.getLogger("opscentre.alerts")
 LOCK_S = 120
 MAX_ROUNDS = 5
 ALL_RULES = "*"
+ENTITY_SEP = "\x1f"  # pending member 'kind<SEP>entity id': that entity's readings of that kind
 HISTORY_MARGIN_S = 600
 _HISTORY = HistoryCache()  # per worker process: history decoded once, read incrementally
+_REGISTRY: list = [None, None, None, 0]  # per worker process: entities dict, zone ids, Registry, generation
 
 
 @dataclass
@@ -65,11 +69,14 @@ def data_speed(store: Store) -> float:
 
 
 def evaluate_city(settings: Settings, store: Store, now: float | None = None, wall_now: float | None = None,
-                  kinds: Iterable[str] | None = None) -> EvaluationSummary:
+                  kinds: Iterable[str] | None = None,
+                  entities: Mapping[str, Collection[str]] | None = None) -> EvaluationSummary:
     """Evaluate the rules once (again while new data keeps arriving). `now` defaults to the
     data clock (see data_now); `ingest --as-of` passes the replayed time. `kinds`: only the
-    rules that read these kinds (after a poll: what it stored); None: every rule (the timer)."""
-    requested = {ALL_RULES} if kinds is None else set(kinds)
+    rules that read these kinds (after a poll: what it stored); None: every rule (the timer).
+    `entities`: of those kinds, the entities whose readings were stored (kind -> ids); only
+    their keys are stepped. A kind not in it: every key of the rules reading it."""
+    requested = _request(kinds, entities)
     if not requested:
         return EvaluationSummary(0, 0, None)
     total, evaluation, stage, ran = 0, None, None, False
@@ -88,7 +95,7 @@ def evaluate_city(settings: Settings, store: Store, now: float | None = None, wa
                 wall = wall_now if wall_now is not None else time.time()
                 at = now if now is not None else data_now(store, wall)
                 evaluation, stage = _evaluate_once(settings, store, AlertStore(store.redis), at, wall,
-                                                   None if ALL_RULES in pending else pending)
+                                                   _touched(pending))
                 total += len(evaluation.transitions)
                 pending = _take_pending(store)
                 if not pending:
@@ -105,6 +112,35 @@ def evaluate_city(settings: Settings, store: Store, now: float | None = None, wa
         return EvaluationSummary(0, 0, None, skipped=True)
     open_alerts = sum(1 for a in evaluation.alerts.values() if a.active) if evaluation else 0
     return EvaluationSummary(total, open_alerts, stage)
+
+
+def _request(kinds: Iterable[str] | None, entities: Mapping[str, Collection[str]] | None) -> set[str]:
+    """What to evaluate as pending-set members: '*' (everything), 'kind' (every key of the
+    rules reading it) or 'kind<SEP>entity id' (that entity's keys)."""
+    if kinds is None:
+        return {ALL_RULES}
+    entities = entities or {}
+    out: set[str] = set()
+    for kind in kinds:
+        if kind in entities:
+            out.update(f"{kind}{ENTITY_SEP}{e}" for e in entities[kind])
+        else:
+            out.add(kind)
+    return out
+
+
+def _touched(pending: set[str]) -> Touched | None:
+    """Pending members as the engine's `touched` (None: evaluate everything)."""
+    if ALL_RULES in pending:
+        return None
+    touched: dict[str, set[str] | None] = {}
+    for member in pending:
+        kind, sep, entity_id = member.partition(ENTITY_SEP)
+        if not sep:
+            touched[kind] = None
+        elif touched.get(kind, set()) is not None:
+            touched.setdefault(kind, set()).add(entity_id)
+    return touched
 
 
 def _take_pending(store: Store) -> set[str]:
@@ -124,22 +160,31 @@ def rules_reading(settings: Settings, kinds: set[str] | None) -> list:
 
 
 def _evaluate_once(settings: Settings, store: Store, alert_store: AlertStore, now: float,
-                   wall_now: float, kinds: set[str] | None = None) -> tuple[Evaluation, int]:
-    rules = rules_reading(settings, kinds)
+                   wall_now: float, touched: Touched | None = None) -> tuple[Evaluation, int]:
+    """One evaluation: everything (touched None, the timer) or what a poll stored. Reminders
+    and incident pruning go by the wall clock, so only the timer's evaluation does them."""
+    everything = touched is None
+    rules = rules_reading(settings, None if everything else set(touched))
     readings, names = read_readings(settings, store, now, wall_now, data_speed(store), rules)
     before = alert_store.alerts()
-    evaluation = evaluate(rules, before, readings, now, names)
+    evaluation = evaluate(rules, before, readings, now, names, touched=touched)
     decision = derive_stage(settings.stage, evaluation.alerts.values(), alert_store.stage_override(), now,
                             alert_store.stage())
     alerting = settings.alerting
-    update = group(evaluation.transitions, evaluation.alerts, alert_store.incidents(), settings.zones.neighbours,
-                   alerting.incident_window, now)
-    reminders, reminded = due(evaluation.alerts, alert_store.acks(), alert_store.reminded(), alerting.reminder_every,
-                              alerting.escalate_after, alerting.reminder_min_severity, wall_now)
+    update = IncidentUpdate({}, [])
+    if evaluation.transitions:
+        update = group(evaluation.transitions, evaluation.alerts, alert_store.incidents(), settings.zones.neighbours,
+                       alerting.incident_window, now)
+    reminders, reminded = [], None
+    if everything:
+        reminders, reminded = due(evaluation.alerts, alert_store.acks(), alert_store.reminded(),
+                                  alerting.reminder_every, alerting.escalate_after, alerting.reminder_min_severity,
+                                  wall_now)
     notifications = mark_silenced(update.notifications + reminders, evaluation.alerts, alert_store.silences(), now)
     alert_store.apply(evaluation, before, decision, now, wall_now, incidents=update.incidents, reminded=reminded,
                       notifications=notifications)
-    alert_store.prune_incidents(now)
+    if everything:
+        alert_store.prune_incidents(now)
     for t in evaluation.transitions:
         log.info("alert %s %s: %s %s -> %s", t.alert_id, t.change.value, t.rule, t.severity_before, t.severity_after)
     return evaluation, decision.level
@@ -172,9 +217,8 @@ def read_readings(settings: Settings, store: Store, now: float, wall_now: float,
             if aggregation != "latest" and window:
                 windows[kind] = max(windows.get(kind, 0.0), window)
     entities = store.entities()
-    entity_ids = sorted(entities)
-    index = {e: i for i, e in enumerate(entity_ids)}
-    stamp = (len(entity_ids), hash(tuple(entity_ids)))  # which index the cached history codes are on
+    registry, stamp = _registry(entities, settings.zones.ids)  # stamp: which index history codes are on
+    index = registry.index
     # History stream ids are write (wall) times: a window of data time was written within
     # window / speed wall seconds (plus a margin for late polls). A replay (`ingest --as-of`)
     # wrote its old data just now, so the same wall window covers it.
@@ -183,8 +227,18 @@ def read_readings(settings: Settings, store: Store, now: float, wall_now: float,
     forecasts = {r.forecast_kind: store.forecasts(r.forecast_kind) for r in rules if r.forecast_kind}
     feeds = feed_views(store, wall_now) if any(r.feeds for r in rules) else {}
     readings = Readings.build(entities, settings.zones.ids, store.latest_many(kinds), forecasts=forecasts,
-                              feeds=feeds, history_arrays=history, entity_ids=entity_ids)
-    names = {e: (d.get("name") or e) for e, d in entities.items()}
+                              feeds=feeds, history_arrays=history, registry=registry)
+    names = dict(registry.names)
     names.update({f"zone:{z}": n for z, n in settings.zones.name_by_id.items()})
     names[CITY] = settings.city.name
     return readings, names
+
+
+def _registry(entities: dict, zone_ids: list[str]) -> tuple[Registry, int]:
+    """The registry's arrays and their generation, rebuilt only when the store decoded a new
+    registry (Store.entities returns the same dict while the registry is unchanged)."""
+    cached_entities, cached_zones, registry, generation = _REGISTRY
+    if cached_entities is not entities or cached_zones != zone_ids:
+        registry, generation = Registry.of(entities, zone_ids), generation + 1
+        _REGISTRY[:] = [entities, list(zone_ids), registry, generation]
+    return registry, generation

@@ -46,10 +46,10 @@ class HistoryCache:
     def __init__(self) -> None:
         self._kinds: dict[str, _Kind] = {}
         self._codes: dict[str, int] = {}  # entity id -> the cache's code, assigned once
-        self._remap: tuple[tuple, np.ndarray] | None = None  # (index stamp, cache code -> index position)
+        self._remap: tuple[object, np.ndarray] | None = None  # (index stamp, cache code -> index position)
 
     def window(self, store: Store, kind: str, written_since: float, index: dict[str, int],
-               index_stamp: tuple) -> KindHistory:
+               index_stamp: object) -> KindHistory:
         """Every reading of `kind` in batches written since `written_since` (wall s), coded on `index`."""
         cached = self._kinds.setdefault(kind, _Kind())
         last = cached.batches[-1].entry_id if cached.batches else None
@@ -91,7 +91,7 @@ class HistoryCache:
         reuse[key] = (ids, codes)
         return codes
 
-    def _positions(self, index: dict[str, int], index_stamp: tuple) -> np.ndarray:
+    def _positions(self, index: dict[str, int], index_stamp: object) -> np.ndarray:
         """cache code -> position in this evaluation's entity index (-1: not an entity now)."""
         stamp = (index_stamp, len(self._codes))
         if self._remap is None or self._remap[0] != stamp:

@@ -86,18 +86,20 @@ def _poll_once(feed_id: str, settings: Settings, store: Store) -> PollSummary | 
         return None
     if before.get("status") == FeedStatus.FAILING.value:
         log.info("feed %s recovered after %s failed polls", feed_id, before.get("consecutive_failures"))
-    evaluate_after_store(settings, store, kinds=summary.kinds)
+    evaluate_after_store(settings, store, kinds=summary.kinds, entities=summary.entities)
     return summary
 
 
 def evaluate_after_store(settings: Settings, store: Store, now: float | None = None,
-                         kinds: set[str] | None = None) -> EvaluationSummary | None:
-    """Evaluate the rules that read what was just stored (`kinds`; None: every rule). A failure
-    here never fails the poll (the timer evaluation runs again within seconds); it is logged."""
+                         kinds: set[str] | None = None,
+                         entities: dict[str, set[str]] | None = None) -> EvaluationSummary | None:
+    """Evaluate the rules that read what was just stored (`kinds`; None: every rule), for the
+    keys of the `entities` whose readings were stored (see evaluate_city). A failure here never
+    fails the poll (the timer evaluation runs again within seconds); it is logged."""
     if not settings.rules:
         return None
     try:
-        return evaluate_city(settings, store, now=now, kinds=kinds)
+        return evaluate_city(settings, store, now=now, kinds=kinds, entities=entities)
     except Exception:
         log.exception("alert evaluation failed")
         return None

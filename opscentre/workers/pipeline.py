@@ -29,6 +29,8 @@ class PollSummary:
     skipped: int = 0
     skip_reasons: dict[str, int] = field(default_factory=dict)
     kinds: set[str] = field(default_factory=set)  # the kinds of readings and forecasts stored
+    # of those kinds, the entities whose readings were stored (forecast kinds: every entity)
+    entities: dict[str, set[str]] = field(default_factory=dict)
     observations: int = 0  # of the items stored, the readings (not events or forecast steps)
 
     def line(self) -> str:
@@ -94,8 +96,14 @@ def store_payload(feed: Feed, payload: bytes, ctx: FeedContext, store: Store, *,
         counts = skip_reasons if r.skipped else reasons
         counts[r.reason] = counts.get(r.reason, 0) + 1
     kinds = {b.kind for b in clean.batches if len(b)} | {f.kind for f in clean.forecasts}
+    entities: dict[str, set[str]] = {}
+    for batch in clean.batches:
+        entities.setdefault(batch.kind, set()).update(batch.entity_ids)
+    for kind in {f.kind for f in clean.forecasts}:
+        entities.pop(kind, None)  # a forecast feeds zones and the city ahead of time: evaluate it all
     return PollSummary(feed.feed_id, stored, rejected, len(new_ids), duration, len(payload), reasons,
-                       skipped, skip_reasons, kinds, clean.observation_count)
+                       skipped, skip_reasons, kinds=kinds, observations=clean.observation_count,
+                       entities=entities)
 
 
 def _with_zones(entities: list[Entity], ctx: FeedContext) -> list[Entity]:

@@ -53,3 +53,33 @@ def test_data_stored_during_an_evaluation_is_evaluated_before_the_lock_is_let_go
     evaluate_city(SETTINGS, store, now=now, kinds={"wind_speed_ms"})
     assert open_rules(redis_client) == ["rain"]
     assert not redis_client.exists(keys.EVALUATE_PENDING) and not redis_client.exists(keys.EVALUATE_LOCK)
+
+
+def store_gauge(store: Store, entity_id: str, value: float, t: float) -> None:
+    gauge = Entity(entity_id=entity_id, entity_type="rain_gauge", source="t", zone_id=RIO.zones.ids[1])
+    batch = ObservationBatch(source="t", kind="rain_mm", entity_ids=[entity_id], values=[value], observed_at=[t])
+    store.write_poll("t", store.unknown_entities([gauge]), [batch], {}, {}, retention_s=86400, wall_now=t)
+
+
+def test_after_a_poll_only_the_entities_it_stored_are_stepped_and_the_timer_steps_the_rest(redis_client):
+    store, now = Store(redis_client), time.time()
+    store_gauge(store, "g1", 9.0, now)
+    store_gauge(store, "g2", 9.0, now)
+    evaluate_city(SETTINGS, store, now=now, kinds={"rain_mm"}, entities={"rain_mm": {"g2"}})
+    assert [a["entity_id"] for a in AlertStore(redis_client).active()] == ["g2"]
+    evaluate_city(SETTINGS, store, now=now)  # the timer
+    assert sorted(a["entity_id"] for a in AlertStore(redis_client).active()) == ["g1", "g2"]
+
+
+def test_the_entities_of_a_poll_that_arrived_during_an_evaluation_are_evaluated_by_the_next(redis_client):
+    store, now = Store(redis_client), time.time()
+    store_gauge(store, "g1", 9.0, now)
+    store_gauge(store, "g2", 9.0, now)
+    redis_client.set(keys.EVALUATE_LOCK, "someone-else", ex=60)
+    assert evaluate_city(SETTINGS, store, now=now, kinds={"rain_mm"}, entities={"rain_mm": {"g1"}}).skipped
+    assert redis_client.smembers(keys.EVALUATE_PENDING) == {b"rain_mm\x1fg1"}
+    redis_client.delete(keys.EVALUATE_LOCK)
+    store_reading(store, "wind_speed_ms", 1.0, now)
+    evaluate_city(SETTINGS, store, now=now, kinds={"wind_speed_ms"})
+    assert [a["entity_id"] for a in AlertStore(redis_client).active()] == ["g1"]  # g1 only: g2 is the timer's
+    assert not redis_client.exists(keys.EVALUATE_PENDING)

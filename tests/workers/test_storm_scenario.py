@@ -42,7 +42,9 @@ def play(settings, store: Store, hours_before: float, hours_after: float):
     t = STORM_START - timedelta(hours=hours_before)
     while t <= STORM_START + timedelta(hours=hours_after):
         ctx = FeedContext("simulator", options, settings, t)
-        store_payload(feed, feed.fetch(ctx), ctx, store)
+        stored = store_payload(feed, feed.fetch(ctx), ctx, store)
+        # as the worker does: the poll's own evaluation (what it stored), then the timer's (all)
+        evaluate_city(settings, store, now=t.timestamp(), kinds=stored.kinds, entities=stored.entities)
         summary = evaluate_city(settings, store, now=t.timestamp())
         audit = list(alerts.audit())
         changes = [(e["before"]["rule"], e["action"], (e["after"] or {}).get("severity"))

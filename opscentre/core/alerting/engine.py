@@ -2,13 +2,17 @@
 
 Each rule's metric is computed for all its scope keys at once (numpy); only the keys whose
 condition holds, or that already have an open alert, go through the per-alert `step`.
+
+After a poll only the keys its readings feed need a step (`touched`): the entities it stored,
+their zones and the city. The timer evaluation steps every key (time alone moves `for`,
+`keep_firing_for`, sliding windows, staleness and forecasts).
 """
 
 from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,20 +35,95 @@ class Evaluation:
     changed: set[str] = field(default_factory=set)  # fingerprints whose alert record changed
 
 
+Touched = Mapping[str, Collection[str] | None]  # kind -> entity ids stored (None: every entity)
+
+
+@dataclass(frozen=True)
+class KeyScope:
+    """The keys one evaluation steps for a rule: touched entities, their zones, the city."""
+
+    entities: np.ndarray  # bool per entity index
+    zones: np.ndarray  # bool per zone index
+    city: bool
+    _in_zones: list = field(default_factory=list, repr=False)
+
+    def needed(self, rule_scope: str, readings: Readings) -> np.ndarray | None:
+        """The entities a rule of this scope must measure to value its keys in scope (a zone's
+        value needs all its entities); None: every entity (a city-wide rule)."""
+        if rule_scope == "entity":
+            return self.entities
+        if rule_scope == "city":
+            return None
+        if not self._in_zones:
+            self._in_zones.append((readings.zone_of >= 0) & self.zones[np.maximum(readings.zone_of, 0)])
+        return self._in_zones[0]
+
+    def mask(self, m: Measured) -> np.ndarray:
+        """Which of the measured keys are in scope."""
+        if not len(m.keys):
+            return np.zeros(0, dtype=bool)
+        if m.entity_index[0] >= 0:
+            return self.entities[m.entity_index]
+        if m.zone_index[0] >= 0:
+            return self.zones[m.zone_index]
+        return np.full(len(m.keys), self.city)
+
+    def holds(self, scope: str, entity: int, zone: int) -> bool:
+        """Is the key of this rule scope ('entity', 'zone', 'city') for this entity in scope?"""
+        if scope == "entity":
+            return bool(self.entities[entity])
+        return self.city if scope == "city" else zone >= 0 and bool(self.zones[zone])
+
+
+def key_scopes(rules: list[Rule], readings: Readings, touched: Touched | None) -> dict[str, KeyScope | None]:
+    """rule id -> the keys to step (None: all); a rule left out reads nothing touched and is
+    not stepped. A rule reading a kind touched as a whole, or reading no kind at all (feed
+    staleness), is stepped everywhere."""
+    if touched is None:
+        return {rule.id: None for rule in rules}
+    by_kind: dict[str, np.ndarray] = {}
+    for kind, entity_ids in touched.items():
+        if entity_ids is not None:
+            mask = np.zeros(len(readings), dtype=bool)
+            mask[[i for i in (readings.index.get(e) for e in entity_ids) if i is not None]] = True
+            by_kind[kind] = mask
+    scopes: dict[str, KeyScope | None] = {}
+    shared: dict[tuple[str, ...], KeyScope] = {}  # rules reading the same kinds share one (and its metrics)
+    for rule in rules:
+        reads = {k for k in (*rule.kinds(), rule.forecast_kind) if k}
+        kinds = tuple(sorted(reads & set(touched)))
+        if reads and not kinds:
+            continue
+        if not kinds or any(touched[k] is None for k in kinds):
+            scopes[rule.id] = None
+            continue
+        if kinds not in shared:
+            entities = np.logical_or.reduce([by_kind[k] for k in kinds])
+            zones = np.zeros(len(readings.zone_ids), dtype=bool)
+            zoned = readings.zone_of[entities]
+            zones[zoned[zoned >= 0]] = True
+            shared[kinds] = KeyScope(entities, zones, bool(entities.any()))
+        scopes[rule.id] = shared[kinds]
+    return scopes
+
+
 def evaluate(rules: list[Rule], alerts: Mapping[str, Alert], readings: Readings, now: float,
-             names: Mapping[str, str] | None = None) -> Evaluation:
-    """names: display names of entities and zones ('zone:<id>' keys) for summaries."""
+             names: Mapping[str, str] | None = None, touched: Touched | None = None) -> Evaluation:
+    """names: display names of entities and zones ('zone:<id>' keys) for summaries.
+    touched: what a poll stored (kind -> entity ids, None for all of a kind); only the keys
+    those readings feed are stepped. None: every key of every rule."""
     cache = MetricCache(readings, now)
     result = Evaluation(alerts=dict(alerts))
     names = names or {}
     by_rule: dict[str, dict[str, Alert]] = {}
     for alert in alerts.values():
         by_rule.setdefault(alert.rule, {})[alert.key] = alert
+    scopes = key_scopes(rules, readings, touched)
     for rule in rules:
-        if not rule.enabled:
+        if not rule.enabled or rule.id not in scopes:
             continue
         by_key = by_rule.get(rule.id, {})
-        for key, measured, severity_of in _candidates(rule, cache, by_key, now, names):
+        for key, measured, severity_of in _candidates(rule, cache, by_key, now, names, scopes[rule.id]):
             fingerprint = fingerprint_of(rule.id, key)
             before = result.alerts.get(fingerprint)
             after, transitions = step(before, rule, measured, severity_of, now)
@@ -63,18 +142,18 @@ def evaluate(rules: list[Rule], alerts: Mapping[str, Alert], readings: Readings,
 
 
 def _candidates(rule: Rule, cache: MetricCache, open_by_key: Mapping[str, Alert], now: float,
-                names: Mapping[str, str]):
-    """(key, Observation, severity function) for every key worth a step."""
+                names: Mapping[str, str], scope: KeyScope | None):
+    """(key, Observation, severity function) for every key in scope worth a step."""
     open_keys = {k for k, a in open_by_key.items() if a.active}
     kind = rule.rule_type
     if kind == "threshold":
-        yield from _threshold(rule, cache, open_keys, names)
+        yield from _threshold(rule, cache, open_keys, names, scope)
     elif kind == "compound":
-        yield from _compound(rule, cache, open_keys, names)
+        yield from _compound(rule, cache, open_keys, names, scope)
     elif kind == "forecast":
-        yield from _forecast(rule, cache, open_keys, now, names)
+        yield from _forecast(rule, cache, open_keys, now, names, scope)
     elif kind == "staleness":
-        yield from _staleness(rule, cache, open_keys, now, names)
+        yield from _staleness(rule, cache, open_keys, now, names, scope)
     elif kind == "feed_staleness":
         yield from _feed_staleness(rule, cache, open_keys)
 
@@ -109,18 +188,22 @@ def severity_for(value: float, op: str, raise_at: Mapping[AlertSeverity, float],
     return held
 
 
-def _threshold(rule: Rule, cache: MetricCache, open_keys: set[str], names: Mapping[str, str]):
+def _threshold(rule: Rule, cache: MetricCache, open_keys: set[str], names: Mapping[str, str],
+               scope: KeyScope | None):
     readings = cache.readings
     if rule.forecast_kind:
         return
-    m = cache.measure(rule)
+    m = cache.measure(rule, only=scope.needed(rule.scope, readings) if scope is not None else None)
     levels = _level_arrays(rule, m, readings)
     compare = OPS[rule.op]
     holds = np.zeros(len(m.keys), dtype=bool)
     for level in levels.values():
         with np.errstate(invalid="ignore"):
             holds |= compare(m.values, level)
-    for i in np.flatnonzero(holds | _has_open(m, open_keys, readings)):
+    selected = holds | _has_open(m, open_keys, readings)
+    if scope is not None:
+        selected &= scope.mask(m)
+    for i in np.flatnonzero(selected):
         raise_at = {s: float(arr[i]) for s, arr in levels.items()}
         value = float(m.values[i])
         yield m.keys[i], _observation(m, i, readings, names), (
@@ -152,7 +235,8 @@ def _level_arrays(rule: Rule, m: Measured, readings: Readings) -> dict[AlertSeve
     return levels
 
 
-def _compound(rule: Rule, cache: MetricCache, open_keys: set[str], names: Mapping[str, str]):
+def _compound(rule: Rule, cache: MetricCache, open_keys: set[str], names: Mapping[str, str],
+              scope: KeyScope | None):
     readings = cache.readings
     # key -> severity -> held; key -> (Measured, index) of its first condition, for the value shown
     held: dict[str, set[AlertSeverity]] = {}
@@ -162,10 +246,11 @@ def _compound(rule: Rule, cache: MetricCache, open_keys: set[str], names: Mappin
         assert isinstance(level, CompoundLevel)
         true_keys: list[set[str]] = []
         for condition in level.conditions:
-            m = cache.measure(rule, condition)
+            m = cache.measure(rule, condition, only=scope.needed(rule.scope, readings) if scope is not None else None)
             first = first or m
             with np.errstate(invalid="ignore"):
-                ok = np.flatnonzero(OPS[condition.op](m.values, condition.value))
+                holds = OPS[condition.op](m.values, condition.value)
+            ok = np.flatnonzero(holds if scope is None else holds & scope.mask(m))
             true_keys.append({m.keys[i] for i in ok})
             for i in ok:
                 shown.setdefault(m.keys[i], (m, int(i)))
@@ -174,7 +259,8 @@ def _compound(rule: Rule, cache: MetricCache, open_keys: set[str], names: Mappin
             held.setdefault(key, set()).add(severity)
     missing = open_keys - set(shown)
     if missing and first is not None:  # open alerts whose conditions no longer hold: show the first's value
-        position = {k: i for i, k in enumerate(first.keys) if k in missing}
+        in_scope = scope.mask(first) if scope is not None else np.ones(len(first.keys), dtype=bool)
+        position = {k: i for i, k in enumerate(first.keys) if k in missing and in_scope[i]}
         shown.update({k: (first, i) for k, i in position.items()})
     for key in sorted(set(held) | (open_keys & set(shown))):
         m, i = shown[key]
@@ -182,7 +268,8 @@ def _compound(rule: Rule, cache: MetricCache, open_keys: set[str], names: Mappin
         yield key, _observation(m, i, readings, names), (lambda current, s=top: s)
 
 
-def _forecast(rule: Rule, cache: MetricCache, open_keys: set[str], now: float, names: Mapping[str, str]):
+def _forecast(rule: Rule, cache: MetricCache, open_keys: set[str], now: float, names: Mapping[str, str],
+              scope: KeyScope | None):
     """Per entity (or zone) with a stored forecast: the largest sum over `window` of forecast
     steps starting within `horizon`; the lead time is how soon the first window reaching the
     alert's level begins."""
@@ -215,6 +302,8 @@ def _forecast(rule: Rule, cache: MetricCache, open_keys: set[str], now: float, n
         if not lead and key not in open_keys:
             continue
         zone = int(readings.zone_of[i])
+        if scope is not None and not scope.holds(rule.scope, i, zone):
+            continue
         top = max(lead, key=lambda s: s.rank, default=None)
         observation = Observation(
             key=key, value=peak, entity_id=readings.entity_ids[i] if rule.scope == "entity" else None,
@@ -238,10 +327,13 @@ def _window_sums(times: list[float], values: list[float], window: float, now: fl
     return t[: sums.size], sums
 
 
-def _staleness(rule: Rule, cache: MetricCache, open_keys: set[str], now: float, names: Mapping[str, str]):
+def _staleness(rule: Rule, cache: MetricCache, open_keys: set[str], now: float, names: Mapping[str, str],
+               scope: KeyScope | None):
     readings = cache.readings
     _values, times = readings.latest(rule.kind)
     mask = cache.entity_mask(rule) & np.isfinite(times)
+    if scope is not None:
+        mask &= scope.entities
     ages = np.where(mask, now - times, np.nan)
     severity = rule.fixed_severity
     with np.errstate(invalid="ignore"):

@@ -55,22 +55,29 @@ def _zones_of(alert: Alert) -> set[str]:
 def group(transitions: list[Transition], alerts: Mapping[str, Alert], open_incidents: Mapping[str, Incident],
           neighbours: Mapping[str, set[str]], window_s: float, now: float) -> IncidentUpdate:
     """Apply one evaluation's transitions to the open incidents."""
-    incidents = {i.id: i.model_copy(deep=True) for i in open_incidents.values() if i.state == "open"}
-    changed: set[str] = set()
+    incidents = {i.id: i for i in open_incidents.values() if i.state == "open"}
+    owner = {f: i.id for i in incidents.values() for f in i.fingerprints}  # fingerprint -> its incident
+    changed: set[str] = set()  # incidents copied (the ones given are never changed in place)
     before_severity = {i.id: i.severity for i in incidents.values()}
     notices: list[tuple[str, str]] = []  # (incident id, change), rendered once the incident is complete
     for t in transitions:
         alert = alerts.get(t.fingerprint)
         if t.change in (Change.FIRING, Change.ESCALATED, Change.DEESCALATED, Change.RESOLVED) and alert is not None:
-            incident = _incident_of(t.fingerprint, incidents) or (
+            incident = incidents.get(owner.get(t.fingerprint, "")) or (
                 _join(alert, incidents, neighbours, window_s, now) if t.change == Change.FIRING else None)
             if incident is None:
                 if t.change != Change.FIRING:
                     continue
                 incident = Incident(id=incident_id(t.fingerprint, now), severity=alert.severity, zone_ids=[],
                                     fingerprints=[], opened_at=now, updated_at=now, title=alert.summary)
-                incidents[incident.id] = incident
                 notices.append((incident.id, "opened"))
+            elif incident.id not in changed:  # a copy with its own lists (a deep copy costs more)
+                incident = incident.model_copy(update={"fingerprints": list(incident.fingerprints),
+                                                       "zone_ids": list(incident.zone_ids),
+                                                       "timeline": list(incident.timeline)})
+            incidents[incident.id] = incident
+            changed.add(incident.id)
+            owner[t.fingerprint] = incident.id
             if t.fingerprint not in incident.fingerprints:
                 incident.fingerprints.append(t.fingerprint)
                 incident.zone_ids = sorted(set(incident.zone_ids) | _zones_of(alert))
@@ -78,7 +85,6 @@ def group(transitions: list[Transition], alerts: Mapping[str, Alert], open_incid
             incident.timeline = (incident.timeline + [{
                 "at": now, "change": t.change.value, "alert_id": t.alert_id, "rule": t.rule,
                 "severity": t.severity_after.value if t.severity_after else None, "where": alert.where}])[-TIMELINE_MAX:]
-            changed.add(incident.id)
     for incident in incidents.values():
         if incident.id not in changed:
             continue
@@ -94,10 +100,6 @@ def group(transitions: list[Transition], alerts: Mapping[str, Alert], open_incid
             notices.append((incident.id, "escalated"))
     notifications = [_notice(incidents[i], change, now) for i, change in notices]
     return IncidentUpdate({i: incidents[i] for i in changed}, notifications)
-
-
-def _incident_of(fingerprint: str, incidents: Mapping[str, Incident]) -> Incident | None:
-    return next((i for i in incidents.values() if fingerprint in i.fingerprints), None)
 
 
 def _join(alert: Alert, incidents: Mapping[str, Incident], neighbours: Mapping[str, set[str]], window_s: float,

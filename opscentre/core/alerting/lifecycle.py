@@ -36,7 +36,8 @@ class Change(StrEnum):
 
 
 class Alert(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    # frozen: a decoded alert is shared between evaluations (AlertStore.alerts); changes are copies
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
     id: str
     fingerprint: str

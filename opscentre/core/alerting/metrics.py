@@ -27,7 +27,8 @@ class Measured:
 
 
 class MetricCache:
-    """Per-entity metrics of one evaluation, memoised by (kind, window, aggregation)."""
+    """Per-entity metrics of one evaluation, memoised by (kind, window, aggregation) and the
+    entities they are needed for."""
 
     def __init__(self, readings: Readings, now: float):
         self.readings = readings
@@ -35,10 +36,12 @@ class MetricCache:
         self._entity: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
         self._masks: dict[tuple, np.ndarray] = {}
 
-    def per_entity(self, kind: str, window: float | None, aggregation: str) -> tuple[np.ndarray, np.ndarray]:
-        key = (kind, window, aggregation)
+    def per_entity(self, kind: str, window: float | None, aggregation: str,
+                   only: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """only: a bool mask of the entities needed (the rest come out NaN); None: all."""
+        key = (kind, window, aggregation, None if only is None else id(only))
         if key not in self._entity:
-            self._entity[key] = _entity_metric(self.readings, kind, window, aggregation, self.now)
+            self._entity[key] = _entity_metric(self.readings, kind, window, aggregation, self.now, only)
         return self._entity[key]
 
     def entity_mask(self, rule: Rule) -> np.ndarray:
@@ -52,29 +55,33 @@ class MetricCache:
             self._masks[key] = mask
         return self._masks[key]
 
-    def measure(self, rule: Rule, condition: Condition | None = None) -> Measured:
-        """The rule's metric (or one compound condition's) per scope key of the rule."""
+    def measure(self, rule: Rule, condition: Condition | None = None, only: np.ndarray | None = None) -> Measured:
+        """The rule's metric (or one compound condition's) per scope key of the rule. only: the
+        entities whose keys are wanted (a zone key needs every entity of the zone); None: all."""
         kind = condition.kind if condition else rule.kind
         window = condition.window if condition else rule.window
         aggregation = condition.aggregation if condition else rule.aggregation
-        values, times = self.per_entity(kind, window, aggregation)
+        values, times = self.per_entity(kind, window, aggregation, only)
         mask = self.entity_mask(rule)
         return scoped(self.readings, rule.scope, rule.combine, np.where(mask, values, np.nan),
                       np.where(mask, times, np.nan))
 
 
 def _entity_metric(readings: Readings, kind: str, window: float | None, aggregation: str,
-                   now: float) -> tuple[np.ndarray, np.ndarray]:
+                   now: float, only: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     n = len(readings)
     if aggregation == "latest":
         values, times = readings.latest(kind)
-        if window:
-            old = ~(times >= now - window)
+        old = ~(times >= now - window) if window else np.zeros(n, dtype=bool)
+        if only is not None:
+            old |= ~only
+        if window or only is not None:
             values, times = np.where(old, np.nan, values), np.where(old, np.nan, times)
         return values, times
-    history = readings.kind_history(kind)
-    in_window = (history.times > now - window) & (history.times <= now)
-    codes, t, v = history.codes[in_window], history.times[in_window], history.values[in_window]
+    codes, t, v = readings.kind_history(kind).within(now - window, now)
+    if only is not None:
+        needed = only[codes]
+        codes, t, v = codes[needed], t[needed], v[needed]
     out_v, out_t = np.full(n, np.nan), np.full(n, np.nan)
     if codes.size == 0:
         return out_v, out_t

@@ -29,9 +29,25 @@ class KindHistory:
     def empty(cls) -> KindHistory:
         return cls(np.zeros(0, np.int32), np.zeros(0), np.zeros(0))
 
+    @cached_property
+    def time_ordered(self) -> bool:
+        """Readings are stored as they arrive, so usually in time order (not after a backfill)."""
+        return bool(np.all(self.times[1:] >= self.times[:-1]))
+
+    def within(self, start: float, end: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(codes, times, values) of the readings with start < t <= end."""
+        if self.time_ordered:  # a slice, not a pass over every reading of the kind
+            a, b = np.searchsorted(self.times, [start, end], side="right")
+            return self.codes[a:b], self.times[a:b], self.values[a:b]
+        keep = (self.times > start) & (self.times <= end)
+        return self.codes[keep], self.times[keep], self.values[keep]
+
 
 @dataclass
-class Readings:
+class Registry:
+    """The entity registry as arrays on one entity index. It changes only when entities are
+    registered or changed, so a worker builds it once and reuses it across evaluations."""
+
     entity_ids: list[str]
     index: dict[str, int]
     zone_of: np.ndarray  # int32 zone index per entity, -1 without a zone
@@ -39,12 +55,52 @@ class Readings:
     entity_types: np.ndarray  # object array of entity_type per entity
     sources: np.ndarray  # object array of the registering source per entity
     properties: list[Mapping[str, Any]]
+    names: dict[str, str] = field(default_factory=dict)  # entity id -> display name
+    _property_cache: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def of(cls, entities: Mapping[str, Mapping[str, Any]], zone_ids: Iterable[str],
+           entity_ids: list[str] | None = None) -> Registry:
+        ids = entity_ids if entity_ids is not None else sorted(entities)
+        zones = list(zone_ids)
+        zone_index = {z: i for i, z in enumerate(zones)}
+        return cls(
+            entity_ids=ids,
+            index={e: i for i, e in enumerate(ids)},
+            zone_of=np.array([zone_index.get(entities[e].get("zone_id") or "", -1) for e in ids], dtype=np.int32),
+            zone_ids=zones,
+            entity_types=np.array([entities[e].get("entity_type") for e in ids], dtype=object),
+            sources=np.array([entities[e].get("source") for e in ids], dtype=object),
+            properties=[entities[e].get("properties") or {} for e in ids],
+            names={e: entities[e].get("name") or e for e in ids},
+        )
+
+    @cached_property
+    def ids_array(self) -> np.ndarray:
+        """entity_ids as a numpy object array (for fast selection)."""
+        return np.array(self.entity_ids, dtype=object)
+
+    def property_values(self, name: str) -> np.ndarray:
+        """A numeric entity property per entity (NaN where absent or not a number); computed once."""
+        if name in self._property_cache:
+            return self._property_cache[name]
+        out = np.full(len(self.entity_ids), np.nan)
+        for i, props in enumerate(self.properties):
+            value = props.get(name)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                out[i] = float(value)
+        self._property_cache[name] = out
+        return out
+
+
+@dataclass
+class Readings:
+    registry: Registry
     latest_values: dict[str, np.ndarray] = field(default_factory=dict)  # kind -> value per entity (NaN: none)
     latest_times: dict[str, np.ndarray] = field(default_factory=dict)  # kind -> observed_at per entity (NaN)
     history: dict[str, KindHistory] = field(default_factory=dict)
     forecasts: dict[str, dict[str, Mapping[str, Any]]] = field(default_factory=dict)
     feeds: dict[str, Mapping[str, Any]] = field(default_factory=dict)  # feed id -> public health view
-    _property_cache: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     @classmethod
     def build(cls, entities: Mapping[str, Mapping[str, Any]], zone_ids: Iterable[str],
@@ -53,26 +109,15 @@ class Readings:
               forecasts: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None,
               feeds: Mapping[str, Mapping[str, Any]] | None = None,
               history_arrays: Mapping[str, KindHistory] | None = None,
-              entity_ids: list[str] | None = None) -> Readings:
-        """entities: the registry; latest: kind -> entity -> (value, t, source);
-        history: kind -> batches of (entity ids, values, times), or history_arrays: kind ->
-        columns already coded on `entity_ids` (sorted(entities), passed when precomputed)."""
-        ids = entity_ids if entity_ids is not None else sorted(entities)
-        index = {e: i for i, e in enumerate(ids)}
-        zones = list(zone_ids)
-        zone_index = {z: i for i, z in enumerate(zones)}
-        readings = cls(
-            entity_ids=ids,
-            index=index,
-            zone_of=np.array([zone_index.get(entities[e].get("zone_id") or "", -1) for e in ids], dtype=np.int32),
-            zone_ids=zones,
-            entity_types=np.array([entities[e].get("entity_type") for e in ids], dtype=object),
-            sources=np.array([entities[e].get("source") for e in ids], dtype=object),
-            properties=[entities[e].get("properties") or {} for e in ids],
-            forecasts={k: dict(v) for k, v in (forecasts or {}).items()},
-            feeds=dict(feeds or {}),
-        )
-        n = len(ids)
+              registry: Registry | None = None) -> Readings:
+        """entities: the registry (or `registry`, already built from it); latest: kind -> entity
+        -> (value, t, source); history: kind -> batches of (entity ids, values, times), or
+        history_arrays: kind -> columns already coded on the registry's entity index."""
+        registry = registry if registry is not None else Registry.of(entities, zone_ids)
+        readings = cls(registry=registry, forecasts={k: dict(v) for k, v in (forecasts or {}).items()},
+                       feeds=dict(feeds or {}))
+        index = registry.index
+        n = len(registry.entity_ids)
         for kind, by_entity in latest.items():
             values, times = np.full(n, np.nan), np.full(n, np.nan)
             for entity_id, (value, observed_at, _source) in by_entity.items():
@@ -93,29 +138,25 @@ class Readings:
                 readings.history[kind] = KindHistory(c[keep], t[keep], v[keep])
         return readings
 
-    def __len__(self) -> int:
-        return len(self.entity_ids)
+    # the registry's arrays, read through the readings
+    entity_ids = property(lambda self: self.registry.entity_ids)
+    index = property(lambda self: self.registry.index)
+    zone_of = property(lambda self: self.registry.zone_of)
+    zone_ids = property(lambda self: self.registry.zone_ids)
+    entity_types = property(lambda self: self.registry.entity_types)
+    sources = property(lambda self: self.registry.sources)
+    properties = property(lambda self: self.registry.properties)
+    ids_array = property(lambda self: self.registry.ids_array)
 
-    @cached_property
-    def ids_array(self) -> np.ndarray:
-        """entity_ids as a numpy object array (for fast selection)."""
-        return np.array(self.entity_ids, dtype=object)
+    def __len__(self) -> int:
+        return len(self.registry.entity_ids)
+
+    def property_values(self, name: str) -> np.ndarray:
+        return self.registry.property_values(name)
 
     def latest(self, kind: str) -> tuple[np.ndarray, np.ndarray]:
-        n = len(self.entity_ids)
+        n = len(self)
         return self.latest_values.get(kind, np.full(n, np.nan)), self.latest_times.get(kind, np.full(n, np.nan))
 
     def kind_history(self, kind: str) -> KindHistory:
         return self.history.get(kind) or KindHistory.empty()
-
-    def property_values(self, name: str) -> np.ndarray:
-        """A numeric entity property per entity (NaN where absent or not a number); computed once."""
-        if name in self._property_cache:
-            return self._property_cache[name]
-        out = np.full(len(self.entity_ids), np.nan)
-        for i, props in enumerate(self.properties):
-            value = props.get(name)
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                out[i] = float(value)
-        self._property_cache[name] = out
-        return out
