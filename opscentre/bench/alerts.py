@@ -208,5 +208,6 @@ def _summarise(r: dict, say) -> None:
             f"(median {r['evaluation_call_s_median']} s each, up to 5 rounds); a cycle after the run "
             f"{r['cycle_after_ingest_s']:.2f} s")
         if not r["latency_goal_met"]:
-            say("  note: a probe's alert appears only once a whole-city evaluation that read it has finished; "
-                "its latency is about one to two cycles while evaluations run back to back")
+            say("  note: a probe's alert appears once an evaluation that read it has finished; with 10 polls/s "
+                "arriving, evaluations of what they stored run back to back and a probe waits for the one "
+                "running, then its own")
