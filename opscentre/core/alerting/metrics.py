@@ -90,16 +90,18 @@ def _entity_metric(readings: Readings, kind: str, window: float | None, aggregat
         sums = np.bincount(codes, weights=v, minlength=n)
         has = counts > 0
         out_v[has] = sums[has] / (counts[has] if aggregation == "mean" else 1)
-        newest = pd.Series(t).groupby(codes).max()
-        out_t[newest.index.to_numpy()] = newest.to_numpy()
+        out_t[has] = _group_reduce(np.fmax, codes, t, n)[has]
+        return out_v, out_t
+    if aggregation in ("max", "min"):
+        has = np.bincount(codes, minlength=n) > 0
+        out_v[has] = _group_reduce(np.fmax if aggregation == "max" else np.fmin, codes, v, n)[has]
+        out_t[has] = _group_reduce(np.fmax, codes, t, n)[has]
         return out_v, out_t
     frame = pd.DataFrame({"c": codes, "t": t, "v": v})
     if np.any(np.diff(t) < 0):  # history is appended in time order; a replayed backfill may not be
         frame = frame.sort_values("t", kind="stable")
     grouped = frame.groupby("c", sort=False)
-    if aggregation in ("max", "min"):
-        agg = grouped.agg(v=("v", aggregation), t=("t", "max"))
-    elif aggregation == "rate":  # change per hour between the first and last reading in the window
+    if aggregation == "rate":  # change per hour between the first and last reading in the window
         agg = grouped.agg(v0=("v", "first"), v1=("v", "last"), t0=("t", "first"), t=("t", "last"))
         span = (agg["t"] - agg["t0"]).to_numpy()
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -129,11 +131,24 @@ def scoped(readings: Readings, scope: str, combine: str, values: np.ndarray, tim
     zoned = has & (readings.zone_of >= 0)
     if not zoned.any():
         return Measured([], np.zeros(0), np.zeros(0), np.zeros(0, np.int32), np.zeros(0, np.int32))
-    frame = pd.DataFrame({"z": readings.zone_of[zoned], "v": values[zoned], "t": times[zoned]})
-    agg = frame.groupby("z").agg(v=("v", combine), t=("t", "max"))
-    zones = agg.index.to_numpy().astype(np.int32)
-    return Measured([f"zone:{readings.zone_ids[z]}" for z in zones], agg["v"].to_numpy(), agg["t"].to_numpy(),
+    z, v, t = readings.zone_of[zoned], values[zoned], times[zoned]
+    count = np.bincount(z, minlength=len(readings.zone_ids))
+    zones = np.flatnonzero(count).astype(np.int32)
+    if combine in ("sum", "mean"):
+        with np.errstate(invalid="ignore", divide="ignore"):  # (zones with no value are not kept)
+            combined = np.bincount(z, weights=v, minlength=len(count)) / (count if combine == "mean" else 1)
+    else:
+        combined = _group_reduce(np.fmax if combine == "max" else np.fmin, z, v, len(count))
+    newest = _group_reduce(np.fmax, z, t, len(count))
+    return Measured([f"zone:{readings.zone_ids[z]}" for z in zones], combined[zones], newest[zones],
                     np.full(len(zones), -1, np.int32), zones)
+
+
+def _group_reduce(ufunc: np.ufunc, groups: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    """ufunc (np.fmax / np.fmin) of the values per group 0..n-1 (NaN for an empty group)."""
+    out = np.full(n, np.nan)
+    ufunc.at(out, groups, values)  # fmax / fmin skip NaN: the first value replaces the NaN start
+    return out
 
 
 def _combine(values: np.ndarray, how: str) -> float:
