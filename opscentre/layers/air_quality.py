@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from opscentre.core.air_quality import DEFAULT_SCALE, SCALES, Scale, scale
-from opscentre.layers.base import CityData, Layer, LegendEntry, local_label, timestamps
+from opscentre.layers.base import CityData, Layer, LegendEntry, local_label, station_feature, timestamps
 
 KIND = "aqi"
 # kind, label, pollutant name in the tables
@@ -86,8 +86,7 @@ def features(data: CityData) -> list[dict[str, Any]]:
             "source": row["source"],
             "provider": row["provider"],
         }
-        out.append({"type": "Feature", "id": row["entity_id"], "properties": properties,
-                    "geometry": {"type": "Point", "coordinates": [row["lon"], row["lat"]]}})
+        out.append(station_feature(row, properties))
     return out
 
 

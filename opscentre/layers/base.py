@@ -125,6 +125,12 @@ def timestamps(ts: float | None, tz: tzinfo) -> dict[str, str | None]:
     return {"observed_at": iso_utc(ts), "observed_at_local": iso_local(ts, tz)}
 
 
+def station_feature(row: dict[str, Any], properties: dict[str, Any]) -> dict[str, Any]:
+    """The GeoJSON point feature of a station row (its entity_id, lon, lat)."""
+    return {"type": "Feature", "id": row["entity_id"], "properties": properties,
+            "geometry": {"type": "Point", "coordinates": [row["lon"], row["lat"]]}}
+
+
 def feature_collection(layer: Layer, data: CityData, simulated: bool) -> dict[str, Any]:
     """The public GeoJSON of one layer; `simulated: true` when the data is not real."""
     collection: dict[str, Any] = {"type": "FeatureCollection", "layer": layer.layer_id, "title": layer.title}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from opscentre.layers.base import CityData, Layer, LegendEntry, local_label, timestamps
+from opscentre.layers.base import CityData, Layer, LegendEntry, local_label, station_feature, timestamps
 from opscentre.layers.rain_classes import RAIN_CLASSES, classify_rain
 
 KIND = "rain_mm"
@@ -57,8 +57,7 @@ def features(data: CityData) -> list[dict[str, Any]]:
             **timestamps(row["observed_at"], data.tz),
             "source": row["source"],
         }
-        out.append({"type": "Feature", "id": row["entity_id"], "properties": properties,
-                    "geometry": {"type": "Point", "coordinates": [row["lon"], row["lat"]]}})
+        out.append(station_feature(row, properties))
     return out
 
 

@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from opscentre.layers.base import CityData, Layer, LegendEntry, local_label, timestamps
+from opscentre.layers.base import CityData, Layer, LegendEntry, local_label, station_feature, timestamps
 from opscentre.layers.stages import STAGE_COLOURS
 
 LEVEL = "river_level_m"
@@ -117,8 +117,7 @@ def features(data: CityData) -> list[dict[str, Any]]:
             **timestamps(row["observed_at"], data.tz),
             "source": row["source"],
         }
-        out.append({"type": "Feature", "id": row["entity_id"], "properties": properties,
-                    "geometry": {"type": "Point", "coordinates": [row["lon"], row["lat"]]}})
+        out.append(station_feature(row, properties))
     return out
 
 
