@@ -34,10 +34,35 @@ class UnknownAlert(LookupError):
 
 
 SEVERITY_RANK = {s.value: s.rank for s in AlertSeverity}
-# Alert records decoded by this process, by their stored JSON: an evaluation reads every alert,
-# and most have not changed since the last one. Alerts are never changed in place (the engine
-# makes a copy), so sharing the decoded objects is safe.
-_decoded: dict[bytes, Alert] = {}
+
+
+class _Decoded:
+    """Records decoded by this process, by their stored JSON: an evaluation reads every alert
+    and incident, and most have not changed since the last one (or were written by this process,
+    which remembers what it wrote). Neither is changed in place (the engine and incidents.group
+    make copies), so sharing the decoded objects is safe."""
+
+    def __init__(self, model):
+        self.model = model
+        self.by_raw: dict[bytes, Any] = {}
+
+    def decode(self, raw: dict[bytes, bytes]) -> dict[str, Any]:
+        known, fresh = self.by_raw, {}
+        for v in raw.values():
+            hit = known.get(v)
+            fresh[v] = hit if hit is not None else self.model.model_validate_json(v)
+        self.by_raw = fresh  # only what is stored now
+        return {k.decode(): fresh[v] for k, v in raw.items()}
+
+    def encode(self, records: dict[str, Any]) -> dict[str, bytes]:
+        out = {}
+        for key, record in records.items():
+            out[key] = raw = record.model_dump_json().encode()
+            self.by_raw[raw] = record
+        return out
+
+
+_ALERTS, _INCIDENTS = _Decoded(Alert), _Decoded(Incident)
 
 
 def alert_view(alert: Alert, ack: dict[str, Any] | None) -> dict[str, Any]:
@@ -66,14 +91,7 @@ class AlertStore:
 
     def alerts(self) -> dict[str, Alert]:
         """fingerprint -> alert (open ones and recently resolved)."""
-        global _decoded
-        raw = self.redis.hgetall(keys.ALERTS)
-        known, fresh = _decoded, {}
-        for k, v in raw.items():
-            hit = known.get(v)
-            fresh[v] = hit if hit is not None else Alert.model_validate_json(v)
-        _decoded = fresh
-        return {k.decode(): fresh[v] for k, v in raw.items()}
+        return _ALERTS.decode(self.redis.hgetall(keys.ALERTS))
 
     def find(self, alert_id: str) -> Alert:
         for alert in self.alerts().values():
@@ -106,7 +124,7 @@ class AlertStore:
         wall_now = wall_now if wall_now is not None else now
         pipe = self.redis.pipeline(transaction=True)
         if incidents:
-            pipe.hset(keys.INCIDENTS, mapping={i: incident.model_dump_json() for i, incident in incidents.items()})
+            pipe.hset(keys.INCIDENTS, mapping=_INCIDENTS.encode(incidents))
         if reminded is not None:
             pipe.delete(keys.ALERT_REMINDERS)
             if reminded:
@@ -119,7 +137,7 @@ class AlertStore:
                 outbox.enqueue(pipe, notification, wall_now)
         changed = {f: evaluation.alerts[f] for f in evaluation.changed if f in evaluation.alerts}
         if changed:
-            pipe.hset(keys.ALERTS, mapping={f: a.model_dump_json() for f, a in changed.items()})
+            pipe.hset(keys.ALERTS, mapping=_ALERTS.encode(changed))
         if evaluation.removed:
             pipe.hdel(keys.ALERTS, *evaluation.removed)
             gone = [before[f].id for f in evaluation.removed if f in before]
@@ -138,7 +156,7 @@ class AlertStore:
     # ---- incidents and reminders -----------------------------------------------------------
 
     def incidents(self) -> dict[str, Incident]:
-        return {k.decode(): Incident.model_validate_json(v) for k, v in self.redis.hgetall(keys.INCIDENTS).items()}
+        return _INCIDENTS.decode(self.redis.hgetall(keys.INCIDENTS))
 
     def reminded(self) -> dict[str, dict[str, Any]]:
         return {k.decode(): orjson.loads(v) for k, v in self.redis.hgetall(keys.ALERT_REMINDERS).items()}

@@ -8,8 +8,8 @@ round trip). Reads return plain dicts; callers (layers, dashboard, CLI) never bu
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import Any, NamedTuple
 
 import orjson
 from redis import Redis
@@ -48,6 +48,39 @@ if n > 0 then redis.call('HSET', KEYS[1], unpack(args, 1, n)) end
 redis.call('XADD', KEYS[2], 'MINID', ARGV[3], '*', 's', cjson.decode(ARGV[1]), 'd', ARGV[2])
 return #ids
 """
+
+
+class HistoryEntry(NamedTuple):
+    """One stored batch as its history stream entry holds it."""
+
+    entry_id: str
+    ids: list[str]
+    values: list[float]
+    times: list[float]
+
+
+class HistoryTail(NamedTuple):
+    entries: list[HistoryEntry]
+    oldest_id: str | None  # the stream's (None: empty)
+    newest_id: str | None
+
+
+class LatestSnapshot(NamedTuple):
+    latest: dict[str, tuple[float, float, str]]  # entity id -> (value, observed_at, source)
+    entries: list[HistoryEntry]
+    newest_id: str | None  # the stream's newest entry when the snapshot was taken
+
+
+def _entries(reply: list) -> list[HistoryEntry]:
+    out = []
+    for entry_id, fields in reply:
+        columns = orjson.loads(fields[b"d"])
+        out.append(HistoryEntry(entry_id.decode(), columns["e"], columns["v"], columns["t"]))
+    return out
+
+
+def _first_id(reply: list) -> str | None:
+    return reply[0][0].decode() if reply else None
 
 
 class Store:
@@ -290,24 +323,33 @@ class Store:
             out.append((columns["e"], columns["v"], columns["t"]))
         return out
 
-    def history_entries(self, kind: str, after: str | None, written_since: float
-                        ) -> list[tuple[str, list[str], list[float], list[float]]]:
-        """Like history_batches, with each batch's stream id, and only those after the id `after`
-        (exclusive) when given: what an incremental reader needs."""
-        start = f"({after}" if after else f"{max(0, int(written_since * 1000))}-0"
-        out = []
-        for entry_id, fields in self.redis.xrange(keys.history(kind), min=start):
-            columns = orjson.loads(fields[b"d"])
-            out.append((entry_id.decode(), columns["e"], columns["v"], columns["t"]))
-        return out
+    def history_tails(self, after: Mapping[str, str]) -> dict[str, HistoryTail]:
+        """Per kind, the history entries after the stream id `after[kind]` (exclusive) and the
+        stream's oldest and newest ids, in one transaction: what an incremental reader needs to
+        know it has missed nothing."""
+        kinds = list(after)
+        pipe = self.redis.pipeline(transaction=True)
+        for kind in kinds:
+            pipe.xrange(keys.history(kind), min=f"({after[kind]}")
+            pipe.xrange(keys.history(kind), count=1)
+            pipe.xrevrange(keys.history(kind), count=1)
+        replies = pipe.execute() if kinds else []
+        return {kind: HistoryTail(_entries(replies[3 * i]), _first_id(replies[3 * i + 1]),
+                                  _first_id(replies[3 * i + 2]))
+                for i, kind in enumerate(kinds)}
 
-    def history_bounds(self, kind: str) -> tuple[str, str] | None:
-        """(oldest, newest) stream id of the kind's history, or None when it is empty."""
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.xrange(keys.history(kind), count=1)
+    def latest_and_history(self, kind: str, written_since: float | None) -> LatestSnapshot:
+        """A kind's latest values, its history entries written since a wall time (none for
+        None) and the stream's newest id, in one transaction: where an incremental reader starts."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hgetall(keys.latest(kind))
+        if written_since is not None:
+            pipe.xrange(keys.history(kind), min=f"{max(0, int(written_since * 1000))}-0")
         pipe.xrevrange(keys.history(kind), count=1)
-        oldest, newest = pipe.execute()
-        return (oldest[0][0].decode(), newest[0][0].decode()) if oldest and newest else None
+        replies = pipe.execute()
+        latest = {k.decode(): tuple(orjson.loads(v)) for k, v in replies[0].items()}
+        entries = _entries(replies[1]) if written_since is not None else []
+        return LatestSnapshot(latest, entries, _first_id(replies[-1]))
 
     def history_length(self, kind: str) -> int:
         return self.redis.xlen(keys.history(kind))

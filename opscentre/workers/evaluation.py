@@ -30,7 +30,7 @@ from opscentre.core.clock import sim_now
 from opscentre.core.settings import Settings
 from opscentre.core.state import feeds as feed_views
 from opscentre.core.store import Store
-from opscentre.workers.history_cache import HistoryCache
+from opscentre.workers.readings_cache import ReadingsCache
 
 log = logging.getLogger("opscentre.alerts")
 
@@ -39,7 +39,7 @@ MAX_ROUNDS = 5
 ALL_RULES = "*"
 ENTITY_SEP = "\x1f"  # pending member 'kind<SEP>entity id': that entity's readings of that kind
 HISTORY_MARGIN_S = 600
-_HISTORY = HistoryCache()  # per worker process: history decoded once, read incrementally
+_CACHE = ReadingsCache()  # per worker process: latest values and history decoded once, read incrementally
 _REGISTRY: list = [None, None, None, 0]  # per worker process: entities dict, zone ids, Registry, generation
 
 
@@ -212,27 +212,33 @@ def read_readings(settings: Settings, store: Store, now: float, wall_now: float,
     second, so a simulator running 60x fast reads the last 24 data-hours from 24 wall-minutes."""
     rules = rules_reading(settings, None) if rules is None else rules
     kinds = sorted({k for r in rules for k in r.kinds()})
-    windows: dict[str, float] = {}  # kind -> the longest window aggregated over its history
-    for rule in rules:
-        for kind, window, aggregation in rule.metrics():
-            if aggregation != "latest" and window:
-                windows[kind] = max(windows.get(kind, 0.0), window)
+    windows = history_windows(settings)
     entities = store.entities()
-    registry, stamp = _registry(entities, settings.zones.ids)  # stamp: which index history codes are on
-    index = registry.index
+    registry, stamp = _registry(entities, settings.zones.ids)
     # History stream ids are write (wall) times: a window of data time was written within
     # window / speed wall seconds (plus a margin for late polls). A replay (`ingest --as-of`)
     # wrote its old data just now, so the same wall window covers it.
-    history = {kind: _HISTORY.window(store, kind, wall_now - window / speed - HISTORY_MARGIN_S, index, stamp)
-               for kind, window in windows.items()}
+    keep = {kind: wall_now - windows[kind] / speed - HISTORY_MARGIN_S if kind in windows else None for kind in kinds}
+    latest, history = _CACHE.read(store, keep, registry.index, stamp)
     forecasts = {r.forecast_kind: store.forecasts(r.forecast_kind) for r in rules if r.forecast_kind}
     feeds = feed_views(store, wall_now) if any(r.feeds for r in rules) else {}
-    readings = Readings.build(entities, settings.zones.ids, store.latest_many(kinds), forecasts=forecasts,
-                              feeds=feeds, history_arrays=history, registry=registry)
+    readings = Readings.build(entities, settings.zones.ids, {}, forecasts=forecasts, feeds=feeds,
+                              history_arrays=history, registry=registry, latest_arrays=latest)
     names = dict(registry.names)
     names.update({f"zone:{z}": n for z, n in settings.zones.name_by_id.items()})
     names[CITY] = settings.city.name
     return readings, names
+
+
+def history_windows(settings: Settings) -> dict[str, float]:
+    """kind -> the longest window any enabled rule aggregates its history over. From every rule,
+    not only those an evaluation runs, so the cache keeps one window per kind."""
+    windows: dict[str, float] = {}
+    for rule in rules_reading(settings, None):
+        for kind, window, aggregation in rule.metrics():
+            if aggregation != "latest" and window:
+                windows[kind] = max(windows.get(kind, 0.0), window)
+    return windows
 
 
 def _registry(entities: dict, zone_ids: list[str]) -> tuple[Registry, int]:

@@ -77,10 +77,11 @@ def group(transitions: list[Transition], alerts: Mapping[str, Alert], open_incid
                                                        "timeline": list(incident.timeline)})
             incidents[incident.id] = incident
             changed.add(incident.id)
-            owner[t.fingerprint] = incident.id
-            if t.fingerprint not in incident.fingerprints:
+            if owner.get(t.fingerprint) != incident.id:  # (a dict lookup: an incident may hold thousands)
+                owner[t.fingerprint] = incident.id
                 incident.fingerprints.append(t.fingerprint)
-                incident.zone_ids = sorted(set(incident.zone_ids) | _zones_of(alert))
+                if not _zones_of(alert) <= set(incident.zone_ids):
+                    incident.zone_ids = sorted(set(incident.zone_ids) | _zones_of(alert))
             incident.updated_at = now
             incident.timeline = (incident.timeline + [{
                 "at": now, "change": t.change.value, "alert_id": t.alert_id, "rule": t.rule,

@@ -34,7 +34,6 @@ class MetricCache:
         self.readings = readings
         self.now = now
         self._entity: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
-        self._masks: dict[tuple, np.ndarray] = {}
 
     def per_entity(self, kind: str, window: float | None, aggregation: str,
                    only: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -45,15 +44,7 @@ class MetricCache:
         return self._entity[key]
 
     def entity_mask(self, rule: Rule) -> np.ndarray:
-        key = (rule.entity_type, rule.source)
-        if key not in self._masks:
-            mask = np.ones(len(self.readings), dtype=bool)
-            if rule.entity_type:
-                mask &= self.readings.entity_types == rule.entity_type
-            if rule.source:
-                mask &= self.readings.sources == rule.source
-            self._masks[key] = mask
-        return self._masks[key]
+        return self.readings.registry.selection(rule.entity_type, rule.source)
 
     def measure(self, rule: Rule, condition: Condition | None = None, only: np.ndarray | None = None) -> Measured:
         """The rule's metric (or one compound condition's) per scope key of the rule. only: the

@@ -24,6 +24,7 @@ class KindHistory:
     codes: np.ndarray  # int32 entity index
     times: np.ndarray  # float64 unix s
     values: np.ndarray  # float64
+    known_order: bool | None = None  # whether times ascend, when the maker already knows
 
     @classmethod
     def empty(cls) -> KindHistory:
@@ -32,6 +33,8 @@ class KindHistory:
     @cached_property
     def time_ordered(self) -> bool:
         """Readings are stored as they arrive, so usually in time order (not after a backfill)."""
+        if self.known_order is not None:
+            return self.known_order
         return bool(np.all(self.times[1:] >= self.times[:-1]))
 
     def within(self, start: float, end: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -56,7 +59,7 @@ class Registry:
     sources: np.ndarray  # object array of the registering source per entity
     properties: list[Mapping[str, Any]]
     names: dict[str, str] = field(default_factory=dict)  # entity id -> display name
-    _property_cache: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    _derived: dict = field(default_factory=dict, repr=False)  # property values and selections, by name
 
     @classmethod
     def of(cls, entities: Mapping[str, Mapping[str, Any]], zone_ids: Iterable[str],
@@ -80,16 +83,28 @@ class Registry:
         """entity_ids as a numpy object array (for fast selection)."""
         return np.array(self.entity_ids, dtype=object)
 
+    def selection(self, entity_type: str | None, source: str | None) -> np.ndarray:
+        """Which entities are of this type and source (None: any); computed once."""
+        key = ("\x00selection", entity_type, source)
+        if key not in self._derived:
+            mask = np.ones(len(self.entity_ids), dtype=bool)
+            if entity_type:
+                mask &= self.entity_types == entity_type
+            if source:
+                mask &= self.sources == source
+            self._derived[key] = mask
+        return self._derived[key]
+
     def property_values(self, name: str) -> np.ndarray:
         """A numeric entity property per entity (NaN where absent or not a number); computed once."""
-        if name in self._property_cache:
-            return self._property_cache[name]
+        if name in self._derived:
+            return self._derived[name]
         out = np.full(len(self.entity_ids), np.nan)
         for i, props in enumerate(self.properties):
             value = props.get(name)
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 out[i] = float(value)
-        self._property_cache[name] = out
+        self._derived[name] = out
         return out
 
 
@@ -109,10 +124,12 @@ class Readings:
               forecasts: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None,
               feeds: Mapping[str, Mapping[str, Any]] | None = None,
               history_arrays: Mapping[str, KindHistory] | None = None,
-              registry: Registry | None = None) -> Readings:
+              registry: Registry | None = None,
+              latest_arrays: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None) -> Readings:
         """entities: the registry (or `registry`, already built from it); latest: kind -> entity
-        -> (value, t, source); history: kind -> batches of (entity ids, values, times), or
-        history_arrays: kind -> columns already coded on the registry's entity index."""
+        -> (value, t, source), or latest_arrays: kind -> (values, times) on the entity index;
+        history: kind -> batches of (entity ids, values, times), or history_arrays: kind ->
+        columns already coded on the registry's entity index."""
         registry = registry if registry is not None else Registry.of(entities, zone_ids)
         readings = cls(registry=registry, forecasts={k: dict(v) for k, v in (forecasts or {}).items()},
                        feeds=dict(feeds or {}))
@@ -124,6 +141,8 @@ class Readings:
                 i = index.get(entity_id)
                 if i is not None:
                     values[i], times[i] = value, observed_at
+            readings.latest_values[kind], readings.latest_times[kind] = values, times
+        for kind, (values, times) in (latest_arrays or {}).items():
             readings.latest_values[kind], readings.latest_times[kind] = values, times
         readings.history.update(history_arrays or {})
         for kind, batches in (history or {}).items():

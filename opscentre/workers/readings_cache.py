@@ -1,0 +1,240 @@
+"""What evaluations read, kept decoded in the worker between evaluations: each kind's latest
+value per entity and its history window.
+
+Every evaluation needs the latest reading of every entity of a kind and up to 96 h of its
+history (millions of readings for a large city); decoding that from Redis each time costs more
+than evaluating it. Every stored batch sets the latest hash and appends one history stream
+entry in one script (Store.write_poll), so the stream is the log of the hash: the cache reads
+the hash and the window once, in one transaction (a snapshot), then only the stream entries
+written since, applying each to the latest values and appending it to the window.
+
+Entities get a code of the cache's own the first time they are seen (append-only, so a new
+entity never invalidates what is cached); a lookup array maps those codes onto the
+evaluation's entity index, and every reading's position on that index is kept beside it, so a
+window is handed out as views of the buffers, not gathered again per evaluation. The lookup
+is rebuilt only when the registry changes. A kind starts over from a snapshot when the stream
+no longer holds what follows what the cache has seen (Redis flushed or replaced, or trimmed
+past it) or when a longer window than it holds is asked for.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Mapping
+
+import numpy as np
+
+from opscentre.core.alerting.readings import KindHistory
+from opscentre.core.store import HistoryEntry, HistoryTail, Store
+
+
+def _id(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+class _Kind:
+    """One kind: latest value and time per cache code, and the history window as buffers whose
+    live part is [start:end] (appended in stream order; a buffer that fills up is copied into a
+    bigger one, never moved in place, so a window handed out earlier stays as it was)."""
+
+    def __init__(self, last_id: str, since_ms: int):
+        self.last_id = last_id  # the newest stream entry applied
+        self.since_ms = since_ms  # the window holds every entry written at or after this (ms)
+        self.latest_values = np.zeros(0)
+        self.latest_times = np.zeros(0)
+        self.codes = np.zeros(0, np.int32)  # cache codes
+        self.positions = np.zeros(0, np.int32)  # the same readings on the evaluation's index (-1: unknown)
+        self.times, self.values = np.zeros(0), np.zeros(0)
+        self.start = self.end = 0
+        self.batch_ms: list[int] = []  # per held entry: when it was written, and where it starts
+        self.batch_start: list[int] = []
+        self.ordered = True  # the live readings are in time order
+        self.unknown = False  # some live reading may be of an entity not on the index
+
+
+class ReadingsCache:
+    def __init__(self) -> None:
+        self._kinds: dict[str, _Kind] = {}
+        self._codes: dict[str, int] = {}  # entity id -> the cache's code, assigned once
+        self._ids: list[str] = []
+        self._stamp: object = None  # which index `_lookup` is on
+        self._lookup = np.zeros(0, np.int32)  # cache code -> position on the index (-1: not an entity)
+        self._index: Mapping[str, int] = {}
+
+    def read(self, store: Store, kinds: Mapping[str, float | None], index: Mapping[str, int], index_stamp: object
+             ) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], dict[str, KindHistory]]:
+        """kinds: kind -> keep the history written since this wall time (s), or None: only the
+        latest values. Returns ({kind: (latest values, latest times)}, {kind: history}), on `index`
+        (NaN where an entity has no reading); history only for the kinds with a time."""
+        self._on_index(index, index_stamp)
+        since_ms = {kind: int(since * 1000) if since is not None else None for kind, since in kinds.items()}
+        held = {kind: self._kinds.get(kind) for kind in kinds}
+        tails = store.history_tails({kind: state.last_id for kind, state in held.items()
+                                     if state is not None and _holds(state, since_ms[kind])})
+        latest, history = {}, {}
+        n = len(index)
+        for kind in kinds:
+            state = held[kind]
+            tail = tails.get(kind)
+            if tail is None or not _continues(state, tail):
+                state = self._snapshot(store, kind, since_ms[kind])
+            else:
+                self._apply(state, tail.entries)
+            if since_ms[kind] is not None:
+                self._drop_before(state, since_ms[kind])
+                history[kind] = self._window(state)
+            else:
+                self._drop_before(state, None)
+            latest[kind] = self._latest(state, n)
+        return latest, history
+
+    def _snapshot(self, store: Store, kind: str, since_ms: int | None) -> _Kind:
+        snapshot = store.latest_and_history(kind, since_ms / 1000 if since_ms is not None else None)
+        state = _Kind(snapshot.newest_id or "0-0", since_ms if since_ms is not None else 2**62)
+        ids = list(snapshot.latest)
+        codes = self._coded(ids)
+        self._grow_latest(state)
+        if ids:
+            pairs = np.array([v[:2] for v in snapshot.latest.values()], dtype=float).reshape(-1, 2)
+            state.latest_values[codes], state.latest_times[codes] = pairs[:, 0], pairs[:, 1]
+        self._append(state, snapshot.entries)
+        self._kinds[kind] = state
+        return state
+
+    def _apply(self, state: _Kind, entries: list[HistoryEntry]) -> None:
+        """New stream entries, in order: the latest values they set, and the window."""
+        if not entries:
+            return
+        codes, times, values = self._append(state, entries)
+        self._grow_latest(state)
+        last = len(codes) - 1 - np.unique(codes[::-1], return_index=True)[1]  # each entity's last reading
+        state.latest_values[codes[last]], state.latest_times[codes[last]] = values[last], times[last]
+
+    def _append(self, state: _Kind, entries: list[HistoryEntry]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if not entries:
+            return np.zeros(0, np.int32), np.zeros(0), np.zeros(0)
+        state.last_id = entries[-1].entry_id
+        reuse: dict[tuple, tuple[list[str], np.ndarray]] = {}
+        coded = [self._coded(e.ids, reuse) for e in entries]
+        codes = np.concatenate(coded)
+        times = np.concatenate([np.asarray(e.times, dtype=float) for e in entries])
+        values = np.concatenate([np.asarray(e.values, dtype=float) for e in entries])
+        if state.since_ms >= 2**62:  # latest only: no window kept
+            return codes, times, values
+        offset = state.end
+        for entry, c in zip(entries, coded):
+            state.batch_ms.append(_id(entry.entry_id)[0])
+            state.batch_start.append(offset)
+            offset += len(c)
+        self._reserve(state, len(codes))
+        a, b = state.end, state.end + len(codes)
+        positions = self._lookup[codes]
+        state.codes[a:b], state.positions[a:b], state.times[a:b], state.values[a:b] = codes, positions, times, values
+        if state.ordered and len(times):
+            previous = state.times[a - 1] if a > state.start else -np.inf
+            state.ordered = bool(times[0] >= previous and np.all(times[1:] >= times[:-1]))
+        state.unknown = state.unknown or bool((positions < 0).any())
+        state.end = b
+        return codes, times, values
+
+    def _reserve(self, state: _Kind, more: int) -> None:
+        live = state.end - state.start
+        if state.end + more <= len(state.codes):
+            return
+        size = max(1024, 2 * (live + more))
+        out = {}
+        for name, dtype in (("codes", np.int32), ("positions", np.int32), ("times", float), ("values", float)):
+            column = np.empty(size, dtype)
+            column[:live] = getattr(state, name)[state.start:state.end]
+            out[name] = column
+        shift = state.start
+        state.codes, state.positions, state.times, state.values = (out["codes"], out["positions"], out["times"],
+                                                                   out["values"])
+        state.start, state.end = 0, live
+        state.batch_start = [s - shift for s in state.batch_start]
+
+    def _drop_before(self, state: _Kind, since_ms: int | None) -> None:
+        if since_ms is None:
+            return
+        state.since_ms = max(state.since_ms, since_ms)
+        cut = bisect_left(state.batch_ms, since_ms)
+        if cut:
+            state.start = state.batch_start[cut] if cut < len(state.batch_start) else state.end
+            del state.batch_ms[:cut], state.batch_start[:cut]
+            if not state.ordered:
+                t = state.times[state.start:state.end]
+                state.ordered = bool(np.all(t[1:] >= t[:-1]))
+
+    def _window(self, state: _Kind) -> KindHistory:
+        s = slice(state.start, state.end)
+        codes, times, values = state.positions[s], state.times[s], state.values[s]
+        if state.unknown:
+            keep = codes >= 0
+            if keep.all():
+                state.unknown = False
+            else:
+                codes, times, values = codes[keep], times[keep], values[keep]
+        return KindHistory(codes, times, values, known_order=state.ordered)
+
+    def _latest(self, state: _Kind, n: int) -> tuple[np.ndarray, np.ndarray]:
+        values, times = np.full(n, np.nan), np.full(n, np.nan)
+        count = len(state.latest_values)
+        where = self._lookup[:count]
+        known = where >= 0
+        values[where[known]] = state.latest_values[known]
+        times[where[known]] = state.latest_times[known]
+        return values, times
+
+    def _grow_latest(self, state: _Kind) -> None:
+        missing = len(self._ids) - len(state.latest_values)
+        if missing > 0:
+            state.latest_values = np.concatenate([state.latest_values, np.full(missing, np.nan)])
+            state.latest_times = np.concatenate([state.latest_times, np.full(missing, np.nan)])
+
+    def _coded(self, ids: list[str], reuse: dict | None = None) -> np.ndarray:
+        """The cache codes of these entity ids (new ones get the next codes). Feeds repeat their
+        entity lists batch after batch: `reuse` skips looking them up again."""
+        key = (len(ids), ids[0] if ids else None)
+        if reuse is not None:
+            earlier = reuse.get(key)
+            if earlier is not None and earlier[0] == ids:
+                return earlier[1]
+        own, first_new = self._codes, len(self._ids)
+        for entity_id in ids:
+            if entity_id not in own:
+                own[entity_id] = len(self._ids)
+                self._ids.append(entity_id)
+        if len(self._ids) > first_new:
+            added = [self._index.get(e, -1) for e in self._ids[first_new:]]
+            self._lookup = np.concatenate([self._lookup, np.array(added, dtype=np.int32)])
+        codes = np.fromiter((own[e] for e in ids), dtype=np.int32, count=len(ids))
+        if reuse is not None:
+            reuse[key] = (ids, codes)
+        return codes
+
+    def _on_index(self, index: Mapping[str, int], stamp: object) -> None:
+        """Map cache codes onto this index; when the index changed, every held reading too."""
+        if stamp == self._stamp and self._stamp is not None:
+            return
+        self._index, self._stamp = index, stamp
+        self._lookup = np.array([index.get(e, -1) for e in self._ids], dtype=np.int32)
+        for state in self._kinds.values():
+            s = slice(state.start, state.end)
+            positions = np.empty_like(state.positions)  # (not in place: a window handed out stays as it was)
+            positions[s] = self._lookup[state.codes[s]]
+            state.positions = positions
+            state.unknown = bool((positions[s] < 0).any())
+
+
+def _holds(state: _Kind, since_ms: int | None) -> bool:
+    """The cached window reaches back far enough (a latest-only request is always held)."""
+    return since_ms is None or state.since_ms <= since_ms
+
+
+def _continues(state: _Kind, tail: HistoryTail) -> bool:
+    """The stream still holds everything after what the cache has applied: its oldest entry is
+    not newer than our last (streams are trimmed from the front) and its newest not older."""
+    if tail.newest_id is None or state.last_id == "0-0":
+        return False
+    return _id(tail.oldest_id) <= _id(state.last_id) <= _id(tail.newest_id)
