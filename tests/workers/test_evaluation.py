@@ -12,6 +12,7 @@ from opscentre.core.alerting.rules import Rule
 from opscentre.core.models import Entity, ObservationBatch
 from opscentre.core.settings import load_settings
 from opscentre.core.store import Store
+from opscentre.workers import evaluation
 from opscentre.workers.evaluation import evaluate_city
 
 RIO = load_settings(Path(__file__).resolve().parents[2] / "opscentre" / "cities" / "rio" / "demo.yaml")
@@ -83,3 +84,27 @@ def test_the_entities_of_a_poll_that_arrived_during_an_evaluation_are_evaluated_
     evaluate_city(SETTINGS, store, now=now, kinds={"wind_speed_ms"})
     assert [a["entity_id"] for a in AlertStore(redis_client).active()] == ["g1"]  # g1 only: g2 is the timer's
     assert not redis_client.exists(keys.EVALUATE_PENDING)
+
+
+def test_an_evaluation_of_some_rules_keeps_the_history_window_the_others_need(redis_client, monkeypatch):
+    """A poll of river levels runs the rules reading them, one of which also reads the last hour
+    of rain; the worker's cache must still hold the 24 h of rain that another rule sums."""
+    monkeypatch.setattr(evaluation, "HISTORY_MARGIN_S", 0.0)
+    rules = [Rule.model_validate({"id": "rain_24h", "kind": "rain_mm", "window": "24h", "aggregation": "sum",
+                                  "levels": {"warning": 50}}),
+             Rule.model_validate({"id": "flood", "levels": {"critical": {"all_of": [
+                 {"kind": "river_level_m", "op": ">=", "value": 2.5},
+                 {"kind": "rain_mm", "op": ">=", "value": 20, "window": "1h", "aggregation": "sum"}]}}})]
+    settings = RIO.model_copy(update={"rules": rules})
+    store = Store(redis_client)
+    clock = {"wall_epoch": time.time(), "sim_epoch": time.time(), "speed": 3600}  # a data hour per wall second
+    store.set_sim_clock(clock)
+    data_now = lambda: evaluation.data_now(store, time.time())  # noqa: E731
+    store_reading(store, "rain_mm", 40.0, data_now())
+    time.sleep(1.5)  # the rain is now 1.5 data hours old: out of `flood`'s window, inside `rain_24h`'s
+    store_reading(store, "rain_mm", 1.0, data_now())
+    store_reading(store, "river_level_m", 1.0, data_now())
+    evaluate_city(settings, store, kinds={"river_level_m"})
+    store_reading(store, "rain_mm", 15.0, data_now())
+    evaluate_city(settings, store)  # the timer: 40 + 1 + 15 mm in 24 h
+    assert open_rules(redis_client) == ["rain_24h"]
