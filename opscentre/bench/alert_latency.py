@@ -5,17 +5,18 @@ alerts stay in Redis: the background is not shrunk to make the evaluation cheap)
 A data clock (the simulator's clock at speed 1) starts a minute after the city's last reading,
 so every process agrees on `now`.
 
-- Background: WORKERS processes, each an RQ-like worker taking poll jobs off one shared
-  schedule — a job every TICK_S storing ingest_rate × TICK_S readings of the city's sensors
-  through `Store.write_poll` — and running `evaluate_after_store` after each, as `jobs.poll`
-  does. Evaluations never overlap (the engine's lock): whichever worker holds it evaluates,
-  the others keep polling. Each worker has read the city's history once before measuring,
-  as a worker that has been running has (its history cache is warm).
-- Foreground: every PROBE_EVERY_S a probe job stores one 30 mm rain reading for a gauge that
-  has none yet (a distinct entity each time, so each makes a new `rain_15min` alert, a rule
-  with `for: 0`) and runs `evaluate_after_store`, on a thread pool so that an evaluation there
-  does not hold up the next probe. A watcher thread reads the alerts hash (HMGET of the
-  outstanding fingerprints every POLL_S) and notes when each alert is first there as firing.
+WORKERS processes stand for RQ workers: each takes the next due job off two shared schedules,
+runs it, and after storing runs `evaluate_after_store`, as `jobs.poll` does. Evaluations never
+overlap (the engine's lock): whichever worker holds it evaluates, the others keep taking jobs
+(what they store waits in the pending set for the holder's next round). Each worker has read
+the city's history once before measuring, as a worker that has been running has.
+- Background jobs, one every TICK_S: store ingest_rate x TICK_S readings of the city's sensors
+  (`Store.write_poll`), round-robin over the kinds and sensors.
+- Probe jobs, one every PROBE_EVERY_S: store one 30 mm rain reading for a gauge that has none
+  yet (a distinct entity each time, so each makes a new `rain_15min` alert, a rule with
+  `for: 0`), noting the wall time before and after the store.
+A watcher thread in the measuring process reads the alerts hash (HMGET of the probes due and
+not yet seen, every POLL_S) and notes when each alert is first there as firing.
 
 Latency = first seen firing - the return of the probe's store call (also given from its start).
 """
@@ -24,9 +25,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -56,30 +55,34 @@ def run_latency(settings: Settings, url: str, city: City, samples: int, ingest_r
     client = redis.Redis.from_url(url)
     store = Store(client)
     probe_ids = _register_probes(settings, store, samples)
+    fingerprints = [f"{PROBE_RULE}|{e}" for e in probe_ids]
     clock = {"wall_epoch": time.time(), "sim_epoch": city.now + 60, "speed": 1}
     store.set_sim_clock(clock)
     evaluate_city(settings, store)  # the city at the data clock's time, before measuring
     ids_by_kind = {kind: ids for kind, (ids, _values, _silent) in city.series.items()}
-    background = _Background(url, settings.source_path, ids_by_kind, ingest_rate)
-    say(f"latency: {WORKERS} background workers storing {ingest_rate:,.0f} obs/s (a poll every {TICK_S:g} s, each "
-        f"followed by evaluate_after_store); a probe every {PROBE_EVERY_S:g} s, {samples} probes ...")
-    probes = _Probes(settings, url, clock, probe_ids)
+    workers = _Workers(url, settings.source_path, ids_by_kind, ingest_rate, probe_ids)
+    say(f"latency: {WORKERS} worker processes; background poll jobs storing {ingest_rate:,.0f} obs/s (one every "
+        f"{TICK_S:g} s) and a probe job every {PROBE_EVERY_S:g} s, {samples} probes, each job followed by "
+        f"evaluate_after_store ...")
+    seen: dict[str, float] = {}
     began = time.time()
     try:
-        background.go(began)
-        probes.play(say)
+        workers.go(began)
+        _watch(client, fingerprints, began, seen, say)
     finally:
         elapsed = time.time() - began
-        reports = background.stop()
+        reports = workers.stop()
+    stored = {f: times for r in reports for f, times in r["probes"].items()}
     firing = {a.fingerprint for a in AlertStore(client).alerts().values() if a.state.value == "firing"}
     t = time.perf_counter()
     evaluate_city(settings, store)
     cycle_after_s = time.perf_counter() - t
 
-    after_store = np.array([probes.seen[f] - s for f, (_b, s) in probes.stored.items() if f in probes.seen]) * 1000
-    after_start = np.array([probes.seen[f] - b for f, (b, _s) in probes.stored.items() if f in probes.seen]) * 1000
+    after_store = np.array([seen[f] - s for f, (_b, s) in stored.items() if f in seen]) * 1000
+    after_start = np.array([seen[f] - b for f, (b, _s) in stored.items() if f in seen]) * 1000
     written = sum(r["written"] for r in reports)
-    calls = [d for r in reports for d in r["evaluations"]] + probes.evaluations
+    calls = [d for r in reports for d in r["evaluations"]]
+    by_probes = [d for r in reports for d in r["probe_evaluations"]]
     pct = (lambda a, q: round(float(np.percentile(a, q)), 1) if a.size else None)
     return {
         "latency_samples": samples, "latency_seen": int(after_store.size),
@@ -87,16 +90,16 @@ def run_latency(settings: Settings, url: str, city: City, samples: int, ingest_r
         "latency_max_ms": pct(after_store, 100), "latency_from_store_start_p50_ms": pct(after_start, 50),
         "latency_from_store_start_p99_ms": pct(after_start, 99), "latency_goal_p99_ms": 500,
         "latency_goal_met": bool(after_store.size == samples and pct(after_store, 99) <= 500),
-        "latency_measured_from": "the probe's Store.write_poll returning, to its alert first read as firing "
+        "latency_measured_from": "the probe job's Store.write_poll returning, to its alert first read as firing "
                                  f"from the alerts hash (polled every {POLL_S * 1000:g} ms)",
-        "probe_alerts_firing_at_end": len(firing & set(probes.stored)),
+        "probe_alerts_firing_at_end": len(firing & set(fingerprints)),
         "ingest_rate_target": ingest_rate, "ingest_rate_achieved": round(written / elapsed),
         "ingest_observations": written, "ingest_seconds": round(elapsed, 1),
         # evaluate_after_store calls that ran an evaluation (each runs up to MAX_ROUNDS rounds while
-        # data keeps arriving), by the background workers and by the probe jobs
-        "evaluation_calls": len(calls), "evaluation_calls_by_probe_jobs": len(probes.evaluations),
-        "evaluation_call_s_median": round(float(np.median(calls)), 3) if calls else None,
-        "evaluation_seconds_total": round(sum(calls), 1),
+        # data keeps arriving), after background and after probe jobs
+        "evaluation_calls": len(calls) + len(by_probes), "evaluation_calls_by_probe_jobs": len(by_probes),
+        "evaluation_call_s_median": round(float(np.median(calls + by_probes)), 3) if calls or by_probes else None,
+        "evaluation_seconds_total": round(sum(calls) + sum(by_probes), 1),
         "cycle_after_ingest_s": round(cycle_after_s, 3),
     }
 
@@ -115,81 +118,39 @@ def _register_probes(settings: Settings, store: Store, samples: int) -> list[str
     return [e.entity_id for e in entities]
 
 
-class _Probes:
-    """The foreground: probe jobs on a fixed schedule, and a watcher of the alerts hash."""
-
-    def __init__(self, settings: Settings, url: str, clock: dict, entity_ids: list[str]):
-        self.settings, self.url, self.clock, self.entity_ids = settings, url, clock, entity_ids
-        self.stored: dict[str, tuple[float, float]] = {}  # fingerprint -> (store started, store returned)
-        self.seen: dict[str, float] = {}  # fingerprint -> first read as firing
-        self.evaluations: list[float] = []
-        self._lock = threading.Lock()
-        self.store = Store(redis.Redis.from_url(url))
-
-    def play(self, say) -> None:
-        done = threading.Event()
-        watcher = threading.Thread(target=self._watch, args=(done,), daemon=True)
-        watcher.start()
-        total, t0 = len(self.entity_ids), time.perf_counter()
-        try:
-            with ThreadPoolExecutor(max_workers=3) as pool:
-                jobs = []
-                for i, entity_id in enumerate(self.entity_ids):
-                    time.sleep(max(0.0, t0 + i * PROBE_EVERY_S - time.perf_counter()))
-                    jobs.append(pool.submit(self._probe, entity_id))
-                    if i and i % max(1, total // 5) == 0:
-                        say(f"  {i} probes stored, {len(self.seen)} seen firing")
-                deadline = time.perf_counter() + DRAIN_S
-                while len(self.seen) < total and time.perf_counter() < deadline:
-                    if any(j.done() and j.exception() for j in jobs):
-                        break
-                    time.sleep(0.05)
-                for j in jobs:
-                    j.result()  # a probe job that failed fails the benchmark
-        finally:
-            done.set()
-            watcher.join()
-
-    def _probe(self, entity_id: str) -> None:
-        store = self.store  # one per process, as in a worker (its decoded registry is shared)
-        wall = time.time()
-        batch = ObservationBatch(source=SOURCE, kind="rain_mm", entity_ids=[entity_id], values=[PROBE_MM],
-                                 observed_at=[sim_now(self.clock, wall)])
-        t_start = time.perf_counter()
-        store.write_poll(SOURCE, [], [batch], {}, {}, self.settings.retention_hours * 3600, wall)
-        t_stored = time.perf_counter()
-        with self._lock:
-            self.stored[f"{PROBE_RULE}|{entity_id}"] = (t_start, t_stored)
-        # what the poll job runs next
-        summary = evaluate_after_store(self.settings, store, kinds={"rain_mm"}, entities={"rain_mm": {entity_id}})
-        if summary is not None and not summary.skipped:
-            self.evaluations.append(time.perf_counter() - t_stored)
-
-    def _watch(self, done: threading.Event) -> None:
-        client = redis.Redis.from_url(self.url)
-        while not done.is_set():
-            with self._lock:
-                waiting = [f for f in self.stored if f not in self.seen]
-            if waiting:
-                raws = client.hmget(keys.ALERTS, waiting)
-                now = time.perf_counter()
-                for fingerprint, raw in zip(waiting, raws):
-                    if raw is not None and FIRING in raw:  # (not decoded: the watcher must not eat the CPU)
-                        self.seen[fingerprint] = now
-            time.sleep(POLL_S)
+def _watch(client: redis.Redis, fingerprints: list[str], began: float, seen: dict[str, float], say) -> None:
+    """Until every probe's alert is seen firing (or DRAIN_S after the last is due): HMGET the
+    probes due by now and not yet seen, every POLL_S (not decoded: the watcher must not eat the CPU)."""
+    total = len(fingerprints)
+    last_due = began + (total - 1) * PROBE_EVERY_S
+    reported = 0
+    while len(seen) < total and time.time() < last_due + DRAIN_S:
+        due = min(total, int((time.time() - began) / PROBE_EVERY_S) + 1)
+        waiting = [f for f in fingerprints[:due] if f not in seen]
+        if waiting:
+            raws = client.hmget(keys.ALERTS, waiting)
+            now = time.time()
+            for fingerprint, raw in zip(waiting, raws):
+                if raw is not None and FIRING in raw:
+                    seen[fingerprint] = now
+        if due >= reported + max(1, total // 5) and due < total:
+            reported = due
+            say(f"  {due} probes due, {len(seen)} seen firing")
+        time.sleep(POLL_S)
 
 
-class _Background:
-    """WORKERS worker processes on one shared poll schedule (spawned: nothing shared but Redis)."""
+class _Workers:
+    """WORKERS worker processes on the shared schedules (spawned: nothing shared but Redis)."""
 
-    def __init__(self, url: str, config: Path | None, ids_by_kind: dict[str, list[str]], rate: float):
+    def __init__(self, url: str, config: Path | None, ids_by_kind: dict[str, list[str]], rate: float,
+                 probe_ids: list[str]):
         ctx = multiprocessing.get_context("spawn")
         self.start_at, self.started, self.stopping = ctx.Value("d", 0.0), ctx.Event(), ctx.Event()
         self.results = ctx.Queue()
-        counter = ctx.Value("q", 0)
-        self.processes = [ctx.Process(target=_background_worker, daemon=True, args=(
-            url, config, ids_by_kind, rate, counter, self.start_at, self.started, self.stopping, self.results, seed))
-            for seed in range(WORKERS)]
+        schedule = ctx.Array("q", [0, 0])  # the next background job, the next probe job
+        self.processes = [ctx.Process(target=_worker, daemon=True, args=(
+            url, config, ids_by_kind, rate, probe_ids, schedule, self.start_at, self.started, self.stopping,
+            self.results, seed)) for seed in range(WORKERS)]
         for p in self.processes:
             p.start()
         for _ in self.processes:
@@ -211,12 +172,35 @@ class _Background:
                 if p.is_alive():
                     p.terminate()
                     p.join()
+        failed = [r["error"] for r in reports if r.get("error")]
+        if failed:  # a job that failed fails the benchmark
+            raise RuntimeError(f"a benchmark worker failed: {failed[0]}")
         return reports
 
 
-def _background_worker(url: str, config: Path | None, ids_by_kind: dict[str, list[str]], rate: float, counter,
-                       start_at, go, stop, results, seed: int) -> None:
-    """One worker: take the next poll job off the shared schedule, store it, evaluate after it."""
+def _next_job(schedule, start_at: float, probes: int) -> tuple[str, int, float]:
+    """Take the job due first off the two schedules: ('poll' | 'probe', its number, when due)."""
+    with schedule.get_lock():
+        poll_due = start_at + schedule[0] * TICK_S
+        probe_due = start_at + schedule[1] * PROBE_EVERY_S if schedule[1] < probes else float("inf")
+        which = 1 if probe_due <= poll_due else 0
+        number = schedule[which]
+        schedule[which] += 1
+    return ("probe", number, probe_due) if which else ("poll", number, poll_due)
+
+
+def _worker(url: str, config: Path | None, ids_by_kind: dict[str, list[str]], rate: float, probe_ids: list[str],
+            schedule, start_at, go, stop, results, seed: int) -> None:
+    """One worker: take the next due job, store what it polled, evaluate after it."""
+    report: dict = {"written": 0, "evaluations": [], "probe_evaluations": [], "probes": {}}
+    try:
+        _work(url, config, ids_by_kind, rate, probe_ids, schedule, start_at, go, stop, results, seed, report)
+    except Exception as exc:  # noqa: BLE001 (reported to the measuring process, which raises it)
+        report["error"] = f"{type(exc).__name__}: {exc}"
+    results.put(report)
+
+
+def _work(url, config, ids_by_kind, rate, probe_ids, schedule, start_at, go, stop, results, seed, report) -> None:
     logging.getLogger("opscentre.alerts").setLevel(logging.WARNING)
     settings = bench_settings(load_settings(config))
     store = Store(redis.Redis.from_url(url))
@@ -230,29 +214,37 @@ def _background_worker(url: str, config: Path | None, ids_by_kind: dict[str, lis
     retention_s = settings.retention_hours * 3600
     results.put("ready")
     go.wait()
-    written, evaluations = 0, []
     while not stop.is_set():
-        with counter.get_lock():
-            job = counter.value
-            counter.value += 1
-        delay = start_at.value + job * TICK_S - time.time()
+        job, number, due = _next_job(schedule, start_at.value, len(probe_ids))
+        delay = due - time.time()
         if delay > 0 and stop.wait(delay):
             break
-        kind = kinds[job % len(kinds)]
-        ids = ids_by_kind[kind]
-        first = (job // len(kinds)) * per_job
-        batch_ids = [ids[i % len(ids)] for i in range(first, first + per_job)]
         wall = time.time()
-        batch = ObservationBatch(source=SOURCE, kind=kind, entity_ids=batch_ids, values=_values(kind, rng, per_job),
-                                 observed_at=[sim_now(clock, wall)] * per_job)
-        store.write_poll("background", [], [batch], {"status": "ok", "last_success_ts": wall}, {"polls": 1},
-                         retention_s, wall)
-        written += per_job
+        if job == "probe":
+            entity_id = probe_ids[number]
+            kind, batch_ids, values = "rain_mm", [entity_id], [PROBE_MM]
+        else:
+            kind = kinds[number % len(kinds)]
+            ids = ids_by_kind[kind]
+            first = (number // len(kinds)) * per_job
+            batch_ids = [ids[i % len(ids)] for i in range(first, first + per_job)]
+            values = _values(kind, rng, per_job)
+        batch = ObservationBatch(source=SOURCE, kind=kind, entity_ids=batch_ids, values=values,
+                                 observed_at=[sim_now(clock, wall)] * len(batch_ids))
+        if job == "probe":
+            store.write_poll(SOURCE, [], [batch], {}, {}, retention_s, wall)
+        else:
+            store.write_poll("background", [], [batch], {"status": "ok", "last_success_ts": wall}, {"polls": 1},
+                             retention_s, wall)
+        stored = time.time()
+        if job == "probe":
+            report["probes"][f"{PROBE_RULE}|{entity_id}"] = (wall, stored)
+        else:
+            report["written"] += len(batch_ids)
         t = time.perf_counter()
         summary = evaluate_after_store(settings, store, kinds={kind}, entities={kind: set(batch_ids)})
         if summary is not None and not summary.skipped:
-            evaluations.append(time.perf_counter() - t)
-    results.put({"written": written, "evaluations": evaluations})
+            report["probe_evaluations" if job == "probe" else "evaluations"].append(time.perf_counter() - t)
 
 
 def _values(kind: str, rng: np.random.Generator, n: int) -> list[float]:

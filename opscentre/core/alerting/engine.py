@@ -115,15 +115,16 @@ def evaluate(rules: list[Rule], alerts: Mapping[str, Alert], readings: Readings,
     cache = MetricCache(readings, now)
     result = Evaluation(alerts=dict(alerts))
     names = names or {}
-    by_rule: dict[str, dict[str, Alert]] = {}
+    open_by_rule: dict[str, set[str]] = {}  # rule -> the keys of its open alerts
     for alert in alerts.values():
-        by_rule.setdefault(alert.rule, {})[alert.key] = alert
+        if alert.active:
+            open_by_rule.setdefault(alert.rule, set()).add(alert.key)
     scopes = key_scopes(rules, readings, touched)
     for rule in rules:
         if not rule.enabled or rule.id not in scopes:
             continue
-        by_key = by_rule.get(rule.id, {})
-        for key, measured, severity_of in _candidates(rule, cache, by_key, now, names, scopes[rule.id]):
+        open_keys = open_by_rule.get(rule.id, set())
+        for key, measured, severity_of in _candidates(rule, cache, open_keys, now, names, scopes[rule.id]):
             fingerprint = fingerprint_of(rule.id, key)
             before = result.alerts.get(fingerprint)
             after, transitions = step(before, rule, measured, severity_of, now)
@@ -141,10 +142,9 @@ def evaluate(rules: list[Rule], alerts: Mapping[str, Alert], readings: Readings,
     return result
 
 
-def _candidates(rule: Rule, cache: MetricCache, open_by_key: Mapping[str, Alert], now: float,
+def _candidates(rule: Rule, cache: MetricCache, open_keys: set[str], now: float,
                 names: Mapping[str, str], scope: KeyScope | None):
     """(key, Observation, severity function) for every key in scope worth a step."""
-    open_keys = {k for k, a in open_by_key.items() if a.active}
     kind = rule.rule_type
     if kind == "threshold":
         yield from _threshold(rule, cache, open_keys, names, scope)

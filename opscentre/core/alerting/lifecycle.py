@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -65,7 +66,8 @@ class Alert(BaseModel):
         return self.state in (AlertState.PENDING, AlertState.FIRING)
 
 
-class Transition(BaseModel):
+@dataclass(frozen=True, slots=True)  # (plain dataclasses: made by the thousand per evaluation, never parsed)
+class Transition:
     alert_id: str
     fingerprint: str
     rule: str
@@ -80,7 +82,8 @@ class Transition(BaseModel):
     entity_id: str | None = None
 
 
-class Observation(BaseModel):
+@dataclass(frozen=True, slots=True)
+class Observation:
     """What the engine measured for one fingerprint now."""
 
     key: str  # entity id, 'zone:<id>', 'city' or 'feed:<id>'

@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from opscentre.core.alerting.readings import CITY, Readings
 from opscentre.core.alerting.rules import Condition, Rule
@@ -26,22 +25,50 @@ class Measured:
     zone_index: np.ndarray  # int32 zone index per key (-1: none / city)
 
 
+@dataclass(frozen=True)
+class _Window:
+    """One kind's readings in one window, and what every aggregation over them shares."""
+
+    codes: np.ndarray
+    times: np.ndarray
+    values: np.ndarray
+    time_ordered: bool
+    counts: np.ndarray  # readings per entity
+    newest: np.ndarray  # newest time per entity (NaN: none)
+
+
 class MetricCache:
-    """Per-entity metrics of one evaluation, memoised by (kind, window, aggregation) and the
-    entities they are needed for."""
+    """Per-entity metrics of one evaluation, memoised by (kind, window, aggregation): each is one
+    pass over its window, however many rules read it and for whichever entities."""
 
     def __init__(self, readings: Readings, now: float):
         self.readings = readings
         self.now = now
         self._entity: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+        self._windows: dict[tuple, _Window] = {}
 
     def per_entity(self, kind: str, window: float | None, aggregation: str,
                    only: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """only: a bool mask of the entities needed (the rest come out NaN); None: all."""
-        key = (kind, window, aggregation, None if only is None else id(only))
+        key = (kind, window, aggregation)
         if key not in self._entity:
-            self._entity[key] = _entity_metric(self.readings, kind, window, aggregation, self.now, only)
-        return self._entity[key]
+            if aggregation == "latest":
+                self._entity[key] = _latest(self.readings, kind, window, self.now)
+            else:
+                self._entity[key] = _aggregate(self._window(kind, window), aggregation, len(self.readings))
+        values, times = self._entity[key]
+        if only is None:
+            return values, times
+        return np.where(only, values, np.nan), np.where(only, times, np.nan)
+
+    def _window(self, kind: str, window: float) -> _Window:
+        if (kind, window) not in self._windows:
+            history = self.readings.kind_history(kind)
+            codes, t, v = history.within(self.now - window, self.now)
+            n = len(self.readings)
+            self._windows[(kind, window)] = _Window(codes, t, v, history.time_ordered, np.bincount(codes, minlength=n),
+                                                    _group_reduce(np.fmax, codes, t, n))
+        return self._windows[(kind, window)]
 
     def entity_mask(self, rule: Rule) -> np.ndarray:
         return self.readings.registry.selection(rule.entity_type, rule.source)
@@ -52,57 +79,53 @@ class MetricCache:
         kind = condition.kind if condition else rule.kind
         window = condition.window if condition else rule.window
         aggregation = condition.aggregation if condition else rule.aggregation
-        values, times = self.per_entity(kind, window, aggregation, only)
         mask = self.entity_mask(rule)
-        return scoped(self.readings, rule.scope, rule.combine, np.where(mask, values, np.nan),
-                      np.where(mask, times, np.nan))
+        values, times = self.per_entity(kind, window, aggregation, mask if only is None else mask & only)
+        return scoped(self.readings, rule.scope, rule.combine, values, times)
 
 
-def _entity_metric(readings: Readings, kind: str, window: float | None, aggregation: str,
-                   now: float, only: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    n = len(readings)
-    if aggregation == "latest":
-        values, times = readings.latest(kind)
-        old = ~(times >= now - window) if window else np.zeros(n, dtype=bool)
-        if only is not None:
-            old |= ~only
-        if window or only is not None:
-            values, times = np.where(old, np.nan, values), np.where(old, np.nan, times)
-        return values, times
-    codes, t, v = readings.kind_history(kind).within(now - window, now)
-    if only is not None:
-        needed = only[codes]
-        codes, t, v = codes[needed], t[needed], v[needed]
-    out_v, out_t = np.full(n, np.nan), np.full(n, np.nan)
-    if codes.size == 0:
-        return out_v, out_t
+def _latest(readings: Readings, kind: str, window: float | None, now: float) -> tuple[np.ndarray, np.ndarray]:
+    """The latest value per entity (NaN: none, or older than the window when there is one)."""
+    values, times = readings.latest(kind)
+    if window:
+        old = ~(times >= now - window)
+        values, times = np.where(old, np.nan, values), np.where(old, np.nan, times)
+    return values, times
+
+
+def _aggregate(window: _Window, aggregation: str, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(value, newest observed_at that went into it) per entity over a window."""
+    codes, t, v = window.codes, window.times, window.values
+    out_v = np.full(n, np.nan)
+    has = window.counts > 0
+    if not has.any():
+        return out_v, window.newest
     if aggregation in ("sum", "mean"):
-        counts = np.bincount(codes, minlength=n)
         sums = np.bincount(codes, weights=v, minlength=n)
-        has = counts > 0
-        out_v[has] = sums[has] / (counts[has] if aggregation == "mean" else 1)
-        out_t[has] = _group_reduce(np.fmax, codes, t, n)[has]
-        return out_v, out_t
-    if aggregation in ("max", "min"):
-        has = np.bincount(codes, minlength=n) > 0
+        out_v[has] = sums[has] / (window.counts[has] if aggregation == "mean" else 1)
+    elif aggregation in ("max", "min"):
         out_v[has] = _group_reduce(np.fmax if aggregation == "max" else np.fmin, codes, v, n)[has]
-        out_t[has] = _group_reduce(np.fmax, codes, t, n)[has]
-        return out_v, out_t
-    frame = pd.DataFrame({"c": codes, "t": t, "v": v})
-    if np.any(np.diff(t) < 0):  # history is appended in time order; a replayed backfill may not be
-        frame = frame.sort_values("t", kind="stable")
-    grouped = frame.groupby("c", sort=False)
-    if aggregation == "rate":  # change per hour between the first and last reading in the window
-        agg = grouped.agg(v0=("v", "first"), v1=("v", "last"), t0=("t", "first"), t=("t", "last"))
-        span = (agg["t"] - agg["t0"]).to_numpy()
+    elif aggregation == "rate":  # change per hour between the first and last reading in the window
+        if not window.time_ordered:  # (a replayed backfill): put the window in time order first
+            order = np.argsort(t, kind="stable")
+            codes, t, v = codes[order], t[order], v[order]
+        first, last = _first_and_last(codes, n)
+        span = t[last[has]] - t[first[has]]
         with np.errstate(divide="ignore", invalid="ignore"):
-            agg["v"] = np.where(span > 0, (agg["v1"] - agg["v0"]).to_numpy() / span * 3600.0, np.nan)
+            out_v[has] = np.where(span > 0, (v[last[has]] - v[first[has]]) / span * 3600.0, np.nan)
     else:
         raise ValueError(f"unknown aggregation {aggregation!r}")
-    where = agg.index.to_numpy()
-    out_v[where] = agg["v"].to_numpy()
-    out_t[where] = agg["t"].to_numpy()
-    return out_v, out_t
+    return out_v, window.newest
+
+
+def _first_and_last(groups: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per group 0..n-1: the position of its first and of its last member (0 where it has none)."""
+    position = np.arange(len(groups))
+    first = np.full(n, len(groups))
+    last = np.full(n, -1)
+    np.minimum.at(first, groups, position)
+    np.maximum.at(last, groups, position)
+    return np.where(last >= 0, first, 0), np.maximum(last, 0)
 
 
 def scoped(readings: Readings, scope: str, combine: str, values: np.ndarray, times: np.ndarray) -> Measured:

@@ -94,11 +94,13 @@ def derive_stage(settings: StageSettings, alerts: Iterable[Alert], override: Map
 
 
 def _criteria_level(settings: StageSettings, alerts: Iterable[Alert], now: float) -> StageDecision:
-    firing = [a for a in alerts if a.state == AlertState.FIRING]
+    firing: dict[str, list[Alert]] = {}  # rule -> its firing alerts
+    for a in alerts:
+        if a.state == AlertState.FIRING:
+            firing.setdefault(a.rule, []).append(a)
     for stage_level in sorted(settings.levels, key=lambda s: -s.level):
         for criterion in stage_level.any_of:
-            matching = [a for a in firing if a.rule == criterion.rule
-                        and a.severity.rank >= criterion.min_severity.rank]
+            matching = [a for a in firing.get(criterion.rule, ()) if a.severity.rank >= criterion.min_severity.rank]
             if len(matching) >= criterion.count:
                 matching.sort(key=lambda a: (-a.severity.rank, a.fingerprint))
                 reasons = [f"{a.rule} {a.severity.value} at {a.where or a.key}" for a in matching[:10]]
