@@ -83,11 +83,12 @@ def evaluate_city(settings: Settings, store: Store, now: float | None = None, wa
     total, evaluation, stage, ran = 0, None, None, False
     for _attempt in range(2):  # a request left while we were releasing the lock is taken up once more
         token = locks.acquire(store.redis, keys.EVALUATE_LOCK, LOCK_S)
-        if token is None:
-            pipe = store.redis.pipeline(transaction=True)
-            pipe.sadd(keys.EVALUATE_PENDING, *requested)
-            pipe.expire(keys.EVALUATE_PENDING, LOCK_S)
-            pipe.execute()
+        if token is None:  # another evaluation is running: it takes up what we leave pending
+            if requested:  # (empty on the second attempt: what was left is pending already)
+                pipe = store.redis.pipeline(transaction=True)
+                pipe.sadd(keys.EVALUATE_PENDING, *requested)
+                pipe.expire(keys.EVALUATE_PENDING, LOCK_S)
+                pipe.execute()
             break
         ran = True
         try:

@@ -25,6 +25,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from opscentre.core.alerting.readings import KindHistory
+from opscentre.core.alerting.window_stats import WindowIndex
 from opscentre.core.store import HistoryEntry, HistoryTail, Store
 
 
@@ -47,6 +48,8 @@ class _Kind:
         self.positions = np.zeros(0, np.int32)  # the same readings on the evaluation's index (-1: unknown)
         self.times, self.values = np.zeros(0), np.zeros(0)
         self.start = self.end = 0
+        self.seq_base = 0  # the position (counting every reading ever appended) of buffer index 0
+        self.index: WindowIndex | None = None  # the windows' statistics kept between evaluations
         self.batch_ms: list[int] = []  # per held entry: when it was written, and where it starts
         self.batch_start: list[int] = []
         self.ordered = True  # the live readings are in time order
@@ -151,6 +154,7 @@ class ReadingsCache:
         shift = state.start
         state.codes, state.positions, state.times, state.values = (out["codes"], out["positions"], out["times"],
                                                                    out["values"])
+        state.seq_base += state.start
         state.start, state.end = 0, live
         state.batch_start = [s - shift for s in state.batch_start]
 
@@ -173,9 +177,12 @@ class ReadingsCache:
             keep = codes >= 0
             if keep.all():
                 state.unknown = False
-            else:
-                codes, times, values = codes[keep], times[keep], values[keep]
-        return KindHistory(codes, times, values, known_order=state.ordered)
+            else:  # (a copy without them: positions no longer count from the buffer, so no index)
+                return KindHistory(codes[keep], times[keep], values[keep], known_order=state.ordered)
+        if state.index is None or not state.ordered:
+            state.index = WindowIndex(len(self._index)) if state.ordered else None
+        return KindHistory(codes, times, values, known_order=state.ordered, index=state.index,
+                           seq0=state.seq_base + state.start)
 
     def _latest(self, state: _Kind, n: int) -> tuple[np.ndarray, np.ndarray]:
         values, times = np.full(n, np.nan), np.full(n, np.nan)
@@ -224,6 +231,7 @@ class ReadingsCache:
             positions = np.empty_like(state.positions)  # (not in place: a window handed out stays as it was)
             positions[s] = self._lookup[state.codes[s]]
             state.positions = positions
+            state.index = None  # its statistics are on the old index
             state.unknown = bool((positions[s] < 0).any())
 
 

@@ -108,3 +108,21 @@ def test_an_evaluation_of_some_rules_keeps_the_history_window_the_others_need(re
     store_reading(store, "rain_mm", 15.0, data_now())
     evaluate_city(settings, store)  # the timer: 40 + 1 + 15 mm in 24 h
     assert open_rules(redis_client) == ["rain_24h"]
+
+
+def test_data_left_while_letting_go_is_left_to_whoever_took_the_lock_meanwhile(redis_client, monkeypatch):
+    """After its rounds, an evaluation finds data pending again but another worker has the lock
+    by then: it leaves the data pending for that worker (no error, nothing lost)."""
+    store, now = Store(redis_client), time.time()
+    store_reading(store, "rain_mm", 9.0, now)
+    real_release = evaluation.locks.release
+
+    def release_and_another_worker_arrives(client, name, token):
+        real_release(client, name, token)
+        client.sadd(keys.EVALUATE_PENDING, "wind_speed_ms")  # its poll stored data ...
+        client.set(keys.EVALUATE_LOCK, "another-worker", ex=60)  # ... and its evaluation took the lock
+
+    monkeypatch.setattr(evaluation.locks, "release", release_and_another_worker_arrives)
+    summary = evaluate_city(SETTINGS, store, now=now, kinds={"rain_mm"})
+    assert not summary.skipped and open_rules(redis_client) == ["rain"]
+    assert redis_client.smembers(keys.EVALUATE_PENDING) == {b"wind_speed_ms"}  # still there for the holder

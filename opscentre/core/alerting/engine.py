@@ -112,7 +112,7 @@ def evaluate(rules: list[Rule], alerts: Mapping[str, Alert], readings: Readings,
     """names: display names of entities and zones ('zone:<id>' keys) for summaries.
     touched: what a poll stored (kind -> entity ids, None for all of a kind); only the keys
     those readings feed are stepped. None: every key of every rule."""
-    cache = MetricCache(readings, now)
+    cache = MetricCache(readings, now, rules)
     result = Evaluation(alerts=dict(alerts))
     names = names or {}
     open_by_rule: dict[str, set[str]] = {}  # rule -> the keys of its open alerts

@@ -1,17 +1,19 @@
 """A rule's metric, computed for every scope key at once: per entity, per zone, city-wide.
 
-Pure: (readings, now) in, arrays out. One (kind, window, aggregation) is computed once per
-evaluation however many rules read it (`MetricCache`).
+Pure: (readings, now) in, arrays out. Each (kind, window) is summarised once per evaluation
+(window_stats.py), however many rules and aggregations read it (`MetricCache`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 
 from opscentre.core.alerting.readings import CITY, Readings
 from opscentre.core.alerting.rules import Condition, Rule
+from opscentre.core.alerting.window_stats import NEEDS, Stats, group_reduce
 
 
 @dataclass(frozen=True)
@@ -25,27 +27,21 @@ class Measured:
     zone_index: np.ndarray  # int32 zone index per key (-1: none / city)
 
 
-@dataclass(frozen=True)
-class _Window:
-    """One kind's readings in one window, and what every aggregation over them shares."""
-
-    codes: np.ndarray
-    times: np.ndarray
-    values: np.ndarray
-    time_ordered: bool
-    counts: np.ndarray  # readings per entity
-    newest: np.ndarray  # newest time per entity (NaN: none)
-
-
 class MetricCache:
-    """Per-entity metrics of one evaluation, memoised by (kind, window, aggregation): each is one
-    pass over its window, however many rules read it and for whichever entities."""
+    """Per-entity metrics of one evaluation, memoised by (kind, window, aggregation). The
+    statistics of each (kind, window) are computed once for every aggregation the rules take
+    over it, however many rules read it and for whichever entities."""
 
-    def __init__(self, readings: Readings, now: float):
+    def __init__(self, readings: Readings, now: float, rules: Iterable[Rule] = ()):
         self.readings = readings
         self.now = now
         self._entity: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
-        self._windows: dict[tuple, _Window] = {}
+        self._windows: dict[tuple, Stats] = {}
+        self._groups: dict[tuple, set[str]] = {}  # (kind, window) -> what the rules' aggregations need
+        for rule in rules:
+            for kind, window, aggregation in rule.metrics():
+                if aggregation in NEEDS:
+                    self._groups.setdefault((kind, window), set()).add(NEEDS[aggregation])
 
     def per_entity(self, kind: str, window: float | None, aggregation: str,
                    only: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -54,21 +50,23 @@ class MetricCache:
         if key not in self._entity:
             if aggregation == "latest":
                 self._entity[key] = _latest(self.readings, kind, window, self.now)
+            elif aggregation in NEEDS:
+                self._entity[key] = _aggregate(self._stats(kind, window, NEEDS[aggregation]), aggregation)
             else:
-                self._entity[key] = _aggregate(self._window(kind, window), aggregation, len(self.readings))
+                raise ValueError(f"unknown aggregation {aggregation!r}")
         values, times = self._entity[key]
         if only is None:
             return values, times
         return np.where(only, values, np.nan), np.where(only, times, np.nan)
 
-    def _window(self, kind: str, window: float) -> _Window:
-        if (kind, window) not in self._windows:
-            history = self.readings.kind_history(kind)
-            codes, t, v = history.within(self.now - window, self.now)
-            n = len(self.readings)
-            self._windows[(kind, window)] = _Window(codes, t, v, history.time_ordered, np.bincount(codes, minlength=n),
-                                                    _group_reduce(np.fmax, codes, t, n))
-        return self._windows[(kind, window)]
+    def _stats(self, kind: str, window: float, group: str) -> Stats:
+        groups = self._groups.setdefault((kind, window), set())
+        stats = self._windows.get((kind, window))
+        if stats is None or group not in groups:
+            groups.add(group)
+            stats = self._windows[(kind, window)] = self.readings.kind_history(kind).stats(
+                self.now, window, groups, len(self.readings))
+        return stats
 
     def entity_mask(self, rule: Rule) -> np.ndarray:
         return self.readings.registry.selection(rule.entity_type, rule.source)
@@ -93,39 +91,23 @@ def _latest(readings: Readings, kind: str, window: float | None, now: float) -> 
     return values, times
 
 
-def _aggregate(window: _Window, aggregation: str, n: int) -> tuple[np.ndarray, np.ndarray]:
+def _aggregate(stats: Stats, aggregation: str) -> tuple[np.ndarray, np.ndarray]:
     """(value, newest observed_at that went into it) per entity over a window."""
-    codes, t, v = window.codes, window.times, window.values
-    out_v = np.full(n, np.nan)
-    has = window.counts > 0
-    if not has.any():
-        return out_v, window.newest
-    if aggregation in ("sum", "mean"):
-        sums = np.bincount(codes, weights=v, minlength=n)
-        out_v[has] = sums[has] / (window.counts[has] if aggregation == "mean" else 1)
-    elif aggregation in ("max", "min"):
-        out_v[has] = _group_reduce(np.fmax if aggregation == "max" else np.fmin, codes, v, n)[has]
-    elif aggregation == "rate":  # change per hour between the first and last reading in the window
-        if not window.time_ordered:  # (a replayed backfill): put the window in time order first
-            order = np.argsort(t, kind="stable")
-            codes, t, v = codes[order], t[order], v[order]
-        first, last = _first_and_last(codes, n)
-        span = t[last[has]] - t[first[has]]
+    has = stats.count > 0
+    out = np.full(len(has), np.nan)
+    if aggregation == "sum":
+        out[has] = stats.total[has]
+    elif aggregation == "mean":
+        out[has] = stats.total[has] / stats.count[has]
+    elif aggregation == "max":
+        out[has] = stats.high[has]
+    elif aggregation == "min":
+        out[has] = stats.low[has]
+    else:  # rate: change per hour between the first and last reading in the window
+        span = stats.last_t[has] - stats.first_t[has]
         with np.errstate(divide="ignore", invalid="ignore"):
-            out_v[has] = np.where(span > 0, (v[last[has]] - v[first[has]]) / span * 3600.0, np.nan)
-    else:
-        raise ValueError(f"unknown aggregation {aggregation!r}")
-    return out_v, window.newest
-
-
-def _first_and_last(groups: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per group 0..n-1: the position of its first and of its last member (0 where it has none)."""
-    position = np.arange(len(groups))
-    first = np.full(n, len(groups))
-    last = np.full(n, -1)
-    np.minimum.at(first, groups, position)
-    np.maximum.at(last, groups, position)
-    return np.where(last >= 0, first, 0), np.maximum(last, 0)
+            out[has] = np.where(span > 0, (stats.last_v[has] - stats.first_v[has]) / span * 3600.0, np.nan)
+    return out, stats.last_t
 
 
 def scoped(readings: Readings, scope: str, combine: str, values: np.ndarray, times: np.ndarray) -> Measured:
@@ -152,17 +134,10 @@ def scoped(readings: Readings, scope: str, combine: str, values: np.ndarray, tim
         with np.errstate(invalid="ignore", divide="ignore"):  # (zones with no value are not kept)
             combined = np.bincount(z, weights=v, minlength=len(count)) / (count if combine == "mean" else 1)
     else:
-        combined = _group_reduce(np.fmax if combine == "max" else np.fmin, z, v, len(count))
-    newest = _group_reduce(np.fmax, z, t, len(count))
+        combined = group_reduce(np.fmax if combine == "max" else np.fmin, z, v, len(count))
+    newest = group_reduce(np.fmax, z, t, len(count))
     return Measured([f"zone:{readings.zone_ids[z]}" for z in zones], combined[zones], newest[zones],
                     np.full(len(zones), -1, np.int32), zones)
-
-
-def _group_reduce(ufunc: np.ufunc, groups: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
-    """ufunc (np.fmax / np.fmin) of the values per group 0..n-1 (NaN for an empty group)."""
-    out = np.full(n, np.nan)
-    ufunc.at(out, groups, values)  # fmax / fmin skip NaN: the first value replaces the NaN start
-    return out
 
 
 def _combine(values: np.ndarray, how: str) -> float:

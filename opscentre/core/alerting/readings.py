@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from opscentre.core.alerting.window_stats import Stats, WindowIndex, window_stats
+
 CITY = "city"
 
 
@@ -25,6 +27,8 @@ class KindHistory:
     times: np.ndarray  # float64 unix s
     values: np.ndarray  # float64
     known_order: bool | None = None  # whether times ascend, when the maker already knows
+    index: WindowIndex | None = field(default=None, compare=False)  # a worker's, kept between evaluations
+    seq0: int = 0  # the position of the first reading in the index's numbering
 
     @classmethod
     def empty(cls) -> KindHistory:
@@ -36,6 +40,13 @@ class KindHistory:
         if self.known_order is not None:
             return self.known_order
         return bool(np.all(self.times[1:] >= self.times[:-1]))
+
+    def stats(self, now: float, window: float, groups: set[str], n: int) -> Stats:
+        """Per-entity statistics of the readings with now - window < t <= now."""
+        if self.index is not None and self.time_ordered:
+            return self.index.stats(self.codes, self.times, self.values, self.seq0, window, now, groups)
+        codes, times, values = self.within(now - window, now)
+        return window_stats(codes, times, values, n, self.time_ordered, groups)
 
     def within(self, start: float, end: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(codes, times, values) of the readings with start < t <= end."""
