@@ -11,7 +11,9 @@ overlap (the engine's lock): whichever worker holds it evaluates, the others kee
 (what they store waits in the pending set for the holder's next round). Each worker has read
 the city's history once before measuring, as a worker that has been running has.
 - Background jobs, one every TICK_S: store ingest_rate x TICK_S readings of the city's sensors
-  (`Store.write_poll`), round-robin over the kinds and sensors.
+  (`Store.write_poll`), round-robin over the kinds and sensors: ordinary readings, each sensor
+  near its own current level (white noise around one level for all rivers flipped a tenth of
+  the stations across their alert levels on every reading: an alert storm, not background).
 - Probe jobs, one every PROBE_EVERY_S: store one 30 mm rain reading for a gauge that has none
   yet (a distinct entity each time, so each makes a new `rain_15min` alert, a rule with
   `for: 0`), noting the wall time before and after the store.
@@ -59,8 +61,8 @@ def run_latency(settings: Settings, url: str, city: City, samples: int, ingest_r
     clock = {"wall_epoch": time.time(), "sim_epoch": city.now + 60, "speed": 1}
     store.set_sim_clock(clock)
     evaluate_city(settings, store)  # the city at the data clock's time, before measuring
-    ids_by_kind = {kind: ids for kind, (ids, _values, _silent) in city.series.items()}
-    workers = _Workers(url, settings.source_path, ids_by_kind, ingest_rate, probe_ids)
+    sensors = {kind: (ids, values[:, -1]) for kind, (ids, values, _silent) in city.series.items()}
+    workers = _Workers(url, settings.source_path, sensors, ingest_rate, probe_ids)
     say(f"latency: {WORKERS} worker processes; background poll jobs storing {ingest_rate:,.0f} obs/s (one every "
         f"{TICK_S:g} s) and a probe job every {PROBE_EVERY_S:g} s, {samples} probes, each job followed by "
         f"evaluate_after_store ...")
@@ -142,14 +144,14 @@ def _watch(client: redis.Redis, fingerprints: list[str], began: float, seen: dic
 class _Workers:
     """WORKERS worker processes on the shared schedules (spawned: nothing shared but Redis)."""
 
-    def __init__(self, url: str, config: Path | None, ids_by_kind: dict[str, list[str]], rate: float,
+    def __init__(self, url: str, config: Path | None, sensors: dict[str, tuple[list[str], np.ndarray]], rate: float,
                  probe_ids: list[str]):
         ctx = multiprocessing.get_context("spawn")
         self.start_at, self.started, self.stopping = ctx.Value("d", 0.0), ctx.Event(), ctx.Event()
         self.results = ctx.Queue()
         schedule = ctx.Array("q", [0, 0])  # the next background job, the next probe job
         self.processes = [ctx.Process(target=_worker, daemon=True, args=(
-            url, config, ids_by_kind, rate, probe_ids, schedule, self.start_at, self.started, self.stopping,
+            url, config, sensors, rate, probe_ids, schedule, self.start_at, self.started, self.stopping,
             self.results, seed)) for seed in range(WORKERS)]
         for p in self.processes:
             p.start()
@@ -189,18 +191,19 @@ def _next_job(schedule, start_at: float, probes: int) -> tuple[str, int, float]:
     return ("probe", number, probe_due) if which else ("poll", number, poll_due)
 
 
-def _worker(url: str, config: Path | None, ids_by_kind: dict[str, list[str]], rate: float, probe_ids: list[str],
+def _worker(url: str, config: Path | None, sensors: dict[str, tuple[list[str], np.ndarray]], rate: float,
+            probe_ids: list[str],
             schedule, start_at, go, stop, results, seed: int) -> None:
     """One worker: take the next due job, store what it polled, evaluate after it."""
     report: dict = {"written": 0, "evaluations": [], "probe_evaluations": [], "probes": {}}
     try:
-        _work(url, config, ids_by_kind, rate, probe_ids, schedule, start_at, go, stop, results, seed, report)
+        _work(url, config, sensors, rate, probe_ids, schedule, start_at, go, stop, results, seed, report)
     except Exception as exc:  # noqa: BLE001 (reported to the measuring process, which raises it)
         report["error"] = f"{type(exc).__name__}: {exc}"
     results.put(report)
 
 
-def _work(url, config, ids_by_kind, rate, probe_ids, schedule, start_at, go, stop, results, seed, report) -> None:
+def _work(url, config, sensors, rate, probe_ids, schedule, start_at, go, stop, results, seed, report) -> None:
     logging.getLogger("opscentre.alerts").setLevel(logging.WARNING)
     settings = bench_settings(load_settings(config))
     store = Store(redis.Redis.from_url(url))
@@ -209,7 +212,7 @@ def _work(url, config, ids_by_kind, rate, probe_ids, schedule, start_at, go, sto
     tune_gc_for_bulk_parsing()
     read_readings(settings, store, sim_now(clock, time.time()), time.time())  # a worker that has been running
     rng = np.random.default_rng(seed)
-    kinds = sorted(ids_by_kind)
+    kinds = sorted(sensors)
     per_job = max(1, int(round(rate * TICK_S)))
     retention_s = settings.retention_hours * 3600
     results.put("ready")
@@ -225,10 +228,11 @@ def _work(url, config, ids_by_kind, rate, probe_ids, schedule, start_at, go, sto
             kind, batch_ids, values = "rain_mm", [entity_id], [PROBE_MM]
         else:
             kind = kinds[number % len(kinds)]
-            ids = ids_by_kind[kind]
+            ids, levels = sensors[kind]
             first = (number // len(kinds)) * per_job
-            batch_ids = [ids[i % len(ids)] for i in range(first, first + per_job)]
-            values = _values(kind, rng, per_job)
+            rows = [i % len(ids) for i in range(first, first + per_job)]
+            batch_ids = [ids[i] for i in rows]
+            values = _values(kind, rng, levels[rows])
         batch = ObservationBatch(source=SOURCE, kind=kind, entity_ids=batch_ids, values=values,
                                  observed_at=[sim_now(clock, wall)] * len(batch_ids))
         if job == "probe":
@@ -247,14 +251,16 @@ def _work(url, config, ids_by_kind, rate, probe_ids, schedule, start_at, go, sto
             report["probe_evaluations" if job == "probe" else "evaluations"].append(time.perf_counter() - t)
 
 
-def _values(kind: str, rng: np.random.Generator, n: int) -> list[float]:
-    """Ordinary readings: drizzle, free-flowing traffic, a warm day, rivers at their usual level."""
+def _values(kind: str, rng: np.random.Generator, levels: np.ndarray) -> list[float]:
+    """Ordinary readings: drizzle, and each other sensor near its own current reading (its
+    river's level, its street's speed, its station's temperature), as the next poll brings."""
+    n = len(levels)
     if kind == "rain_mm":
         v = np.where(rng.random(n) < 0.05, rng.exponential(0.5, n), 0.0)
     elif kind == "traffic_speed_kmh":
-        v = np.clip(rng.normal(45, 8, n), 3, 110)
+        v = np.clip(levels + rng.normal(0, 2, n), 3, 110)
     elif kind == "air_temp_c":
-        v = rng.normal(29, 1.5, n)
+        v = levels + rng.normal(0, 0.3, n)
     else:
-        v = rng.uniform(0.8, 1.6, n)
+        v = levels + rng.normal(0, 0.02, n)
     return np.round(v, 3).tolist()

@@ -47,12 +47,13 @@ class _Kind:
         self.codes = np.zeros(0, np.int32)  # cache codes
         self.positions = np.zeros(0, np.int32)  # the same readings on the evaluation's index (-1: unknown)
         self.times, self.values = np.zeros(0), np.zeros(0)
+        self.runmax = np.zeros(0)  # the newest time stored so far, at each reading (KindHistory.running_max)
+        self.lag = 0.0  # no live reading is older than an earlier one by more than this (s)
         self.start = self.end = 0
         self.seq_base = 0  # the position (counting every reading ever appended) of buffer index 0
         self.index: WindowIndex | None = None  # the windows' statistics kept between evaluations
         self.batch_ms: list[int] = []  # per held entry: when it was written, and where it starts
         self.batch_start: list[int] = []
-        self.ordered = True  # the live readings are in time order
         self.unknown = False  # some live reading may be of an entity not on the index
 
 
@@ -134,9 +135,10 @@ class ReadingsCache:
         a, b = state.end, state.end + len(codes)
         positions = self._lookup[codes]
         state.codes[a:b], state.positions[a:b], state.times[a:b], state.values[a:b] = codes, positions, times, values
-        if state.ordered and len(times):
-            previous = state.times[a - 1] if a > state.start else -np.inf
-            state.ordered = bool(times[0] >= previous and np.all(times[1:] >= times[:-1]))
+        before = state.runmax[a - 1] if a > state.start else -np.inf
+        runmax = np.maximum(np.maximum.accumulate(times), before)
+        state.runmax[a:b] = runmax
+        state.lag = max(state.lag, float(np.max(runmax - times)))
         state.unknown = state.unknown or bool((positions < 0).any())
         state.end = b
         return codes, times, values
@@ -147,13 +149,14 @@ class ReadingsCache:
             return
         size = max(1024, 2 * (live + more))
         out = {}
-        for name, dtype in (("codes", np.int32), ("positions", np.int32), ("times", float), ("values", float)):
+        for name, dtype in (("codes", np.int32), ("positions", np.int32), ("times", float), ("values", float),
+                            ("runmax", float)):
             column = np.empty(size, dtype)
             column[:live] = getattr(state, name)[state.start:state.end]
             out[name] = column
         shift = state.start
-        state.codes, state.positions, state.times, state.values = (out["codes"], out["positions"], out["times"],
-                                                                   out["values"])
+        state.codes, state.positions, state.times, state.values, state.runmax = (
+            out["codes"], out["positions"], out["times"], out["values"], out["runmax"])
         state.seq_base += state.start
         state.start, state.end = 0, live
         state.batch_start = [s - shift for s in state.batch_start]
@@ -166,9 +169,12 @@ class ReadingsCache:
         if cut:
             state.start = state.batch_start[cut] if cut < len(state.batch_start) else state.end
             del state.batch_ms[:cut], state.batch_start[:cut]
-            if not state.ordered:
-                t = state.times[state.start:state.end]
-                state.ordered = bool(np.all(t[1:] >= t[:-1]))
+            if state.lag > 0:  # what was out of order may have left: measure the rest afresh
+                s = slice(state.start, state.end)
+                runmax = state.runmax.copy()  # (not in place: a window handed out stays as it was)
+                runmax[s] = np.maximum.accumulate(state.times[s]) if state.end > state.start else runmax[s]
+                state.runmax = runmax
+                state.lag = float(np.max(runmax[s] - state.times[s])) if state.end > state.start else 0.0
 
     def _window(self, state: _Kind) -> KindHistory:
         s = slice(state.start, state.end)
@@ -178,10 +184,10 @@ class ReadingsCache:
             if keep.all():
                 state.unknown = False
             else:  # (a copy without them: positions no longer count from the buffer, so no index)
-                return KindHistory(codes[keep], times[keep], values[keep], known_order=state.ordered)
-        if state.index is None or not state.ordered:
-            state.index = WindowIndex(len(self._index)) if state.ordered else None
-        return KindHistory(codes, times, values, known_order=state.ordered, index=state.index,
+                return KindHistory(codes[keep], times[keep], values[keep])
+        if state.index is None:
+            state.index = WindowIndex(len(self._index))
+        return KindHistory(codes, times, values, runmax=state.runmax[s], lag_s=state.lag, index=state.index,
                            seq0=state.seq_base + state.start)
 
     def _latest(self, state: _Kind, n: int) -> tuple[np.ndarray, np.ndarray]:

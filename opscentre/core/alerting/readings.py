@@ -21,12 +21,16 @@ CITY = "city"
 
 @dataclass(frozen=True)
 class KindHistory:
-    """Every stored reading of one kind in the retained window, as columns."""
+    """Every stored reading of one kind in the retained window, as columns, in the order they
+    were stored. That is nearly time order (feeds writing at once interleave by milliseconds;
+    a replayed backfill is older): `running_max` and `lag` bound where a time window lies, so
+    finding it is a slice plus a look at its edges, not a pass over every reading."""
 
     codes: np.ndarray  # int32 entity index
     times: np.ndarray  # float64 unix s
     values: np.ndarray  # float64
-    known_order: bool | None = None  # whether times ascend, when the maker already knows
+    runmax: np.ndarray | None = None  # the newest time stored so far at each reading (when the maker keeps it)
+    lag_s: float | None = None  # no reading is older than an earlier one by more than this
     index: WindowIndex | None = field(default=None, compare=False)  # a worker's, kept between evaluations
     seq0: int = 0  # the position of the first reading in the index's numbering
 
@@ -35,26 +39,41 @@ class KindHistory:
         return cls(np.zeros(0, np.int32), np.zeros(0), np.zeros(0))
 
     @cached_property
+    def running_max(self) -> np.ndarray:
+        return self.runmax if self.runmax is not None else np.maximum.accumulate(self.times)
+
+    @cached_property
+    def lag(self) -> float:
+        if self.lag_s is not None:
+            return self.lag_s
+        return float(np.max(self.running_max - self.times)) if len(self.times) else 0.0
+
+    @property
     def time_ordered(self) -> bool:
-        """Readings are stored as they arrive, so usually in time order (not after a backfill)."""
-        if self.known_order is not None:
-            return self.known_order
-        return bool(np.all(self.times[1:] >= self.times[:-1]))
+        return self.lag == 0.0
 
     def stats(self, now: float, window: float, groups: set[str], n: int) -> Stats:
         """Per-entity statistics of the readings with now - window < t <= now."""
-        if self.index is not None and self.time_ordered:
-            return self.index.stats(self.codes, self.times, self.values, self.seq0, window, now, groups)
+        if self.index is not None:
+            return self.index.stats(self, window, now, groups)
         codes, times, values = self.within(now - window, now)
-        return window_stats(codes, times, values, n, self.time_ordered, groups)
+        return window_stats(codes, times, values, n, groups)
+
+    def bounds(self, start: float, end: float) -> tuple[int, int]:
+        """[a, b): the positions that can hold readings with start < t <= end (every reading
+        before a is at most start; every one from b on is newer than end)."""
+        a = int(np.searchsorted(self.running_max, start, side="right"))
+        b = int(np.searchsorted(self.running_max, end + self.lag, side="right"))
+        return a, max(a, b)
 
     def within(self, start: float, end: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(codes, times, values) of the readings with start < t <= end."""
-        if self.time_ordered:  # a slice, not a pass over every reading of the kind
-            a, b = np.searchsorted(self.times, [start, end], side="right")
-            return self.codes[a:b], self.times[a:b], self.values[a:b]
-        keep = (self.times > start) & (self.times <= end)
-        return self.codes[keep], self.times[keep], self.values[keep]
+        a, b = self.bounds(start, end)
+        codes, times, values = self.codes[a:b], self.times[a:b], self.values[a:b]
+        if self.lag > 0:  # out of time order: the slice may hold readings just outside the window
+            keep = (times > start) & (times <= end)
+            codes, times, values = codes[keep], times[keep], values[keep]
+        return codes, times, values
 
 
 @dataclass

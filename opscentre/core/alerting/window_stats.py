@@ -35,25 +35,41 @@ class Stats:
     first_v: np.ndarray | None = None
 
 
-def window_stats(codes: np.ndarray, times: np.ndarray, values: np.ndarray, n: int, time_ordered: bool,
-                 groups: Iterable[str]) -> Stats:
-    """Statistics of these readings (entity index, time, value) for entities 0..n-1."""
-    if not time_ordered:  # (a replayed backfill): first and last mean oldest and newest
-        order = np.argsort(times, kind="stable")
-        codes, times, values = codes[order], times[order], values[order]
-    return _ordered_stats(codes, times, values, n, set(groups))
-
-
-def _ordered_stats(codes: np.ndarray, t: np.ndarray, v: np.ndarray, n: int, groups: set[str]) -> Stats:
+def window_stats(codes: np.ndarray, times: np.ndarray, values: np.ndarray, n: int, groups: Iterable[str]) -> Stats:
+    """Statistics of these readings (entity index, time, value, in the order stored) for
+    entities 0..n-1. The newest reading is the one with the latest time (of two at the same
+    time, the one stored last); the oldest, the earliest time (stored first)."""
     position = np.arange(len(codes))
-    last = np.full(n, -1)
-    np.maximum.at(last, codes, position)
+    if len(times) < 2 or bool(np.all(times[1:] >= times[:-1])):  # in time order: the last stored is the newest
+        last = np.full(n, -1)
+        np.maximum.at(last, codes, position)
+    else:
+        last = _latest_of_newest(codes, times, position, n)
     has = last >= 0
     at = np.maximum(last, 0)
-    stats = Stats(np.bincount(codes, minlength=n), np.where(has, t[at] if len(t) else np.nan, np.nan),
-                  np.where(has, v[at] if len(v) else np.nan, np.nan))
-    _add_groups(stats, codes, t, v, n, groups)
+    stats = Stats(np.bincount(codes, minlength=n), np.where(has, times[at] if len(times) else np.nan, np.nan),
+                  np.where(has, values[at] if len(values) else np.nan, np.nan))
+    _add_groups(stats, codes, times, values, n, set(groups))
     return stats
+
+
+def _latest_of_newest(codes: np.ndarray, times: np.ndarray, position: np.ndarray, n: int) -> np.ndarray:
+    """Per entity, the position of its reading with the latest time, the last stored among equals."""
+    newest = group_reduce(np.fmax, codes, times, n)
+    is_newest = times == newest[codes]
+    last = np.full(n, -1)
+    np.maximum.at(last, codes[is_newest], position[is_newest])
+    return last
+
+
+def _oldest_first(codes: np.ndarray, times: np.ndarray, n: int) -> np.ndarray:
+    """Per entity, the position of its reading with the earliest time, the first stored among
+    equals (len(codes) where it has none)."""
+    oldest = group_reduce(np.fmin, codes, times, n)
+    is_oldest = times == oldest[codes]
+    first = np.full(n, len(codes))
+    np.minimum.at(first, codes[is_oldest], np.arange(len(codes))[is_oldest])
+    return first
 
 
 def _add_groups(stats: Stats, codes: np.ndarray, t: np.ndarray, v: np.ndarray, n: int, groups: set[str]) -> None:
@@ -64,8 +80,7 @@ def _add_groups(stats: Stats, codes: np.ndarray, t: np.ndarray, v: np.ndarray, n
     if "low" in groups and stats.low is None:
         stats.low = group_reduce(np.fmin, codes, v, n)
     if "first" in groups and stats.first_t is None:
-        first = np.full(n, len(codes))
-        np.minimum.at(first, codes, np.arange(len(codes)))
+        first = _oldest_first(codes, t, n)
         has = first < len(codes)
         at = np.where(has, first, 0)
         stats.first_t = np.where(has, t[at] if len(t) else np.nan, np.nan)
@@ -80,11 +95,12 @@ def group_reduce(ufunc: np.ufunc, codes: np.ndarray, values: np.ndarray, n: int)
 
 
 def combine(parts: list[Stats], groups: set[str]) -> Stats:
-    """The statistics of consecutive stretches of readings (oldest stretch first)."""
+    """The statistics of stretches of readings, given in the order they were stored: of two
+    newest readings at the same time the later stretch's wins, of two oldest the earlier's."""
     count = sum(p.count for p in parts)
     last_t, last_v = parts[0].last_t.copy(), parts[0].last_v.copy()
     for p in parts[1:]:
-        newer = p.count > 0
+        newer = (p.count > 0) & ~(p.last_t < last_t)  # (NaN: nothing yet, so any reading is newer)
         last_t[newer], last_v[newer] = p.last_t[newer], p.last_v[newer]
     out = Stats(count, last_t, last_v)
     if "total" in groups:
@@ -96,7 +112,7 @@ def combine(parts: list[Stats], groups: set[str]) -> Stats:
     if "first" in groups:
         out.first_t, out.first_v = parts[-1].first_t.copy(), parts[-1].first_v.copy()
         for p in reversed(parts[:-1]):
-            older = p.count > 0
+            older = (p.count > 0) & ~(p.first_t > out.first_t)
             out.first_t[older], out.first_v[older] = p.first_t[older], p.first_v[older]
     return out
 
@@ -115,12 +131,14 @@ class _Base:
 class WindowIndex:
     """The bulk of each window's statistics, kept between evaluations for one kind's history.
 
-    Positions are absolute (the history view's `seq0` is the position of its first reading), so
-    appends and readings dropped from the front do not move them. A window (now - w, now] is
-    the readings [a, b) of the time-ordered history; the base covers [start, end), readings up
-    to the rebase time minus the oldest `SPAN_S` of the window; an evaluation adds [a, start)
-    and [end, b). When the window no longer contains the base (time moved on by more than
-    SPAN_S, or readings were dropped) the base is rebuilt at the evaluation's `now`.
+    Positions are absolute (the history's `seq0` is the position of its first reading), so
+    appends and readings dropped from the front do not move them. At a rebase at time T, the
+    base of a window w is the readings [start, end): end is where the history's running max
+    passes T (every reading before it is at most T), start where it passes T + SPAN_S - w + lag
+    (every reading from it on is newer than T + SPAN_S - w). For any `now` in [T, T + SPAN_S]
+    the base is inside the window, and an evaluation adds the readings of [a, start) and of
+    [end, b) that are (KindHistory.bounds). When readings were dropped into the base or time
+    moved outside [T, T + SPAN_S], the base is rebuilt at the evaluation's `now`.
     """
 
     n: int  # the entity index it was built on
@@ -129,30 +147,37 @@ class WindowIndex:
 
     SPAN_S = 60.0
 
-    def stats(self, codes: np.ndarray, times: np.ndarray, values: np.ndarray, seq0: int, window: float,
-              now: float, groups: set[str]) -> Stats:
-        """The window's statistics; codes/times/values: the whole history view, in time order."""
-        a = seq0 + int(np.searchsorted(times, now - window, side="right"))
-        b = seq0 + int(np.searchsorted(times, now, side="right"))
+    def stats(self, history, window: float, now: float, groups: set[str]) -> Stats:
+        """The window's statistics over a KindHistory."""
+        seq0 = history.seq0
+        a, b = history.bounds(now - window, now)
+        a, b = seq0 + a, seq0 + b
         base = self.bases.get(window)
-        if base is None or not (a <= base.start and base.end <= b and now <= base.rebased_at + self.SPAN_S):
-            start = seq0 + int(np.searchsorted(times, now - window + self.SPAN_S, side="right"))
-            base = self.bases[window] = _Base(now, min(max(a, start), b), b)
+        if base is None or not (a <= base.start and base.rebased_at <= now <= base.rebased_at + self.SPAN_S):
+            runmax = history.running_max
+            end = seq0 + int(np.searchsorted(runmax, now, side="right"))
+            start = seq0 + int(np.searchsorted(runmax, now - window + self.SPAN_S + history.lag, side="right"))
+            base = self.bases[window] = _Base(now, max(a, min(start, end)), end)
             self.rebases += 1
         if base.stats is None:
-            base.stats = self._part(codes, times, values, seq0, base.start, base.end, groups)
+            base.stats = self._part(history, base.start, base.end, None, groups)
         else:
             missing = groups - _held(base.stats)
             if missing:
                 s = slice(base.start - seq0, base.end - seq0)
-                _add_groups(base.stats, codes[s], times[s], values[s], self.n, missing)
-        edge = self._part(codes, times, values, seq0, a, base.start, groups)
-        new = self._part(codes, times, values, seq0, base.end, b, groups)
+                _add_groups(base.stats, history.codes[s], history.times[s], history.values[s], self.n, missing)
+        edge = self._part(history, a, base.start, (now - window, now), groups)
+        new = self._part(history, base.end, max(base.end, b), (now - window, now), groups)
         return combine([edge, base.stats, new], groups)
 
-    def _part(self, codes, times, values, seq0: int, start: int, end: int, groups: set[str]) -> Stats:
-        s = slice(start - seq0, end - seq0)
-        return _ordered_stats(codes[s], times[s], values[s], self.n, groups)
+    def _part(self, history, start: int, end: int, window: tuple[float, float] | None, groups: set[str]) -> Stats:
+        s = slice(start - history.seq0, end - history.seq0)
+        codes, times, values = history.codes[s], history.times[s], history.values[s]
+        if window is not None:
+            keep = (times > window[0]) & (times <= window[1])
+            if not keep.all():
+                codes, times, values = codes[keep], times[keep], values[keep]
+        return window_stats(codes, times, values, self.n, groups)
 
 
 def _held(stats: Stats) -> set[str]:
