@@ -29,6 +29,9 @@ from opscentre.core.alerting.window_stats import WindowIndex
 from opscentre.core.store import HistoryEntry, HistoryTail, Store
 
 
+_NO_WINDOW = 2**62  # a kind read for its latest values only keeps no history
+
+
 def _id(entry_id: str) -> tuple[int, int]:
     ms, _, seq = entry_id.partition("-")
     return int(ms), int(seq or 0)
@@ -88,14 +91,12 @@ class ReadingsCache:
             if since_ms[kind] is not None:
                 self._drop_before(state, since_ms[kind])
                 history[kind] = self._window(state)
-            else:
-                self._drop_before(state, None)
             latest[kind] = self._latest(state, n)
         return latest, history
 
     def _snapshot(self, store: Store, kind: str, since_ms: int | None) -> _Kind:
         snapshot = store.latest_and_history(kind, since_ms / 1000 if since_ms is not None else None)
-        state = _Kind(snapshot.newest_id or "0-0", since_ms if since_ms is not None else 2**62)
+        state = _Kind(snapshot.newest_id or "0-0", since_ms if since_ms is not None else _NO_WINDOW)
         ids = list(snapshot.latest)
         codes = self._coded(ids)
         self._grow_latest(state)
@@ -124,7 +125,7 @@ class ReadingsCache:
         codes = np.concatenate(coded)
         times = np.concatenate([np.asarray(e.times, dtype=float) for e in entries])
         values = np.concatenate([np.asarray(e.values, dtype=float) for e in entries])
-        if state.since_ms >= 2**62:  # latest only: no window kept
+        if state.since_ms == _NO_WINDOW:  # latest only: no window kept
             return codes, times, values
         offset = state.end
         for entry, c in zip(entries, coded):
@@ -161,9 +162,8 @@ class ReadingsCache:
         state.start, state.end = 0, live
         state.batch_start = [s - shift for s in state.batch_start]
 
-    def _drop_before(self, state: _Kind, since_ms: int | None) -> None:
-        if since_ms is None:
-            return
+    def _drop_before(self, state: _Kind, since_ms: int) -> None:
+        """Let go of the batches written before since_ms."""
         state.since_ms = max(state.since_ms, since_ms)
         cut = bisect_left(state.batch_ms, since_ms)
         if cut:
