@@ -317,11 +317,8 @@ class Store:
     def history_batches(self, kind: str, written_since: float) -> list[tuple[list[str], list[float], list[float]]]:
         """The stored batches of `kind` written since a wall-clock time, as columns
         (entity ids, values, observed_at): what window aggregations read."""
-        out = []
-        for _id, fields in self.redis.xrange(keys.history(kind), min=f"{max(0, int(written_since * 1000))}-0"):
-            columns = orjson.loads(fields[b"d"])
-            out.append((columns["e"], columns["v"], columns["t"]))
-        return out
+        reply = self.redis.xrange(keys.history(kind), min=f"{max(0, int(written_since * 1000))}-0")
+        return [(e.ids, e.values, e.times) for e in _entries(reply)]
 
     def history_tails(self, after: Mapping[str, str]) -> dict[str, HistoryTail]:
         """Per kind, the history entries after the stream id `after[kind]` (exclusive) and the

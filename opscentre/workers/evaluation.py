@@ -41,6 +41,7 @@ ENTITY_SEP = "\x1f"  # pending member 'kind<SEP>entity id': that entity's readin
 HISTORY_MARGIN_S = 600
 _CACHE = ReadingsCache()  # per worker process: latest values and history decoded once, read incrementally
 _REGISTRY: list = [None, None, None, 0]  # per worker process: entities dict, zone ids, Registry, generation
+_NAMES: list = [None, {}, None]  # per worker process: (registry, city and zone names), display names
 
 
 @dataclass
@@ -225,10 +226,19 @@ def read_readings(settings: Settings, store: Store, now: float, wall_now: float,
     feeds = feed_views(store, wall_now) if any(r.feeds for r in rules) else {}
     readings = Readings.build(entities, settings.zones.ids, {}, forecasts=forecasts, feeds=feeds,
                               history_arrays=history, registry=registry, latest_arrays=latest)
-    names = dict(registry.names)
-    names.update({f"zone:{z}": n for z, n in settings.zones.name_by_id.items()})
-    names[CITY] = settings.city.name
-    return readings, names
+    return readings, _display_names(settings, registry)
+
+
+def _display_names(settings: Settings, registry: Registry) -> dict[str, str]:
+    """Entity, zone and city names for summaries; built once per registry and city (the registry
+    of 50,000 entities is not copied every evaluation)."""
+    key = (id(registry), settings.city.name, tuple(settings.zones.name_by_id.items()))
+    if _NAMES[0] != key:
+        names = dict(registry.names)
+        names.update({f"zone:{z}": n for z, n in settings.zones.name_by_id.items()})
+        names[CITY] = settings.city.name
+        _NAMES[:] = [key, names, registry]  # (the registry is kept so its id is not reused)
+    return _NAMES[1]
 
 
 def history_windows(settings: Settings) -> dict[str, float]:

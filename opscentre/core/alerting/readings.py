@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from opscentre.core.alerting.window_stats import Stats, WindowIndex, window_stats
+from opscentre.core.alerting.window_stats import Stats, WindowIndex, inside, window_stats
 
 CITY = "city"
 
@@ -71,8 +71,7 @@ class KindHistory:
         a, b = self.bounds(start, end)
         codes, times, values = self.codes[a:b], self.times[a:b], self.values[a:b]
         if self.lag > 0:  # out of time order: the slice may hold readings just outside the window
-            keep = (times > start) & (times <= end)
-            codes, times, values = codes[keep], times[keep], values[keep]
+            return inside(codes, times, values, start, end)
         return codes, times, values
 
 

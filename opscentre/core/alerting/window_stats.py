@@ -174,10 +174,17 @@ class WindowIndex:
         s = slice(start - history.seq0, end - history.seq0)
         codes, times, values = history.codes[s], history.times[s], history.values[s]
         if window is not None:
-            keep = (times > window[0]) & (times <= window[1])
-            if not keep.all():
-                codes, times, values = codes[keep], times[keep], values[keep]
+            codes, times, values = inside(codes, times, values, *window)
         return window_stats(codes, times, values, self.n, groups)
+
+
+def inside(codes: np.ndarray, times: np.ndarray, values: np.ndarray, start: float, end: float
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The readings with start < t <= end."""
+    keep = (times > start) & (times <= end)
+    if keep.all():
+        return codes, times, values
+    return codes[keep], times[keep], values[keep]
 
 
 def _held(stats: Stats) -> set[str]:
