@@ -55,6 +55,7 @@ def test_up_runs_the_whole_city_and_ctrl_c_leaves_no_process(up):
 
 
 def test_worker_and_scheduler_reconnect_when_redis_comes_back(tmp_path, own_redis):
+    from opscentre.core import keys
     from opscentre.core.connection import connect
     from opscentre.core.store import Store
 
@@ -68,6 +69,8 @@ def test_worker_and_scheduler_reconnect_when_redis_comes_back(tmp_path, own_redi
     restarted = None
     try:
         first = wait_for(lambda: store.feed_health("simulator").get("last_success_ts"), 60, what="first poll")
+        # Kill Redis while a poll holds its feed's lock (the AOF keeps the lock): the busy-machine case
+        wait_for(lambda: store.redis.exists(keys.poll_lock("simulator")), 30, interval=0.002, what="a poll running")
         own_redis.kill()
         time.sleep(3)
         assert all(c.poll() is None for c in children), "a process died with Redis"

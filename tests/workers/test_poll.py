@@ -5,6 +5,7 @@ import time
 from dataclasses import replace
 
 import pytest
+import redis
 
 from opscentre.core import keys
 from opscentre.core.settings import CITIES_DIR, load_settings
@@ -127,3 +128,19 @@ def test_feed_health_records_the_interval_the_scheduler_really_uses(settings, re
     jobs.poll_feed("simulator", settings, store)
     # 60 simulated seconds at 600x would be 0.1 s; polls never come faster than once a second
     assert store.feed_health("simulator")["interval_s"] == poll_intervals(settings, 600)["simulator"] == 1
+
+
+def test_a_poll_cut_off_by_a_redis_crash_does_not_block_the_feed_after_redis_restarts(settings, own_redis):
+    from opscentre.core import locks
+    from opscentre.processes.redis_server import RedisServer
+
+    client = redis.Redis.from_url(own_redis.url)
+    assert locks.acquire(client, keys.poll_lock("simulator"), jobs.POLL_LOCK_S)  # a poll is running...
+    own_redis.kill()  # ...when Redis dies; the AOF keeps its lock
+    restarted = RedisServer(own_redis.directory, port=own_redis.port, persist=True).start()
+    try:
+        store = Store(redis.Redis.from_url(restarted.url))
+        result = jobs.poll_feed("simulator", settings, store)
+        assert result.get("stored", 0) > 2000, result
+    finally:
+        restarted.stop()
