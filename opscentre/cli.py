@@ -85,6 +85,12 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command in ("web", "public"):
+        # The web serves with gevent workers (processes/web.py); patch before settings pull in
+        # ssl and sockets, as gevent asks, rather than in each worker after they were imported.
+        from gevent import monkey
+
+        monkey.patch_all()
     logging.basicConfig(level=os.environ.get("OPSCENTRE_LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if getattr(args, "config", None):
@@ -152,7 +158,10 @@ def cmd_web(args, public_only: bool = False) -> int:
     from opscentre.core.connection import connect, redis_url
     from opscentre.processes.web import check_port_free, host, port, secret_key, serve
 
+    from opscentre.dashboard.security import WebSecurity
+
     settings = _settings(args)
+    security = WebSecurity.from_env()  # a bad setting is refused here, not in every forked worker
     connect()  # refuse to start with one clear line when Redis is unreachable
     url, key = redis_url() or "", secret_key()
     bind_host, bind_port = host(), port()
@@ -161,7 +170,8 @@ def cmd_web(args, public_only: bool = False) -> int:
     def factory():
         from opscentre.dashboard.server import create_public_wsgi_app, create_wsgi_app
 
-        return create_public_wsgi_app(settings, url) if public_only else create_wsgi_app(settings, url, key)
+        return (create_public_wsgi_app(settings, url, security) if public_only
+                else create_wsgi_app(settings, url, key, security))
 
     serve(factory, bind_host, bind_port)
     return 0

@@ -97,4 +97,9 @@ def public_api_blueprint(settings: Settings, store: Store, settings_simulated: b
             return _error(503, "Redis unreachable — reconnecting")
         return _cached_answer(cached[1], "application/geo+json", cached[2])
 
+    @blueprint.route("/", defaults={"rest": ""})
+    @blueprint.route("/<path:rest>")
+    def unknown(rest: str):
+        return _error(404, "no such public resource", resources=["status.json", "layers/{layer}.geojson"])
+
     return blueprint

@@ -1,5 +1,8 @@
 """/healthz: component status as JSON; 503 when Redis, every worker or the scheduler is down.
 
+Anyone gets the status and its code; the components (worker names carry the host name and
+PIDs) only a client on this machine or one presenting OPSCENTRE_HEALTH_TOKEN (security.py).
+
 Answers within ~2 s even when Redis is unreachable (its own short-timeout client).
 Feed problems are reported but do not fail the check: a feed that cannot reach the internet
 is a degraded feed, not a dead operations centre.
@@ -18,6 +21,7 @@ from opscentre.core.feed_health import effective_status
 from opscentre.core.store import Store
 from opscentre.dashboard import redis_clients
 from opscentre.dashboard.redis_clients import REDIS_DOWN
+from opscentre.dashboard.security import WebSecurity
 
 WORKER_FRESH_S = 60
 SCHEDULER_FRESH_S = 150
@@ -60,14 +64,14 @@ def health_report(client: redis.Redis, now: float) -> tuple[bool, dict[str, Any]
     return healthy, report
 
 
-def health_blueprint(redis_url: str) -> Blueprint:
+def health_blueprint(redis_url: str, security: WebSecurity) -> Blueprint:
     client = redis_clients.quick(redis_url)
     blueprint = Blueprint("health", __name__)
 
     @blueprint.get("/healthz")
     def healthz():
         healthy, report = health_report(client, time.time())
-        response = jsonify(report)
+        response = jsonify(report if security.may_see_details() else {"status": report["status"]})
         response.status_code = 200 if healthy else 503
         response.headers["Cache-Control"] = "no-store"
         return response

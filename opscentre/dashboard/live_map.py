@@ -2,14 +2,17 @@
 tick that keeps it current with Patches.
 
 A tick (every TICK_MS) reads the store version and the status. When the version moved, it
-reads the layers' data, rebuilds the traces, and sends a Patch with only the arrays whose
-content changed; when nothing changed it sends nothing at all. Redis being down shows
-"Redis unreachable — reconnecting" and keeps the last map.
+sends a Patch with only the arrays whose content changed; when nothing changed it sends nothing
+at all. The traces are built once per (data version, stale feeds) and kept, so a page load or a
+tick with an empty or stale client state — anyone can post one to the public app — costs a
+comparison of digests, not a rebuild of the city. Redis being down shows "Redis unreachable —
+reconnecting" and keeps the last map.
 """
 
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,6 +44,8 @@ class LiveMap:
     layer_ids: list[str]
     clock: Callable[[], float] = field(default=time.time)
     operator_view: bool = False  # the console shows every open alert; the public page only public ones
+    _built: tuple | None = field(default=None, init=False, repr=False)  # (key, traces, digests)
+    _build_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     @cached_property
     def index(self) -> dict[str, list[int]]:
@@ -51,18 +56,31 @@ class LiveMap:
     def _status(self, now: float):
         return read_status(self.store, self.simulated, self.settings.zones.name_by_id, now, self.operator_view)
 
+    def _traces(self, status) -> tuple[dict[str, list[dict[str, Any]]], dict[str, str]]:
+        """The layers' traces and their digests for this status's data version and stale feeds,
+        built by the first request that needs them and shared by every later one."""
+        stale = stale_feeds(status)
+        key = (status.version, tuple(sorted(stale)))
+        built = self._built
+        if built is None or built[0] != key:
+            with self._build_lock:
+                built = self._built
+                if built is None or built[0] != key:
+                    traces = layer_traces(read_city_data(self.store, self.settings), self.layer_ids, stale)
+                    built = self._built = (key, traces, digests(traces))
+        return built[1], built[2]
+
     def initial(self, visible: list[str]) -> dict[str, Any]:
         """The components of a freshly loaded page: map, its stores, the tick, status and alerts."""
         try:
             status = self._status(self.clock())
-            data = read_city_data(self.store, self.settings)
-            model, version = status_model(status, self.settings.tz), status.version
-            stale = stale_feeds(status)
+            traces, traces_digests = self._traces(status)
+            model, version, stale = status_model(status, self.settings.tz), status.version, stale_feeds(status)
         except REDIS_DOWN:
-            data, model, version, stale = empty_city_data(self.settings), unreachable_model(), None, frozenset()
-        traces = layer_traces(data, self.layer_ids, stale)
+            traces = layer_traces(empty_city_data(self.settings), self.layer_ids)
+            model, version, stale, traces_digests = unreachable_model(), None, frozenset(), digests(traces)
         figure = build_figure(traces, self.settings, visible)
-        held = {"version": version, "digests": digests(traces), "status": _digest(model), "stale": sorted(stale)}
+        held = {"version": version, "digests": traces_digests, "status": _digest(model), "stale": sorted(stale)}
         return {
             "graph": dcc.Graph(id=ids.MAP, figure=figure, config=GRAPH_CONFIG, className="city-map",
                                clear_on_unhover=True),
@@ -92,10 +110,11 @@ class LiveMap:
             model = status_model(status, self.settings.tz)
             # A feed going stale changes no data (no version bump) but greys its layers.
             if status.version != version or sorted(stale_feeds(status)) != stale:
-                stale_now = stale_feeds(status)
-                data = read_city_data(self.store, self.settings)
-                patch, held_digests = figure_patch(layer_traces(data, self.layer_ids, stale_now), held_digests)
-                figure, version, stale = (patch if patch is not None else no_update), status.version, sorted(stale_now)
+                traces, current = self._traces(status)
+                patch = figure_patch(traces, current, held_digests)
+                figure, version, stale = (patch if patch is not None else no_update), status.version, \
+                    sorted(stale_feeds(status))
+                held_digests = current
         except REDIS_DOWN:
             model = unreachable_model()
         model_digest = _digest(model)

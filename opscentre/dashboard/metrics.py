@@ -1,7 +1,9 @@
 """/metrics in Prometheus text format, read from the per-feed counters the workers keep in Redis.
 
 A custom collector reads Redis at scrape time (every web process reports the same, shared
-numbers). Redis down: the scrape still answers, with opscentre_redis_up 0.
+numbers). Redis down: the scrape still answers, with opscentre_redis_up 0. The per-feed figures
+go to a client on this machine or one presenting OPSCENTRE_HEALTH_TOKEN; anyone else gets
+opscentre_redis_up only (security.py).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from opscentre.core.feed_health import effective_status
 from opscentre.core.store import Store
 from opscentre.dashboard import redis_clients
 from opscentre.dashboard.redis_clients import REDIS_DOWN
+from opscentre.dashboard.security import WebSecurity
 
 
 # metric name (without _total) -> (counter field in Redis, help)
@@ -38,8 +41,8 @@ UP_STATUSES = {"ok", "degraded"}
 
 
 class StoreCollector(Collector):
-    def __init__(self, client: redis.Redis):
-        self.client = client
+    def __init__(self, client: redis.Redis, details: bool = True):
+        self.client, self.details = client, details
 
     def collect(self) -> Iterator[Metric]:
         up = GaugeMetricFamily("opscentre_redis_up", "1 when Redis answered this scrape")
@@ -52,6 +55,8 @@ class StoreCollector(Collector):
             return
         up.add_metric([], 1)
         yield up
+        if not self.details:
+            return
         now = time.time()
         feeds = sorted(set(metrics) | set(health))
         for name, (field, help_text) in FEED_COUNTERS.items():
@@ -85,13 +90,18 @@ class StoreCollector(Collector):
         yield from (duration, feed_up, failures, last_success)
 
 
-def metrics_blueprint(redis_url: str) -> Blueprint:
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(StoreCollector(redis_clients.quick(redis_url)))
+def metrics_blueprint(redis_url: str, security: WebSecurity) -> Blueprint:
+    client = redis_clients.quick(redis_url)
+    full, status_only = CollectorRegistry(auto_describe=False), CollectorRegistry(auto_describe=False)
+    full.register(StoreCollector(client))
+    status_only.register(StoreCollector(client, details=False))
     blueprint = Blueprint("metrics", __name__)
 
     @blueprint.get("/metrics")
     def metrics():
-        return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
+        registry = full if security.may_see_details() else status_only
+        response = Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
+        response.headers["Cache-Control"] = "no-store"
+        return response
 
     return blueprint

@@ -22,6 +22,7 @@ from opscentre.dashboard.metrics import metrics_blueprint
 from opscentre.dashboard.ops_app import create_ops_app
 from opscentre.dashboard.public_app import create_public_app
 from opscentre.dashboard.redis_clients import resilient
+from opscentre.dashboard.security import WebSecurity, guard, harden
 
 PUBLIC_MOUNT = "/public"
 
@@ -53,7 +54,8 @@ def _set_up_before_serving(app: Dash) -> None:
         app._setup_server()
 
 
-def create_wsgi_app(settings: Settings, redis_url: str, secret_key: str):
+def create_wsgi_app(settings: Settings, redis_url: str, secret_key: str, security: WebSecurity | None = None):
+    security = security or WebSecurity.from_env()
     store = Store(resilient(redis_url))
     simulated = settings.simulated
     server = Flask("opscentre.ops")
@@ -61,25 +63,30 @@ def create_wsgi_app(settings: Settings, redis_url: str, secret_key: str):
     install_auth(server, store.redis, settings.city.name)
     ops = create_ops_app(settings, store, simulated, server)
     server.register_blueprint(public_api_blueprint(settings, store, simulated))
-    server.register_blueprint(health_blueprint(redis_url))
-    server.register_blueprint(metrics_blueprint(redis_url))
+    server.register_blueprint(health_blueprint(redis_url, security))
+    server.register_blueprint(metrics_blueprint(redis_url, security))
     public = create_public_app(settings, store, simulated, prefix=PUBLIC_MOUNT + "/")
+    harden(server, security, ops, tile_url=settings.map.tile_url)
+    harden(public.server, security, public, framable=True, tile_url=settings.map.tile_url)
     _set_up_before_serving(ops)
     _set_up_before_serving(public)
-    app = DispatcherMiddleware(server, {PUBLIC_MOUNT: _with_trailing_slash(public.server)})
+    app = guard(DispatcherMiddleware(server, {PUBLIC_MOUNT: _with_trailing_slash(public.server)}), security)
     app.ops_server, app.public_server, app.public_dash = server, public.server, public  # for introspection
     return app
 
 
-def create_public_wsgi_app(settings: Settings, redis_url: str):
+def create_public_wsgi_app(settings: Settings, redis_url: str, security: WebSecurity | None = None):
+    security = security or WebSecurity.from_env()
     store = Store(resilient(redis_url))
     simulated = settings.simulated
     root = Flask("opscentre.public_root")
     root.register_blueprint(public_api_blueprint(settings, store, simulated))
-    root.register_blueprint(health_blueprint(redis_url))
+    root.register_blueprint(health_blueprint(redis_url, security))
     root.add_url_rule("/", "index", lambda: redirect(PUBLIC_MOUNT + "/"))
     public = create_public_app(settings, store, simulated, prefix=PUBLIC_MOUNT + "/")
+    harden(root, security, framable=True)
+    harden(public.server, security, public, framable=True, tile_url=settings.map.tile_url)
     _set_up_before_serving(public)
-    app = DispatcherMiddleware(root, {PUBLIC_MOUNT: _with_trailing_slash(public.server)})
+    app = guard(DispatcherMiddleware(root, {PUBLIC_MOUNT: _with_trailing_slash(public.server)}), security)
     app.root_server, app.public_server, app.public_dash = root, public.server, public
     return app

@@ -73,6 +73,15 @@ def secret_key() -> str:
     return path.read_text().strip()
 
 
+# gunicorn's gevent workers: a connection costs a greenlet, not a thread, so clients that send
+# their headers slowly (or keep idle connections open) cannot take the server's threads; each
+# request's headers must arrive within HEADER_TIMEOUT_S (gunicorn bounds the read of every
+# request on a connection by its keep-alive setting) or the connection is closed. Measured with
+# the gthread workers used before: 16 slow-header connections stopped every route.
+WORKER_CONNECTIONS = 1000
+HEADER_TIMEOUT_S = 5
+
+
 def serve(app_factory, bind_host: str, bind_port: int, workers: int = 2) -> None:
     """Run gunicorn in this process (it forks its workers)."""
     from gunicorn.app.base import BaseApplication
@@ -81,8 +90,14 @@ def serve(app_factory, bind_host: str, bind_port: int, workers: int = 2) -> None
         def load_config(self):
             self.cfg.set("bind", f"{bind_host}:{bind_port}")
             self.cfg.set("workers", workers)
-            self.cfg.set("worker_class", "gthread")
-            self.cfg.set("threads", 8)
+            self.cfg.set("worker_class", "gevent")
+            self.cfg.set("worker_connections", WORKER_CONNECTIONS)
+            self.cfg.set("keepalive", HEADER_TIMEOUT_S)
+            self.cfg.set("limit_request_line", 8190)
+            self.cfg.set("limit_request_fields", 100)
+            self.cfg.set("limit_request_field_size", 8190)
+            # Forwarded headers are believed only through OPSCENTRE_TRUST_PROXY (dashboard/security.py)
+            self.cfg.set("forwarded_allow_ips", "")
             self.cfg.set("timeout", 60)
             self.cfg.set("graceful_timeout", 5)
             self.cfg.set("accesslog", None)

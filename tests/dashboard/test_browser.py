@@ -61,6 +61,9 @@ def page(browser):
     page.route("**/*", only_loopback)
     page.errors = []
     page.on("pageerror", lambda error: page.errors.append(str(error)))
+    page.csp_violations = []  # the pages run under a Content-Security-Policy: nothing may be refused
+    page.on("console", lambda message: "Content Security Policy" in message.text
+            and page.csp_violations.append(message.text))
     yield page
     context.close()
 
@@ -87,7 +90,8 @@ def rain_pattern() -> dict[str, float]:
 
 def test_public_page_draws_166_zones_and_updates_live(live, page, store, rio_settings):
     write_city(store, rio_settings, rain_mm=rain_pattern(), jam_level=2, speed_kmh=30)
-    page.goto(f"{live.url}/public")
+    response = page.goto(f"{live.url}/public")
+    assert "script-src 'self' 'sha256-" in response.headers["content-security-policy"]
     page.wait_for_function(MAP_READY, timeout=60_000)
     traces = page.evaluate(TRACES)
     assert traces[0]["type"] == "choroplethmap" and traces[0]["locations"] == 166
@@ -109,7 +113,7 @@ def test_public_page_draws_166_zones_and_updates_live(live, page, store, rio_set
     standstill = next(t for t in after if t["name"] == "Traffic: standstill")
     assert standstill["lat"] > 0
     assert page.evaluate("() => window.__same_page === true")  # updated in place, no reload
-    assert page.offsite_requests == [] and page.errors == []
+    assert page.offsite_requests == [] and page.errors == [] and page.csp_violations == []
 
 
 def test_operator_logs_in_sees_the_map_and_toggles_traffic(live, page, store, rio_settings, operator):
@@ -148,7 +152,7 @@ def test_operator_logs_in_sees_the_map_and_toggles_traffic(live, page, store, ri
     page.wait_for_function("() => document.querySelector('.js-plotly-plot').data"
                            ".filter(t => t.name.startsWith('Traffic')).every(t => t.visible === true)", timeout=10_000)
     assert traffic_box.is_checked()
-    assert page.offsite_requests == [] and page.errors == []
+    assert page.offsite_requests == [] and page.errors == [] and page.csp_violations == []
 
 
 def test_page_says_redis_is_unreachable_and_recovers(own_redis, rio_settings, page):
@@ -200,4 +204,4 @@ def test_operator_acknowledges_an_alert_with_a_note_that_stays_text(live, page, 
     panel = page.locator(f"#{ids.ALERTS_PANEL}")
     assert f"ack {operator[0]}: <img src=x" in panel.inner_text()  # shown as the text it is
     assert panel.locator("img").count() == 0 and dialogs == []
-    assert page.offsite_requests == [] and page.errors == []
+    assert page.offsite_requests == [] and page.errors == [] and page.csp_violations == []

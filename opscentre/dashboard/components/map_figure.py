@@ -132,19 +132,19 @@ def digests(traces: dict[str, list[dict[str, Any]]]) -> dict[str, str]:
     return out
 
 
-def figure_patch(traces: dict[str, list[dict[str, Any]]], held: dict[str, str]) -> tuple[Patch | None, dict[str, str]]:
-    """A Patch replacing each changed array whole, and the digests the browser will then hold.
-    None when nothing changed."""
-    patch, changed, new_digests, i = Patch(), 0, {}, 0
+def figure_patch(traces: dict[str, list[dict[str, Any]]], current: dict[str, str],
+                 held: dict[str, str]) -> Patch | None:
+    """A Patch replacing whole each array whose digest (`current`, from `digests(traces)`) is not
+    the one the browser holds. None when nothing changed."""
+    patch, changed, i = Patch(), 0, 0
     for layer_id, layer_traces_ in traces.items():
         for trace in layer_traces_:
             for path in (*LAYERS[layer_id].patched, *OPACITY_PATHS):
-                value = _at(trace, path)
-                if value is None:
-                    continue
                 key = f"{i}:{path}"
-                new_digests[key] = _digest(value)
-                if held.get(key) != new_digests[key]:
+                if key not in current:
+                    continue
+                if held.get(key) != current[key]:
+                    value = _at(trace, path)
                     target = patch["data"][i]
                     *parents, leaf = path.split(".")
                     for part in parents:
@@ -152,7 +152,7 @@ def figure_patch(traces: dict[str, list[dict[str, Any]]], held: dict[str, str]) 
                     target[leaf] = value
                     changed += 1
             i += 1
-    return (patch if changed else None), new_digests
+    return patch if changed else None
 
 
 def visibility_patch(index: dict[str, list[int]], visible: list[str]) -> Patch:
