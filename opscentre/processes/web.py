@@ -47,9 +47,13 @@ def check_port_free(bind_host: str, bind_port: int) -> None:
 
 
 def ensure_data_dir() -> Path:
+    """The data directory, private to this user (0700; tightened if an older version left it
+    readable): it holds the Redis password, the session key and Redis's data."""
     directory = data_dir()
     try:
-        directory.mkdir(parents=True, exist_ok=True)
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if directory.stat().st_mode & 0o077:
+            directory.chmod(0o700)
         probe = directory / ".write-test"
         probe.write_text("ok")
         probe.unlink()
