@@ -286,6 +286,7 @@ def cmd_bench(args) -> int:
 def cmd_set_password(args) -> int:
     import secrets
 
+    from opscentre.core.alert_store import AlertStore
     from opscentre.core.operators import set_password
 
     password = sys.stdin.readline().strip() if not sys.stdin.isatty() else ""
@@ -295,8 +296,10 @@ def cmd_set_password(args) -> int:
     if len(password) < 8:
         print("opscentre: a password needs at least 8 characters", file=sys.stderr)
         return 1
-    set_password(_store().redis, args.user, password)
-    print(f"password of {args.user} updated")
+    redis = _store().redis
+    ended = set_password(redis, args.user, password)
+    AlertStore(redis).record("cli", "password-set", args.user, {"sessions_ended": ended}, time.time())
+    print(f"password of {args.user} updated; {ended} signed-in session(s) ended")
     return 0
 
 

@@ -273,6 +273,13 @@ class AlertStore:
 
     # ---- audit ------------------------------------------------------------------------------
 
+    def record(self, actor: str, action: str, subject: str, details: dict[str, Any], now: float) -> None:
+        """An audit entry for something that is not an alert's (sign-ins, sign-outs, passwords):
+        `details` goes in `after`. Never pass a secret."""
+        pipe = self.redis.pipeline(transaction=False)
+        self._audit(pipe, now, actor, action, subject, None, details)
+        pipe.execute()
+
     def _audit(self, pipe, now: float, actor: str, action: str, subject: str, before: Any, after: Any) -> None:
         entry = {"at": now, "actor": actor, "action": action, "subject": subject, "before": before, "after": after}
         pipe.xadd(keys.AUDIT, {"d": orjson.dumps(entry)}, minid=int((now - AUDIT_RETENTION_S) * 1000))

@@ -13,6 +13,8 @@ VERSION = f"{PREFIX}:version"  # counter, +1 per stored poll: cheap "did anythin
 UPDATES_CHANNEL = f"{PREFIX}:updates"  # pub/sub: feed id, published after each stored poll
 SIM_CLOCK = f"{PREFIX}:sim:clock"  # hash: wall_epoch, sim_epoch, speed, scenario, seed
 OPERATORS = f"{PREFIX}:operators"  # hash username -> password hash (never the password)
+OPERATORS_DISABLED = f"{PREFIX}:operators:disabled"  # set of usernames that may not sign in
+LOGIN_LIMITS = f"{PREFIX}:login_limits"  # prefix of Flask-Limiter's windows of failed sign-ins
 ALERTS = f"{PREFIX}:alerts"  # hash fingerprint -> JSON Alert (open, and resolved within the last hour)
 ALERT_ACKS = f"{PREFIX}:alert_acks"  # hash alert id -> JSON {by, at, note}
 SILENCES = f"{PREFIX}:silences"  # hash silence id -> JSON {matchers, starts_at, ends_at | schedule, created_by...}
@@ -65,6 +67,17 @@ def events(source: str) -> str:
 def forecast(kind: str) -> str:
     """hash entity_id -> JSON {"s": source, "i": issued_at, "t": [step times], "v": [values]}"""
     return f"{PREFIX}:forecast:{kind}"
+
+
+def session(session_id: str) -> str:
+    """hash: user, created_at, last_seen, address; expires after the idle timeout, never past
+    created_at + the absolute lifetime"""
+    return f"{PREFIX}:session:{session_id}"
+
+
+def operator_sessions(username: str) -> str:
+    """set of the operator's session ids (expires with the newest one's absolute lifetime)"""
+    return f"{PREFIX}:operator_sessions:{username}"
 
 
 def outbox_group(channel: str) -> str:

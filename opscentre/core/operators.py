@@ -1,13 +1,15 @@
-"""Operator accounts: only password hashes are stored (in Redis, so every web process sees them)."""
+"""Operator accounts: only password hashes are stored (in Redis, so every web process sees them).
+A new password or a disabled account ends every session of that operator (core/sessions.py)."""
 
 from __future__ import annotations
 
 import secrets
+from functools import cache
 
 from redis import Redis
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from opscentre.core import keys
+from opscentre.core import keys, sessions
 
 DEFAULT_OPERATOR = "operator"
 
@@ -20,14 +22,35 @@ def ensure_operator(redis: Redis, username: str = DEFAULT_OPERATOR) -> str | Non
     return password if created else None
 
 
-def set_password(redis: Redis, username: str, password: str) -> None:
+def set_password(redis: Redis, username: str, password: str) -> int:
+    """Set the password and end the operator's sessions; returns how many were ended."""
     redis.hset(keys.OPERATORS, username, generate_password_hash(password))
+    return sessions.end_all(redis, username)
+
+
+def disable(redis: Redis, username: str) -> int:
+    """Refuse the operator's sign-ins from now on and end their sessions; returns how many."""
+    redis.sadd(keys.OPERATORS_DISABLED, username)
+    return sessions.end_all(redis, username)
+
+
+def enable(redis: Redis, username: str) -> None:
+    redis.srem(keys.OPERATORS_DISABLED, username)
+
+
+@cache
+def dummy_hash() -> str:
+    """A hash made the way real ones are, checked for unknown users so that a sign-in costs the
+    same whether or not the user exists. The web app computes it at start (not at the first
+    unknown user, which would be slower once)."""
+    return generate_password_hash(secrets.token_urlsafe(16))
 
 
 def verify(redis: Redis, username: str, password: str) -> bool:
-    stored = redis.hget(keys.OPERATORS, username)
-    return bool(stored) and check_password_hash(stored.decode(), password)
+    pipe = redis.pipeline(transaction=False)
+    pipe.hget(keys.OPERATORS, username)
+    pipe.sismember(keys.OPERATORS_DISABLED, username)
+    stored, disabled = pipe.execute()
+    matches = check_password_hash(stored.decode() if stored else dummy_hash(), password)
+    return bool(stored) and matches and not disabled
 
-
-def exists(redis: Redis, username: str) -> bool:
-    return bool(redis.hexists(keys.OPERATORS, username))

@@ -1,27 +1,58 @@
-"""Operator login (flask-login) and the guard that keeps the console's Dash endpoints private.
+"""Operator sign-in (flask-login), sessions that can be ended, and the guard that keeps the
+console's Dash endpoints private.
 
 Dash answers anyone who POSTs to /_dash-update-component; the guard below runs before every
 request to the operator app and refuses anonymous requests server-side: 401 JSON for Dash's
 endpoints and any non-GET, a redirect to /login for pages. Cross-origin POSTs are refused
-(with a SameSite=Lax session cookie, that is the CSRF defence).
+(with a SameSite=Lax session cookie, that is the CSRF defence; sign-out also wants its form's
+token).
+
+The signed cookie names a session kept in Redis (core/sessions.py); every console request
+checks it, so a sign-out, a new password or a disabled account ends it everywhere. Failed
+sign-ins are counted in Redis per address and per username (Flask-Limiter), and at most
+CONCURRENT_CHECKS password checks (~150 ms of scrypt each) run at once per process.
 """
 
 from __future__ import annotations
 
+import hmac
+import logging
+import math
+import secrets
+import threading
+import time
 from datetime import timedelta
 from urllib.parse import urlsplit
 
 import redis
 from flask import Flask, jsonify, redirect, render_template_string, request, session, url_for
+from flask.sessions import SecureCookieSessionInterface
+from flask_limiter import Limiter, RateLimitExceeded
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
+from limits import parse
+from werkzeug.exceptions import MethodNotAllowed
 
-from opscentre.core import operators
+from opscentre.core import keys, operators, sessions
+from opscentre.core.alert_store import AlertStore
+from opscentre.core.sessions import Lifetimes
 from opscentre.dashboard.redis_clients import REDIS_DOWN
+
+log = logging.getLogger("opscentre.web")
 
 MAX_USERNAME = 64
 MAX_PASSWORD = 256
 OPEN_PATHS = ("/login", "/logout", "/healthz", "/metrics", "/_favicon.ico")
 OPEN_PREFIXES = ("/assets/", "/api/public/")
+# Failed sign-ins allowed per address and per username: each tier's wait is longer than the last.
+# Only failures count (401), so typing the password right never uses up the allowance; others'
+# failures from the same address (a shared NAT) or on the same username can still make one wait:
+# the price of limiting by both.
+ADDRESS_LIMITS = USER_LIMITS = "5/minute;20/hour;100/day"
+CONCURRENT_CHECKS = 2
+CHECK_WAIT_S = "OPSCENTRE_LOGIN_CHECK_WAIT_S"  # Flask config: how long a sign-in waits for a check
+REFUSALS_AUDITED = parse("1/minute")  # per address: a flood of 429s must not flood the audit stream
+USER, CREATED, CSRF = "oc_user", "oc_created", "oc_csrf"  # in the signed cookie
 
 LOGIN_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -39,8 +70,27 @@ LOGIN_PAGE = """<!doctype html>
 
 
 class Operator(UserMixin):
-    def __init__(self, username: str):
+    """`id` is the username; flask-login keeps the session id (`get_id`) in the cookie."""
+
+    def __init__(self, username: str, session_id: str):
         self.id = username
+        self.session_id = session_id
+
+    def get_id(self) -> str:
+        return self.session_id
+
+
+class CookieSessions(SecureCookieSessionInterface):
+    """`Secure` exactly when the request came over HTTPS (behind a proxy, only when ProxyFix
+    believes its X-Forwarded-Proto: OPSCENTRE_TRUST_PROXY)."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return request.is_secure
+
+
+def csrf_token() -> str:
+    """The signed-in session's token for the console's sign-out form."""
+    return session.get(CSRF, "")
 
 
 def _safe_next(target: str | None) -> str:
@@ -60,21 +110,50 @@ def _same_origin() -> bool:
     return urlsplit(origin).netloc == request.host
 
 
-def install_auth(server: Flask, client: redis.Redis, city_name: str) -> None:
+def _attempted_username() -> str:
+    return (request.form.get("username") or "").strip()[:MAX_USERNAME] or "-"
+
+
+def _failed(response) -> bool:
+    return response.status_code == 401
+
+
+def _login_limiter(server: Flask, client: redis.Redis) -> Limiter:
+    """Windows in the app's own Redis (its pool: password, TLS and Sentinel come along), shared by
+    every web process. Moving windows: Retry-After is when the oldest counted failure leaves."""
+    return Limiter(get_remote_address, app=server, strategy="moving-window", storage_uri="redis://",
+                   storage_options={"connection_pool": client.connection_pool, "key_prefix": keys.LOGIN_LIMITS},
+                   fail_on_first_breach=False,  # test every tier, so Retry-After is the longest wait
+                   swallow_errors=True)  # Redis down: no counting, and sign-in answers 503 anyway
+
+
+def install_auth(server: Flask, client: redis.Redis, city_name: str, lifetimes: Lifetimes | None = None) -> None:
+    lifetimes = lifetimes or Lifetimes.from_env()
+    server.session_interface = CookieSessions()
     server.config.update(
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_NAME="opscentre_session",
-        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
+        PERMANENT_SESSION_LIFETIME=timedelta(seconds=lifetimes.absolute_s),
+        SESSION_REFRESH_EACH_REQUEST=False,  # a request must not re-issue (and so extend) the cookie
     )
+    server.config.setdefault(CHECK_WAIT_S, 2.0)
     manager = LoginManager(server)
+    limiter = _login_limiter(server, client)
+    checks = threading.BoundedSemaphore(CONCURRENT_CHECKS)
+    audit = _Audit(client)
+    operators.dummy_hash()
 
     @manager.user_loader
-    def load_operator(username: str) -> Operator | None:
+    def load_operator(session_id: str) -> Operator | None:
+        now = time.time()
         try:
-            return Operator(username) if operators.exists(client, username) else None
+            username = sessions.touch(client, session_id, now, lifetimes)
         except REDIS_DOWN:
-            return Operator(username)  # the signed session stands while Redis is away
+            # Nothing can be changed without Redis either: the cookie stands within its absolute lifetime.
+            within = now - float(session.get(CREATED, 0)) < lifetimes.absolute_s
+            username = session.get(USER) if within else None
+        return Operator(username, session_id) if username else None
 
     @server.before_request
     def require_operator():
@@ -88,6 +167,9 @@ def install_auth(server: Flask, client: redis.Redis, city_name: str) -> None:
         return redirect(url_for("login", next=request.full_path.rstrip("?")))
 
     @server.route("/login", methods=["GET", "POST"])
+    @limiter.limit(ADDRESS_LIMITS, key_func=get_remote_address, scope="address", methods=["POST"],
+                   deduct_when=_failed)
+    @limiter.limit(USER_LIMITS, key_func=_attempted_username, scope="user", methods=["POST"], deduct_when=_failed)
     def login():
         next_path = _safe_next(request.args.get("next"))
         if request.method == "GET":
@@ -98,20 +180,80 @@ def install_auth(server: Flask, client: redis.Redis, city_name: str) -> None:
         password = request.form.get("password") or ""
         if not username or len(username) > MAX_USERNAME or not password or len(password) > MAX_PASSWORD:
             return _login_page(city_name, next_path, username[:MAX_USERNAME], "Enter a username and password."), 400
+        if not checks.acquire(timeout=server.config[CHECK_WAIT_S]):
+            return (_login_page(city_name, next_path, username, "Busy — try again in a moment."), 503,
+                    {"Retry-After": "2"})
         try:
             valid = operators.verify(client, username, password)
+            now = time.time()
+            session_id = sessions.create(client, username, request.remote_addr, now, lifetimes) if valid else None
         except REDIS_DOWN:
             return _login_page(city_name, next_path, username, "Redis unreachable — try again shortly."), 503
-        if not valid:
+        finally:
+            checks.release()
+        if session_id is None:
+            audit.record(username, "sign-in-failed")
             return _login_page(city_name, next_path, username, "Wrong username or password."), 401
+        session.clear()
         session.permanent = True
-        login_user(Operator(username))
+        session.update({USER: username, CREATED: now, CSRF: secrets.token_urlsafe(32)})
+        login_user(Operator(username, session_id))
+        audit.record(username, "signed-in")
         return redirect(next_path)
 
-    @server.route("/logout", methods=["GET", "POST"])
+    @server.errorhandler(RateLimitExceeded)
+    def too_many_failures(_exc: RateLimitExceeded):
+        now = time.time()
+        try:
+            wait = max(1, math.ceil(max(lim.reset_at for lim in limiter.current_limits if lim.breached) - now))
+            noted = limiter.limiter.hit(REFUSALS_AUDITED, "refusals", get_remote_address())
+        except (ValueError, *REDIS_DOWN):
+            wait, noted = 60, False
+        if noted:
+            audit.record(_attempted_username(), "sign-in-refused", retry_after_s=wait)
+        username = (request.form.get("username") or "").strip()[:MAX_USERNAME]
+        page = _login_page(city_name, _safe_next(request.args.get("next")), username,
+                           f"Too many failed sign-ins. Try again in {_duration(wait)}.")
+        return page, 429, {"Retry-After": str(wait)}
+
+    @server.route("/logout", methods=["GET", "POST"])  # GET named here, or Dash's page route would answer it
     def logout():
+        if request.method != "POST":
+            raise MethodNotAllowed(valid_methods=["POST"])
+        if current_user.is_authenticated:
+            given = (request.form.get("csrf_token") or "").encode()
+            if not hmac.compare_digest(given, csrf_token().encode()):
+                return jsonify(error="sign out from the console's own form"), 403
+            try:
+                sessions.end(client, current_user.session_id)
+            except REDIS_DOWN:
+                log.warning("signed %s out of this browser only: Redis unreachable", current_user.id)
+            audit.record(current_user.id, "signed-out")
         logout_user()
-        return redirect(url_for("login"))
+        session.clear()
+        return redirect(url_for("login"), 303)
+
+
+class _Audit:
+    """Sign-in events in the audit stream (who, from which address; never a password)."""
+
+    def __init__(self, client: redis.Redis):
+        self.store = AlertStore(client)
+
+    def record(self, username: str, action: str, **details) -> None:
+        try:
+            self.store.record(username, action, "session", {"address": request.remote_addr, **details}, time.time())
+        except REDIS_DOWN:
+            log.warning("audit: %s %s from %s not recorded (Redis unreachable)", username, action,
+                        request.remote_addr)
+
+
+def _duration(seconds: int) -> str:
+    if seconds < 90:
+        return f"{seconds} seconds"
+    if seconds < 90 * 60:
+        return f"{round(seconds / 60)} minutes"
+    return f"{round(seconds / 3600)} hours"
 
 
 def _login_page(city: str, next_path: str, username: str, error: str) -> str:

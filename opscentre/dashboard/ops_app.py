@@ -17,6 +17,7 @@ from opscentre.core.alert_store import AlertStore
 from opscentre.core.settings import Settings
 from opscentre.core.store import Store
 from opscentre.dashboard import ids
+from opscentre.dashboard.auth import csrf_token
 from opscentre.dashboard.components.ack_form import ack_form, register_ack
 from opscentre.dashboard.components.map_figure import visibility_patch
 from opscentre.dashboard.live_map import LiveMap, map_overlays, map_shell
@@ -76,6 +77,7 @@ def create_ops_app(settings: Settings, store: Store, simulated: bool, server: Fl
             html.Div([html.Span("Layers", className="toolbar-label"), layer_toggle(OPS_LAYERS, visible)],
                      className="toolbar", role="group", **{"aria-label": "Map layers"}),
             html.Form([html.Span(operator, className="operator-name"),
+                       dcc.Input(type="hidden", name="csrf_token", value=csrf_token()),
                        html.Button("Sign out", type="submit", className="signout")],
                       method="post", action="/logout", className="operator"),
         ]
