@@ -20,9 +20,9 @@ import logging
 import math
 import secrets
 import sys
-import threading
 import time
 from datetime import timedelta
+from threading import BoundedSemaphore
 from urllib.parse import urlsplit
 
 import redis
@@ -153,7 +153,7 @@ def install_auth(server: Flask, client: redis.Redis, city_name: str, lifetimes: 
     server.config.setdefault(CHECK_WAIT_S, 2.0)
     manager = LoginManager(server)
     limiter = _login_limiter(server, client)
-    checks = threading.BoundedSemaphore(CONCURRENT_CHECKS)
+    checks = BoundedSemaphore(CONCURRENT_CHECKS)
     audit = _Audit(client)
     operators.dummy_hash()
 
@@ -197,6 +197,10 @@ def install_auth(server: Flask, client: redis.Redis, city_name: str, lifetimes: 
             return (_login_page(city_name, next_path, username, "Busy — try again in a moment."), 503,
                     {"Retry-After": "2"})
         try:
+            # Sign-ins that were checked while this one waited may have filled a window since.
+            full = [lim for lim in limiter.current_limits if not limiter.limiter.test(lim.limit, *lim.request_args)]
+            if full:
+                return refuse(full)
             valid = operators.verify(client, username, password, run=off_the_event_loop)
             now = time.time()
             session_id = sessions.create(client, username, request.remote_addr, now, lifetimes) if valid else None
@@ -214,11 +218,9 @@ def install_auth(server: Flask, client: redis.Redis, city_name: str, lifetimes: 
         audit.record(username, "signed-in")
         return redirect(next_path)
 
-    @server.errorhandler(RateLimitExceeded)
-    def too_many_failures(_exc: RateLimitExceeded):
-        now = time.time()
+    def refuse(full_windows) -> tuple:
         try:
-            wait = max(1, math.ceil(max(lim.reset_at for lim in limiter.current_limits if lim.breached) - now))
+            wait = max(1, math.ceil(max(lim.reset_at for lim in full_windows) - time.time()))
             noted = limiter.limiter.hit(REFUSALS_AUDITED, "refusals", get_remote_address())
         except (ValueError, *REDIS_DOWN):
             wait, noted = 60, False
@@ -228,6 +230,10 @@ def install_auth(server: Flask, client: redis.Redis, city_name: str, lifetimes: 
         page = _login_page(city_name, _safe_next(request.args.get("next")), username,
                            f"Too many failed sign-ins. Try again in {_duration(wait)}.")
         return page, 429, {"Retry-After": str(wait)}
+
+    @server.errorhandler(RateLimitExceeded)
+    def too_many_failures(_exc: RateLimitExceeded):
+        return refuse([lim for lim in limiter.current_limits if lim.breached])
 
     @server.route("/logout", methods=["GET", "POST"])  # GET named here, or Dash's page route would answer it
     def logout():

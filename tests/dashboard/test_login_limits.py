@@ -134,6 +134,56 @@ def test_password_checks_beyond_the_bound_wait_briefly_then_get_503(wsgi_app, op
     assert sign_in(client_from(wsgi_app, "192.0.2.50"), operator[0], "try 4").status_code == 401  # free again
 
 
+
+def fill_minute_window(redis_client, address: str):
+    storage = RedisStorage("redis://", connection_pool=redis_client.connection_pool, key_prefix=keys.LOGIN_LIMITS)
+    for _ in range(5):
+        MovingWindowRateLimiter(storage).hit(parse("5/minute"), address, "login:address")
+
+
+def test_a_sign_in_that_waited_for_a_check_is_refused_if_failures_filled_its_window_meanwhile(
+        rio_settings, redis_server, redis_client, operator, monkeypatch):
+    waiting = threading.Semaphore(0)
+
+    class WatchedSemaphore(threading.BoundedSemaphore):
+        def acquire(self, *args, **kwargs):
+            waiting.release()
+            return super().acquire(*args, **kwargs)
+
+    monkeypatch.setattr(auth, "BoundedSemaphore", WatchedSemaphore)
+    app = create_wsgi_app(rio_settings, redis_server.url, SECRET)
+    app.ops_server.config[auth.CHECK_WAIT_S] = 60
+    entered, release, checked = threading.Semaphore(0), threading.Event(), []
+
+    def slow_check(stored, password):
+        checked.append(password)
+        entered.release()
+        release.wait(30)
+        return False
+
+    monkeypatch.setattr(operators, "check_password_hash", slow_check)
+    answers = {}
+
+    def attempt(address):
+        answers[address] = sign_in(client_from(app, address), operator[0], f"from {address}").status_code
+
+    holders = [threading.Thread(target=attempt, args=(f"192.0.2.{i}",)) for i in range(2)]
+    for thread in holders:
+        thread.start()
+    assert entered.acquire(timeout=30) and entered.acquire(timeout=30)
+    late = threading.Thread(target=attempt, args=("192.0.2.77",))
+    late.start()
+    try:
+        assert all(waiting.acquire(timeout=30) for _ in range(3))  # the late one passed the limiter, now waits
+        fill_minute_window(redis_client, "192.0.2.77")
+    finally:
+        release.set()
+        for thread in (*holders, late):
+            thread.join(30)
+    assert answers == {"192.0.2.0": 401, "192.0.2.1": 401, "192.0.2.77": 429}
+    assert len(checked) == 2  # the late one's password was never checked
+
+
 def test_sign_in_events_are_audited_with_the_address_and_never_the_password(wsgi_app, redis_client, operator):
     client = client_from(wsgi_app, "198.51.100.13")
     sign_in(client, operator[0], "not-the-password")
