@@ -1,17 +1,34 @@
-"""How every process finds Redis: REDIS_URL, Sentinel, or the embedded server of the data dir."""
+"""How every process finds Redis: REDIS_URL, Sentinel, or the embedded server of the data dir.
+
+Passwords come from the URL (`redis://:pw@host:port/0`, `rediss://user:pw@...`), or from
+OPSCENTRE_REDIS_PASSWORD / OPSCENTRE_REDIS_SENTINEL_PASSWORD, each also readable from a file
+named by the same variable with `_FILE` — never from the YAML. Messages show URLs masked.
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import redis
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.retry import Retry
+from redis.sentinel import MasterNotFoundError, Sentinel
 
 from opscentre.core.errors import StoreUnavailable
 
 EMBEDDED_URL_FILE = "redis.url"
+PASSWORD_ENV = "OPSCENTRE_REDIS_PASSWORD"
+SENTINEL_PASSWORD_ENV = "OPSCENTRE_REDIS_SENTINEL_PASSWORD"
+
+
+class RedisConfigError(StoreUnavailable):
+    """The Redis settings are wrong (password refused, bad URL, unreadable secret file):
+    trying again cannot help, so it is reported once, not retried."""
+
+    kind = "redis_config"
+    retryable = False
 
 
 def data_dir() -> Path:
@@ -23,9 +40,39 @@ def redis_url() -> str | None:
     if os.environ.get("REDIS_URL"):
         return os.environ["REDIS_URL"]
     recorded = data_dir() / EMBEDDED_URL_FILE
-    if recorded.is_file():
+    try:
         return recorded.read_text().strip() or None
-    return None
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise RedisConfigError(f"cannot read {recorded} ({exc.strerror}): it is private to the user "
+                               "who ran `opscentre up`; run as that user or set REDIS_URL") from None
+
+
+def masked(url: str) -> str:
+    """The URL with its password replaced by ***, for messages and logs."""
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+        user = parts.username or ""
+        host = parts.netloc.rsplit("@", 1)[1]
+        return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+    except ValueError:
+        return "(an unparseable URL)"
+
+
+def secret(name: str) -> str | None:
+    """$NAME, else the content of the file $NAME_FILE (trailing newline dropped), else None."""
+    if os.environ.get(name):
+        return os.environ[name]
+    path = os.environ.get(f"{name}_FILE")
+    if not path:
+        return None
+    try:
+        return Path(path).read_text().rstrip("\r\n")
+    except OSError as exc:
+        raise RedisConfigError(f"cannot read {name}_FILE={path}: {exc.strerror}") from None
 
 
 def _client_options() -> dict:
@@ -38,17 +85,53 @@ def _client_options() -> dict:
     }
 
 
+def client_from_url(url: str, **options) -> redis.Redis:
+    """redis.Redis.from_url, with OPSCENTRE_REDIS_PASSWORD for a URL that carries none, and a
+    URL that is not one refused in one line (masked)."""
+    password = secret(PASSWORD_ENV)
+    if password and not urlsplit(url).password:
+        options["password"] = password
+    try:
+        return redis.Redis.from_url(url, **options)
+    except ValueError as exc:
+        raise RedisConfigError(f"REDIS_URL {masked(url)} is not usable: {exc}") from None
+
+
+def _sentinel_client() -> tuple[redis.Redis, str, Sentinel]:
+    sentinels = os.environ["OPSCENTRE_REDIS_SENTINELS"]
+    try:
+        hosts = [(h.strip().rsplit(":", 1)[0], int(h.strip().rsplit(":", 1)[1]))
+                 for h in sentinels.split(",") if h.strip()]
+    except (IndexError, ValueError):
+        raise RedisConfigError(f"OPSCENTRE_REDIS_SENTINELS={sentinels!r} is not host:port,host:port...") from None
+    master = os.environ.get("OPSCENTRE_REDIS_MASTER", "mymaster")
+    sentinel = Sentinel(hosts, socket_connect_timeout=3, password=secret(PASSWORD_ENV),
+                        sentinel_kwargs={"password": secret(SENTINEL_PASSWORD_ENV),
+                                         "socket_connect_timeout": 3, "socket_timeout": 3})
+    return sentinel.master_for(master, **_client_options()), f"sentinel {sentinels} master {master}", sentinel
+
+
+def _sentinel_problem(sentinel: Sentinel) -> tuple[bool, str]:
+    """(a sentinel refused our password, what went wrong in short): redis-py's own message
+    carries a whole client repr per sentinel."""
+    errors = []
+    for client in sentinel.sentinels:
+        try:
+            client.ping()
+        except redis.AuthenticationError:
+            return True, ""
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            errors.append(str(exc))
+    return False, "; ".join(errors) or "no sentinel knows a reachable master of that name"
+
+
 def connect(url: str | None = None, check: bool = True) -> redis.Redis:
     """A client for the configured Redis. With check, ping it and raise StoreUnavailable
-    naming the URL when it does not answer."""
-    sentinels = os.environ.get("OPSCENTRE_REDIS_SENTINELS")
-    if sentinels and not url:
-        from redis.sentinel import Sentinel
-
-        hosts = [(h.rsplit(":", 1)[0], int(h.rsplit(":", 1)[1])) for h in sentinels.split(",") if h.strip()]
-        master = os.environ.get("OPSCENTRE_REDIS_MASTER", "mymaster")
-        client = Sentinel(hosts, socket_connect_timeout=3).master_for(master, **_client_options())
-        where = f"sentinel {sentinels} master {master}"
+    naming the (masked) URL when it does not answer, RedisConfigError when it refuses the password."""
+    sentinel = None
+    if os.environ.get("OPSCENTRE_REDIS_SENTINELS") and not url:
+        client, where, sentinel = _sentinel_client()
+        hint = f"{PASSWORD_ENV} (or {PASSWORD_ENV}_FILE)"
     else:
         url = url or redis_url()
         if not url:
@@ -56,11 +139,22 @@ def connect(url: str | None = None, check: bool = True) -> redis.Redis:
                 "no Redis: set REDIS_URL, or start `opscentre up` (it runs an embedded Redis) "
                 f"with the same OPSCENTRE_DATA_DIR ({data_dir()})"
             )
-        client = redis.Redis.from_url(url, **_client_options())
-        where = url
+        client = client_from_url(url, **_client_options())
+        where = masked(url)
+        hint = f"the password in REDIS_URL (redis://:PASSWORD@host:port/0) or {PASSWORD_ENV}"
     if check:
         try:
             client.ping()
+        except redis.AuthenticationError:
+            given = client.connection_pool.connection_kwargs.get("password")
+            refused = "refused the password" if given else "requires a password"
+            raise RedisConfigError(f"Redis at {where} {refused}: check {hint}") from None
         except (redis.ConnectionError, redis.TimeoutError) as exc:
-            raise StoreUnavailable(f"cannot reach Redis at {where}: {exc}") from None
+            detail = str(exc)
+            if sentinel is not None and isinstance(exc, MasterNotFoundError):
+                refused, detail = _sentinel_problem(sentinel)
+                if refused:
+                    raise RedisConfigError(f"Redis Sentinel at {where} refused the password: check "
+                                           f"{SENTINEL_PASSWORD_ENV} (or {SENTINEL_PASSWORD_ENV}_FILE)") from None
+            raise StoreUnavailable(f"cannot reach Redis at {where}: {detail}") from None
     return client

@@ -11,7 +11,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from opscentre.core.connection import connect
+from opscentre.core.connection import client_from_url, connect
 from opscentre.core.errors import StoreUnavailable
 
 QUICK_TIMEOUT_S = 0.75
@@ -24,8 +24,9 @@ def resilient(url: str) -> redis.Redis:
 def quick(url: str) -> redis.Redis:
     if not url:  # Sentinel (OPSCENTRE_REDIS_SENTINELS): core.connection knows how to find the master
         return connect(None, check=False)
-    return redis.Redis.from_url(url, socket_connect_timeout=QUICK_TIMEOUT_S, socket_timeout=QUICK_TIMEOUT_S,
-                                retry=Retry(NoBackoff(), 0), retry_on_error=[], health_check_interval=0)
+    # Same URL handling as every process (password, rediss:// options, OPSCENTRE_REDIS_PASSWORD)
+    return client_from_url(url, socket_connect_timeout=QUICK_TIMEOUT_S, socket_timeout=QUICK_TIMEOUT_S,
+                           retry=Retry(NoBackoff(), 0), retry_on_error=[], health_check_interval=0)
 
 
 # What a read raises when Redis cannot be reached (connect refused, timeout, loading).

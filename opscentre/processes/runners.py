@@ -1,5 +1,6 @@
 """The long-running processes of the Procfile: worker and cron. Each survives Redis going away:
-it logs once, backs off, reconnects — no crash loop."""
+it logs once, backs off, reconnects — no crash loop. Redis refusing the password is not Redis
+going away: no retry can fix it, so the process says so in one line and exits."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ import time
 
 import redis
 from rq import Queue
+from rq.exceptions import StopRequested
 from rq.worker import SimpleWorker
 
 from opscentre.core import keys
-from opscentre.core.connection import connect
+from opscentre.core.connection import RedisConfigError, connect
 from opscentre.core.settings import Settings
 from opscentre.core.store import Store
 
@@ -42,19 +44,40 @@ def _stop_on_signals() -> dict:
     return state
 
 
+def _password_refused(what: str) -> RedisConfigError:
+    return RedisConfigError(f"{what}: Redis now refuses the password: check REDIS_URL or "
+                            "OPSCENTRE_REDIS_PASSWORD and restart")
+
+
 class HeartbeatWorker(SimpleWorker):
     """An RQ worker (no fork per job: polls are few and the feed code stays warm) that also
-    records its heartbeat where /healthz reads it."""
+    records its heartbeat where /healthz reads it, and stops when Redis refuses its password
+    (RQ would retry that forever: AuthenticationError is a ConnectionError)."""
 
     stop_signalled = False
+    password_refused = False
 
     def request_stop(self, signum, frame):
         # RQ's work() returns both on a stop signal and on losing Redis; only the first means "exit".
         self.stop_signalled = True
         super().request_stop(signum, frame)
 
+    def _pubsub_exception_handler(self, exc, pubsub, pubsub_thread):
+        # RQ's handler logs every 2 s while Redis is away; the dequeue loop already logs with backoff
+        if isinstance(exc, redis.AuthenticationError):
+            self.password_refused = True
+            pubsub_thread.stop()
+        elif isinstance(exc, redis.ConnectionError):
+            time.sleep(2.0)
+        else:
+            super()._pubsub_exception_handler(exc, pubsub, pubsub_thread)
+
     def heartbeat(self, timeout=None, pipeline=None):
-        super().heartbeat(timeout, pipeline)
+        try:
+            super().heartbeat(timeout, pipeline)  # the first command of each turn of RQ's loop
+        except redis.AuthenticationError:
+            self.password_refused = True
+            raise StopRequested() from None
         target = pipeline if pipeline is not None else self.connection
         now = time.time()
         target.zadd(keys.WORKER_HEARTBEAT, {f"worker:{self.name}": now})
@@ -78,6 +101,8 @@ def _work(client: redis.Redis, name: str, burst: bool) -> None:
     worker = HeartbeatWorker([Queue(keys.FEED_QUEUE, connection=client)], connection=client,
                              name=f"{name}.{int(time.time())}", worker_ttl=WORKER_TTL_S)
     worker.work(burst=burst, logging_level="WARNING")
+    if worker.password_refused:
+        raise _password_refused("worker")
     if worker.stop_signalled:
         raise _Stop()
 
@@ -114,6 +139,10 @@ def _run_with_reconnect(what: str, body, once: bool = False) -> None:
                 return
         except _Stop:
             return
+        except RedisConfigError:
+            raise  # the command line prints it in one line
+        except redis.AuthenticationError:  # the password changed under a running process
+            raise _password_refused(what) from None
         except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
             if down_since is None:
                 log.warning("%s: lost Redis (%s); reconnecting with backoff", what, exc)

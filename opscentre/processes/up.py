@@ -12,11 +12,11 @@ import urllib.error
 import urllib.request
 
 from opscentre.core.clock import new_clock
-from opscentre.core.connection import EMBEDDED_URL_FILE, connect
+from opscentre.core.connection import EMBEDDED_URL_FILE, connect, masked
 from opscentre.core.operators import DEFAULT_OPERATOR, ensure_operator
 from opscentre.core.settings import Settings
 from opscentre.core.store import Store
-from opscentre.processes.redis_server import RedisServer, die_with_parent
+from opscentre.processes.redis_server import RedisServer, die_with_parent, write_private
 from opscentre.processes.web import check_port_free, ensure_data_dir, host, port
 
 RESTART_BACKOFF_MAX_S = 30.0
@@ -57,9 +57,9 @@ def run_up(settings: Settings, speed: float, scenario: str | None, seed: int | N
     redis_server = None
     if not os.environ.get("REDIS_URL") and not os.environ.get("OPSCENTRE_REDIS_SENTINELS"):
         redis_server = RedisServer(data / "redis", persist=True).start()
-        (data / EMBEDDED_URL_FILE).write_text(redis_server.url)
-        env["REDIS_URL"] = redis_server.url
-        print(f"embedded Redis: {redis_server.url} (data in {data / 'redis'})", flush=True)
+        write_private(data / EMBEDDED_URL_FILE, redis_server.url)  # it holds the password
+        env["REDIS_URL"] = redis_server.url  # children's environments are private to this user, unlike argv
+        print(f"embedded Redis: {masked(redis_server.url)} (data in {data / 'redis'})", flush=True)
     client = connect(env.get("REDIS_URL"))  # raises StoreUnavailable naming the URL
     store = Store(client)
     store.set_sim_clock(new_clock(store.sim_clock(), time.time(), speed, scenario, seed))
