@@ -222,7 +222,7 @@ def test_a_wrong_sentinel_password_is_one_clear_error(sentinel, monkeypatch):
 
 
 def test_a_wrong_master_password_behind_sentinel_is_one_clear_error(sentinel, monkeypatch):
-    master, port, password = sentinel
+    _, port, password = sentinel
     _use_sentinel(monkeypatch, port, "wrong-master-pw", password)
     with pytest.raises(RedisConfigError, match="refused the password: check OPSCENTRE_REDIS_PASSWORD"):
         connect()

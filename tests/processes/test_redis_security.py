@@ -7,7 +7,6 @@ import socket
 import stat
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import orjson
@@ -150,8 +149,8 @@ def test_a_refused_password_stops_the_process_with_one_line(process, redis_serve
     result = opscentre(process, env=env, timeout=60)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
-        f"opscentre: Redis at redis://:***@127.0.0.1:{redis_server.port}/0 refused the password: check the "
-        "password in REDIS_URL (redis://:PASSWORD@host:port/0) or OPSCENTRE_REDIS_PASSWORD"]
+        (f"opscentre: Redis at redis://:***@127.0.0.1:{redis_server.port}/0 refused the password: check the "
+         "password in REDIS_URL (redis://:PASSWORD@host:port/0) or OPSCENTRE_REDIS_PASSWORD")]
 
 
 def test_a_worker_whose_password_stops_working_says_so_once_and_exits(own_redis, tmp_path):
