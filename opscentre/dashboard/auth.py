@@ -201,9 +201,9 @@ def install_auth(server: Flask, client: redis.Redis, city_name: str, lifetimes: 
             full = [lim for lim in limiter.current_limits if not limiter.limiter.test(lim.limit, *lim.request_args)]
             if full:
                 return refuse(full)
-            valid = operators.verify(client, username, password, run=off_the_event_loop)
             now = time.time()
-            session_id = sessions.create(client, username, request.remote_addr, now, lifetimes) if valid else None
+            session_id = operators.sign_in(client, username, password, request.remote_addr, now, lifetimes,
+                                           run=off_the_event_loop)
         except REDIS_DOWN:
             return _login_page(city_name, next_path, username, "Redis unreachable — try again shortly."), 503
         finally:
