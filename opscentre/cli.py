@@ -166,6 +166,10 @@ def cmd_web(args, public_only: bool = False) -> int:
     url, key = redis_url() or "", secret_key()
     bind_host, bind_port = host(), port()
     check_port_free(bind_host, bind_port)
+    if bind_host in ("0.0.0.0", "::") and not os.environ.get("OPSCENTRE_ALLOWED_HOSTS"):
+        logging.getLogger("opscentre.web").warning(
+            "listening on every address, but answering only %s: name this host in OPSCENTRE_ALLOWED_HOSTS",
+            ", ".join(security.allowed_hosts))
 
     def factory():
         from opscentre.dashboard.server import create_public_wsgi_app, create_wsgi_app

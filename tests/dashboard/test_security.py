@@ -145,6 +145,20 @@ def test_malformed_callback_bodies_get_400_and_one_log_line(guarded, body, caplo
     assert len(refusals) == 1 and refusals[0].exc_info is None
 
 
+def test_malformed_callback_bodies_from_a_signed_in_operator_get_400(guarded, operator):
+    session = requests.Session()
+    signed_in = session.post(f"{guarded.url}/login", data={"username": operator[0], "password": operator[1]},
+                             timeout=10, allow_redirects=False)
+    assert signed_in.status_code == 302
+    for body in (b"null", b"[]", b"{", b'{"output": "x", "outputs": []}'):
+        response = session.post(f"{guarded.url}/_dash-update-component", data=body,
+                                headers={"Content-Type": "application/json"}, timeout=10)
+        assert response.status_code == 400, (body, response.text)
+    anonymous = requests.post(f"{guarded.url}/_dash-update-component", data=b"null",
+                              headers={"Content-Type": "application/json"}, timeout=10)
+    assert anonymous.status_code == 401  # who asks is settled before what is asked
+
+
 def test_a_tick_with_the_wrong_inputs_is_refused(guarded, store, rio_settings):
     write_city(store, rio_settings)
     body = tick_body(guarded.url, {})
