@@ -25,7 +25,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="opscentre",
         description="City operations centre: feeds -> Redis -> alerts -> map. "
         "Environment: REDIS_URL, OPSCENTRE_CONFIG, OPSCENTRE_DATA_DIR (default ./var), PORT (default 8050), "
-        "OPSCENTRE_SECRET_KEY.",
+        "OPSCENTRE_SECRET_KEY; security settings (Redis passwords, allowed hosts, proxies, sessions): "
+        "README, 'Security', and docs/security.md.",
     )
     p.add_argument("--version", action="version", version=f"opscentre {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -78,7 +79,8 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--ingest-rate", type=float, default=10_000.0,
                    help="alerts: background observations/s during the latency part (default 10000)")
 
-    c = command("set-password", "set the operator password (reads it from stdin, or generates one)")
+    c = command("set-password", "set an operator password (reads it from stdin, or generates one) and end "
+                "that operator's signed-in sessions")
     c.add_argument("--user", default="operator")
     return p
 
