@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
+import re
+import unicodedata
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -89,6 +92,35 @@ class Zones:
                 out[left].add(right)
         return out
 
+    @cached_property
+    def _by_folded(self) -> dict[str, list[str]]:
+        """Folded name or id -> zone ids (a list: two zones may share a name)."""
+        out: dict[str, list[str]] = {}
+        for zone_id, name in zip(self.ids, self.names):
+            for key in {fold_name(zone_id), fold_name(name)}:
+                if key and zone_id not in out.setdefault(key, []):
+                    out[key].append(zone_id)
+        return out
+
+    def find(self, text: str) -> str | None:
+        """The zone id for a zone code or name, accents, case and punctuation ignored
+        ("copacabana", "SAUDE", "024", "24"); None when unknown or ambiguous."""
+        key = fold_name(text)
+        found = self._by_folded.get(key)
+        if found is None and key.isdigit():  # "24" for "024"
+            found = [z for z in self.ids if z.isdigit() and int(z) == int(key)]
+        return found[0] if found and len(found) == 1 else None
+
+    def close_matches(self, text: str, n: int = 3) -> list[str]:
+        """Up to n zone names like `text`: names it begins a word of, then difflib's closest."""
+        key = fold_name(text)
+        if not key:
+            return []
+        folded = {fold_name(name): name for name in self.names}
+        words = [name for f, name in folded.items() if re.search(rf"\b{re.escape(key)}", f)]
+        similar = [folded[f] for f in difflib.get_close_matches(key, list(folded), n=n, cutoff=0.6)]
+        return list(dict.fromkeys(sorted(words, key=len) + similar))[:n]
+
     def assign(self, points: list[tuple[float, float]]) -> list[str | None]:
         """Zone id for each (lon, lat): the zone containing it, else the nearest within ~1 km."""
         if not points:
@@ -144,6 +176,13 @@ class Zones:
                 if zone_id is not None:
                     result[i].append(zone_id)
         return result
+
+
+def fold_name(text: str) -> str:
+    """A name as compared: accents, case and punctuation dropped, spaces collapsed."""
+    decomposed = unicodedata.normalize("NFKD", str(text))
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    return " ".join(re.sub(r"[^\w]+", " ", bare).split())
 
 
 def anchor_point(geometry: dict[str, Any] | None) -> tuple[float, float] | None:
