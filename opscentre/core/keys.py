@@ -83,3 +83,15 @@ def operator_sessions(username: str) -> str:
 def outbox_group(channel: str) -> str:
     """consumer group of one notification channel on the outbox stream"""
     return f"{PREFIX}:outbox:{channel}"
+
+
+# Notifications: recipients and webhook subscribers (core/notify/recipient_store.py, subscribers.py)
+RECIPIENTS = f"{PREFIX}:recipients"  # hash recipient id -> JSON Recipient (phone in E.164)
+RECIPIENTS_VERSION = f"{PREFIX}:recipients:version"  # counter, +1 per change to the recipients
+RECIPIENTS_OPTED_OUT = f"{PREFIX}:recipients:opted_out"  # hash E.164 phone -> unix s it texted SAIR/STOP
+WEBHOOKS = f"{PREFIX}:webhooks"  # hash subscriber id -> JSON WebhookSubscriber (url, secret, min_severity)
+
+
+def recipient_phone(e164: str) -> str:
+    """set of the ids of the recipients with this phone (one per role)"""
+    return f"{PREFIX}:recipients:phone:{e164}"
