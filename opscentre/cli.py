@@ -13,6 +13,7 @@ from pathlib import Path
 import orjson
 
 from opscentre.cli_operator import COMMANDS as OPERATOR_COMMANDS
+from opscentre.cli_notify import COMMANDS as NOTIFY_COMMANDS, add_commands as add_notify_commands
 
 from opscentre import __version__
 from opscentre.core.errors import ConfigError, ParseError, StoreUnavailable
@@ -68,6 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     from opscentre.cli_operator import add_commands
 
     add_commands(command, _as_of)
+    add_notify_commands(command, _as_of)
 
     c = command("bench", "run a benchmark and print its figures beside a baseline")
     c.add_argument("name", choices=["ingest", "alerts"])
@@ -323,3 +325,4 @@ COMMANDS = {
     "set-password": cmd_set_password,
 }
 COMMANDS.update(OPERATOR_COMMANDS)
+COMMANDS.update(NOTIFY_COMMANDS)
