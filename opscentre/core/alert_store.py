@@ -270,6 +270,12 @@ class AlertStore:
         pipe.xadd(keys.STAGE_HISTORY, {"d": orjson.dumps(record)}, minid=int((wall_now - AUDIT_RETENTION_S) * 1000))
         self._audit(pipe, wall_now, decision.set_by or ACTOR_ENGINE, "stage-changed", "stage",
                     {"level": current.get("level") if current else 1}, record)
+        previous = current.get("level") if current else 1
+        if decision.level != previous:  # (an override at the same level is history, not news)
+            outbox.enqueue(pipe, {"kind": "stage", "level": decision.level, "previous": previous,
+                                  "name": decision.name, "manual": decision.manual, "set_by": decision.set_by,
+                                  "reasons": decision.reasons[:5], "at": now,
+                                  "title": f"stage {decision.level} ({decision.name}), was {previous}"}, wall_now)
 
     # ---- audit ------------------------------------------------------------------------------
 
