@@ -95,3 +95,32 @@ WEBHOOKS = f"{PREFIX}:webhooks"  # hash subscriber id -> JSON WebhookSubscriber 
 def recipient_phone(e164: str) -> str:
     """set of the ids of the recipients with this phone (one per role)"""
     return f"{PREFIX}:recipients:phone:{e164}"
+
+
+# Deliveries: one message to one recipient on one channel (core/notify/delivery_store.py)
+DELIVERIES_DUE = f"{PREFIX}:deliveries:due"  # zset delivery id -> next_attempt_at (queued and failed ones)
+
+
+def delivery(delivery_id: str) -> str:
+    """hash: one delivery (core/notify/deliveries.py's Delivery, a field each; never a full phone number)"""
+    return f"{PREFIX}:delivery:{delivery_id}"
+
+
+def deliveries_in_state(state: str) -> str:
+    """zset delivery id -> updated_at (unix s) of the deliveries in that state"""
+    return f"{PREFIX}:deliveries:state:{state}"
+
+
+def deliveries_of_notification(notification_id: str) -> str:
+    """set of the ids of one notification's deliveries"""
+    return f"{PREFIX}:deliveries:notification:{notification_id}"
+
+
+def delivery_by_provider_id(provider_id: str) -> str:
+    """string: the delivery id of a provider's message id (a Twilio message sid), for receipts"""
+    return f"{PREFIX}:delivery:provider:{provider_id}"
+
+
+def breaker(gateway: str) -> str:
+    """hash: the circuit breaker of one gateway (state, failures, step, retry_at, probe_until)"""
+    return f"{PREFIX}:breaker:{gateway}"
