@@ -44,7 +44,7 @@ log = logging.getLogger("opscentre.web")
 MAX_USERNAME = 64
 MAX_PASSWORD = 256
 OPEN_PATHS = ("/login", "/logout", "/healthz", "/metrics", "/_favicon.ico")
-OPEN_PREFIXES = ("/assets/", "/api/public/")
+OPEN_PREFIXES = ("/assets/", "/api/public/", "/webhooks/")  # /webhooks/: signed by the SMS provider
 # Failed sign-ins allowed per address and per username: each tier's wait is longer than the last.
 # Only failures count (401), so typing the password right never uses up the allowance; others'
 # failures from the same address (a shared NAT) or on the same username can still make one wait:

@@ -9,6 +9,8 @@ Dash app mounted at /public — two Dash apps, two Flask servers, two callback m
 
 from __future__ import annotations
 
+import os
+
 from dash import Dash
 from flask import Flask, redirect
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
@@ -23,6 +25,7 @@ from opscentre.dashboard.ops_app import create_ops_app
 from opscentre.dashboard.public_app import create_public_app
 from opscentre.dashboard.redis_clients import resilient
 from opscentre.dashboard.security import WebSecurity, guard, harden
+from opscentre.dashboard.sms_webhooks import sms_webhooks_blueprint
 
 PUBLIC_MOUNT = "/public"
 
@@ -40,6 +43,10 @@ def _with_trailing_slash(app):
         return app(environ, start_response)
 
     return middleware
+
+
+def _sms_auth_token() -> str | None:
+    return os.environ.get("TWILIO_AUTH_TOKEN") or None
 
 
 def _set_up_before_serving(app: Dash) -> None:
@@ -65,6 +72,7 @@ def create_wsgi_app(settings: Settings, redis_url: str, secret_key: str, securit
     server.register_blueprint(public_api_blueprint(settings, store, simulated))
     server.register_blueprint(health_blueprint(redis_url, security))
     server.register_blueprint(metrics_blueprint(redis_url, security))
+    server.register_blueprint(sms_webhooks_blueprint(store.redis, settings.zones, _sms_auth_token))
     public = create_public_app(settings, store, simulated, prefix=PUBLIC_MOUNT + "/")
     harden(server, security, ops, tile_url=settings.map.tile_url)
     harden(public.server, security, public, framable=True, tile_url=settings.map.tile_url)
@@ -82,6 +90,7 @@ def create_public_wsgi_app(settings: Settings, redis_url: str, security: WebSecu
     root = Flask("opscentre.public_root")
     root.register_blueprint(public_api_blueprint(settings, store, simulated))
     root.register_blueprint(health_blueprint(redis_url, security))
+    root.register_blueprint(sms_webhooks_blueprint(store.redis, settings.zones, _sms_auth_token))
     root.add_url_rule("/", "index", lambda: redirect(PUBLIC_MOUNT + "/"))
     public = create_public_app(settings, store, simulated, prefix=PUBLIC_MOUNT + "/")
     harden(root, security, framable=True)
