@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -22,6 +22,7 @@ from opscentre.core.alerting.rules import AlertSeverity, Rule, check_rules, pars
 from opscentre.core.alerting.stage import StageSettings
 from opscentre.core.errors import ConfigError
 from opscentre.core.geo import Zones
+from opscentre.core.notify.messages import TemplateSet
 
 CITIES_DIR = Path(__file__).resolve().parent.parent / "cities"
 DEFAULT_CONFIG = CITIES_DIR / "rio" / "demo.yaml"
@@ -74,6 +75,40 @@ class AlertingSettings(_Strict):
         lambda v: parse_duration(v))
 
 
+class RoleSeverities(_Strict):
+    """The least severity each role is texted for (on-call operators hear everything)."""
+
+    oncall: AlertSeverity = AlertSeverity.ADVISORY
+    agent: AlertSeverity = AlertSeverity.WARNING
+    community: AlertSeverity = AlertSeverity.WARNING
+    subscriber: AlertSeverity = AlertSeverity.CRITICAL
+
+
+class NotifySettings(_Strict):
+    """Who hears what, and how messages are shaped (core/notify/routing.py, messages.py)."""
+
+    min_severity: RoleSeverities = Field(default_factory=RoleSeverities)
+    public_only_roles: list[str] = Field(default_factory=lambda: ["community", "subscriber"],
+                                         description="roles told only of alerts labelled public: true")
+    internal_domains: list[str] = Field(default_factory=lambda: ["system"],
+                                        description="alerts of these labels.domain go to on-call operators only")
+    approval_over: int = Field(500, ge=1, description="a transition texting more recipients waits for two approvals")
+    max_segments: int = Field(3, ge=1, le=10, description="SMS segments per message at most (the text is shortened)")
+    transliterate: bool = Field(False, description="drop accents to stay in GSM-7 (else accents force UCS-2)")
+    per_recipient_per_hour: int = Field(10, ge=1, le=1000, description="messages per recipient per hour (emergency "
+                                                                      "exempt)")
+    templates: dict[Literal["pt-BR", "en"], TemplateSet] = Field(  # type: ignore[valid-type]
+        default_factory=dict, description="language -> template name -> text, over the built-in ones")
+
+    @field_validator("public_only_roles")
+    @classmethod
+    def _known_roles(cls, roles: list[str]) -> list[str]:
+        unknown = [r for r in roles if r not in RoleSeverities.model_fields]
+        if unknown:
+            raise ValueError(f"unknown role {unknown[0]!r} (roles: {', '.join(RoleSeverities.model_fields)})")
+        return roles
+
+
 class Settings(_Strict):
     city: CitySettings
     map: MapSettings = Field(default_factory=MapSettings)
@@ -82,6 +117,7 @@ class Settings(_Strict):
     rules: list[Rule] = Field(default_factory=list)
     stage: StageSettings = Field(default_factory=StageSettings)
     alerting: AlertingSettings = Field(default_factory=AlertingSettings)
+    notify: NotifySettings = Field(default_factory=NotifySettings)
 
     # Where the file was read from; relative paths in it resolve against its folder.
     source_path: Path | None = Field(None, exclude=True)
