@@ -13,6 +13,7 @@ import secrets
 import socket
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -586,3 +587,31 @@ def test_the_log_channel_delivers_through_the_dispatcher(redis_client, caplog):
     with caplog.at_level(logging.WARNING, logger="opscentre.notify"):
         (done,) = d.send_due()
     assert done.state is State.DELIVERED and "WARNING incident inc-9 opened [023]" in caplog.text
+
+
+def test_many_deliveries_sent_concurrently_each_reach_the_gateway_once(redis_client, gateway):
+    clock = Clock()
+    phones = {f"r-{i}": f"+55219876{i:05d}" for i in range(60)}
+    d = dispatcher(redis_client, {"sms": sms(gateway)}, clock, targets=lambda x: phones[x.recipient_id])
+    queue(d.store, 60, clock)
+    with ThreadPoolExecutor(8) as pool:
+        sent = d.send_due(limit=1000, executor=pool) + d.send_due(limit=1000, executor=pool)
+    assert len(sent) == 60 and {x.state for x in sent} == {State.SENT}
+    assert sorted(m["to"] for m in gateway.messages) == sorted(phones.values())
+
+
+def test_a_receipt_that_settles_a_delivery_mid_send_is_kept_over_the_senders_late_failure(redis_client, gateway):
+    clock = Clock(time.time())
+    gateway.mode = "500"
+    channel = sms(gateway)
+    d = dispatcher(redis_client, {"sms": channel}, clock)
+    (x,) = queue(d.store, 1, clock)
+    original_send = channel.send
+
+    def send_while_a_receipt_lands(payload, target, key):
+        d.store.apply_receipt("SM-earlier", "delivered", None, clock(), key=key)
+        return original_send(payload, target, key)
+
+    channel.send = send_while_a_receipt_lands
+    (after,) = d.send_due()
+    assert after.state is State.DELIVERED and after.provider_id == "SM-earlier"

@@ -22,12 +22,13 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any
 
 from opscentre.core.notify.breaker import BreakerEvent
 from opscentre.core.notify.channels.base import Channel, DeliveryFailed, SendResult, Verifiable
-from opscentre.core.notify.deliveries import CLAIMABLE, Delivery, Event, State
+from opscentre.core.notify.deliveries import CLAIMABLE, Delivery, Event, InvalidTransition, State
 from opscentre.core.notify.delivery_store import DeliveryStore
 
 log = logging.getLogger("opscentre.notify")
@@ -44,9 +45,11 @@ class Dispatcher:
     clock: Callable[[], float] = time.time
     unknown_after_s: float = 3600.0  # an interrupted SMS the provider cannot vouch for: unknown after this
 
-    def send_due(self, limit: int = 100) -> list[Delivery]:
-        """Attempt every due delivery (up to `limit`); returns those that changed."""
-        return [d for i in self.store.due(self.clock(), limit) if (d := self.attempt(i)) is not None]
+    def send_due(self, limit: int = 100, executor: Executor | None = None) -> list[Delivery]:
+        """Attempt every due delivery (up to `limit`), concurrently on `executor` if given (bounded
+        concurrency over the channels' keep-alive pools); returns those that changed."""
+        ids = self.store.due(self.clock(), limit)
+        return [d for d in (executor.map(self.attempt, ids) if executor else map(self.attempt, ids)) if d is not None]
 
     def attempt(self, delivery_id: str) -> Delivery | None:
         """One attempt at one delivery, if it is due and its gateway's breaker lets it go: the
@@ -98,7 +101,16 @@ class Dispatcher:
 
     def _succeeded(self, d: Delivery, result: SendResult) -> Delivery:
         event = Event.DELIVERED if result.status is State.DELIVERED else Event.ACCEPTED
-        return self.store.record(d.id, event, self.clock(), provider_id=result.provider_id)
+        return self._record(d, event, provider_id=result.provider_id)
+
+    def _record(self, d: Delivery, event: Event, **details) -> Delivery:
+        """The outcome of a send; if something else settled the delivery meanwhile (a receipt, or a
+        recovery that ran while a response trickled in past the timeouts) that record stands."""
+        try:
+            return self.store.record(d.id, event, self.clock(), **details)
+        except InvalidTransition as exc:
+            log.warning("%s: outcome %s not recorded: %s", d.id, event.value, exc)
+            return self.store.get(d.id) or d
 
     def _failed(self, channel: Channel, gateway: str, d: Delivery, failure: DeliveryFailed) -> Delivery:
         now = self.clock()
@@ -107,8 +119,8 @@ class Dispatcher:
         log.warning("%s to %s failed (attempt %d): %s", channel.name, d.target_masked, d.attempts, failure.reason)
         if failure.ambiguous and not channel.resend_safe:
             return d  # it may have gone: left in `sending` for recover() to check with the provider
-        return self.store.record(d.id, Event.FAILED, now, rng=self.rng, error=failure.reason,
-                                 retryable=failure.retryable, retry_after_s=failure.retry_after_s, code=failure.code)
+        return self._record(d, Event.FAILED, rng=self.rng, error=failure.reason, retryable=failure.retryable,
+                            retry_after_s=failure.retry_after_s, code=failure.code)
 
     def _fail_unsent(self, d: Delivery, reason: str, now: float) -> Delivery | None:
         if self.store.claim_for_send(d.id, now) is None:
