@@ -19,9 +19,9 @@ from opscentre.core.alerting.lifecycle import Alert, AlertState, Change, Transit
 from opscentre.core.alerting.readings import Readings
 from opscentre.core.alerting.reminders import due
 from opscentre.core.alerting.rules import AlertSeverity, Rule
+from opscentre.core.alerting.stage import StageCriterion, StageLevel, StageSettings
 from opscentre.core.models import Entity, ObservationBatch
 from opscentre.core.notify import log_channel, outbox
-from opscentre.core.alerting.stage import StageCriterion, StageLevel, StageSettings
 from opscentre.core.settings import load_settings
 from opscentre.core.store import Store
 from opscentre.workers.evaluation import evaluate_city

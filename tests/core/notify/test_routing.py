@@ -4,7 +4,6 @@ it is not their quiet hours; stage changes reach the on-call operators and every
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -20,6 +19,7 @@ from opscentre.core.alerting.rules import AlertSeverity
 from opscentre.core.notify import outbox
 from opscentre.core.notify.recipients import Consent, Recipient
 from opscentre.core.notify.routing import RecipientAreas, ZoneIndex, circle, quiet, route, route_webhooks
+from opscentre.core.notify.subscribers import WebhookSubscriber
 from opscentre.core.settings import FeedSettings, NotifySettings, load_settings
 from opscentre.core.store import Store
 
@@ -158,24 +158,24 @@ def test_a_notification_from_before_trigger_zones_is_routed_by_its_zones(rio, zo
     assert ids(route(old, people, RecipientAreas.build(people, index), POLICY, NOON)) == ["copa"]
 
 
-@dataclass
-class Webhook:
-    id: str
-    min_severity: str
-
-
 def test_stage_changes_reach_every_on_call_operator_and_every_webhook_and_incidents_webhooks_by_severity(
         rio, zone, index):
     people = [person("oncall-cg", role="oncall", zones=[zone("Campo Grande")]),
               person("agent-copa", role="agent", zones=[zone("Copacabana")])]
     stage = {"kind": "stage", "level": 3, "previous": 2, "name": "attention", "at": 0.0}
     assert ids(route(stage, people, RecipientAreas.build(people, index), POLICY, NOON)) == ["oncall-cg"]
-    hooks = [Webhook("all", "advisory"), Webhook("bad-only", "critical")]
-    assert [h.id for h, _ in route_webhooks(stage, hooks)] == ["all", "bad-only"]
-    assert [h.id for h, _ in route_webhooks(notice({zone("Copacabana"): "warning"}), hooks)] == ["all"]
-    assert [h.id for h, _ in route_webhooks(notice({zone("Copacabana"): "emergency"}), hooks)] == ["all", "bad-only"]
+    hooks = [WebhookSubscriber.create("https://partner.example/all", 0.0),
+             WebhookSubscriber.create("https://partner.example/bad", 0.0, min_severity="critical")]
+    every, bad_only = hooks
+
+    def hooked(note):
+        return [h.id for h, _ in route_webhooks(note, hooks)]
+
+    assert hooked(stage) == [every.id, bad_only.id]
+    assert hooked(notice({zone("Copacabana"): "warning"})) == [every.id]
+    assert hooked(notice({zone("Copacabana"): "emergency"})) == [every.id, bad_only.id]
     reminder = {"kind": "reminder", "recipients": "primary", "alert_id": "a-1", "severity": "critical", "at": 0}
-    assert route_webhooks(reminder, hooks) == []
+    assert hooked(reminder) == []
 
 
 def forecast(zone_id: str, severity: str, lead_s: float, t: float) -> Alert:
