@@ -47,6 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     command("public", "serve only the public view and public API (gunicorn) on $PORT")
     c = command("worker", "run a feed worker (RQ)")
     c.add_argument("--burst", action="store_true", help="work until the queue is empty, then exit")
+    command("notifier", "run the notifier: outbox -> deliveries -> SMS and webhooks (any number may run)")
     c = command("cron", "run the scheduler that enqueues each feed's poll at its interval (RQ cron)")
     c.add_argument("--speed", type=float, help="simulator speed (default: the running clock's)")
 
@@ -192,6 +193,13 @@ def cmd_worker(args) -> int:
     return 0
 
 
+def cmd_notifier(args) -> int:
+    from opscentre.processes.runners import run_notifier
+
+    run_notifier(_settings(args))
+    return 0
+
+
 def cmd_cron(args) -> int:
     from opscentre.processes.runners import run_cron
 
@@ -317,6 +325,7 @@ COMMANDS = {
     "public": lambda a: cmd_web(a, public_only=True),
     "worker": cmd_worker,
     "cron": cmd_cron,
+    "notifier": cmd_notifier,
     "check-config": cmd_check_config,
     "ingest": cmd_ingest,
     "state": cmd_state,

@@ -22,6 +22,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from opscentre.core.alert_store import AlertStore
 from opscentre.core.geo import Zones
 from opscentre.core.notify import inbound
+from opscentre.core.notify.delivery_store import DeliveryStore
 from opscentre.core.notify.phones import PhoneError, masked, normalise
 from opscentre.core.notify.recipient_store import RecipientStore
 from opscentre.dashboard.redis_clients import REDIS_DOWN
@@ -45,7 +46,7 @@ def _twiml(text: str) -> Response:
 def sms_webhooks_blueprint(client: redis.Redis, zones: Zones, auth_token: Callable[[], str | None]) -> Blueprint:
     """`auth_token()`: the provider's token (TWILIO_AUTH_TOKEN), None when SMS is not configured."""
     blueprint = Blueprint("sms_webhooks", __name__, url_prefix="/webhooks")
-    recipients, audit = RecipientStore(client), AlertStore(client)
+    recipients, audit, deliveries = RecipientStore(client), AlertStore(client), DeliveryStore(client)
 
     @blueprint.before_request
     def check_signature():
@@ -77,5 +78,21 @@ def sms_webhooks_blueprint(client: redis.Redis, zones: Zones, auth_token: Callab
         except REDIS_DOWN:
             return jsonify(error="Redis unreachable — the provider will retry"), 503
         return _twiml(inbound.reply(asked, zones))
+
+    @blueprint.post("/sms-status")
+    def sms_status():
+        provider_id = request.form.get("MessageSid") or request.form.get("SmsSid") or ""
+        status = (request.form.get("MessageStatus") or request.form.get("SmsStatus") or "").lower()
+        if not provider_id or not status:
+            return jsonify(error="a receipt needs MessageSid and MessageStatus"), 400
+        try:
+            delivery = deliveries.apply_receipt(provider_id, status, request.form.get("ErrorCode") or None,
+                                                time.time(), key=request.args.get("k"))
+        except REDIS_DOWN:
+            return jsonify(error="Redis unreachable — the provider will retry"), 503
+        if delivery is None:
+            log.warning("receipt for an unknown message %s (%s)", provider_id[:64], status[:20])
+            return jsonify(error="unknown message"), 404
+        return jsonify(delivery=delivery.id, state=delivery.state.value)
 
     return blueprint

@@ -123,6 +123,30 @@ def run_cron(settings: Settings, speed: float | None = None) -> None:
     _run_with_reconnect("cron", loop)
 
 
+def run_notifier(settings: Settings) -> None:
+    """The notifier (workers/notifier.py): a stop signal ends it between two turns, never between
+    a send and its record."""
+    from opscentre.core.notify.channels import build
+    from opscentre.workers.notifier import Notifier, run
+
+    logging.getLogger("urllib3").setLevel(logging.ERROR)
+    channels = build()  # says once, here, which channels are off and why
+    log.info("notifier: channels %s", ", ".join(channels.enabled) or "none")
+    name = f"{socket.gethostname()}.{os.getpid()}"
+
+    def body(client: redis.Redis) -> None:
+        stop = {"now": False}
+        previous = {s: signal.signal(s, lambda *_: stop.update(now=True)) for s in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            run(Notifier(settings, client, channels, name), lambda: stop["now"])
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+        raise _Stop()
+
+    _run_with_reconnect("notifier", body)
+
+
 def _run_with_reconnect(what: str, body, once: bool = False) -> None:
     _stop_on_signals()
     backoff = BACKOFF_START_S

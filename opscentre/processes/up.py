@@ -69,6 +69,7 @@ def run_up(settings: Settings, speed: float, scenario: str | None, seed: int | N
     me = [sys.executable, "-m", "opscentre"]
     children = [Child(f"worker-{i + 1}", [*me, "worker", *config_args], env) for i in range(workers)]
     children.append(Child("cron", [*me, "cron", *config_args, "--speed", str(speed)], env))
+    children.append(Child("notifier", [*me, "notifier", *config_args], env))
     children.append(Child("web", [*me, "web", *config_args], env))
 
     stopping = {"now": False}

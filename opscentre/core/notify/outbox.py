@@ -28,8 +28,11 @@ def enqueue(pipe, notification: dict[str, Any], wall_now: float) -> None:
     pipe.xadd(keys.OUTBOX, {"d": orjson.dumps(record)}, minid=int((wall_now - RETENTION_S) * 1000))
 
 
-def read(redis: Redis, channel: str, consumer: str, count: int = 100) -> list[tuple[str, dict[str, Any]]]:
-    """Entries for this channel: first any left pending too long by a dead consumer, then new ones."""
+def read(redis: Redis, channel: str, consumer: str, count: int = 100,
+         block_ms: int | None = None) -> list[tuple[str, dict[str, Any]]]:
+    """Entries for this channel: first any left pending too long by a dead consumer, then new ones
+    (waiting up to `block_ms` for one when there are none, so a long-running reader sees a
+    notification the moment it is written)."""
     group = keys.outbox_group(channel)
     try:
         redis.xgroup_create(keys.OUTBOX, group, id="0", mkstream=True)
@@ -37,7 +40,8 @@ def read(redis: Redis, channel: str, consumer: str, count: int = 100) -> list[tu
         if "BUSYGROUP" not in str(exc):
             raise
     _next, claimed, *_ = redis.xautoclaim(keys.OUTBOX, group, consumer, CLAIM_AFTER_MS, start_id="0-0", count=count)
-    fresh = redis.xreadgroup(group, consumer, {keys.OUTBOX: ">"}, count=count) or []
+    fresh = redis.xreadgroup(group, consumer, {keys.OUTBOX: ">"}, count=count,
+                             block=None if claimed else block_ms) or []
     entries = list(claimed) + [entry for _stream, items in fresh for entry in items]
     return [(entry_id.decode() if isinstance(entry_id, bytes) else entry_id, orjson.loads(fields[b"d"]))
             for entry_id, fields in entries if fields]

@@ -1,0 +1,57 @@
+"""From one outbox notification to its deliveries: route -> render -> one Delivery per
+(channel, recipient), keyed so that planning the same notification twice adds nothing (pure).
+
+A transition that would text more than `notify.approval_over` recipients waits, every SMS of
+it `awaiting_approval`, for two different operators (the two-person rule for mass sends);
+webhooks to partner systems are not held.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from opscentre.core.notify import deliveries
+from opscentre.core.notify.deliveries import Delivery
+from opscentre.core.notify.messages import render, webhook_body
+from opscentre.core.notify.phones import masked
+from opscentre.core.notify.recipients import Recipient
+from opscentre.core.notify.routing import RecipientAreas, route, route_webhooks
+from opscentre.core.notify.subscribers import WebhookSubscriber
+from opscentre.core.settings import Settings
+
+
+def transition_of(notification: Mapping[str, Any]) -> str:
+    return str(notification.get("change") or notification.get("kind") or "notice")
+
+
+def plan(notification: Mapping[str, Any], recipients: Iterable[Recipient], areas: RecipientAreas,
+         subscribers: Iterable[WebhookSubscriber], settings: Settings, now: float, now_local: datetime,
+         channels: Iterable[str] = ("sms", "webhook")) -> list[Delivery]:
+    """The deliveries of one notification on the enabled `channels`. A silenced notification
+    has none (the silence is in the audit stream)."""
+    if notification.get("silenced_by"):
+        return []
+    notification_id = str(notification["id"])
+    transition = transition_of(notification)
+    incident_id = notification.get("incident_id")
+    zone_names = settings.zones.name_by_id
+    out: list[Delivery] = []
+    if "sms" in channels:
+        texted = route(notification, recipients, areas, settings.notify, now_local)
+        hold = len(texted) > settings.notify.approval_over
+        for recipient, _why in texted:
+            message = render(notification, recipient.lang, zone_names, settings)
+            out.append(deliveries.new(notification_id=notification_id, transition=transition, channel="sms",
+                                      recipient_id=recipient.id, target_masked=masked(recipient.phone),
+                                      payload=message.text, now=now, segments=message.segments,
+                                      incident_id=incident_id, needs_approval=hold))
+    if "webhook" in channels:
+        body = None
+        for subscriber, _why in route_webhooks(notification, subscribers):
+            body = body or webhook_body(notification, zone_names)
+            out.append(deliveries.new(notification_id=notification_id, transition=transition, channel="webhook",
+                                      recipient_id=subscriber.id, target_masked=subscriber.display()["url"],
+                                      payload=body, now=now, incident_id=incident_id))
+    return out

@@ -1,0 +1,105 @@
+"""The notifier: a long-running process that turns outbox notifications into deliveries and
+sends them (any number may run; they share the work through Redis).
+
+Each turn: read new outbox entries through the `notify` consumer group (a blocking read, so a
+notification leaves within milliseconds of the evaluation that decided it), plan its
+deliveries (core/notify/planning.py: route -> render, one per channel and recipient, keyed so a
+re-read adds nothing), acknowledge the entries once their deliveries are stored, then send
+what is due (core/notify/channels/dispatch.py: claim -> send -> record, backoff, breakers).
+An entry read but not acknowledged (the process died) is claimed again by a notifier a minute
+later; its deliveries were either stored already (skipped) or are stored then.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime
+
+from redis import Redis
+
+from opscentre.core.notify import outbox, planning
+from opscentre.core.notify.channels import Channels
+from opscentre.core.notify.channels.dispatch import Dispatcher
+from opscentre.core.notify.deliveries import Delivery
+from opscentre.core.notify.delivery_store import DeliveryStore
+from opscentre.core.notify.recipient_store import RecipientStore
+from opscentre.core.notify.recipients import Recipient
+from opscentre.core.notify.routing import RecipientAreas, ZoneIndex
+from opscentre.core.notify.subscribers import SubscriberStore, WebhookSubscriber
+from opscentre.core.settings import Settings
+
+log = logging.getLogger("opscentre.notify")
+
+GROUP = "notify"
+READ_BLOCK_MS = 500  # under the Redis client's socket timeout
+RECOVER_EVERY_S = 30.0
+# A notification found in the outbox longer ago than this when first read (a notifier started
+# for the first time on an old outbox, or down for that long) is not sent: news that old would
+# mislead. It is logged, never silently dropped.
+MAX_AGE_S = 3600.0
+
+
+class Notifier:
+    def __init__(self, settings: Settings, redis: Redis, channels: Channels, consumer: str,
+                 clock: Callable[[], float] = time.time):
+        self.settings, self.redis, self.channels, self.consumer, self.clock = settings, redis, channels, consumer, clock
+        self.deliveries = DeliveryStore(redis)
+        self.recipients = RecipientStore(redis)
+        self.subscribers = SubscriberStore(redis)
+        self.index = ZoneIndex(settings.zones)
+        self._people: tuple[int, dict[str, Recipient], RecipientAreas] | None = None
+        self.dispatcher = Dispatcher(self.deliveries, channels.enabled, self._target, clock=clock)
+        self._recovered_at = 0.0
+
+    def turn(self, block_ms: int | None = READ_BLOCK_MS) -> tuple[int, int]:
+        """One turn: (deliveries planned, deliveries that changed on sending)."""
+        planned = self.plan_new(block_ms)
+        sent = self.dispatcher.send_due()
+        if self.clock() - self._recovered_at >= RECOVER_EVERY_S:
+            self._recovered_at = self.clock()
+            self.dispatcher.recover()
+        return planned, len(sent)
+
+    def plan_new(self, block_ms: int | None = None) -> int:
+        entries = outbox.read(self.redis, GROUP, self.consumer, block_ms=block_ms)
+        if not entries:
+            return 0
+        now = self.clock()
+        recipients, areas = self._recipients()
+        subscribers = self.subscribers.list()
+        local_now = datetime.fromtimestamp(now, self.settings.tz)
+        planned: list[Delivery] = []
+        for entry_id, notification in entries:
+            written_at = int(entry_id.split("-")[0]) / 1000
+            if now - written_at > MAX_AGE_S:
+                log.warning("notification %s (%s %s) waited %.0f min in the outbox: not sent", notification.get("id"),
+                            notification.get("kind"), planning.transition_of(notification), (now - written_at) / 60)
+                continue
+            planned += planning.plan(notification, recipients.values(), areas, subscribers, self.settings, now,
+                                     local_now, self.channels.enabled)
+        added = self.deliveries.add(planned)
+        outbox.acknowledge(self.redis, GROUP, [entry_id for entry_id, _ in entries])
+        return len(added)
+
+    def _recipients(self) -> tuple[dict[str, Recipient], RecipientAreas]:
+        """Recipients and their areas, rebuilt only when the recipients changed."""
+        version = self.recipients.version()
+        if self._people is None or self._people[0] != version:
+            people = {r.id: r for r in self.recipients.list()}
+            self._people = (version, people, RecipientAreas.build(people.values(), self.index))
+        return self._people[1], self._people[2]
+
+    def _target(self, delivery: Delivery) -> str | WebhookSubscriber | None:
+        """The full target of a delivery, read when it is sent: None when the recipient was removed
+        or opted out since (the delivery is then cancelled, not sent)."""
+        if delivery.channel == "webhook":
+            return self.subscribers.get(delivery.recipient_id)
+        recipient = self.recipients.get(delivery.recipient_id)
+        return recipient.phone if recipient is not None else None
+
+
+def run(notifier: Notifier, stopping: Callable[[], bool]) -> None:
+    while not stopping():
+        notifier.turn()
