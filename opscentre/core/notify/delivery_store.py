@@ -206,6 +206,10 @@ class DeliveryStore:
                       retry_after_s: float | None = None) -> tuple[breakers.Breaker, bool]:
         """One breaker transition, shared by every notifier process: (the breaker, may the request go)."""
         key = keys.breaker(gateway)
+        seen = _breaker(self.redis.hgetall(key))
+        after, admitted = breakers.transition(seen, event, now, rng, self.breaker_policy, retry_after_s)
+        if after == seen:
+            return after, admitted  # nothing to write (the common case: closed and healthy): one round trip
         with self.redis.pipeline() as pipe:
             while True:
                 try:

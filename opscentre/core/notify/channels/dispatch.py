@@ -48,14 +48,14 @@ class Dispatcher:
     def send_due(self, limit: int = 100, executor: Executor | None = None) -> list[Delivery]:
         """Attempt every due delivery (up to `limit`), concurrently on `executor` if given (bounded
         concurrency over the channels' keep-alive pools); returns those that changed."""
-        ids = self.store.due(self.clock(), limit)
-        return [d for d in (executor.map(self.attempt, ids) if executor else map(self.attempt, ids)) if d is not None]
+        batch = self.store.get_many(self.store.due(self.clock(), limit))
+        return [d for d in (executor.map(self.attempt, batch) if executor else map(self.attempt, batch)) if d is not None]
 
-    def attempt(self, delivery_id: str) -> Delivery | None:
-        """One attempt at one delivery, if it is due and its gateway's breaker lets it go: the
-        delivery after it, or None when nothing was tried."""
+    def attempt(self, delivery: str | Delivery) -> Delivery | None:
+        """One attempt at one delivery (its id, or a copy just read), if it is due and its
+        gateway's breaker lets it go: the delivery after it, or None when nothing was tried."""
         now = self.clock()
-        d = self.store.get(delivery_id)
+        d = self.store.get(delivery) if isinstance(delivery, str) else delivery
         if d is None or d.state not in CLAIMABLE or (d.next_attempt_at or 0) > now:
             return None
         channel = self.channels.get(d.channel)
