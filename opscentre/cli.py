@@ -13,6 +13,7 @@ from pathlib import Path
 import orjson
 
 from opscentre.cli_operator import COMMANDS as OPERATOR_COMMANDS
+from opscentre.cli_deliveries import COMMANDS as DELIVERY_COMMANDS, add_commands as add_delivery_commands
 from opscentre.cli_notify import COMMANDS as NOTIFY_COMMANDS, add_commands as add_notify_commands
 
 from opscentre import __version__
@@ -71,6 +72,7 @@ def _parser() -> argparse.ArgumentParser:
 
     add_commands(command, _as_of)
     add_notify_commands(command, _as_of)
+    add_delivery_commands(command, _as_of)
 
     c = command("bench", "run a benchmark and print its figures beside a baseline")
     c.add_argument("name", choices=["ingest", "alerts"])
@@ -335,3 +337,4 @@ COMMANDS = {
 }
 COMMANDS.update(OPERATOR_COMMANDS)
 COMMANDS.update(NOTIFY_COMMANDS)
+COMMANDS.update(DELIVERY_COMMANDS)

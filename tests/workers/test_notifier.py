@@ -7,10 +7,12 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import orjson
 import pytest
 import requests
 from twilio.request_validator import RequestValidator
 
+from opscentre.core.alert_store import AlertStore
 from opscentre.core.models import Entity, ObservationBatch
 from opscentre.core.notify.channels import Channels
 from opscentre.core.notify.channels.sms import SmsChannel
@@ -24,9 +26,18 @@ from opscentre.core.settings import load_settings
 from opscentre.core.store import Store
 from opscentre.workers.evaluation import evaluate_city
 from opscentre.workers.notifier import Notifier
+from tests.cli_helpers import clean_env, opscentre
+from tests.core.notify.test_channels import (
+    FROM,
+    SECRET,
+    SID,
+    TOKEN,
+    Gateway,
+    Receiver,
+    sms_settings,
+)
 from tests.dashboard.city_seed import SECRET as SESSION_SECRET
 from tests.dashboard.city_seed import LiveServer
-from tests.core.notify.test_channels import FROM, SECRET, SID, TOKEN, Gateway, Receiver, sms_settings
 
 RIO = load_settings(Path(__file__).resolve().parents[2] / "opscentre" / "cities" / "rio" / "demo.yaml")
 COPACABANA = RIO.zones.find("Copacabana")
@@ -75,7 +86,7 @@ def notifier(redis_client, gateway, public_url=None) -> Notifier:
 
 def test_the_storm_texts_the_copacabana_contact_once_and_campo_grande_never(redis_client, gateway, receiver):
     now = time.time()
-    near, far = people(redis_client, now)
+    near, _far = people(redis_client, now)
     SubscriberStore(redis_client).add(WebhookSubscriber.create(receiver.url, now, secret=SECRET,
                                                                min_severity="warning"))
     storm_in_copacabana(Store(redis_client), now)
@@ -160,3 +171,51 @@ def rio_settings_app(redis_server, redis_client, monkeypatch):
     with LiveServer(create_wsgi_app(RIO, redis_server.url, SESSION_SECRET, WebSecurity.from_env({}))) as server:
         monkeypatch.setenv("OPSCENTRE_PUBLIC_URL", server.url)
         yield server
+
+
+def test_a_mass_send_waits_for_two_different_operators_then_goes(redis_client, redis_server, gateway):
+    now = time.time()
+    recipients = RecipientStore(redis_client)
+    for i in range(3):
+        recipients.add(Recipient.create(name=f"Vizinho {i}", phone=f"+55219876543{i:02d}", consent_how="cli", now=now,
+                                        zone_ids=(COPACABANA,), role=Role.COMMUNITY))
+    storm_in_copacabana(Store(redis_client), now)
+    settings = RIO.model_copy(update={"notify": RIO.notify.model_copy(update={"approval_over": 2})})
+    channels = Channels(enabled={"sms": SmsChannel(sms_settings(gateway))})
+    n = Notifier(settings, redis_client, channels, "test-notifier")
+    assert n.turn(block_ms=None) == (3, 0)
+    waiting = DeliveryStore(redis_client).by_state(State.AWAITING_APPROVAL)
+    assert len(waiting) == 3 and gateway.posts() == []
+    env = clean_env(REDIS_URL=redis_server.url)
+    listed = opscentre("deliveries", env=env)
+    assert listed.returncode == 0 and "awaiting_approval" in listed.stdout and "+55219876543" not in listed.stdout
+    notification = waiting[0].notification_id
+    first = opscentre("deliveries", "approve", notification, "--by", "ana", env=env)
+    assert first.returncode == 0 and "second operator" in first.stdout
+    again = opscentre("deliveries", "approve", notification, "--by", "ana", env=env)
+    assert again.returncode == 2
+    assert n.turn(block_ms=None) == (0, 0) and gateway.posts() == []
+    second = opscentre("deliveries", "approve", notification, "--by", "bruno", env=env)
+    assert second.returncode == 0 and "3 messages released" in second.stdout
+    n.turn(block_ms=None)
+    assert len(gateway.posts()) == 3
+    actions = [e["action"] for e in AlertStore(redis_client).audit() if e["action"].startswith("delivery-")]
+    assert actions.count("delivery-approve") == 2
+
+
+def test_a_dead_letter_is_listed_and_retried_by_an_operator(redis_client, redis_server, gateway):
+    now = time.time()
+    people(redis_client, now)
+    storm_in_copacabana(Store(redis_client), now)
+    gateway.mode = "21211"  # the provider says the number is not valid: not retried
+    notifier(redis_client, gateway).turn(block_ms=None)
+    env = clean_env(REDIS_URL=redis_server.url)
+    dead = opscentre("deliveries", "--dead", "--json", env=env)
+    (letter,) = orjson.loads(dead.stdout)
+    assert letter["state"] == "dead" and letter["error_code"] == "21211" and letter["target_masked"].endswith("21")
+    gateway.mode = "ok"
+    retried = opscentre("deliveries", "retry", letter["id"], "--by", "ana", env=env)
+    assert retried.returncode == 0 and "queued" in retried.stdout
+    notifier(redis_client, gateway).turn(block_ms=None)
+    assert len(gateway.posts()) == 2
+    assert opscentre("deliveries", "retry", "dl-nope", "--by", "ana", env=env).returncode == 1

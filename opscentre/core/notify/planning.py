@@ -41,8 +41,10 @@ def plan(notification: Mapping[str, Any], recipients: Iterable[Recipient], areas
     if "sms" in channels:
         texted = route(notification, recipients, areas, settings.notify, now_local)
         hold = len(texted) > settings.notify.approval_over
+        rendered = {}  # one text per language, however many recipients
         for recipient, _why in texted:
-            message = render(notification, recipient.lang, zone_names, settings)
+            message = rendered.get(recipient.lang) or rendered.setdefault(
+                recipient.lang, render(notification, recipient.lang, zone_names, settings))
             out.append(deliveries.new(notification_id=notification_id, transition=transition, channel="sms",
                                       recipient_id=recipient.id, target_masked=masked(recipient.phone),
                                       payload=message.text, now=now, segments=message.segments,
