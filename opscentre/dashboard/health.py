@@ -10,6 +10,7 @@ is a degraded feed, not a dead operations centre.
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -18,6 +19,9 @@ from flask import Blueprint, jsonify
 from rq.cron_scheduler_registry import get_registry_key as cron_schedulers_key
 
 from opscentre.core.feed_health import effective_status
+from opscentre.core.notify.channels.sms import SmsSettings
+from opscentre.core.notify.deliveries import NEEDS_OPERATOR
+from opscentre.core.notify.delivery_store import DeliveryStore
 from opscentre.core.store import Store
 from opscentre.dashboard import redis_clients
 from opscentre.dashboard.redis_clients import REDIS_DOWN
@@ -50,6 +54,7 @@ def health_report(client: redis.Redis, now: float) -> tuple[bool, dict[str, Any]
                                  "workers": {"status": "unknown"}, "scheduler": {"status": "unknown"},
                                  "feeds": {"status": "unknown"}}}
         return False, report
+    notifications = _notifications(client)
     feeds_ok = all(s in ("ok", "disabled") for s in feeds.values())
     healthy = workers["status"] == "ok" and scheduler["status"] == "ok"
     report = {
@@ -59,9 +64,21 @@ def health_report(client: redis.Redis, now: float) -> tuple[bool, dict[str, Any]
             "workers": workers,
             "scheduler": scheduler,
             "feeds": {"status": "ok" if feeds_ok else "degraded", "feeds": feeds},
+            "notifications": notifications,
         },
     }
     return healthy, report
+
+
+def _notifications(client: redis.Redis) -> dict[str, Any]:
+    """SMS on or off (and why), and how many deliveries are in each state; a dead letter or a
+    message whose fate is unknown makes it degraded (an operator should look)."""
+    sms = SmsSettings.from_env(os.environ)
+    counts = DeliveryStore(client).counts()
+    waiting_for_operator = sum(counts.get(s.value, 0) for s in NEEDS_OPERATOR)
+    return {"status": "degraded" if waiting_for_operator or not sms.enabled else "ok",
+            "sms": "enabled" if sms.enabled else sms.disabled_reason, "webhook": "enabled",
+            "deliveries": {state: n for state, n in counts.items() if n}}
 
 
 def health_blueprint(redis_url: str, security: WebSecurity) -> Blueprint:

@@ -15,6 +15,7 @@ from dash import Dash
 from flask import Flask, redirect
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
+from opscentre.core.notify.channels.sms import SmsSettings
 from opscentre.core.settings import Settings
 from opscentre.core.store import Store
 from opscentre.dashboard.api import public_api_blueprint
@@ -46,7 +47,7 @@ def _with_trailing_slash(app):
 
 
 def _sms_auth_token() -> str | None:
-    return os.environ.get("TWILIO_AUTH_TOKEN") or None
+    return SmsSettings.from_env(os.environ).auth_token or None
 
 
 def _set_up_before_serving(app: Dash) -> None:

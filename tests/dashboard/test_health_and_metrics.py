@@ -27,6 +27,7 @@ def test_healthz_ok_with_fresh_worker_and_scheduler(live, store, rio_settings):
     assert components["workers"]["status"] == "ok" and components["workers"]["fresh"] == 1
     assert components["scheduler"]["status"] == "ok"
     assert components["feeds"]["feeds"] == {"simulator": "ok"}
+    assert components["notifications"]["sms"].startswith("SMS disabled: no TWILIO_ACCOUNT_SID")  # none set here
 
 
 def test_healthz_503_without_heartbeats(live, store):
