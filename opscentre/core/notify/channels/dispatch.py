@@ -49,7 +49,8 @@ class Dispatcher:
         """Attempt every due delivery (up to `limit`), concurrently on `executor` if given (bounded
         concurrency over the channels' keep-alive pools); returns those that changed."""
         batch = self.store.get_many(self.store.due(self.clock(), limit))
-        return [d for d in (executor.map(self.attempt, batch) if executor else map(self.attempt, batch)) if d is not None]
+        results = executor.map(self.attempt, batch) if executor else map(self.attempt, batch)
+        return [d for d in results if d is not None]
 
     def attempt(self, delivery: str | Delivery) -> Delivery | None:
         """One attempt at one delivery (its id, or a copy just read), if it is due and its

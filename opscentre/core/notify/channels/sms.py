@@ -132,8 +132,7 @@ class SmsChannel:
         callback = self.settings.status_callback(idempotency_key)
         if callback:
             form["StatusCallback"] = callback
-        response = self._request("POST", data=form)
-        body = _json(response)
+        response, body = self._request("POST", data=form)
         sid = body.get("sid") if isinstance(body, dict) else None
         if 200 <= response.status_code < 300:
             if isinstance(sid, str) and sid:
@@ -146,8 +145,8 @@ class SmsChannel:
     def lookup(self, payload: Any, target: str, idempotency_key: str, since: float) -> Receipt | None:
         """The provider's message to `target` with this text created since `since` (Twilio's
         Message list, filtered by To and From), or None when the provider has none."""
-        response = self._request("GET", params={"To": target, "From": self.settings.sender, "PageSize": LOOKUP_PAGE})
-        body = _json(response)
+        response, body = self._request("GET", params={"To": target, "From": self.settings.sender,
+                                                      "PageSize": LOOKUP_PAGE})
         if not (200 <= response.status_code < 300) or not isinstance(body, dict) \
                 or not isinstance(body.get("messages"), list):
             raise DeliveryFailed(f"the gateway cannot list messages (answered {response.status_code})",
@@ -163,7 +162,8 @@ class SmsChannel:
                                error_code=None if code is None else str(code))
         return None
 
-    def _request(self, method: str, **kwargs) -> requests.Response:
+    def _request(self, method: str, **kwargs) -> tuple[requests.Response, Any]:
+        """The response and its JSON body (None when it is not JSON, or longer than allowed)."""
         where = urlsplit(self.settings.api_url).netloc
         try:
             response = self.session.request(method, self.settings.messages_url, timeout=self.timeout, stream=True,
@@ -181,8 +181,8 @@ class SmsChannel:
             raise DeliveryFailed(f"SMS gateway request failed ({type(exc).__name__})", retryable=True,
                                  ambiguous=True) from None
         with response:
-            response._content = read_body(response, MAX_RESPONSE_BYTES) or b""
-        return response
+            raw = read_body(response, MAX_RESPONSE_BYTES)
+        return response, _json(raw)
 
     def _failure(self, response: requests.Response, body: Any) -> DeliveryFailed:
         status = response.status_code
@@ -213,9 +213,9 @@ def _text(payload: Any) -> str:
     return text
 
 
-def _json(response: requests.Response) -> Any:
+def _json(raw: bytes | None) -> Any:
     try:
-        return orjson.loads(response.content or b"")
+        return orjson.loads(raw) if raw else None
     except orjson.JSONDecodeError:
         return None
 
