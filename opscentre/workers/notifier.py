@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 from redis import Redis
@@ -39,6 +40,7 @@ RECOVER_EVERY_S = 30.0
 # for the first time on an old outbox, or down for that long) is not sent: news that old would
 # mislead. It is logged, never silently dropped.
 MAX_AGE_S = 3600.0
+SEND_CONCURRENCY = 16  # requests in flight at once, over the channels' keep-alive pools
 
 
 class Notifier:
@@ -51,12 +53,13 @@ class Notifier:
         self.index = ZoneIndex(settings.zones)
         self._people: tuple[int, dict[str, Recipient], RecipientAreas] | None = None
         self.dispatcher = Dispatcher(self.deliveries, channels.enabled, self._target, clock=clock)
+        self.executor = ThreadPoolExecutor(SEND_CONCURRENCY, thread_name_prefix="send")
         self._recovered_at = 0.0
 
     def turn(self, block_ms: int | None = READ_BLOCK_MS) -> tuple[int, int]:
         """One turn: (deliveries planned, deliveries that changed on sending)."""
         planned = self.plan_new(block_ms)
-        sent = self.dispatcher.send_due()
+        sent = self.dispatcher.send_due(executor=self.executor)
         if self.clock() - self._recovered_at >= RECOVER_EVERY_S:
             self._recovered_at = self.clock()
             self.dispatcher.recover()
