@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
+from opscentre.core import keys
 from opscentre.core.alert_store import AlertStore
 from opscentre.core.alerting.stage import STAGE_NAMES
 from opscentre.core.feed_health import public_view
@@ -102,4 +103,15 @@ def snapshot(store: Store, now: float) -> dict[str, Any]:
         "incidents": incidents(store),
         "stage": stage(store),
         "feeds": feed_views,
+        "notifications": notifications(store),
     }
+
+
+def notifications(store: Store) -> dict[str, Any]:
+    """How many messages are in each delivery state, and how many recipients and partner systems
+    there are: counts only, never a phone number."""
+    from opscentre.core.notify.delivery_store import DeliveryStore
+
+    counts = DeliveryStore(store.redis).counts()
+    return {"deliveries": {state: n for state, n in counts.items() if n},
+            "recipients": store.redis.hlen(keys.RECIPIENTS), "webhooks": store.redis.hlen(keys.WEBHOOKS)}

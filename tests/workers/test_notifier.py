@@ -219,3 +219,14 @@ def test_a_dead_letter_is_listed_and_retried_by_an_operator(redis_client, redis_
     notifier(redis_client, gateway).turn(block_ms=None)
     assert len(gateway.posts()) == 2
     assert opscentre("deliveries", "retry", "dl-nope", "--by", "ana", env=env).returncode == 1
+
+
+def test_state_json_counts_the_messages_without_a_phone_number(redis_client, redis_server, gateway):
+    now = time.time()
+    near, _far = people(redis_client, now)
+    storm_in_copacabana(Store(redis_client), now)
+    notifier(redis_client, gateway).turn(block_ms=None)
+    result = opscentre("state", "--json", env=clean_env(REDIS_URL=redis_server.url))
+    state = orjson.loads(result.stdout)
+    assert state["notifications"] == {"deliveries": {"sent": 1}, "recipients": 2, "webhooks": 0}
+    assert near.phone not in result.stdout and near.phone[3:] not in result.stdout
