@@ -124,3 +124,9 @@ def delivery_by_provider_id(provider_id: str) -> str:
 def breaker(gateway: str) -> str:
     """hash: the circuit breaker of one gateway (state, failures, step, retry_at, probe_until)"""
     return f"{PREFIX}:breaker:{gateway}"
+
+
+def sms_sent_to(recipient_id: str) -> str:
+    """zset delivery id -> unix s it was planned: the SMS a recipient was texted in the last hour
+    (the per-recipient limit, core/notify/rate_limit.py); expires an hour after its last entry"""
+    return f"{PREFIX}:ratelimit:sms:{recipient_id}"

@@ -25,6 +25,7 @@ from opscentre.core.notify.channels import Channels
 from opscentre.core.notify.channels.dispatch import Dispatcher
 from opscentre.core.notify.deliveries import Delivery
 from opscentre.core.notify.delivery_store import DeliveryStore
+from opscentre.core.notify.rate_limit import Candidate, SmsRateLimit
 from opscentre.core.notify.recipient_store import RecipientStore
 from opscentre.core.notify.recipients import Recipient
 from opscentre.core.notify.routing import RecipientAreas, ZoneIndex
@@ -50,6 +51,7 @@ class Notifier:
         self.deliveries = DeliveryStore(redis)
         self.recipients = RecipientStore(redis)
         self.subscribers = SubscriberStore(redis)
+        self.rate_limit = SmsRateLimit(redis, settings.notify.per_recipient_per_hour)
         self.index = ZoneIndex(settings.zones)
         self._people: tuple[int, dict[str, Recipient], RecipientAreas] | None = None
         self.dispatcher = Dispatcher(self.deliveries, channels.enabled, self._target, clock=clock)
@@ -73,18 +75,31 @@ class Notifier:
         recipients, areas = self._recipients()
         subscribers = self.subscribers.list()
         local_now = datetime.fromtimestamp(now, self.settings.tz)
-        planned: list[Delivery] = []
+        planned: list[tuple[Delivery, bool]] = []  # (delivery, exempt from the per-recipient limit)
         for entry_id, notification in entries:
             written_at = int(entry_id.split("-")[0]) / 1000
             if now - written_at > MAX_AGE_S:
                 log.warning("notification %s (%s %s) waited %.0f min in the outbox: not sent", notification.get("id"),
                             notification.get("kind"), planning.transition_of(notification), (now - written_at) / 60)
                 continue
-            planned += planning.plan(notification, recipients.values(), areas, subscribers, self.settings, now,
-                                     local_now, self.channels.enabled)
-        added = self.deliveries.add(planned)
+            exempt = planning.exempt_from_rate_limit(notification)
+            planned += [(d, exempt) for d in planning.plan(notification, recipients.values(), areas, subscribers,
+                                                           self.settings, now, local_now, self.channels.enabled)]
+        added = self.deliveries.add(self._limited(planned, now))
         outbox.acknowledge(self.redis, GROUP, [entry_id for entry_id, _ in entries])
         return len(added)
+
+    def _limited(self, planned: list[tuple[Delivery, bool]], now: float) -> list[Delivery]:
+        """The planned deliveries, with the SMS over the per-recipient limit cancelled (checked and
+        counted atomically in Redis, so concurrent notifiers cannot both let one more through)."""
+        out = [d for d, _ in planned]
+        limited = [i for i, (d, _) in enumerate(planned) if planning.rate_limited(d)]
+        counts = self.rate_limit.check([Candidate(out[i].recipient_id, out[i].id, planned[i][1]) for i in limited], now)
+        for i, count in zip(limited, counts, strict=True):
+            if count is not None:
+                out[i] = planning.over_rate_limit(out[i], count, now)
+                log.warning("SMS to %s not sent: %s", out[i].target_masked, out[i].last_error)
+        return out
 
     def _recipients(self) -> tuple[dict[str, Recipient], RecipientAreas]:
         """Recipients and their areas, rebuilt only when the recipients changed."""

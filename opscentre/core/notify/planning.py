@@ -4,6 +4,10 @@
 A transition that would text more than `notify.approval_over` recipients waits, every SMS of
 it `awaiting_approval`, for two different operators (the two-person rule for mass sends);
 webhooks to partner systems are not held.
+
+The per-recipient SMS limit (`notify.per_recipient_per_hour`, counted in Redis by
+core/notify/rate_limit.py) is applied here too: an SMS over it is not dropped but stored
+`cancelled` with the reason, so `opscentre deliveries` shows it. Emergencies are exempt.
 """
 
 from __future__ import annotations
@@ -12,8 +16,9 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from opscentre.core.alerting.rules import AlertSeverity
 from opscentre.core.notify import deliveries
-from opscentre.core.notify.deliveries import Delivery
+from opscentre.core.notify.deliveries import Delivery, Event, State
 from opscentre.core.notify.messages import render, webhook_body
 from opscentre.core.notify.phones import masked
 from opscentre.core.notify.recipients import Recipient
@@ -24,6 +29,21 @@ from opscentre.core.settings import Settings
 
 def transition_of(notification: Mapping[str, Any]) -> str:
     return str(notification.get("change") or notification.get("kind") or "notice")
+
+
+def exempt_from_rate_limit(notification: Mapping[str, Any]) -> bool:
+    """An emergency is texted whatever the recipient's count this hour."""
+    return (notification.get("trigger_severity") or notification.get("severity")) == AlertSeverity.EMERGENCY.value
+
+
+def rate_limited(delivery: Delivery) -> bool:
+    """Is this planned delivery one the per-recipient limit applies to (an SMS about to wait or go)?"""
+    return delivery.channel == "sms" and delivery.state in (State.QUEUED, State.AWAITING_APPROVAL)
+
+
+def over_rate_limit(delivery: Delivery, count: int, now: float) -> Delivery:
+    """A planned SMS the per-recipient limit refused: cancelled (never sent), saying why."""
+    return deliveries.transition(delivery, Event.CANCEL, now, error=f"rate limit: {count} messages in the last hour")
 
 
 def plan(notification: Mapping[str, Any], recipients: Iterable[Recipient], areas: RecipientAreas,
