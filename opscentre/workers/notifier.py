@@ -25,6 +25,7 @@ from opscentre.core.notify.channels import Channels
 from opscentre.core.notify.channels.dispatch import Dispatcher
 from opscentre.core.notify.deliveries import Delivery
 from opscentre.core.notify.delivery_store import DeliveryStore
+from opscentre.core.notify.opt_out import ProviderOptOut
 from opscentre.core.notify.rate_limit import Candidate, SmsRateLimit
 from opscentre.core.notify.recipient_store import RecipientStore
 from opscentre.core.notify.recipients import Recipient
@@ -41,7 +42,9 @@ RECOVER_EVERY_S = 30.0
 # for the first time on an old outbox, or down for that long) is not sent: news that old would
 # mislead. It is logged, never silently dropped.
 MAX_AGE_S = 3600.0
-SEND_CONCURRENCY = 16  # requests in flight at once, over the channels' keep-alive pools
+SEND_CONCURRENCY = 64  # requests in flight at once, over the channels' keep-alive pools (their pool_size)
+SEND_BATCH = SEND_CONCURRENCY * 4  # due deliveries taken per turn, so a new notification waits for
+# at most this many sends (a mass send is sent over many turns, between outbox reads)
 
 
 class Notifier:
@@ -54,14 +57,17 @@ class Notifier:
         self.rate_limit = SmsRateLimit(redis, settings.notify.per_recipient_per_hour)
         self.index = ZoneIndex(settings.zones)
         self._people: tuple[int, dict[str, Recipient], RecipientAreas] | None = None
-        self.dispatcher = Dispatcher(self.deliveries, channels.enabled, self._target, clock=clock)
+        sending = {name: ProviderOptOut(c, redis, clock) if name == "sms" else c for name, c in channels.enabled.items()}
+        self.dispatcher = Dispatcher(self.deliveries, sending, self._target, clock=clock)  # (21610: opted out)
         self.executor = ThreadPoolExecutor(SEND_CONCURRENCY, thread_name_prefix="send")
         self._recovered_at = 0.0
+        self._busy = False  # the last turn sent something: more may be due, so the next read does not wait
 
     def turn(self, block_ms: int | None = READ_BLOCK_MS) -> tuple[int, int]:
         """One turn: (deliveries planned, deliveries that changed on sending)."""
-        planned = self.plan_new(block_ms)
-        sent = self.dispatcher.send_due(executor=self.executor)
+        planned = self.plan_new(None if self._busy else block_ms)
+        sent = self.dispatcher.send_due(limit=SEND_BATCH, executor=self.executor, chunk=SEND_CONCURRENCY)
+        self._busy = bool(sent)
         if self.clock() - self._recovered_at >= RECOVER_EVERY_S:
             self._recovered_at = self.clock()
             self.dispatcher.recover()

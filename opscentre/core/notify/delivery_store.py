@@ -7,6 +7,11 @@ deliveries.transition inside WATCH/MULTI, so its hash and its indexes change tog
 notifier processes can never both claim one delivery. New deliveries are added by a Lua script
 that skips an id that exists: the id is derived from the idempotency key, so an outbox entry
 read twice after a crash creates nothing twice.
+
+The sender works in batches: `claim_many` and `apply_many` write many transitions (each computed
+by deliveries.transition in Python, as `record` does) in one Lua script that applies each only
+if its delivery is still as it was read (state, attempts, updated_at: a compare-and-set), so a
+batch costs one round trip and still no two processes can both claim one delivery.
 """
 
 from __future__ import annotations
@@ -47,6 +52,23 @@ return added
 """
 
 
+# Each delivery's writes (the commands `_writes` lists), applied only if its hash still holds the
+# state, attempts and updated_at it was read with; returns the 1-based positions applied.
+_APPLY = """
+local applied = {}
+for i = 1, #KEYS do
+  local d = cjson.decode(ARGV[i])
+  local now = redis.call('hmget', KEYS[i], 'state', 'attempts', 'updated_at')
+  if now[1] == d.seen[1] and now[2] == d.seen[2] and now[3] == d.seen[3] then
+    for _, c in ipairs(d.ops) do redis.call(unpack(c)) end
+    applied[#applied + 1] = i
+  end
+end
+return applied
+"""
+_SEEN = ("state", "attempts", "updated_at")
+
+
 class UnknownDelivery(KeyError):
     pass
 
@@ -58,6 +80,7 @@ class DeliveryStore:
         self.policy = policy
         self.breaker_policy = breaker_policy
         self._add = redis.register_script(_ADD)
+        self._apply = redis.register_script(_APPLY)
 
     # ---- writes ---------------------------------------------------------------------------
 
@@ -96,7 +119,8 @@ class DeliveryStore:
                         pipe.unwatch()
                         return before
                     pipe.multi()
-                    self._write(pipe, before, after, now)
+                    for command in _writes(before, after, now):
+                        pipe.execute_command(*command)
                     if audit_by:
                         _audit(pipe, now, audit_by, f"delivery-{Event(event).value}", after.id,
                                {"state": before.state.value}, {"state": after.state.value,
@@ -113,6 +137,33 @@ class DeliveryStore:
             return self.record(delivery_id, Event.CLAIM, now)
         except (InvalidTransition, UnknownDelivery):
             return None
+
+    def claim_many(self, deliveries: Iterable[Delivery], now: float) -> list[Delivery]:
+        """Claim a batch (each as read just before: copies from `get_many`) in one round trip: those
+        claimable and unchanged since they were read, as claimed; the others are left alone."""
+        changes = []
+        for d in deliveries:
+            try:
+                changes.append((d, transition(d, Event.CLAIM, now, policy=self.policy)))
+            except InvalidTransition:
+                continue
+        return [after for (_before, after), ok in zip(changes, self.apply_many(changes, now), strict=True) if ok]
+
+    def apply_many(self, changes: list[tuple[Delivery, Delivery]], now: float) -> list[bool]:
+        """Write (before, after) transitions computed by deliveries.transition, each only if its
+        delivery is still `before` (compare-and-set), in one round trip: which were written."""
+        written = [after is before for before, after in changes]  # no change: nothing to write
+        todo = [(i, b, a) for i, (b, a) in enumerate(changes) if a is not b]
+        for start in range(0, len(todo), ADD_BATCH):
+            chunk = todo[start:start + ADD_BATCH]
+            args = []
+            for _i, before, after in chunk:
+                seen = _encode(before)
+                args.append(orjson.dumps({"seen": [seen.get(f, "") for f in _SEEN],
+                                          "ops": _writes(before, after, now)}))
+            for position in self._apply(keys=[keys.delivery(b.id) for _i, b, _a in chunk], args=args):
+                written[chunk[int(position) - 1][0]] = True
+        return written
 
     def defer(self, delivery_id: str, until: float) -> None:
         """Look at a due delivery again no earlier than `until` (its gateway's breaker is open).
@@ -210,12 +261,32 @@ class DeliveryStore:
         after, admitted = breakers.transition(seen, event, now, rng, self.breaker_policy, retry_after_s)
         if after == seen:
             return after, admitted  # nothing to write (the common case: closed and healthy): one round trip
+        after, admitted = self._breaker_write(key, [(event, retry_after_s)], now, rng)
+        return after, admitted
+
+    def breaker_outcomes(self, gateway: str, outcomes: list[tuple[breakers.BreakerEvent, float | None]],
+                         now: float, rng: random.Random) -> breakers.Breaker:
+        """A batch's outcomes at one gateway (SUCCESS / FAILURE, retry_after_s), in the order they
+        came back, as one transition each: one round trip when they change nothing."""
+        key = keys.breaker(gateway)
+        seen = _breaker(self.redis.hgetall(key))
+        after = seen
+        for event, wait in outcomes:
+            after, _ = breakers.transition(after, event, now, rng, self.breaker_policy, wait)
+        if after == seen:
+            return after
+        return self._breaker_write(key, outcomes, now, rng)[0]
+
+    def _breaker_write(self, key: str, events: list[tuple[breakers.BreakerEvent, float | None]], now: float,
+                       rng: random.Random) -> tuple[breakers.Breaker, bool]:
         with self.redis.pipeline() as pipe:
             while True:
                 try:
                     pipe.watch(key)
-                    before = _breaker(pipe.hgetall(key))
-                    after, admitted = breakers.transition(before, event, now, rng, self.breaker_policy, retry_after_s)
+                    before = after = _breaker(pipe.hgetall(key))
+                    admitted = True
+                    for event, wait in events:
+                        after, admitted = breakers.transition(after, event, now, rng, self.breaker_policy, wait)
                     if after == before:
                         pipe.unwatch()
                         return after, admitted
@@ -230,25 +301,27 @@ class DeliveryStore:
 
     # ---- internals ------------------------------------------------------------------------
 
-    def _write(self, pipe, before: Delivery, after: Delivery, now: float) -> None:
-        key = keys.delivery(after.id)
-        pipe.delete(key)
-        pipe.hset(key, mapping=_encode(after))
-        if before.state is not after.state:
-            pipe.zrem(keys.deliveries_in_state(before.state.value), after.id)
-        pipe.zadd(keys.deliveries_in_state(after.state.value), {after.id: after.updated_at})
-        if after.state in CLAIMABLE and after.next_attempt_at is not None:
-            pipe.zadd(keys.DELIVERIES_DUE, {after.id: after.next_attempt_at})
-        else:
-            pipe.zrem(keys.DELIVERIES_DUE, after.id)
-        if after.provider_id and after.provider_id != before.provider_id:
-            pipe.set(keys.delivery_by_provider_id(after.provider_id), after.id, ex=OPERATOR_RETENTION_S)
-        keep = DONE_RETENTION_S if after.state in FINAL else OPERATOR_RETENTION_S if after.state in NEEDS_OPERATOR \
-            else None
-        if keep:
-            pipe.expire(key, keep)
-            pipe.zremrangebyscore(keys.deliveries_in_state(after.state.value), "-inf", now - keep)
-        pipe.expire(keys.deliveries_of_notification(after.notification_id), OPERATOR_RETENTION_S)
+
+def _writes(before: Delivery, after: Delivery, now: float) -> list[list[str]]:
+    """The Redis commands that take a delivery's hash and indexes from `before` to `after`."""
+    key, i = keys.delivery(after.id), after.id
+    out = [["DEL", key], ["HSET", key, *[x for pair in _encode(after).items() for x in pair]]]
+    if before.state is not after.state:
+        out.append(["ZREM", keys.deliveries_in_state(before.state.value), i])
+    out.append(["ZADD", keys.deliveries_in_state(after.state.value), repr(after.updated_at), i])
+    if after.state in CLAIMABLE and after.next_attempt_at is not None:
+        out.append(["ZADD", keys.DELIVERIES_DUE, repr(after.next_attempt_at), i])
+    else:
+        out.append(["ZREM", keys.DELIVERIES_DUE, i])
+    if after.provider_id and after.provider_id != before.provider_id:
+        out.append(["SET", keys.delivery_by_provider_id(after.provider_id), i, "EX", str(OPERATOR_RETENTION_S)])
+    keep = DONE_RETENTION_S if after.state in FINAL else OPERATOR_RETENTION_S if after.state in NEEDS_OPERATOR \
+        else None
+    if keep:
+        out.append(["EXPIRE", key, str(keep)])
+        out.append(["ZREMRANGEBYSCORE", keys.deliveries_in_state(after.state.value), "-inf", repr(now - keep)])
+    out.append(["EXPIRE", keys.deliveries_of_notification(after.notification_id), str(OPERATOR_RETENTION_S)])
+    return out
 
 
 def _encode(d: Delivery) -> dict[str, str]:

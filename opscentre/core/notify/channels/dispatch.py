@@ -26,9 +26,9 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any
 
-from opscentre.core.notify.breaker import BreakerEvent
+from opscentre.core.notify.breaker import BreakerEvent, BreakerState
 from opscentre.core.notify.channels.base import Channel, DeliveryFailed, SendResult, Verifiable
-from opscentre.core.notify.deliveries import CLAIMABLE, Delivery, Event, InvalidTransition, State
+from opscentre.core.notify.deliveries import CLAIMABLE, Delivery, Event, InvalidTransition, State, transition
 from opscentre.core.notify.delivery_store import DeliveryStore
 
 log = logging.getLogger("opscentre.notify")
@@ -45,44 +45,94 @@ class Dispatcher:
     clock: Callable[[], float] = time.time
     unknown_after_s: float = 3600.0  # an interrupted SMS the provider cannot vouch for: unknown after this
 
-    def send_due(self, limit: int = 100, executor: Executor | None = None) -> list[Delivery]:
-        """Attempt every due delivery (up to `limit`), concurrently on `executor` if given (bounded
-        concurrency over the channels' keep-alive pools); returns those that changed."""
-        batch = self.store.get_many(self.store.due(self.clock(), limit))
-        results = executor.map(self.attempt, batch) if executor else map(self.attempt, batch)
-        return [d for d in results if d is not None]
+    def send_due(self, limit: int = 100, executor: Executor | None = None, chunk: int | None = None) -> list[Delivery]:
+        """Attempt every due delivery (up to `limit`), `chunk` at a time (default 16 with an
+        executor, else 1), each chunk's sends concurrent on `executor` (bounded concurrency over
+        the channels' keep-alive pools): returns those that changed.
 
-    def attempt(self, delivery: str | Delivery) -> Delivery | None:
-        """One attempt at one delivery (its id, or a copy just read), if it is due and its
-        gateway's breaker lets it go: the delivery after it, or None when nothing was tried."""
+        Per chunk: the breakers are read once per gateway (a closed breaker admits without a
+        write; any other takes each request through its transition, as one request at a time
+        would), the admitted deliveries are claimed in one round trip (claimed before sent),
+        sent, the outcomes reported to the breakers once per gateway and recorded in one round
+        trip. A delivery changed by something else meanwhile (a receipt) is recorded alone."""
+        batch = self.store.get_many(self.store.due(self.clock(), limit))
+        size = max(1, chunk or (16 if executor else 1))
+        out: list[Delivery] = []
+        for start in range(0, len(batch), size):
+            out += self._send_chunk(batch[start:start + size], executor)
+        return out
+
+    def _send_chunk(self, batch: list[Delivery], executor: Executor | None) -> list[Delivery]:
+        run = executor.map if executor else map
         now = self.clock()
-        d = self.store.get(delivery) if isinstance(delivery, str) else delivery
-        if d is None or d.state not in CLAIMABLE or (d.next_attempt_at or 0) > now:
-            return None
-        channel = self.channels.get(d.channel)
-        if channel is None:
-            return self._fail_unsent(d, f"the {d.channel} channel is not enabled", now)
-        target = self.targets(d)
-        if target is None:
-            return self.store.record(d.id, Event.CANCEL, now, error="the recipient is gone (removed or opted out)")
-        gateway = channel.gateway(target)
+        due = [d for d in batch if d.state in CLAIMABLE and (d.next_attempt_at or 0) <= now]
+        out: list[Delivery] = []
+        ready: dict[str, tuple[Channel, Any, str]] = {}
+        closed: dict[str, bool] = {}
+        for d, target in zip(due, run(self._target, due), strict=True):
+            channel = self.channels.get(d.channel)
+            if channel is None:
+                out.append(self._fail_unsent(d, f"the {d.channel} channel is not enabled", now))
+            elif target is None:
+                out.append(self.store.record(d.id, Event.CANCEL, now, error="the recipient is gone (removed or "
+                                                                              "opted out)"))
+            elif self._admitted(d, channel.gateway(target), now, closed):
+                ready[d.id] = (channel, target, channel.gateway(target))
+        claimed = self.store.claim_many([d for d in due if d.id in ready], now)
+        results = list(run(lambda c: self._send(c, *ready[c.id][:2]), claimed))
+        by_gateway: dict[str, list] = {}
+        for d, outcome in zip(claimed, results, strict=True):
+            failed = isinstance(outcome, DeliveryFailed)
+            event = BreakerEvent.FAILURE if failed and outcome.retryable else BreakerEvent.SUCCESS  # a 4xx: it is up
+            by_gateway.setdefault(ready[d.id][2], []).append((event, outcome.retry_after_s if failed else None))
+        now = self.clock()
+        for gateway, outcomes in by_gateway.items():
+            self.store.breaker_outcomes(gateway, outcomes, now, self.rng)
+        changes, events = [], []
+        for d, outcome in zip(claimed, results, strict=True):
+            channel = ready[d.id][0]
+            if isinstance(outcome, SendResult):
+                event = Event.DELIVERED if outcome.status is State.DELIVERED else Event.ACCEPTED
+                details = {"provider_id": outcome.provider_id}
+            else:
+                log.warning("%s to %s failed (attempt %d): %s", channel.name, d.target_masked, d.attempts,
+                            outcome.reason)
+                if outcome.ambiguous and not channel.resend_safe:
+                    out.append(d)  # it may have gone: left in `sending` for recover() to check with the provider
+                    continue
+                event, details = Event.FAILED, {"rng": self.rng, "error": outcome.reason,
+                                                "retryable": outcome.retryable,
+                                                "retry_after_s": outcome.retry_after_s, "code": outcome.code}
+            events.append((event, details))
+            changes.append((d, transition(d, event, now, policy=self.store.policy, **details)))
+        for (d, after), (event, details), ok in zip(changes, events, self.store.apply_many(changes, now),
+                                                    strict=True):
+            out.append(after if ok else self._record(d, event, **details))
+        return [d for d in out if d is not None]
+
+    def _admitted(self, d: Delivery, gateway: str, now: float, closed: dict[str, bool]) -> bool:
+        """May a request go to this gateway now? Refused: the delivery comes back when the breaker
+        says. `closed`: the chunk's breakers read so far (a closed one admits all and changes nothing)."""
+        if gateway not in closed:
+            closed[gateway] = self.store.breaker(gateway).state is BreakerState.CLOSED
+        if closed[gateway]:
+            return True
         breaker, admitted = self.store.breaker_event(gateway, BreakerEvent.REQUEST, now, self.rng)
         if not admitted:
             self.store.defer(d.id, breaker.wait_until() + self.rng.uniform(0, DEFER_SPREAD_S))
-            return None
-        claimed = self.store.claim_for_send(d.id, now)
-        if claimed is None:
-            return None  # another notifier took it
+        return admitted
+
+    def _target(self, d: Delivery) -> Any | None:
+        return self.targets(d) if d.channel in self.channels else None
+
+    def _send(self, d: Delivery, channel: Channel, target: Any) -> SendResult | DeliveryFailed:
         try:
-            result = channel.send(claimed.body(), target, claimed.idempotency_key)
+            return channel.send(d.body(), target, d.idempotency_key)
         except DeliveryFailed as failure:
-            return self._failed(channel, gateway, claimed, failure)
+            return failure
         except Exception as exc:  # a bug in a channel: whether it sent is unknown
-            log.exception("%s channel raised on %s", channel.name, claimed.id)
-            failure = DeliveryFailed(f"internal error ({type(exc).__name__})", retryable=True, ambiguous=True)
-            return self._failed(channel, gateway, claimed, failure)
-        self.store.breaker_event(gateway, BreakerEvent.SUCCESS, self.clock(), self.rng)
-        return self._succeeded(claimed, result)
+            log.exception("%s channel raised on %s", channel.name, d.id)
+            return DeliveryFailed(f"internal error ({type(exc).__name__})", retryable=True, ambiguous=True)
 
     def recover(self) -> list[Delivery]:
         """Resolve deliveries left in `sending` longer than their channel's send timeout."""
@@ -100,10 +150,6 @@ class Dispatcher:
 
     # ---- internals ------------------------------------------------------------------------
 
-    def _succeeded(self, d: Delivery, result: SendResult) -> Delivery:
-        event = Event.DELIVERED if result.status is State.DELIVERED else Event.ACCEPTED
-        return self._record(d, event, provider_id=result.provider_id)
-
     def _record(self, d: Delivery, event: Event, **details) -> Delivery:
         """The outcome of a send; if something else settled the delivery meanwhile (a receipt, or a
         recovery that ran while a response trickled in past the timeouts) that record stands."""
@@ -112,16 +158,6 @@ class Dispatcher:
         except InvalidTransition as exc:
             log.warning("%s: outcome %s not recorded: %s", d.id, event.value, exc)
             return self.store.get(d.id) or d
-
-    def _failed(self, channel: Channel, gateway: str, d: Delivery, failure: DeliveryFailed) -> Delivery:
-        now = self.clock()
-        outcome = BreakerEvent.FAILURE if failure.retryable else BreakerEvent.SUCCESS  # a 4xx: the gateway is up
-        self.store.breaker_event(gateway, outcome, now, self.rng, failure.retry_after_s)
-        log.warning("%s to %s failed (attempt %d): %s", channel.name, d.target_masked, d.attempts, failure.reason)
-        if failure.ambiguous and not channel.resend_safe:
-            return d  # it may have gone: left in `sending` for recover() to check with the provider
-        return self._record(d, Event.FAILED, rng=self.rng, error=failure.reason, retryable=failure.retryable,
-                            retry_after_s=failure.retry_after_s, code=failure.code)
 
     def _fail_unsent(self, d: Delivery, reason: str, now: float) -> Delivery | None:
         if self.store.claim_for_send(d.id, now) is None:

@@ -106,7 +106,7 @@ class SmsChannel:
     resend_safe = False  # an SMS cannot be unsent, and the API takes no idempotency key: look it up first
 
     def __init__(self, settings: SmsSettings, session: requests.Session | None = None,
-                 connect_timeout_s: float = 3.05, read_timeout_s: float = 10.0, pool_size: int = 32,
+                 connect_timeout_s: float = 3.05, read_timeout_s: float = 10.0, pool_size: int = 64,
                  clock: Callable[[], float] = time.time):
         if not settings.enabled:
             raise ChannelDisabled(settings.disabled_reason)
