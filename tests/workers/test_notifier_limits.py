@@ -7,14 +7,17 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import orjson
+import pytest
 
+from opscentre.core import keys
+from opscentre.core.alert_store import AlertStore
 from opscentre.core.models import Entity, ObservationBatch
 from opscentre.core.notify.channels import Channels
 from opscentre.core.notify.channels.sms import SmsChannel
 from opscentre.core.notify.deliveries import State
 from opscentre.core.notify.delivery_store import DeliveryStore
 from opscentre.core.notify.rate_limit import Candidate, SmsRateLimit
-from opscentre.core.notify.recipient_store import RecipientStore
+from opscentre.core.notify.recipient_store import RecipientRefused, RecipientStore
 from opscentre.core.notify.recipients import Recipient, Role
 from opscentre.core.store import Store
 from opscentre.workers.evaluation import evaluate_city
@@ -104,3 +107,32 @@ def test_concurrent_checks_never_let_more_than_the_limit_through(redis_server):
         results = list(pool.map(one, range(64)))
     assert results.count(None) == 10
     assert sorted(r for r in results if r is not None) == [10] * 54
+
+
+def test_a_number_the_provider_says_unsubscribed_is_opted_out_and_audited_masked(redis_client, gateway):  # noqa: F811
+    now = time.time()
+    recipients = RecipientStore(redis_client)
+    zone = apart(1)[0]
+    recipients.add(Recipient.create(name="Ana", phone=PHONE, consent_how="cli", now=now, zone_ids=(zone,),
+                                    role=Role.COMMUNITY))
+    recipients.add(Recipient.create(name="Ana", phone=PHONE, consent_how="cli", now=now, zone_ids=(zone,),
+                                    role=Role.AGENT))
+    notifier = Notifier(RIO, redis_client, Channels(enabled={"sms": SmsChannel(sms_settings(gateway))}), "t")
+    gateway.mode = "21610"  # Twilio: the number replied STOP to our sender
+    reading(Store(redis_client), zone, now)
+    notifier.turn(block_ms=None)
+    assert len(gateway.posts()) == 2  # one per role, both refused
+    assert {d.error_code for d in DeliveryStore(redis_client).by_state(State.DEAD)} == {"21610"}
+    assert recipients.by_phone(PHONE) == [] and recipients.opted_out(PHONE) is not None
+    audited = [e for e in AlertStore(redis_client).audit() if e["action"] == "recipient-opted-out"]
+    assert sum(e["after"]["removed"] for e in audited) == 2 and "21610" in audited[0]["after"]["why"]
+    assert audited[0]["subject"].endswith("21") and PHONE not in orjson.dumps(audited).decode()
+    # nothing more goes to it, and an operator cannot add it back
+    gateway.mode = "ok"
+    told = redis_client.xlen(keys.OUTBOX)
+    reading(Store(redis_client), zone, now + 60, kind="aqi", value=350.0)  # the incident escalates: news
+    assert redis_client.xlen(keys.OUTBOX) > told
+    notifier.turn(block_ms=None)
+    assert len(gateway.posts()) == 2
+    with pytest.raises(RecipientRefused):
+        recipients.add(Recipient.create(name="Ana", phone=PHONE, consent_how="cli", now=now, zone_ids=(zone,)))
