@@ -56,9 +56,12 @@ def _list(args) -> int:
     if args.json:
         sys.stdout.buffer.write(orjson.dumps(rows) + b"\n")
         return 0
+    from opscentre.core.settings import load_settings
+
+    tz = load_settings().tz  # the city's time
     print(f"{len(rows)} deliveries" + (" needing an operator" if args.dead else ""))
     for d in found:
-        when = datetime.fromtimestamp(d.updated_at).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+        when = datetime.fromtimestamp(d.updated_at, tz).strftime("%Y-%m-%d %H:%M:%S %Z")
         line = (f"  {d.id} {d.channel:<7} {d.target_masked:<24} {d.state.value:<17} attempts {d.attempts}"
                 f"{f', {d.segments} segments' if d.segments else ''}"
                 f"{f', provider {d.provider_id}' if d.provider_id else ''}  {when}")
