@@ -44,12 +44,14 @@ class Breaker:
     state: BreakerState = BreakerState.CLOSED
     failures: int = 0  # consecutive retryable failures
     step: int = 0  # backoff step of the current opening (0 when it first opens)
-    retry_at: float = 0.0  # open: when the probe may go
+    retry_at: float = 0.0  # open: when the probe may go; half-open: when refused requests ask again
     probe_until: float = 0.0  # half-open: when an unanswered probe counts as failed
 
     def wait_until(self) -> float:
-        """When a refused request should ask again."""
-        return self.retry_at if self.state is BreakerState.OPEN else self.probe_until
+        """When a refused request should ask again: open, when the probe may go; half-open, one
+        step's floor after the probe went (not probe_until: a probe that succeeds closes the breaker
+        within a send, and the requests refused meanwhile must not wait out the probe timeout)."""
+        return self.retry_at if self.state is BreakerState.OPEN else min(self.retry_at, self.probe_until)
 
 
 POLICY = BreakerPolicy()
@@ -65,7 +67,10 @@ def transition(b: Breaker, event: BreakerEvent, now: float, rng: random.Random,
         if b.state is BreakerState.CLOSED:
             return b, True
         if b.state is BreakerState.OPEN and now >= b.retry_at:
-            return replace(b, state=BreakerState.HALF_OPEN, probe_until=now + policy.probe_timeout_s), True
+            return replace(b, state=BreakerState.HALF_OPEN, probe_until=now + policy.probe_timeout_s,
+                           retry_at=now + policy.backoff.lower(b.step)), True
+        if b.state is BreakerState.HALF_OPEN and now >= b.retry_at:  # the probe is still out: ask again later
+            return replace(b, retry_at=now + policy.backoff.lower(b.step)), False
         return b, False
     if event is BreakerEvent.SUCCESS:
         return Breaker(), True
