@@ -42,7 +42,8 @@ RECOVER_EVERY_S = 30.0
 # for the first time on an old outbox, or down for that long) is not sent: news that old would
 # mislead. It is logged, never silently dropped.
 MAX_AGE_S = 3600.0
-SEND_CONCURRENCY = 64  # requests in flight at once, over the channels' keep-alive pools (their pool_size)
+SEND_CONCURRENCY = 128  # requests in flight at once, over the channels' keep-alive pools (their pool_size)
+SEND_CHUNK = 32  # claimed together, recorded together; SEND_CONCURRENCY / SEND_CHUNK chunks under way at once
 SEND_BATCH = SEND_CONCURRENCY * 4  # due deliveries taken per turn, so a new notification waits for
 # at most this many sends (a mass send is sent over many turns, between outbox reads)
 
@@ -66,7 +67,8 @@ class Notifier:
     def turn(self, block_ms: int | None = READ_BLOCK_MS) -> tuple[int, int]:
         """One turn: (deliveries planned, deliveries that changed on sending)."""
         planned = self.plan_new(None if self._busy else block_ms)
-        sent = self.dispatcher.send_due(limit=SEND_BATCH, executor=self.executor, chunk=SEND_CONCURRENCY)
+        sent = self.dispatcher.send_due(limit=SEND_BATCH, executor=self.executor, chunk=SEND_CHUNK,
+                                        overlap=SEND_CONCURRENCY // SEND_CHUNK)
         self._busy = bool(sent)
         if self.clock() - self._recovered_at >= RECOVER_EVERY_S:
             self._recovered_at = self.clock()

@@ -22,7 +22,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,11 +44,14 @@ class Dispatcher:
     rng: random.Random = field(default_factory=random.Random)
     clock: Callable[[], float] = time.time
     unknown_after_s: float = 3600.0  # an interrupted SMS the provider cannot vouch for: unknown after this
+    _runners: tuple[int, ThreadPoolExecutor] | None = field(default=None, init=False, repr=False)
 
-    def send_due(self, limit: int = 100, executor: Executor | None = None, chunk: int | None = None) -> list[Delivery]:
+    def send_due(self, limit: int = 100, executor: Executor | None = None, chunk: int | None = None,
+                 overlap: int = 1) -> list[Delivery]:
         """Attempt every due delivery (up to `limit`), `chunk` at a time (default 16 with an
         executor, else 1), each chunk's sends concurrent on `executor` (bounded concurrency over
-        the channels' keep-alive pools): returns those that changed.
+        the channels' keep-alive pools), `overlap` chunks under way at once (so one chunk's round
+        trips to Redis overlap others' sends): returns those that changed.
 
         Per chunk: the breakers are read once per gateway (a closed breaker admits without a
         write; any other takes each request through its transition, as one request at a time
@@ -57,10 +60,12 @@ class Dispatcher:
         trip. A delivery changed by something else meanwhile (a receipt) is recorded alone."""
         batch = self.store.get_many(self.store.due(self.clock(), limit))
         size = max(1, chunk or (16 if executor else 1))
-        out: list[Delivery] = []
-        for start in range(0, len(batch), size):
-            out += self._send_chunk(batch[start:start + size], executor)
-        return out
+        chunks = [batch[start:start + size] for start in range(0, len(batch), size)]
+        if executor is None or overlap <= 1 or len(chunks) <= 1:
+            return [d for c in chunks for d in self._send_chunk(c, executor)]
+        if self._runners is None or self._runners[0] != overlap:
+            self._runners = (overlap, ThreadPoolExecutor(overlap, thread_name_prefix="send-chunk"))
+        return [d for done in self._runners[1].map(lambda c: self._send_chunk(c, executor), chunks) for d in done]
 
     def _send_chunk(self, batch: list[Delivery], executor: Executor | None) -> list[Delivery]:
         run = executor.map if executor else map
@@ -69,7 +74,7 @@ class Dispatcher:
         out: list[Delivery] = []
         ready: dict[str, tuple[Channel, Any, str]] = {}
         closed: dict[str, bool] = {}
-        for d, target in zip(due, run(self._target, due), strict=True):
+        for d, target in zip(due, map(self._target, due), strict=True):
             channel = self.channels.get(d.channel)
             if channel is None:
                 out.append(self._fail_unsent(d, f"the {d.channel} channel is not enabled", now))
