@@ -75,10 +75,11 @@ def _parser() -> argparse.ArgumentParser:
     add_delivery_commands(command, _as_of)
 
     c = command("bench", "run a benchmark and print its figures beside a baseline")
-    c.add_argument("name", choices=["ingest", "alerts"])
+    c.add_argument("name", choices=["ingest", "alerts", "notify"])
     c.add_argument("--json", action="store_true", help="end with one JSON line")
     c.add_argument("-n", "--observations", "--entities", dest="size", type=int,
-                   help="ingest: observations to push (default 500000); alerts: entities (default 50000)")
+                   help="ingest: observations to push (default 500000); alerts: entities (default 50000); "
+                        "notify: recipients (default 10000)")
     c.add_argument("--hours", type=float, default=24.0, help="alerts: hours of history per entity (default 24)")
     c.add_argument("--samples", type=int, default=1000, help="alerts: latency samples, 0 to skip (default 1000)")
     c.add_argument("--ingest-rate", type=float, default=10_000.0,
@@ -288,7 +289,11 @@ def cmd_alerts(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    if args.name == "alerts":
+    if args.name == "notify":
+        from opscentre.bench.notify import run_notify_bench
+
+        result = run_notify_bench(_settings(args), args.size or 10_000)
+    elif args.name == "alerts":
         from opscentre.bench.alerts import run_alerts_bench
 
         result = run_alerts_bench(_settings(args), args.size or 50_000, args.hours, args.samples, args.ingest_rate)

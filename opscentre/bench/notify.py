@@ -1,0 +1,196 @@
+"""`opscentre bench notify`: one notifier process texting a whole bairro, beside the gateway's ceiling.
+
+Throughput. A fresh embedded Redis holds `recipients` community contacts (10,000 by default), all
+in one bairro; a Twilio-compatible gateway on loopback (bench/sms_gateway.py) answers each
+message after 50 ms. The baseline is measured first: the gateway alone, driven by a plain
+aiohttp client, as fast as it answers (its ceiling: what no client of it can beat). Then one
+notifier process (workers/notifier.py's Notifier in a spawned process, the SMS channel pointed
+at the gateway) runs as `opscentre notifier` does, and a 15 mm reading in 15 min at a gauge in
+the bairro is stored and evaluated with the config's rules (`evaluate_city`), which opens an
+incident and writes its notification to the outbox. Measured at the gateway: messages/s from the
+first POST to the last (`value`), and the whole run from the evaluation's return; then checked:
+each recipient's number reached the gateway exactly once (0 duplicates, 0 missing) and every
+delivery is recorded `sent`.
+
+The two-person rule: a send to more than `notify.approval_over` recipients waits for two
+operators. The bench raises approval_over above the recipient count in its copy of the settings
+(the notifier's too), so what is timed is planning and sending, not operators.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import redis
+
+from opscentre.bench.sms_gateway import Gateway
+from opscentre.core import keys
+from opscentre.core.models import Entity, ObservationBatch
+from opscentre.core.notify.deliveries import State
+from opscentre.core.notify.delivery_store import DeliveryStore
+from opscentre.core.notify.recipient_store import RecipientStore
+from opscentre.core.notify.recipients import Recipient, Role
+from opscentre.core.settings import Settings, load_settings
+from opscentre.core.store import Store
+from opscentre.processes.redis_server import RedisServer
+from opscentre.workers import notifier as notifier_module
+from opscentre.workers.evaluation import evaluate_city
+
+GOAL_PER_S = 1000.0
+GATEWAY_DELAY_S = 0.05
+CEILING_CONCURRENCY = 256
+BAIRRO = "Copacabana"
+STORM_MM = 15.0  # in 15 min: Alerta Rio's "very heavy" (> 12.5 mm), critical in Rio's rules
+WAIT_S = 300.0  # the longest the bench waits for every message
+
+
+def run_notify_bench(settings: Settings, recipients: int = 10_000, progress: bool = True) -> dict:
+    def say(text: str) -> None:
+        if progress:
+            print(text, file=sys.stderr, flush=True)
+
+    logging.getLogger("opscentre.alerts").setLevel(logging.WARNING)
+    settings = _bench_settings(settings, recipients)
+    zone = settings.zones.find(BAIRRO) or settings.zones.ids[0]
+    with tempfile.TemporaryDirectory(prefix="opscentre-bench-") as tmp:
+        server = RedisServer(Path(tmp), persist=False).start()
+        gateway = Gateway(GATEWAY_DELAY_S).start()
+        try:
+            say(f"baseline: the loopback gateway alone ({GATEWAY_DELAY_S * 1000:g} ms per answer), {recipients:,} "
+                f"POSTs from a plain aiohttp client over {CEILING_CONCURRENCY} kept-alive connections ...")
+            ceiling = gateway.ceiling(recipients, CEILING_CONCURRENCY)
+            say(f"  gateway ceiling: {ceiling:,.0f} messages/s")
+            client = redis.Redis.from_url(server.url)
+            phones = _recipients(client, zone, recipients, say)
+            result = _throughput(settings, server.url, client, gateway, zone, phones, say)
+        finally:
+            gateway.stop()
+            server.stop()
+    value = result["messages_per_s"]
+    result.update({
+        "bench": "notify", "value": value,
+        "unit": f"SMS/s from one notifier process to a loopback Twilio-compatible gateway answering in "
+                f"{GATEWAY_DELAY_S * 1000:g} ms, {recipients:,} recipients in one bairro (first POST to last)",
+        "baseline": f"the gateway's own ceiling: a plain aiohttp client, {CEILING_CONCURRENCY} kept-alive "
+                    "connections, nothing else (what no client of it can beat)",
+        "baseline_value": round(ceiling, 1), "ratio": round(value / ceiling, 3),
+        "goal_per_s": GOAL_PER_S, "goal_met": value >= GOAL_PER_S and result["exactly_once"],
+        "recipients": recipients, "gateway_delay_ms": GATEWAY_DELAY_S * 1000,
+        "send_concurrency": notifier_module.SEND_CONCURRENCY,
+        "approval": "approval_over raised above the recipient count in the bench's settings copy",
+    })
+    say(f"throughput: {value:,.0f} messages/s (goal {GOAL_PER_S:,.0f}: {'met' if result['goal_met'] else 'NOT met'}), "
+        f"{result['ratio']:.0%} of the gateway's ceiling {ceiling:,.0f}/s; evaluation -> first POST "
+        f"{result['first_post_after_s']:.2f} s, -> last POST {result['last_post_after_s']:.2f} s; "
+        f"{result['delivered_once']:,} numbers texted once, {result['duplicates']} duplicates, "
+        f"{result['missing']} missing, {result['recorded_sent']:,} recorded sent")
+    return result
+
+
+def _bench_settings(settings: Settings, recipients: int) -> Settings:
+    notify = settings.notify.model_copy(update={"approval_over": max(settings.notify.approval_over, recipients + 1)})
+    return settings.model_copy(update={"notify": notify})
+
+
+def _recipients(client: redis.Redis, zone: str, n: int, say) -> list[str]:
+    say(f"adding {n:,} community contacts in {zone} ...")
+    store, now = RecipientStore(client), time.time()
+    phones = [f"+552199{i:07d}" for i in range(n)]
+    for i, phone in enumerate(phones):
+        store.add(Recipient.create(name=f"contact {i}", phone=phone, consent_how="bench", now=now,
+                                   zone_ids=(zone,), role=Role.COMMUNITY))
+    return phones
+
+
+def _throughput(settings: Settings, url: str, client: redis.Redis, gateway: Gateway, zone: str,
+                phones: list[str], say) -> dict:
+    notifier = _NotifierProcess(url, settings, gateway.env())
+    try:
+        say(f"one notifier process ({notifier_module.SEND_CONCURRENCY} sends in flight); a {STORM_MM:g} mm "
+            f"reading at a gauge in {zone}, evaluated ...")
+        evaluated = _storm(settings, Store(client), zone)
+        deadline = evaluated + WAIT_S
+        while gateway.count() < len(phones) and time.time() < deadline:
+            time.sleep(0.05)
+        store = DeliveryStore(client)
+        while store.counts()[State.SENT.value] < len(phones) and time.time() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)  # anything sent twice would have reached the gateway by now
+        received = gateway.received()
+    finally:
+        notifier.stop()
+    times = sorted(t for _to, t in received)
+    by_number = Counter(to for to, _t in received)
+    expected = set(phones)
+    duplicates = sum(n - 1 for n in by_number.values() if n > 1)
+    missing = len(expected - set(by_number))
+    span = times[-1] - times[0] if len(times) > 1 else 0.0
+    counts = DeliveryStore(client).counts()
+    return {
+        "messages_per_s": round((len(times) - 1) / span, 1) if span else 0.0,
+        "first_post_after_s": round(times[0] - evaluated, 3) if times else None,
+        "last_post_after_s": round(times[-1] - evaluated, 3) if times else None,
+        "end_to_end_per_s": round(len(times) / (times[-1] - evaluated), 1) if times else 0.0,
+        "posts": len(received), "delivered_once": sum(1 for n in by_number.values() if n == 1),
+        "duplicates": duplicates, "missing": missing, "strangers": len(set(by_number) - expected),
+        "recorded_sent": counts[State.SENT.value],
+        "deliveries_by_state": {k: v for k, v in counts.items() if v},
+        "exactly_once": duplicates == 0 and missing == 0 and len(received) == len(phones),
+    }
+
+
+def _storm(settings: Settings, store: Store, zone: str) -> float:
+    """Very heavy rain at a new gauge in `zone`, stored and evaluated as a poll job does; the time
+    the evaluation returned (the notification is in the outbox)."""
+    point = dict(zip(settings.zones.ids, settings.zones.representative_points))[zone]
+    now = time.time()
+    gauge = Entity(entity_id="bench-gauge", entity_type="rain_gauge", source="alerta_rio", name="bench gauge",
+                   zone_id=zone, geometry={"type": "Point", "coordinates": list(point)})
+    batch = ObservationBatch(source="alerta_rio", kind="rain_mm", entity_ids=[gauge.entity_id], values=[STORM_MM],
+                             observed_at=[now])
+    store.write_poll("alerta_rio", [gauge], [batch], {}, {}, retention_s=86400, wall_now=now)
+    evaluate_city(settings, store, now=now)
+    if not store.redis.xlen(keys.OUTBOX):
+        raise RuntimeError(f"the config's rules raised no notification for {STORM_MM:g} mm in {zone}")
+    return time.time()
+
+
+class _NotifierProcess:
+    """Notifier.turn in a loop, as `opscentre notifier` runs it, in a spawned process."""
+
+    def __init__(self, url: str, settings: Settings, env: dict[str, str]):
+        ctx = multiprocessing.get_context("spawn")
+        self.ready, self.stopping = ctx.Event(), ctx.Event()
+        self.process = ctx.Process(target=_run_notifier, daemon=True, args=(
+            url, settings.source_path, settings.notify.approval_over, env, self.ready, self.stopping))
+        self.process.start()
+        if not self.ready.wait(120):
+            self.stop()
+            raise RuntimeError("the bench's notifier process did not start")
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.process.join(30)
+        if self.process.is_alive():
+            self.process.terminate()
+            self.process.join()
+
+
+def _run_notifier(url, config, approval_over, env, ready, stopping) -> None:
+    from opscentre.core.notify.channels import build
+
+    logging.getLogger("opscentre.alerts").setLevel(logging.WARNING)
+    settings = load_settings(config)
+    settings = settings.model_copy(update={"notify": settings.notify.model_copy(
+        update={"approval_over": approval_over})})
+    channels = build(env, names=["sms"])
+    n = notifier_module.Notifier(settings, redis.Redis.from_url(url), channels, "bench-notifier")
+    ready.set()
+    while not stopping.is_set():
+        n.turn(block_ms=100)

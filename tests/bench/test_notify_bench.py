@@ -1,0 +1,41 @@
+"""`opscentre bench notify` at a tiny size: the JSON line's shape, and that the benchmark measures
+what it says — one notifier process texted every recipient in the bairro exactly once, counted
+by number at the gateway and recorded sent. Never timings."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from opscentre.bench.notify import run_notify_bench
+from opscentre.cli import _parser
+from opscentre.core.settings import load_settings
+
+RECIPIENTS = 300
+
+
+@pytest.fixture(scope="module")
+def figures():
+    return run_notify_bench(load_settings(), recipients=RECIPIENTS, progress=False)
+
+
+def test_the_figures_are_one_json_object_in_the_bench_contract_shape(figures):
+    line = orjson.loads(orjson.dumps(figures))
+    assert line["bench"] == "notify"
+    for key in ("value", "baseline_value", "ratio", "first_post_after_s", "last_post_after_s", "end_to_end_per_s"):
+        assert isinstance(line[key], (int, float)) and line[key] > 0, key
+    assert isinstance(line["unit"], str) and isinstance(line["baseline"], str) and "approval_over" in line["approval"]
+    assert line["recipients"] == RECIPIENTS
+
+
+def test_every_recipient_was_texted_exactly_once_and_recorded_sent(figures):
+    assert figures["posts"] == figures["delivered_once"] == RECIPIENTS
+    assert figures["duplicates"] == figures["missing"] == figures["strangers"] == 0
+    assert figures["exactly_once"]
+    assert figures["recorded_sent"] == RECIPIENTS and figures["deliveries_by_state"] == {"sent": RECIPIENTS}
+
+
+@pytest.mark.parametrize("argv,size", [(["bench", "notify", "--json"], None), (["bench", "notify", "-n", "500"], 500)])
+def test_the_command_line_takes_the_notify_benchmark(argv, size):
+    args = _parser().parse_args(argv)
+    assert (args.name, args.size) == ("notify", size)
