@@ -79,8 +79,7 @@ class Dispatcher:
             if channel is None:
                 out.append(self._fail_unsent(d, f"the {d.channel} channel is not enabled", now))
             elif target is None:
-                out.append(self.store.record(d.id, Event.CANCEL, now, error="the recipient is gone (removed or "
-                                                                              "opted out)"))
+                out.append(self._record(d, Event.CANCEL, error="the recipient is gone (removed or opted out)"))
             elif self._admitted(d, channel.gateway(target), now, closed):
                 ready[d.id] = (channel, target, channel.gateway(target))
         claimed = self.store.claim_many([d for d in due if d.id in ready], now)
@@ -148,7 +147,11 @@ class Dispatcher:
             channel = self.channels.get(d.channel)
             if channel is not None and now - (d.claimed_at or 0) < channel.send_timeout_s * 2:
                 continue  # its request may still be in flight
-            resolved = self._recover_one(d, channel, now)
+            try:
+                resolved = self._recover_one(d, channel, now)
+            except InvalidTransition as exc:  # another notifier resolved it first: its record stands
+                log.info("%s: recovered elsewhere meanwhile (%s)", d.id, exc)
+                continue
             if resolved is not None:
                 out.append(resolved)
         return out
