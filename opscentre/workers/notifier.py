@@ -103,10 +103,14 @@ class Notifier:
         out = [d for d, _ in planned]
         limited = [i for i, (d, _) in enumerate(planned) if planning.rate_limited(d)]
         counts = self.rate_limit.check([Candidate(out[i].recipient_id, out[i].id, planned[i][1]) for i in limited], now)
+        refused = 0
         for i, count in zip(limited, counts, strict=True):
             if count is not None:
                 out[i] = planning.over_rate_limit(out[i], count, now)
-                log.warning("SMS to %s not sent: %s", out[i].target_masked, out[i].last_error)
+                refused += 1
+        if refused:
+            log.warning("%d SMS over the per-recipient limit (%d an hour) cancelled: see `opscentre deliveries`",
+                        refused, self.settings.notify.per_recipient_per_hour)
         return out
 
     def _recipients(self) -> tuple[dict[str, Recipient], RecipientAreas]:
