@@ -188,6 +188,9 @@ class Dispatcher:
                 return None  # asked again on the next pass
             return self.store.record(d.id, Event.LOST, now, error=f"interrupted mid-send and the provider cannot "
                                      f"say whether it has it ({failure.reason}): not resent, check and retry by hand")
+        current = self.store.get(d.id)  # the provider took a while: is it still the claim it asked about?
+        if current is None or current.state is not State.SENDING or current.claimed_at != d.claimed_at:
+            return None  # another notifier resolved it meanwhile, and may be sending it again: that stands
         if found is not None:
             return self.store.record(d.id, Event.RECEIPT, now, receipt=found)
         return self.store.record(d.id, Event.FAILED, now, rng=self.rng, retryable=True,
