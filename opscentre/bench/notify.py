@@ -12,6 +12,13 @@ first POST to the last (`value`), and the whole run from the evaluation's return
 each recipient's number reached the gateway exactly once (0 duplicates, 0 missing) and every
 delivery is recorded `sent`.
 
+Firing -> POST, before that: a storm in `probes` other bairros one after another, each texting
+that bairro's one contact, from the evaluation's return to the POST at the gateway, p50 / p99.
+Beside it, labelled as such, the speed-tuned Prometheus + Alertmanager path measured on this
+machine (threshold -> webhook p99 1.57 s): it cannot run here. Not measured yet: stored -> POST
+under 10,000 obs/s of background ingest (bench alerts' worker processes with a notifier beside
+them), issue 11's latency figure.
+
 The two-person rule: a send to more than `notify.approval_over` recipients waits for two
 operators. The bench raises approval_over above the recipient count in its copy of the settings
 (the notifier's too), so what is timed is planning and sending, not operators.
@@ -43,6 +50,7 @@ from opscentre.workers import notifier as notifier_module
 from opscentre.workers.evaluation import evaluate_city
 
 GOAL_PER_S = 1000.0
+ALERTMANAGER_P99_MS = 1570.0  # issue 11: the speed-tuned Prometheus + Alertmanager path on this machine
 GATEWAY_DELAY_S = 0.05
 CEILING_CONCURRENCY = 256
 BAIRRO = "Copacabana"
@@ -50,7 +58,7 @@ STORM_MM = 15.0  # in 15 min: Alerta Rio's "very heavy" (> 12.5 mm), critical in
 WAIT_S = 300.0  # the longest the bench waits for every message
 
 
-def run_notify_bench(settings: Settings, recipients: int = 10_000, progress: bool = True) -> dict:
+def run_notify_bench(settings: Settings, recipients: int = 10_000, probes: int = 100, progress: bool = True) -> dict:
     def say(text: str) -> None:
         if progress:
             print(text, file=sys.stderr, flush=True)
@@ -68,7 +76,7 @@ def run_notify_bench(settings: Settings, recipients: int = 10_000, progress: boo
             say(f"  gateway ceiling: {ceiling:,.0f} messages/s")
             client = redis.Redis.from_url(server.url)
             phones = _recipients(client, zone, recipients, say)
-            result = _throughput(settings, server.url, client, gateway, zone, phones, say)
+            result = _throughput(settings, server.url, client, gateway, zone, phones, probes, say)
         finally:
             gateway.stop()
             server.stop()
@@ -84,12 +92,19 @@ def run_notify_bench(settings: Settings, recipients: int = 10_000, progress: boo
         "recipients": recipients, "gateway_delay_ms": GATEWAY_DELAY_S * 1000,
         "send_concurrency": notifier_module.SEND_CONCURRENCY,
         "approval": "approval_over raised above the recipient count in the bench's settings copy",
+        "firing_to_post_baseline": "Prometheus + Alertmanager tuned for speed, threshold -> webhook, measured on "
+                                   "this machine earlier (not run here)",
+        "firing_to_post_baseline_p99_ms": ALERTMANAGER_P99_MS,
     })
     say(f"throughput: {value:,.0f} messages/s (goal {GOAL_PER_S:,.0f}: {'met' if result['goal_met'] else 'NOT met'}), "
         f"{result['ratio']:.0%} of the gateway's ceiling {ceiling:,.0f}/s; evaluation -> first POST "
         f"{result['first_post_after_s']:.2f} s, -> last POST {result['last_post_after_s']:.2f} s; "
         f"{result['delivered_once']:,} numbers texted once, {result['duplicates']} duplicates, "
         f"{result['missing']} missing, {result['recorded_sent']:,} recorded sent")
+    if "firing_to_post_p99_ms" in result:
+        say(f"firing -> POST (idle notifier, one contact): p50 {result['firing_to_post_p50_ms']} ms, p99 "
+            f"{result['firing_to_post_p99_ms']} ms over {result['firing_to_post_samples']} storms; baseline "
+            f"(Prometheus + Alertmanager tuned for speed, measured here earlier, not run): p99 {ALERTMANAGER_P99_MS:,.0f} ms")
     return result
 
 
@@ -109,9 +124,12 @@ def _recipients(client: redis.Redis, zone: str, n: int, say) -> list[str]:
 
 
 def _throughput(settings: Settings, url: str, client: redis.Redis, gateway: Gateway, zone: str,
-                phones: list[str], say) -> dict:
+                phones: list[str], probes: int, say) -> dict:
+    probe_phones = _probe_recipients(client, settings, zone, probes)
     notifier = _NotifierProcess(url, settings, gateway.env())
     try:
+        firing = _firing_to_post(settings, Store(client), gateway, probe_phones, say)
+        gateway.reset()
         say(f"one notifier process ({notifier_module.SEND_CONCURRENCY} sends in flight); a {STORM_MM:g} mm "
             f"reading at a gauge in {zone}, evaluated ...")
         evaluated = _storm(settings, Store(client), zone)
@@ -119,7 +137,7 @@ def _throughput(settings: Settings, url: str, client: redis.Redis, gateway: Gate
         while gateway.count() < len(phones) and time.time() < deadline:
             time.sleep(0.05)
         store = DeliveryStore(client)
-        while store.counts()[State.SENT.value] < len(phones) and time.time() < deadline:
+        while store.counts()[State.SENT.value] < len(phones) + len(probe_phones) and time.time() < deadline:
             time.sleep(0.05)
         time.sleep(0.5)  # anything sent twice would have reached the gateway by now
         received = gateway.received()
@@ -132,7 +150,8 @@ def _throughput(settings: Settings, url: str, client: redis.Redis, gateway: Gate
     missing = len(expected - set(by_number))
     span = times[-1] - times[0] if len(times) > 1 else 0.0
     counts = DeliveryStore(client).counts()
-    return {
+    counts[State.SENT.value] -= len(probe_phones)  # the probes' (each checked in _firing_to_post)
+    return {**firing,
         "messages_per_s": round((len(times) - 1) / span, 1) if span else 0.0,
         "first_post_after_s": round(times[0] - evaluated, 3) if times else None,
         "last_post_after_s": round(times[-1] - evaluated, 3) if times else None,
@@ -145,18 +164,59 @@ def _throughput(settings: Settings, url: str, client: redis.Redis, gateway: Gate
     }
 
 
+def _probe_recipients(client: redis.Redis, settings: Settings, mass_zone: str, probes: int) -> dict[str, str]:
+    """One community contact in each of `probes` other bairros: zone -> phone."""
+    zones = [z for z in settings.zones.ids if z != mass_zone][:probes]
+    store, now = RecipientStore(client), time.time()
+    out = {}
+    for i, zone in enumerate(zones):
+        out[zone] = f"+552198{i:07d}"
+        store.add(Recipient.create(name=f"probe contact {i}", phone=out[zone], consent_how="bench", now=now,
+                                   zone_ids=(zone,), role=Role.COMMUNITY))
+    return out
+
+
+def _firing_to_post(settings: Settings, store: Store, gateway: Gateway, probe_phones: dict[str, str], say) -> dict:
+    """Firing -> POST: a storm in one bairro after another (each opens an incident, or spreads one
+    into that bairro, texting its one contact), one at a time, no background load: from the
+    evaluation's return (the alert firing, its notification in the outbox) to the SMS POST
+    arriving at the gateway. Each storm waits until the previous SMS is recorded sent: a
+    notifier's turn sends its batch to the end (the gateway's 50 ms answer included) before it
+    reads the outbox again, so a notification arriving mid-batch waits up to that long."""
+    if not probe_phones:
+        return {}
+    say(f"firing -> POST: {len(probe_phones)} storms, one bairro at a time, each texting its one contact ...")
+    took, seen, deliveries = [], 0, DeliveryStore(store.redis)
+    for zone, phone in probe_phones.items():
+        fired = _storm(settings, store, zone)
+        deadline = fired + 10
+        while gateway.count() <= seen and time.time() < deadline:
+            time.sleep(0.001)
+        arrived = [t for to, t in gateway.received()[seen:] if to == phone]
+        seen = gateway.count()
+        if seen != len(took) + 1 or len(arrived) != 1:
+            raise RuntimeError(f"the storm in {zone} texted {len(arrived)} times its contact, {seen} in all")
+        took.append((arrived[0] - fired) * 1000)
+        while deliveries.counts()[State.SENT.value] < len(took) and time.time() < deadline:
+            time.sleep(0.001)  # its answer recorded: the notifier is idle again before the next storm
+    took.sort()
+    pct = (lambda q: round(took[min(len(took) - 1, int(q * len(took)))], 1))
+    return {"firing_to_post_samples": len(took), "firing_to_post_p50_ms": pct(0.5), "firing_to_post_p99_ms": pct(0.99),
+            "firing_to_post_max_ms": round(took[-1], 1)}
+
+
 def _storm(settings: Settings, store: Store, zone: str) -> float:
     """Very heavy rain at a new gauge in `zone`, stored and evaluated as a poll job does; the time
     the evaluation returned (the notification is in the outbox)."""
     point = dict(zip(settings.zones.ids, settings.zones.representative_points))[zone]
     now = time.time()
-    gauge = Entity(entity_id="bench-gauge", entity_type="rain_gauge", source="alerta_rio", name="bench gauge",
+    gauge = Entity(entity_id=f"bench-gauge-{zone}", entity_type="rain_gauge", source="alerta_rio", name="bench gauge",
                    zone_id=zone, geometry={"type": "Point", "coordinates": list(point)})
     batch = ObservationBatch(source="alerta_rio", kind="rain_mm", entity_ids=[gauge.entity_id], values=[STORM_MM],
                              observed_at=[now])
     store.write_poll("alerta_rio", [gauge], [batch], {}, {}, retention_s=86400, wall_now=now)
     evaluate_city(settings, store, now=now)
-    if not store.redis.xlen(keys.OUTBOX):
+    if not store.redis.xlen(keys.OUTBOX):  # (a probe's storm before it wrote one too: this is a sanity check)
         raise RuntimeError(f"the config's rules raised no notification for {STORM_MM:g} mm in {zone}")
     return time.time()
 

@@ -1,6 +1,7 @@
 """`opscentre bench notify` at a tiny size: the JSON line's shape, and that the benchmark measures
 what it says — one notifier process texted every recipient in the bairro exactly once, counted
-by number at the gateway and recorded sent. Never timings."""
+by number at the gateway and recorded sent, and each probe storm texted its bairro's one contact
+once (the bench raises otherwise). Never timings."""
 
 from __future__ import annotations
 
@@ -12,11 +13,12 @@ from opscentre.cli import _parser
 from opscentre.core.settings import load_settings
 
 RECIPIENTS = 300
+PROBES = 5
 
 
 @pytest.fixture(scope="module")
 def figures():
-    return run_notify_bench(load_settings(), recipients=RECIPIENTS, progress=False)
+    return run_notify_bench(load_settings(), recipients=RECIPIENTS, probes=PROBES, progress=False)
 
 
 def test_the_figures_are_one_json_object_in_the_bench_contract_shape(figures):
@@ -26,6 +28,8 @@ def test_the_figures_are_one_json_object_in_the_bench_contract_shape(figures):
         assert isinstance(line[key], (int, float)) and line[key] > 0, key
     assert isinstance(line["unit"], str) and isinstance(line["baseline"], str) and "approval_over" in line["approval"]
     assert line["recipients"] == RECIPIENTS
+    assert line["firing_to_post_samples"] == PROBES
+    assert 0 < line["firing_to_post_p50_ms"] <= line["firing_to_post_p99_ms"] <= line["firing_to_post_max_ms"]
 
 
 def test_every_recipient_was_texted_exactly_once_and_recorded_sent(figures):
