@@ -30,6 +30,7 @@ EVALUATE_PENDING = f"{PREFIX}:evaluate:pending"  # set of kinds stored during an
 EVENT_SOURCES = f"{PREFIX}:event_sources"  # set of sources that have stored events
 FORECAST_KINDS = f"{PREFIX}:forecast_kinds"  # set of kinds that have a stored forecast
 WORKER_HEARTBEAT = f"{PREFIX}:heartbeat:workers"  # zset process name -> last beat (unix s)
+NOTIFIER_HEARTBEAT = f"{PREFIX}:heartbeat:notifiers"  # zset notifier name -> last beat (unix s)
 
 FEED_QUEUE = "opscentre-feeds"  # RQ queue of poll jobs
 

@@ -394,8 +394,14 @@ class Store:
     def beat(self, process_name: str, now: float | None = None) -> None:
         self.redis.zadd(keys.WORKER_HEARTBEAT, {process_name: now or time.time()})
 
-    def heartbeats(self) -> dict[str, float]:
-        return {k.decode(): s for k, s in self.redis.zrange(keys.WORKER_HEARTBEAT, 0, -1, withscores=True)}
+    def heartbeats(self, key: str = keys.WORKER_HEARTBEAT) -> dict[str, float]:
+        return {k.decode(): s for k, s in self.redis.zrange(key, 0, -1, withscores=True)}
+
+    def notifier_beat(self, name: str, now: float, forget_after_s: float = 3600) -> None:
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.zadd(keys.NOTIFIER_HEARTBEAT, {name: now})
+        pipe.zremrangebyscore(keys.NOTIFIER_HEARTBEAT, 0, now - forget_after_s)
+        pipe.execute()
 
     def forget_process(self, process_name: str) -> None:
         self.redis.zrem(keys.WORKER_HEARTBEAT, process_name)

@@ -18,6 +18,7 @@ import redis
 from flask import Blueprint, jsonify
 from rq.cron_scheduler_registry import get_registry_key as cron_schedulers_key
 
+from opscentre.core import keys
 from opscentre.core.feed_health import effective_status
 from opscentre.core.notify.channels.sms import SmsSettings
 from opscentre.core.notify.deliveries import NEEDS_OPERATOR
@@ -48,17 +49,18 @@ def health_report(client: redis.Redis, now: float) -> tuple[bool, dict[str, Any]
         schedulers = {k.decode(): s for k, s in client.zrange(cron_schedulers_key(), 0, -1, withscores=True)}
         scheduler = _beats(schedulers, now, SCHEDULER_FRESH_S)
         feeds = {feed_id: effective_status(h, now) for feed_id, h in store.all_feed_health().items()}
+        notifications = _notifications(client, store, now)
     except REDIS_DOWN as exc:
         report = {"status": "down",
                   "components": {"redis": {"status": "down", "error": type(exc).__name__},
                                  "workers": {"status": "unknown"}, "scheduler": {"status": "unknown"},
                                  "feeds": {"status": "unknown"}}}
         return False, report
-    notifications = _notifications(client)
     feeds_ok = all(s in ("ok", "disabled") for s in feeds.values())
     healthy = workers["status"] == "ok" and scheduler["status"] == "ok"
     report = {
-        "status": "ok" if healthy and feeds_ok else ("degraded" if healthy else "down"),
+        "status": "ok" if healthy and feeds_ok and notifications["status"] == "ok"
+        else ("degraded" if healthy else "down"),
         "components": {
             "redis": {"status": "ok"},
             "workers": workers,
@@ -70,14 +72,16 @@ def health_report(client: redis.Redis, now: float) -> tuple[bool, dict[str, Any]
     return healthy, report
 
 
-def _notifications(client: redis.Redis) -> dict[str, Any]:
-    """SMS on or off (and why), and how many deliveries are in each state; a dead letter or a
-    message whose fate is unknown makes it degraded (an operator should look)."""
+def _notifications(client: redis.Redis, store: Store, now: float) -> dict[str, Any]:
+    """Whether a notifier runs, SMS on or off (and why: a choice, not a fault), and how many
+    deliveries are in each state. Degraded when no notifier beats (alerts would reach nobody
+    outside the room) or a dead letter or a message of unknown fate waits for an operator."""
     sms = SmsSettings.from_env(os.environ)
     counts = DeliveryStore(client).counts()
     waiting_for_operator = sum(counts.get(s.value, 0) for s in NEEDS_OPERATOR)
-    return {"status": "degraded" if waiting_for_operator or not sms.enabled else "ok",
-            "sms": "enabled" if sms.enabled else sms.disabled_reason, "webhook": "enabled",
+    notifier = _beats(store.heartbeats(keys.NOTIFIER_HEARTBEAT), now, WORKER_FRESH_S)
+    return {"status": "degraded" if waiting_for_operator or notifier["status"] != "ok" else "ok",
+            "notifier": notifier, "sms": "enabled" if sms.enabled else sms.disabled_reason, "webhook": "enabled",
             "deliveries": {state: n for state, n in counts.items() if n}}
 
 

@@ -32,12 +32,14 @@ from opscentre.core.notify.recipients import Recipient
 from opscentre.core.notify.routing import RecipientAreas, ZoneIndex
 from opscentre.core.notify.subscribers import SubscriberStore, WebhookSubscriber
 from opscentre.core.settings import Settings
+from opscentre.core.store import Store
 
 log = logging.getLogger("opscentre.notify")
 
 GROUP = "notify"
 READ_BLOCK_MS = 500  # under the Redis client's socket timeout
 RECOVER_EVERY_S = 30.0
+BEAT_EVERY_S = 10.0
 # A notification found in the outbox longer ago than this when first read (a notifier started
 # for the first time on an old outbox, or down for that long) is not sent: news that old would
 # mislead. It is logged, never silently dropped.
@@ -62,6 +64,7 @@ class Notifier:
         self.dispatcher = Dispatcher(self.deliveries, sending, self._target, clock=clock)  # (21610: opted out)
         self.executor = ThreadPoolExecutor(SEND_CONCURRENCY, thread_name_prefix="send")
         self._recovered_at = 0.0
+        self._beat_at = 0.0
         self._busy = False  # the last turn sent something: more may be due, so the next read does not wait
 
     def turn(self, block_ms: int | None = READ_BLOCK_MS) -> tuple[int, int]:
@@ -70,6 +73,9 @@ class Notifier:
         sent = self.dispatcher.send_due(limit=SEND_BATCH, executor=self.executor, chunk=SEND_CHUNK,
                                         overlap=SEND_CONCURRENCY // SEND_CHUNK)
         self._busy = bool(sent)
+        if self.clock() - self._beat_at >= BEAT_EVERY_S:  # for /healthz
+            self._beat_at = self.clock()
+            Store(self.redis).notifier_beat(self.consumer, self._beat_at)
         if self.clock() - self._recovered_at >= RECOVER_EVERY_S:
             self._recovered_at = self.clock()
             self.dispatcher.recover()

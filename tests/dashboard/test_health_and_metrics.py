@@ -30,6 +30,18 @@ def test_healthz_ok_with_fresh_worker_and_scheduler(live, store, rio_settings):
     assert components["notifications"]["sms"].startswith("SMS disabled: no TWILIO_ACCOUNT_SID")  # none set here
 
 
+def test_healthz_says_whether_a_notifier_runs_without_failing_the_check(live, store, rio_settings):
+    write_city(store, rio_settings)
+    beat(store)
+    without = requests.get(f"{live.url}/healthz", timeout=10)
+    assert without.status_code == 200 and without.json()["status"] == "degraded"
+    assert without.json()["components"]["notifications"]["notifier"]["status"] == "down"
+    store.notifier_beat("notifier-1", time.time())
+    with_one = requests.get(f"{live.url}/healthz", timeout=10).json()
+    assert with_one["components"]["notifications"]["notifier"]["fresh"] == 1
+    assert with_one["components"]["notifications"]["status"] == "ok" and with_one["status"] == "ok"
+
+
 def test_healthz_503_without_heartbeats(live, store):
     response = requests.get(f"{live.url}/healthz", timeout=10)
     assert response.status_code == 503
