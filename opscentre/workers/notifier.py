@@ -70,6 +70,7 @@ class Notifier:
     def turn(self, block_ms: int | None = READ_BLOCK_MS) -> tuple[int, int]:
         """One turn: (deliveries planned, deliveries that changed on sending)."""
         planned = self.plan_new(None if self._busy else block_ms)
+        self._recipients()  # the recipients as of this turn: one removed or opted out since is not texted
         sent = self.dispatcher.send_due(limit=SEND_BATCH, executor=self.executor, chunk=SEND_CHUNK,
                                         overlap=SEND_CONCURRENCY // SEND_CHUNK)
         self._busy = bool(sent)
@@ -128,11 +129,13 @@ class Notifier:
         return self._people[1], self._people[2]
 
     def _target(self, delivery: Delivery) -> str | WebhookSubscriber | None:
-        """The full target of a delivery, read when it is sent: None when the recipient was removed
-        or opted out since (the delivery is then cancelled, not sent)."""
+        """The full target of a delivery when it is sent: None when the recipient was removed or
+        opted out (the delivery is then cancelled, not sent). Recipients come from those this
+        notifier holds, refreshed each turn when they changed — not one Redis read per message."""
         if delivery.channel == "webhook":
             return self.subscribers.get(delivery.recipient_id)
-        recipient = self.recipients.get(delivery.recipient_id)
+        people = self._people[1] if self._people is not None else self._recipients()[0]
+        recipient = people.get(delivery.recipient_id)
         return recipient.phone if recipient is not None else None
 
 

@@ -63,8 +63,9 @@ def plan(notification: Mapping[str, Any], recipients: Iterable[Recipient], areas
         hold = len(texted) > settings.notify.approval_over
         rendered = {}  # one text per language, however many recipients
         for recipient, _why in texted:
-            message = rendered.get(recipient.lang) or rendered.setdefault(
-                recipient.lang, render(notification, recipient.lang, zone_names, settings))
+            if recipient.lang not in rendered:
+                rendered[recipient.lang] = render(notification, recipient.lang, zone_names, settings)
+            message = rendered[recipient.lang]
             out.append(deliveries.new(notification_id=notification_id, transition=transition, channel="sms",
                                       recipient_id=recipient.id, target_masked=masked(recipient.phone),
                                       payload=message.text, now=now, segments=message.segments,
