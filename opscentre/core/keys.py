@@ -117,6 +117,12 @@ def deliveries_of_notification(notification_id: str) -> str:
     return f"{PREFIX}:deliveries:notification:{notification_id}"
 
 
+def incident_delivery_counts(incident_id: str) -> str:
+    """hash "{channel}:{state}" -> how many of the incident's deliveries are in that state (kept in
+    step with every delivery change, in the same script or transaction: core/notify/incident_counts.py)"""
+    return f"{PREFIX}:deliveries:incident:{incident_id}"
+
+
 def delivery_by_provider_id(provider_id: str) -> str:
     """string: the delivery id of a provider's message id (a Twilio message sid), for receipts"""
     return f"{PREFIX}:delivery:provider:{provider_id}"

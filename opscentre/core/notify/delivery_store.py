@@ -6,7 +6,9 @@ to be sent by `oc:deliveries:due` (a zset by next_attempt_at). Every change goes
 deliveries.transition inside WATCH/MULTI, so its hash and its indexes change together and two
 notifier processes can never both claim one delivery. New deliveries are added by a Lua script
 that skips an id that exists: the id is derived from the idempotency key, so an outbox entry
-read twice after a crash creates nothing twice.
+read twice after a crash creates nothing twice. Each incident's counts of its deliveries by
+channel and state (core/notify/incident_counts.py) change in the same script or transaction as
+the delivery they count.
 
 The sender works in batches: `claim_many` and `apply_many` write many transitions (each computed
 by deliveries.transition in Python, as `record` does) in one Lua script that applies each only
@@ -26,6 +28,7 @@ from redis.exceptions import WatchError
 
 from opscentre.core import keys
 from opscentre.core.notify import breaker as breakers
+from opscentre.core.notify import incident_counts
 from opscentre.core.notify.deliveries import (CLAIMABLE, FINAL, NEEDS_OPERATOR, POLICY, Delivery, Event,
                                               InvalidTransition, Receipt, RetryPolicy, State, delivery_id,
                                               transition)
@@ -45,6 +48,7 @@ for i = 1, #KEYS do
     if d.due then redis.call('zadd', d.due_key, d.due, d.id) end
     redis.call('sadd', d.notification_key, d.id)
     redis.call('expire', d.notification_key, d.ttl)
+    for _, c in ipairs(d.ops) do redis.call(unpack(c)) end
     added[#added + 1] = d.id
   end
 end
@@ -95,7 +99,8 @@ class DeliveryStore:
                 "state_key": keys.deliveries_in_state(d.state.value), "updated_at": repr(d.updated_at),
                 "due": repr(d.next_attempt_at) if d.state in CLAIMABLE and d.next_attempt_at is not None else False,
                 "due_key": keys.DELIVERIES_DUE, "notification_key": keys.deliveries_of_notification(d.notification_id),
-                "ttl": OPERATOR_RETENTION_S}) for d in chunk]
+                "ttl": OPERATOR_RETENTION_S,
+                "ops": _kept(d, d.updated_at) + incident_counts.add_writes(d, OPERATOR_RETENTION_S)}) for d in chunk]
             added += [x.decode() if isinstance(x, bytes) else x
                       for x in self._add(keys=[keys.delivery(d.id) for d in chunk], args=args)]
         return added
@@ -315,13 +320,20 @@ def _writes(before: Delivery, after: Delivery, now: float) -> list[list[str]]:
         out.append(["ZREM", keys.DELIVERIES_DUE, i])
     if after.provider_id and after.provider_id != before.provider_id:
         out.append(["SET", keys.delivery_by_provider_id(after.provider_id), i, "EX", str(OPERATOR_RETENTION_S)])
-    keep = DONE_RETENTION_S if after.state in FINAL else OPERATOR_RETENTION_S if after.state in NEEDS_OPERATOR \
-        else None
-    if keep:
-        out.append(["EXPIRE", key, str(keep)])
-        out.append(["ZREMRANGEBYSCORE", keys.deliveries_in_state(after.state.value), "-inf", repr(now - keep)])
+    out += _kept(after, now)
     out.append(["EXPIRE", keys.deliveries_of_notification(after.notification_id), str(OPERATOR_RETENTION_S)])
+    out += incident_counts.change_writes(before, after, OPERATOR_RETENTION_S)
     return out
+
+
+def _kept(d: Delivery, now: float) -> list[list[str]]:
+    """A finished delivery (or one waiting for an operator) expires, and its state index is trimmed
+    to the same retention; one still under way is kept until it moves on."""
+    keep = DONE_RETENTION_S if d.state in FINAL else OPERATOR_RETENTION_S if d.state in NEEDS_OPERATOR else None
+    if not keep:
+        return []
+    return [["EXPIRE", keys.delivery(d.id), str(keep)],
+            ["ZREMRANGEBYSCORE", keys.deliveries_in_state(d.state.value), "-inf", repr(now - keep)]]
 
 
 def _encode(d: Delivery) -> dict[str, str]:

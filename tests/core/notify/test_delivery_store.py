@@ -159,6 +159,15 @@ def test_final_deliveries_expire_and_waiting_ones_do_not(store, redis_client):
     assert redis_client.ttl(keys.delivery(b.id)) == -1
 
 
+def test_a_delivery_stored_cancelled_expires_like_any_finished_one(store, redis_client):
+    limited = dl.transition(make(), Event.CANCEL, T0, error="rate limit: 10 messages in the last hour")
+    old = dl.transition(make(recipient="r-old", notification="n-old"), Event.CANCEL, T0 - DONE_RETENTION_S - 1)
+    store.add([old, limited])
+    assert 0 < redis_client.ttl(keys.delivery(limited.id)) <= DONE_RETENTION_S
+    # its state index is trimmed to the same retention, as a transition into it would
+    assert store.by_state(State.CANCELLED) == [limited]
+
+
 def test_the_breaker_is_shared_by_every_notifier_process(redis_client):
     one, two = DeliveryStore(redis_client), DeliveryStore(redis_client)
     rng = random.Random(5)
