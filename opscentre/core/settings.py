@@ -41,6 +41,8 @@ class CitySettings(_Strict):
     attribution: str = ""
     center: tuple[float, float] | None = Field(None, description="lat, lon of the map centre")
     zoom: float = 10.0
+    cap_sender: str | None = Field(None, pattern=r"^[^\s,<&]{1,200}$",
+                                   description="CAP <sender> of the public alerts (default opscentre@<city>)")
 
     @field_validator("timezone")
     @classmethod
