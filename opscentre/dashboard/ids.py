@@ -13,3 +13,5 @@ ACK_ALERT = "ack-alert"  # operator console: which alert to acknowledge (dropdow
 ACK_NOTE = "ack-note"  # operator console: the note (plain text)
 ACK_BUTTON = "ack-button"
 ACK_RESULT = "ack-result"  # what the last acknowledgement did (aria-live)
+INCIDENT_PANEL = "incident-panel"  # operator console: incidents and their messages by channel and state
+INCIDENT_PANEL_STATE = "incident-panel-state"  # dcc.Store: the digest of what the incident panel shows

@@ -19,6 +19,7 @@ from opscentre.core.store import Store
 from opscentre.dashboard import ids
 from opscentre.dashboard.auth import csrf_token
 from opscentre.dashboard.components.ack_form import ack_form, register_ack
+from opscentre.dashboard.components.incident_panel import IncidentPanel
 from opscentre.dashboard.components.map_figure import visibility_patch
 from opscentre.dashboard.live_map import LiveMap, map_overlays, map_shell
 from opscentre.dashboard.redis_clients import REDIS_DOWN
@@ -65,6 +66,7 @@ def create_ops_app(settings: Settings, store: Store, simulated: bool, server: Fl
                # no validation layout: Dash would embed a whole map (data included) in every page
                suppress_callback_exceptions=True)
     live = LiveMap(settings, store, simulated, OPS_LAYERS, operator_view=True)
+    incidents = IncidentPanel(store.redis, settings.zones.name_by_id, settings.tz)
 
     def layout():
         visible = list(OPS_LAYERS)
@@ -86,10 +88,11 @@ def create_ops_app(settings: Settings, store: Store, simulated: bool, server: Fl
             open_alerts = AlertStore(store.redis).active()
         except REDIS_DOWN:
             open_alerts = []
-        return map_shell(parts, header, [*overlays, ack_form(open_alerts)])
+        return map_shell(parts, header, [*overlays, *incidents.initial(), ack_form(open_alerts)])
 
     app.layout = layout
     live.register(app)
+    incidents.register(app)  # on the map's tick
     register_ack(app, store.redis)
 
     @app.callback(
