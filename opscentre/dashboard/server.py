@@ -22,6 +22,7 @@ from opscentre.dashboard.api import public_api_blueprint
 from opscentre.dashboard.auth import install_auth
 from opscentre.dashboard.health import health_blueprint
 from opscentre.dashboard.metrics import metrics_blueprint
+from opscentre.dashboard.open_data_api import open_data_blueprint
 from opscentre.dashboard.ops_app import create_ops_app
 from opscentre.dashboard.public_app import create_public_app
 from opscentre.dashboard.redis_clients import resilient
@@ -71,6 +72,7 @@ def create_wsgi_app(settings: Settings, redis_url: str, secret_key: str, securit
     install_auth(server, store.redis, settings.city.name)
     ops = create_ops_app(settings, store, simulated, server)
     server.register_blueprint(public_api_blueprint(settings, store, simulated))
+    server.register_blueprint(open_data_blueprint(settings, store, simulated))
     server.register_blueprint(health_blueprint(redis_url, security))
     server.register_blueprint(metrics_blueprint(redis_url, security))
     server.register_blueprint(sms_webhooks_blueprint(store.redis, settings.zones, _sms_auth_token))
@@ -90,6 +92,7 @@ def create_public_wsgi_app(settings: Settings, redis_url: str, security: WebSecu
     simulated = settings.simulated
     root = Flask("opscentre.public_root")
     root.register_blueprint(public_api_blueprint(settings, store, simulated))
+    root.register_blueprint(open_data_blueprint(settings, store, simulated))
     root.register_blueprint(health_blueprint(redis_url, security))
     root.register_blueprint(sms_webhooks_blueprint(store.redis, settings.zones, _sms_auth_token))
     root.add_url_rule("/", "index", lambda: redirect(PUBLIC_MOUNT + "/"))
