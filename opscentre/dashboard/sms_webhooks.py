@@ -5,6 +5,9 @@ Each request is signature-checked as Twilio documents: `X-Twilio-Signature` is a
 URL the provider called (OPSCENTRE_PUBLIC_URL + the path) and the form fields, keyed with
 TWILIO_AUTH_TOKEN — the twilio package's RequestValidator checks it. A bad or missing signature
 gets 403 and changes nothing; without SMS credentials both answer 503.
+
+A receipt for one of our messages with error 21610 (the number replied STOP at the carrier) opts
+that number out, as a 21610 answer to a send does (core/notify/opt_out.py).
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from opscentre.core.alert_store import AlertStore
 from opscentre.core.geo import Zones
-from opscentre.core.notify import inbound
+from opscentre.core.notify import inbound, opt_out
+from opscentre.core.notify.deliveries import Delivery
 from opscentre.core.notify.delivery_store import DeliveryStore
 from opscentre.core.notify.phones import PhoneError, masked, normalise
 from opscentre.core.notify.recipient_store import RecipientStore
@@ -85,14 +89,28 @@ def sms_webhooks_blueprint(client: redis.Redis, zones: Zones, auth_token: Callab
         status = (request.form.get("MessageStatus") or request.form.get("SmsStatus") or "").lower()
         if not provider_id or not status:
             return jsonify(error="a receipt needs MessageSid and MessageStatus"), 400
+        code, now = request.form.get("ErrorCode") or None, time.time()
         try:
-            delivery = deliveries.apply_receipt(provider_id, status, request.form.get("ErrorCode") or None,
-                                                time.time(), key=request.args.get("k"))
+            delivery = deliveries.apply_receipt(provider_id, status, code, now, key=request.args.get("k"))
+            if delivery is not None and delivery.channel == "sms" and opt_out.unsubscribed(code):
+                phone = _texted(delivery, request.form.get("To", ""))
+                if phone is not None:
+                    opt_out.opt_out_number(recipients, audit, phone, str(code).strip(), now)
         except REDIS_DOWN:
             return jsonify(error="Redis unreachable — the provider will retry"), 503
         if delivery is None:
             log.warning("receipt for an unknown message %s (%s)", provider_id[:64], status[:20])
             return jsonify(error="unknown message"), 404
         return jsonify(delivery=delivery.id, state=delivery.state.value)
+
+    def _texted(delivery: Delivery, to: str) -> str | None:
+        """The number a delivery went to: its recipient's, or (the recipient is gone) the receipt's To."""
+        recipient = recipients.get(delivery.recipient_id)
+        if recipient is not None:
+            return recipient.phone
+        try:
+            return normalise(to)
+        except PhoneError:
+            return None
 
     return blueprint

@@ -4,7 +4,9 @@ removed, the opt-out recorded (RecipientStore.remove_phone) and audited with the
 The failed delivery itself is recorded by the dispatcher as usual (a dead letter, not retried).
 
 `ProviderOptOut` wraps the SMS channel, so the failure is seen where it happens, with the number
-at hand, whatever the dispatcher does around it.
+at hand, whatever the dispatcher does around it. A status receipt carrying the same code (the
+number replied STOP after the provider took the message) opts it out the same way
+(`opt_out_number`, called by the receipt webhook).
 """
 
 from __future__ import annotations
@@ -39,19 +41,12 @@ class ProviderOptOut:
         try:
             return self.channel.send(payload, target, idempotency_key)
         except DeliveryFailed as failure:
-            if failure.code in UNSUBSCRIBED_CODES:
+            if unsubscribed(failure.code):
                 self.opt_out(target, failure.code)
             raise
 
     def opt_out(self, phone: str, code: str) -> None:
-        now = self.clock()
-        if self.recipients.opted_out(phone) is not None and not self.recipients.by_phone(phone):
-            return  # opted out already (another message to it was refused just before)
-        removed = self.recipients.remove_phone(phone, now)
-        self.audit.record("sms-provider", "recipient-opted-out", masked(phone),
-                          {"removed": removed, "why": f"the provider says it unsubscribed (code {code})"}, now)
-        log.warning("%s unsubscribed at the provider (code %s): opted out, %d recipient(s) removed",
-                    masked(phone), code, removed)
+        opt_out_number(self.recipients, self.audit, phone, code, self.clock())
 
     def gateway(self, target: Any) -> str:
         return self.channel.gateway(target)
@@ -61,3 +56,21 @@ class ProviderOptOut:
 
     def lookup(self, payload: Any, target: Any, idempotency_key: str, since: float) -> Receipt | None:
         return self.channel.lookup(payload, target, idempotency_key, since)  # type: ignore[attr-defined]
+
+
+def unsubscribed(code: str | None) -> bool:
+    """Does this provider error code say the number unsubscribed (replied STOP)?"""
+    return code is not None and code.strip() in UNSUBSCRIBED_CODES
+
+
+def opt_out_number(recipients: RecipientStore, audit: AlertStore, phone: str, code: str, now: float) -> bool:
+    """The number is opted out as if it had texted SAIR: every recipient of it removed, the opt-out
+    kept and audited (masked). False when it was opted out already with nothing left to remove."""
+    if recipients.opted_out(phone) is not None and not recipients.by_phone(phone):
+        return False  # opted out already (another message to it was refused just before)
+    removed = recipients.remove_phone(phone, now)
+    audit.record("sms-provider", "recipient-opted-out", masked(phone),
+                 {"removed": removed, "why": f"the provider says it unsubscribed (code {code})"}, now)
+    log.warning("%s unsubscribed at the provider (code %s): opted out, %d recipient(s) removed",
+                masked(phone), code, removed)
+    return True
