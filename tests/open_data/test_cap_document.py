@@ -223,3 +223,14 @@ def test_any_alert_history_gives_a_valid_chain(rio, cap_schema, steps, resolved,
     pub = publisher(rio, simulated=False)
     for message in chain:
         cap_schema.validate(cap_document(item, pub, message).decode())
+
+
+def test_the_renderers_import_no_web_framework_redis_or_feed_client():
+    import subprocess
+    import sys
+
+    probe = ("import sys, opscentre.open_data.cap, opscentre.open_data.atom; "
+             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('flask', 'redis', 'dash') "
+             "or m.startswith(('opscentre.workers', 'opscentre.dashboard'))))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip() == "[]"
