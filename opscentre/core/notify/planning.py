@@ -72,7 +72,7 @@ def plan(notification: Mapping[str, Any], recipients: Iterable[Recipient], areas
                                       incident_id=incident_id, needs_approval=hold))
     if "webhook" in channels:
         body = None
-        for subscriber, _why in route_webhooks(notification, subscribers):
+        for subscriber, _why in route_webhooks(notification, subscribers, settings.notify.internal_domains):
             body = body or webhook_body(notification, zone_names)
             out.append(deliveries.new(notification_id=notification_id, transition=transition, channel="webhook",
                                       recipient_id=subscriber.id, target_masked=subscriber.display()["url"],

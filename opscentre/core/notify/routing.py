@@ -6,12 +6,13 @@ zones; the circle is a geodesic one, in metres, on the WGS84 ellipsoid). `route`
 incident notification to the recipients whose zones meet the zones that *made* the transition
 (`trigger_zone_ids`), not the incident's whole union, if their role's minimum severity is met at
 the level of those zones, and outside their quiet hours unless it is critical or worse. Stage
-changes go to every on-call recipient; `route_webhooks` picks partner systems by severity.
+changes go to every on-call recipient; `route_webhooks` picks partner systems: every stage change,
+and the incident transitions `partners_hear` (not the centre's internal ones) by severity.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time
 from typing import Any, Protocol
@@ -123,12 +124,28 @@ def route(notification: Mapping[str, Any], recipients: Iterable[Recipient], area
     return out
 
 
-def route_webhooks(notification: Mapping[str, Any], subscribers: Iterable[Subscriber]) -> list[tuple[Subscriber, str]]:
-    """Partner systems: every stage change; incident transitions at or above their minimum severity."""
+def partners_hear(notification: Mapping[str, Any], internal_domains: Collection[str] = ()) -> bool:
+    """Do partner systems hear of this incident transition? Not when its alerts are all of internal
+    domains (`notify.internal_domains`, e.g. feed staleness); otherwise when they are public-facing
+    (`public: true`) or in zones. A city-wide alert that is not public (a feed gone stale, whatever
+    its labels) stays with the centre's own people; on-call operators hear of everything (`route`)."""
+    domains = notification.get("domains") or []
+    if domains and all(d in internal_domains for d in domains):
+        return False
+    if notification.get("public", True):
+        return True
+    trigger = notification.get("trigger_zone_ids") or notification.get("zone_ids") or ()
+    return any(z != CITY_WIDE for z in trigger)
+
+
+def route_webhooks(notification: Mapping[str, Any], subscribers: Iterable[Subscriber],
+                   internal_domains: Collection[str] = ()) -> list[tuple[Subscriber, str]]:
+    """Partner systems: every stage change; incident transitions partners hear of (`partners_hear`)
+    at or above their minimum severity."""
     kind = notification.get("kind")
     if kind == "stage":
         return [(s, "stage change") for s in subscribers]
-    if kind != "incident":
+    if kind != "incident" or not partners_hear(notification, internal_domains):
         return []
     severity = AlertSeverity(notification.get("trigger_severity") or notification["severity"])
     return [(s, f"{severity.value} >= {AlertSeverity(s.min_severity).value}") for s in subscribers

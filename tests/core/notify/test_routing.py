@@ -287,3 +287,36 @@ def test_adding_zones_to_a_recipient_never_removes_it_from_a_routing(note, zones
 def test_a_wider_circle_touches_every_zone_a_narrower_one_does(lat, lon, radius_m, wider):
     narrow, wide = circle(lat, lon, radius_m), circle(lat, lon, radius_m * wider)
     assert RIO_INDEX.touching(narrow) <= RIO_INDEX.touching(wide)
+
+
+def test_partners_hear_public_or_zone_incidents_but_never_internal_or_city_wide_private_ones(rio, zone, index):
+    copa = zone("Copacabana")
+    hook = WebhookSubscriber.create("https://partner.example/all", 0.0)
+
+    def hooked(note, internal=POLICY.internal_domains):
+        return [h.id for h, _ in route_webhooks(note, [hook], internal)]
+
+    stale = notice({CITY_WIDE: "warning"}, rules=["feed_stale"], domains=["system"], public=False)
+    assert hooked(stale) == [] and hooked(stale, internal=()) == []  # city-wide and not public: in-house
+    assert hooked(notice({copa: "critical"}, domains=["system"], public=False)) == []  # internal, even in a zone
+    assert hooked(notice({copa: "warning"}, rules=["rain_stage"], public=False)) == [hook.id]  # a zone's alert
+    assert hooked(notice({CITY_WIDE: "critical"}, domains=["heat"], public=True)) == [hook.id]  # public, city-wide
+    assert hooked(notice({copa: "warning"})) == [hook.id]
+
+
+def test_a_stale_feed_incident_is_planned_for_on_call_by_sms_and_for_no_partner(rio, zone, index):
+    from opscentre.core.notify.planning import plan
+
+    stale = Alert(id="a-stale", fingerprint="feed_stale|feed:simulator", rule="feed_stale", key="feed:simulator",
+                  state=AlertState.FIRING, severity=AlertSeverity.WARNING, zone_id=None,
+                  labels={"domain": "system", "public": False, "severity": "warning"}, started_at=0.0, since=0.0,
+                  updated_at=0.0)
+    fired = Transition(alert_id=stale.id, fingerprint=stale.fingerprint, rule=stale.rule, change=Change.FIRING,
+                       at=0.0, state_before=None, state_after=AlertState.FIRING, severity_before=None,
+                       severity_after=stale.severity, value=None, zone_id=None)
+    (note,) = group([fired], {stale.fingerprint: stale}, {}, rio.zones.neighbours, 7200, 0.0).notifications
+    people = [person("oncall", role="oncall", zones=[zone("Copacabana")]),
+              person("agent", role="agent", zones=[zone("Copacabana")])]
+    hooks = [WebhookSubscriber.create("https://partner.example/all", 0.0)]
+    planned = plan({**note, "id": "n-stale"}, people, RecipientAreas.build(people, index), hooks, rio, 0.0, NOON)
+    assert [(d.channel, d.recipient_id) for d in planned] == [("sms", "oncall")]
