@@ -76,6 +76,7 @@ class Change:
     at: float
     severity_before: str | None = None
     severity_after: str | None = None
+    value: float | None = None  # the measured value at the transition
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,7 @@ class Message:
     identifier: str
     sent: float  # UNIX seconds, whole
     severity: AlertSeverity
+    value: float | None = None  # the value the transition was made on
 
 
 @dataclass(frozen=True)
@@ -140,13 +142,15 @@ def messages_of(item: PublicAlert) -> list[Message]:
     escalations = [c for c in ordered if c.action in UPDATES and c.severity_after and c.at >= fired_at]
     severity = AlertSeverity(first.severity_after if first else
                              (escalations[0].severity_before or alert.severity) if escalations else alert.severity)
-    chain = [("Alert", fired_at, severity)]
+    chain = [("Alert", fired_at, severity, first.value if first and first.value is not None else alert.value)]
     for change in escalations:
-        chain.append(("Update", max(change.at, chain[-1][1]), AlertSeverity(change.severity_after)))
+        chain.append(("Update", max(change.at, chain[-1][1]), AlertSeverity(change.severity_after),
+                      change.value if change.value is not None else chain[-1][3]))
     if alert.state == AlertState.RESOLVED:
         resolved_at = alert.resolved_at if alert.resolved_at is not None else alert.since
-        chain.append(("Cancel", max(resolved_at, chain[-1][1]), chain[-1][2]))
-    return [Message(kind, f"{alert.id}.{n}", float(int(at)), sev) for n, (kind, at, sev) in enumerate(chain, 1)]
+        chain.append(("Cancel", max(resolved_at, chain[-1][1]), chain[-1][2], chain[-1][3]))
+    return [Message(kind, f"{alert.id}.{n}", float(int(at)), sev, value)
+            for n, (kind, at, sev, value) in enumerate(chain, 1)]
 
 
 def references(earlier: list[Message], pub: Publisher) -> str:
@@ -191,8 +195,10 @@ def _info(root: etree._Element, item: PublicAlert, pub: Publisher, message: Mess
     alert, rule = item.alert, pub.rules.get(item.alert.rule)
     topic = messages.topic_of(rule, alert.rule)
     cancel = message.msg_type == "Cancel"
-    lead = alert.lead_time_s if alert.lead_time_s and alert.lead_time_s >= 60 and not cancel else None
-    onset = message.sent + (lead or 0)
+    # a forecast's onset: when the engine last measured it, plus the lead it measured then
+    forecast = bool(alert.lead_time_s and alert.lead_time_s >= 60 and not cancel)
+    onset = max(message.sent, float(int(alert.updated_at + alert.lead_time_s))) if forecast else message.sent
+    lead = onset - message.sent if forecast else None
     text = TEXT[lang]
     info = etree.SubElement(root, f"{{{CAP_NS}}}info")
     _add(info, "language", lang)
@@ -208,7 +214,7 @@ def _info(root: etree._Element, item: PublicAlert, pub: Publisher, message: Mess
     _add(code, "valueName", "opscentre:rule")
     _add(code, "value", alert.rule)
     _add(info, "effective", cap_time(message.sent, pub.tz))
-    if lead is not None:
+    if forecast:
         _add(info, "onset", cap_time(onset, pub.tz))
     _add(info, "expires", cap_time(message.sent + CANCEL_LIFETIME_S if cancel else onset + LIFETIME_S, pub.tz))
     _add(info, "senderName", text["sender_name"].format(city=pub.city))
@@ -255,15 +261,22 @@ def _description(alert: Alert, rule: Rule | None, message: Message, headline: st
         return f"{headline} {text['ended'].format(time=local)}"
     started = datetime.fromtimestamp(alert.fired_at or alert.started_at, pub.tz).strftime("%d/%m/%Y %H:%M")
     parts = [headline]
-    if lang == "en" and alert.summary:
-        parts.append(alert.summary.rstrip(".") + ".")  # the rule's own summary is written in English
-    elif alert.value is not None and rule is not None and (rule.kind or rule.forecast_kind) in KINDS:
-        unit = KINDS[rule.kind or rule.forecast_kind].unit
-        value = f"{alert.value:.1f}".replace(".", "," if lang == "pt-BR" else ".")
+    unit = _unit(rule)
+    if message.value is not None and unit is not None:  # the value of the transition, not the latest
+        value = f"{message.value:.1f}".replace(".", "," if lang == "pt-BR" else ".")
         parts.append(text["measured"].format(value=value, unit=unit))
     parts.append(text["forecast"].format(lead=messages.lead_words(lead, lang), time=started) if lead is not None
                  else text["since"].format(time=started))
     return " ".join(parts)
+
+
+def _unit(rule: Rule | None) -> str | None:
+    """The unit of the rule's value, when its kinds share one (a compound rule's may not)."""
+    if rule is None:
+        return None
+    kinds = set(rule.kinds()) | ({rule.forecast_kind} if rule.forecast_kind else set())
+    units = {KINDS[k].unit for k in kinds if k in KINDS}
+    return units.pop() if len(units) == 1 else None
 
 
 def _areas(info: etree._Element, alert: Alert, pub: Publisher, lang: str) -> None:

@@ -178,6 +178,26 @@ def test_both_languages_carry_headline_description_and_defesa_civil_advice(rio):
     assert text(pt, "cap:category") == "Geo" and text(pt, "cap:severity") == "Severe"
 
 
+def test_a_message_says_the_value_of_its_transition_not_the_latest_reading(rio):
+    pub = publisher(rio, simulated=True)
+    changes = (Change("firing", T0, None, "warning", 7.2), Change("escalated", T0 + 600, "warning", "critical", 13.4))
+    later = rain_alert(rio, severity="critical").model_copy(update={"value": 20.5, "updated_at": T0 + 900})
+    item = PublicAlert(later, changes)
+    first, update = messages_of(item)
+    assert "Valor: 7,2 mm." in text(parsed(cap_document(item, pub, first)), "cap:info/cap:description")
+    pt, en = parsed(cap_document(item, pub, update)).findall("cap:info", NS)
+    assert "Valor: 13,4 mm." in text(pt, "cap:description") and "Value: 13.4 mm." in text(en, "cap:description")
+    assert "20" not in text(pt, "cap:description").split("Desde")[0]
+
+
+def test_a_forecast_onset_is_when_the_rain_is_expected(rio):
+    alert = rain_alert(rio, rule="rain_forecast_48h", lead=3 * 3600).model_copy(update={"updated_at": T0 + 1800})
+    info = parsed(cap_document(PublicAlert(alert), publisher(rio, simulated=True))).find("cap:info", NS)
+    assert text(info, "cap:effective") == "2026-12-06T06:30:00-03:00"
+    assert text(info, "cap:onset") == "2026-12-06T10:00:00-03:00"  # measured at 07:00, 3 h ahead
+    assert "em 3 h 30 min" in text(info, "cap:headline")
+
+
 @pytest.mark.parametrize("severity, word", [("advisory", "Minor"), ("warning", "Moderate"), ("critical", "Severe"),
                                             ("emergency", "Extreme")])
 def test_severity_maps_to_cap(rio, severity, word):

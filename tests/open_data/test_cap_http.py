@@ -24,8 +24,9 @@ from opscentre.core.alerting.lifecycle import Change as Changed
 from opscentre.core.alerting.rules import AlertSeverity
 from opscentre.core.settings import load_settings
 from opscentre.core.store import Store
+from opscentre.dashboard.open_data_api import KnownChanges, read_public_alert_documents
 from opscentre.dashboard.server import create_public_wsgi_app, create_wsgi_app
-from opscentre.open_data.cap import cap_time
+from opscentre.open_data.cap import cap_time, messages_of
 
 ROOT = Path(__file__).resolve().parents[2]
 NS = {"cap": "urn:oasis:names:tc:emergency:cap:1.2", "a": "http://www.w3.org/2005/Atom"}
@@ -201,3 +202,20 @@ def test_redis_down_is_a_503_not_a_traceback(rio, own_redis):
             response = get(f"{public.url}/api/public/{path}")
             assert response.status_code == 503, path
             assert response.json()["error"].startswith("Redis unreachable")
+
+
+def test_an_unchanged_alert_keeps_its_history_without_reading_the_audit_again(store, rio):
+    alert = fire(store, rio)
+    worse = alert.model_copy(update={"severity": AlertSeverity.CRITICAL, "updated_at": alert.since + 300})
+    _apply(store, worse, alert, Changed.ESCALATED, alert.since + 300)
+    known = KnownChanges()
+    first = read_public_alert_documents(store, rio, True, known)
+    assert [m.msg_type for m in messages_of(first.items[0])] == ["Alert", "Update"]
+    store.redis.delete(keys.AUDIT)  # had it been read again, the history would be gone
+    assert read_public_alert_documents(store, rio, True, known).items == first.items
+    assert [m.msg_type for m in messages_of(read_public_alert_documents(store, rio, True).items[0])] == ["Alert"]
+    resolved = worse.model_copy(update={"state": AlertState.RESOLVED, "since": alert.since + 900,
+                                        "resolved_at": alert.since + 900, "updated_at": alert.since + 900})
+    _apply(store, resolved, worse, Changed.RESOLVED, alert.since + 900)  # the record changed: read again
+    [item] = read_public_alert_documents(store, rio, True, known).items
+    assert [m.msg_type for m in messages_of(item)] == ["Alert", "Cancel"]
