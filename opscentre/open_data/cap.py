@@ -16,6 +16,7 @@ pasting strings.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any
@@ -108,9 +109,13 @@ class Publisher:
     base_url: str | None = None  # "https://host/" — for <web> and the Atom links
 
 
+_UNFOLDED = str.maketrans({"ø": "o", "æ": "ae", "ß": "ss", "đ": "d", "ł": "l", "þ": "th"})  # no NFKD form
+
+
 def default_sender(city: str) -> str:
     """A sender for a city that names none (city.cap_sender): opscentre@<city-as-a-slug>."""
-    slug = re.sub(r"[^a-z0-9]+", "-", city.lower().encode("ascii", "ignore").decode()).strip("-")
+    folded = unicodedata.normalize("NFKD", city.lower().translate(_UNFOLDED)).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", folded).strip("-")
     return f"opscentre@{slug or 'city'}"
 
 

@@ -20,6 +20,7 @@ from opscentre.open_data.cap import (
     Change,
     PublicAlert,
     cap_document,
+    default_sender,
     messages_of,
     publisher,
 )
@@ -196,6 +197,25 @@ def test_a_forecast_onset_is_when_the_rain_is_expected(rio):
     assert text(info, "cap:effective") == "2026-12-06T06:30:00-03:00"
     assert text(info, "cap:onset") == "2026-12-06T10:00:00-03:00"  # measured at 07:00, 3 h ahead
     assert "em 3 h 30 min" in text(info, "cap:headline")
+
+
+@pytest.mark.parametrize("city, sender", [("Rio de Janeiro", "opscentre@rio-de-janeiro"),
+                                          ("København", "opscentre@kobenhavn"), ("São Paulo", "opscentre@sao-paulo")])
+def test_the_default_sender_is_the_city_as_a_slug(city, sender):
+    assert default_sender(city) == sender
+
+
+def test_copenhagen_publishes_valid_cap_in_its_own_offset(cap_schema):
+    copenhagen = load_settings(ROOT / "opscentre" / "cities" / "copenhagen" / "demo.yaml")
+    zone = copenhagen.zones.ids[0]
+    alert = Alert(id="a-0123456789", fingerprint="wind|x", rule="wind", key="x", state="firing", severity="warning",
+                  value=18.0, zone_id=zone, labels={"public": True}, started_at=T0, since=T0, fired_at=T0,
+                  updated_at=T0)
+    document = cap_document(PublicAlert(alert), publisher(copenhagen, simulated=True))
+    cap_schema.validate(document.decode())
+    root = parsed(document)
+    assert text(root, "cap:sent") == "2026-12-06T10:30:00+01:00"
+    assert text(root, "cap:info/cap:area/cap:geocode/cap:valueName") == copenhagen.city.zone_id_property
 
 
 @pytest.mark.parametrize("severity, word", [("advisory", "Minor"), ("warning", "Moderate"), ("critical", "Severe"),
