@@ -109,6 +109,7 @@ class Publisher:
     base_url: str | None = None  # "https://host/" — for <web> and the Atom links
 
 
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _UNFOLDED = str.maketrans({"ø": "o", "æ": "ae", "ß": "ss", "đ": "d", "ł": "l", "þ": "th"})  # no NFKD form
 
 
@@ -192,7 +193,7 @@ def cap_element(item: PublicAlert, pub: Publisher, message: Message | None = Non
 
 def _add(parent: etree._Element, name: str, text: str) -> etree._Element:
     child = etree.SubElement(parent, f"{{{CAP_NS}}}{name}")
-    child.text = text
+    child.text = _NOT_XML.sub("", text)  # a feed's entity name may carry control characters
     return child
 
 

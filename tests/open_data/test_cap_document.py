@@ -218,6 +218,14 @@ def test_copenhagen_publishes_valid_cap_in_its_own_offset(cap_schema):
     assert text(root, "cap:info/cap:area/cap:geocode/cap:valueName") == copenhagen.city.zone_id_property
 
 
+def test_control_characters_in_a_name_do_not_break_the_document(rio, cap_schema):
+    alert = rain_alert(rio, rule="wind").model_copy(update={"where": "Estação\x00\x1b[31m Sul", "rule": "feed_stale"})
+    document = cap_document(PublicAlert(alert), publisher(rio, simulated=True))
+    cap_schema.validate(document.decode())
+    assert b"\x1b" not in document and b"\x00" not in document
+    assert "Estação[31m Sul" in document.decode()  # the name is kept, less what XML cannot carry
+
+
 @pytest.mark.parametrize("severity, word", [("advisory", "Minor"), ("warning", "Moderate"), ("critical", "Severe"),
                                             ("emergency", "Extreme")])
 def test_severity_maps_to_cap(rio, severity, word):
