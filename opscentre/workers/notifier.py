@@ -59,7 +59,8 @@ class Notifier:
         self.subscribers = SubscriberStore(redis)
         self.rate_limit = SmsRateLimit(redis, settings.notify.per_recipient_per_hour)
         self.index = ZoneIndex(settings.zones)
-        self._people: tuple[int, dict[str, Recipient], RecipientAreas] | None = None
+        # (recipients version, by id, in order, their areas): planning routes the tuple the areas index
+        self._people: tuple[int, dict[str, Recipient], tuple[Recipient, ...], RecipientAreas] | None = None
         sending = {name: ProviderOptOut(c, redis, clock) if name == "sms" else c for name, c in channels.enabled.items()}
         self.dispatcher = Dispatcher(self.deliveries, sending, self._target, clock=clock)  # (21610: opted out)
         self.executor = ThreadPoolExecutor(SEND_CONCURRENCY, thread_name_prefix="send")
@@ -98,7 +99,7 @@ class Notifier:
                             notification.get("kind"), planning.transition_of(notification), (now - written_at) / 60)
                 continue
             exempt = planning.exempt_from_rate_limit(notification)
-            planned += [(d, exempt) for d in planning.plan(notification, recipients.values(), areas, subscribers,
+            planned += [(d, exempt) for d in planning.plan(notification, recipients, areas, subscribers,
                                                            self.settings, now, local_now, self.channels.enabled)]
         added = self.deliveries.add(self._limited(planned, now))
         outbox.acknowledge(self.redis, GROUP, [entry_id for entry_id, _ in entries])
@@ -120,13 +121,14 @@ class Notifier:
                         refused, self.settings.notify.per_recipient_per_hour)
         return out
 
-    def _recipients(self) -> tuple[dict[str, Recipient], RecipientAreas]:
-        """Recipients and their areas, rebuilt only when the recipients changed."""
+    def _recipients(self) -> tuple[tuple[Recipient, ...], RecipientAreas]:
+        """Recipients and their areas (indexed by zone), rebuilt only when the recipients changed."""
         version = self.recipients.version()
         if self._people is None or self._people[0] != version:
             people = {r.id: r for r in self.recipients.list()}
-            self._people = (version, people, RecipientAreas.build(people.values(), self.index))
-        return self._people[1], self._people[2]
+            listed = tuple(people.values())
+            self._people = (version, people, listed, RecipientAreas.build(listed, self.index))
+        return self._people[2], self._people[3]
 
     def _target(self, delivery: Delivery) -> str | WebhookSubscriber | None:
         """The full target of a delivery when it is sent: None when the recipient was removed or
@@ -134,8 +136,9 @@ class Notifier:
         notifier holds, refreshed each turn when they changed — not one Redis read per message."""
         if delivery.channel == "webhook":
             return self.subscribers.get(delivery.recipient_id)
-        people = self._people[1] if self._people is not None else self._recipients()[0]
-        recipient = people.get(delivery.recipient_id)
+        if self._people is None:
+            self._recipients()
+        recipient = self._people[1].get(delivery.recipient_id)
         return recipient.phone if recipient is not None else None
 
 

@@ -111,6 +111,18 @@ def test_the_storm_texts_the_copacabana_contact_once_and_campo_grande_never(redi
     assert sorted(d.channel for d in store.by_state(State.DELIVERED)) == ["webhook", "webhook"]
 
 
+def test_the_notifier_routes_through_its_zone_index_rebuilt_when_the_recipients_change(redis_client, gateway):
+    near, far = people(redis_client, time.time())
+    n = notifier(redis_client, gateway)
+    recipients, areas = n._recipients()
+    assert recipients is areas.source  # what planning routes is what the index was built from
+    assert [r.id for r in areas.candidates(recipients, {COPACABANA})] == [near.id]
+    RecipientStore(redis_client).remove(near.id)
+    recipients, areas = n._recipients()
+    assert recipients is areas.source and [r.id for r in recipients] == [far.id]
+    assert list(areas.candidates(recipients, {COPACABANA})) == []
+
+
 def test_a_notifier_that_died_before_acknowledging_plans_nothing_twice(redis_client, gateway):
     now = time.time()
     people(redis_client, now)

@@ -2,7 +2,10 @@
 
 A recipient is somewhere — zones, or a point with a radius — and `RecipientAreas` turns each
 into the set of zones it touches, once per configuration and recipient set (an STRtree over the
-zones; the circle is a geodesic one, in metres, on the WGS84 ellipsoid). `route` then sends an
+zones; the circle is a geodesic one, in metres, on the WGS84 ellipsoid), and indexes the
+recipients by those zones, so routing a transition looks only at the recipients in its trigger
+zones (when given the very tuple the areas were built from; any other recipients are each
+looked at, with the same result). `route` then sends an
 incident notification to the recipients whose zones meet the zones that *made* the transition
 (`trigger_zone_ids`), not the incident's whole union, if their role's minimum severity is met at
 the level of those zones, and outside their quiet hours unless it is critical or worse. Stage
@@ -13,7 +16,7 @@ and the incident transitions `partners_hear` (not the centre's internal ones) by
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, time
 from typing import Any, Protocol
 
@@ -66,17 +69,41 @@ class ZoneIndex:
 
 @dataclass(frozen=True)
 class RecipientAreas:
-    """recipient id -> the zone ids it is in or touches."""
+    """recipient id -> the zone ids it is in or touches; and, for the recipients it was built
+    from (`source`, in their order), zone id -> their positions in `source` (`by_zone`) and the
+    positions of those somewhere in the city (`placed`)."""
 
     zones: Mapping[str, frozenset[str]]
+    source: tuple[Recipient, ...] | None = None
+    by_zone: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    placed: tuple[int, ...] = ()
 
     @classmethod
     def build(cls, recipients: Iterable[Recipient], zones: Zones | ZoneIndex) -> RecipientAreas:
+        """Pass a tuple, and pass that same tuple to `route`, for routing by the index."""
         index = zones if isinstance(zones, ZoneIndex) else ZoneIndex(zones)
-        return cls({r.id: area_of(r, index) for r in recipients})
+        source = recipients if isinstance(recipients, tuple) else tuple(recipients)
+        zones_of = {r.id: area_of(r, index) for r in source}
+        areas = [zones_of[r.id] for r in source]  # as `of` will say (one area per id)
+        by_zone: dict[str, list[int]] = {}
+        for position, area in enumerate(areas):
+            for zone_id in area:
+                by_zone.setdefault(zone_id, []).append(position)
+        return cls(zones_of, source, {z: tuple(positions) for z, positions in by_zone.items()},
+                   tuple(i for i, area in enumerate(areas) if area))
 
     def of(self, recipient: Recipient) -> frozenset[str]:
         return self.zones.get(recipient.id, frozenset(recipient.zone_ids))
+
+    def candidates(self, recipients: Iterable[Recipient], trigger: Collection[str]) -> Iterable[Recipient]:
+        """Those of `recipients` whose area may meet `trigger`, in their order: from the index when
+        `recipients` is the tuple these areas were built from, else all of them (each is checked)."""
+        if self.source is None or recipients is not self.source:
+            return recipients
+        if CITY_WIDE in trigger:  # anyone somewhere in the city
+            return [self.source[i] for i in self.placed]
+        positions = sorted({i for zone_id in trigger for i in self.by_zone.get(zone_id, ())})
+        return [self.source[i] for i in positions]
 
 
 def area_of(recipient: Recipient, index: ZoneIndex) -> frozenset[str]:
@@ -104,7 +131,7 @@ def route(notification: Mapping[str, Any], recipients: Iterable[Recipient], area
     internal = bool(domains) and all(d in policy.internal_domains for d in domains)
     public = notification.get("public", True)
     out = []
-    for recipient in recipients:
+    for recipient in areas.candidates(recipients, trigger):
         role = recipient.role.value
         if (internal and recipient.role != Role.ONCALL) or (not public and role in policy.public_only_roles):
             continue

@@ -320,3 +320,41 @@ def test_a_stale_feed_incident_is_planned_for_on_call_by_sms_and_for_no_partner(
     hooks = [WebhookSubscriber.create("https://partner.example/all", 0.0)]
     planned = plan({**note, "id": "n-stale"}, people, RecipientAreas.build(people, index), hooks, rio, 0.0, NOON)
     assert [(d.channel, d.recipient_id) for d in planned] == [("sms", "oncall")]
+
+
+def test_the_zone_index_hands_routing_only_the_recipients_in_the_trigger_zones(rio, zone, index):
+    copa, leme, cg = zone("Copacabana"), zone("Leme"), zone("Campo Grande")
+    people = (person("copa", zones=[copa]), person("leme", zones=[leme]), person("cg", zones=[cg]),
+              person("beach", point=POSTO_4, radius_m=300), person("border", point=PRINCESA_ISABEL, radius_m=300),
+              person("nowhere", point=(-10.0, -40.0), radius_m=100))
+    areas = RecipientAreas.build(people, index)
+
+    def seen(trigger):
+        return sorted(r.id for r in areas.candidates(people, trigger))
+
+    assert seen({copa}) == ["beach", "border", "copa"]
+    assert seen({leme, cg}) == ["border", "cg", "leme"]
+    assert seen({CITY_WIDE}) == ["beach", "border", "cg", "copa", "leme"]
+    assert [r.id for r in areas.candidates(people, {cg, copa})] == ["copa", "cg", "beach", "border"]  # their order
+    others = list(people)  # not the tuple the areas were built from: every one is looked at
+    assert areas.candidates(others, {copa}) is others
+
+
+def ids_of(routed) -> list[tuple[str, str]]:
+    return [(r.id, why) for r, why in routed]
+
+
+places = st.one_of(zone_sets.map(lambda zones: {"zones": zones}),
+                   st.tuples(st.floats(-23.05, -22.80), st.floats(-43.70, -43.15), st.floats(50, 2000)).map(
+                       lambda p: {"point": (p[0], p[1]), "radius_m": p[2]}))
+crowds = st.lists(st.tuples(places, roles, quiets), min_size=1, max_size=25)
+city_wide_notices = notices.map(lambda note: {**note, "trigger_zone_ids": [CITY_WIDE], "zone_severity": {}})
+
+
+@hypothesis_settings(max_examples=150, deadline=None)
+@given(st.one_of(notices, city_wide_notices), crowds, hours)
+def test_routing_by_the_zone_index_finds_exactly_whom_looking_at_every_recipient_finds(note, crowd, at):
+    people = tuple(person(f"r{i}", role=role, quiet_hours=quiet_hours, **place)
+                   for i, (place, role, quiet_hours) in enumerate(crowd))
+    areas = RecipientAreas.build(people, RIO_INDEX)
+    assert ids_of(route(note, people, areas, POLICY, at)) == ids_of(route(note, list(people), areas, POLICY, at))
