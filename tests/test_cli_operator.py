@@ -8,6 +8,7 @@ import time
 import orjson
 import pytest
 
+from opscentre.core.alert_store import AlertStore
 from opscentre.core import keys
 from opscentre.core.alerting.lifecycle import Alert
 from tests.cli_helpers import clean_env, opscentre
@@ -26,7 +27,7 @@ def firing(redis_client):
     alert = Alert(id="a-0123456789", fingerprint="rain_15min|g1", rule="rain_15min", key="g1", state="firing",
                   severity="critical", value=14.2, zone_id="024", entity_id="g1", labels={"public": True},
                   summary="critical rain at Tijuca", started_at=now, since=now, last_true_at=now, updated_at=now)
-    redis_client.hset(keys.ALERTS, alert.fingerprint, alert.model_dump_json())
+    AlertStore(redis_client).put([alert])
     return alert
 
 

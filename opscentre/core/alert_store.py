@@ -46,6 +46,10 @@ class _Decoded:
         self.model = model
         self.by_raw: dict[bytes, Any] = {}
 
+    def decode_one(self, raw: bytes) -> Any:
+        hit = self.by_raw.get(raw)
+        return hit if hit is not None else self.model.model_validate_json(raw)
+
     def decode(self, raw: dict[bytes, bytes]) -> dict[str, Any]:
         known, fresh = self.by_raw, {}
         for v in raw.values():
@@ -63,6 +67,80 @@ class _Decoded:
 
 
 _ALERTS, _INCIDENTS = _Decoded(Alert), _Decoded(Incident)
+
+CHANGES_KEPT = 1000  # ALERTS_CHANGES entries kept: a reader further behind reads the whole hash
+CHANGES_READ = 64  # entries a reader takes in its first round trip (more: the whole hash)
+
+
+class _AlertsCache:
+    """The alerts hash as this process last read it, with its version: an evaluation after a poll
+    reads every alert, and a city's thousands of open alerts cost more to fetch and decode than
+    the evaluation of one gauge's reading. Every write of the hash bumps ALERTS_VERSION and
+    lists the fingerprints it wrote in ALERTS_CHANGES (in the same transaction), so a reader
+    that is behind fetches only those; the epoch tells a reused process that Redis was emptied
+    or replaced. What it holds is one (epoch, version, alerts) tuple, replaced whole (threads
+    and greenlets read it), and the dicts it returns are never changed in place."""
+
+    def __init__(self):
+        self.held: tuple[bytes | None, int, dict[str, Alert]] = (None, -1, {})
+
+    def read(self, redis: Redis) -> dict[str, Alert]:
+        held = self.held
+        pipe = redis.pipeline(transaction=True)
+        pipe.get(keys.ALERTS_EPOCH).get(keys.ALERTS_VERSION).xrevrange(keys.ALERTS_CHANGES, count=CHANGES_READ)
+        epoch, version, changes = pipe.execute()
+        version = int(version or 0)
+        if epoch is None:
+            redis.set(keys.ALERTS_EPOCH, secrets.token_hex(8), nx=True)
+        elif epoch == held[0] and version == held[1]:
+            return held[2]
+        elif epoch == held[0] and 0 < version - held[1] <= len(changes):
+            if (fresh := self._catch_up(redis, held, version, changes[:version - held[1]])) is not None:
+                return fresh
+        pipe = redis.pipeline(transaction=True)
+        pipe.get(keys.ALERTS_EPOCH).get(keys.ALERTS_VERSION).hgetall(keys.ALERTS)
+        epoch, version, raw = pipe.execute()
+        alerts = _ALERTS.decode(raw)
+        if epoch is not None:
+            self.held = (epoch, int(version or 0), alerts)
+        return alerts
+
+    def _catch_up(self, redis: Redis, held, version: int, changes: list) -> dict[str, Alert] | None:
+        """`held` moved on to `version` by the fingerprints `changes` list; None if the hash was
+        written again meanwhile."""
+        fingerprints = sorted({f for _id, fields in changes for f in fields[b"f"].decode().split("\n") if f})
+        pipe = redis.pipeline(transaction=True)
+        pipe.get(keys.ALERTS_VERSION).hmget(keys.ALERTS, fingerprints or ["-"])
+        now_version, raws = pipe.execute()
+        if int(now_version or 0) != version:
+            return None
+        alerts = dict(held[2])
+        for fingerprint, raw in zip(fingerprints, raws):
+            if raw is None:
+                alerts.pop(fingerprint, None)
+            else:
+                alerts[fingerprint] = _ALERTS.decode_one(raw)
+        self.held = (held[0], version, alerts)
+        return alerts
+
+    def wrote(self, before: dict[str, Alert], epoch_version: tuple[bytes | None, int],
+              alerts: dict[str, Alert]) -> None:
+        """This process changed the hash from `before` (what it read) to `alerts`, and the write
+        made the version given: keep that as what is stored, if `before` is what this cache
+        holds and no other write came between (the version moved by exactly one)."""
+        held_epoch, held_version, held_alerts = self.held
+        epoch, version = epoch_version
+        if before is held_alerts and epoch is not None and epoch == held_epoch and version == held_version + 1:
+            self.held = (epoch, version, alerts)
+
+
+_ALERTS_CACHE = _AlertsCache()
+
+
+def record_alert_writes(pipe, fingerprints) -> None:
+    """On a transaction that writes the alerts hash: bump its version, list what it wrote."""
+    pipe.incr(keys.ALERTS_VERSION)
+    pipe.xadd(keys.ALERTS_CHANGES, {"f": "\n".join(fingerprints)}, maxlen=CHANGES_KEPT, approximate=True)
 
 
 def alert_view(alert: Alert, ack: dict[str, Any] | None) -> dict[str, Any]:
@@ -91,7 +169,7 @@ class AlertStore:
 
     def alerts(self) -> dict[str, Alert]:
         """fingerprint -> alert (open ones and recently resolved)."""
-        return _ALERTS.decode(self.redis.hgetall(keys.ALERTS))
+        return _ALERTS_CACHE.read(self.redis)
 
     def find(self, alert_id: str) -> Alert:
         for alert in self.alerts().values():
@@ -137,7 +215,7 @@ class AlertStore:
                 outbox.enqueue(pipe, notification, wall_now)
         changed = {f: evaluation.alerts[f] for f in evaluation.changed if f in evaluation.alerts}
         if changed:
-            pipe.hset(keys.ALERTS, mapping=_ALERTS.encode(changed))
+            pipe.hset(keys.ALERTS, mapping={f: a.model_dump_json().encode() for f, a in changed.items()})
         if evaluation.removed:
             pipe.hdel(keys.ALERTS, *evaluation.removed)
             gone = [before[f].id for f in evaluation.removed if f in before]
@@ -149,8 +227,21 @@ class AlertStore:
                 {"state": t.state_after, "severity": t.severity_after, "value": t.value})
         if stage is not None:
             self._stage(pipe, stage, now, wall_now)
-        if changed or evaluation.removed:
-            pipe.incr(keys.VERSION)  # maps and public API caches follow alerts, not only data
+        if not (changed or evaluation.removed):
+            pipe.execute()
+            return
+        pipe.incr(keys.VERSION)  # maps and public API caches follow alerts, not only data
+        record_alert_writes(pipe, [*changed, *evaluation.removed])
+        pipe.get(keys.ALERTS_EPOCH)
+        *_, version, _entry, epoch = pipe.execute()
+        _ALERTS_CACHE.wrote(before, (epoch, int(version)), evaluation.alerts)
+
+    def put(self, alerts: list[Alert]) -> None:
+        """Store alert records as they are (an import, a test's set-up): every write of the alerts
+        hash goes through this module, which keeps its version."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(keys.ALERTS, mapping={a.fingerprint: a.model_dump_json() for a in alerts})
+        record_alert_writes(pipe, [a.fingerprint for a in alerts])
         pipe.execute()
 
     # ---- incidents and reminders -----------------------------------------------------------
@@ -204,6 +295,7 @@ class AlertStore:
                                                 "updated_at": now})
             pipe = self.redis.pipeline(transaction=True)
             pipe.hset(keys.ALERTS, alert.fingerprint, resolved.model_dump_json())
+            record_alert_writes(pipe, [alert.fingerprint])
             self._audit(pipe, now, by, "resolved-by-hand", alert_id, {"state": alert.state, "severity": alert.severity},
                         {"state": resolved.state, "note": note[:1000]})
             pipe.execute()

@@ -22,6 +22,7 @@ from opscentre.core import keys, locks
 from opscentre.core.alert_store import AlertStore
 from opscentre.core.alerting.engine import Evaluation, Touched, evaluate
 from opscentre.core.alerting.incidents import IncidentUpdate, group
+from opscentre.core.alerting.lifecycle import ACTIVE_STATES
 from opscentre.core.alerting.readings import CITY, Readings, Registry
 from opscentre.core.alerting.reminders import due
 from opscentre.core.alerting.silences import silenced_by
@@ -113,7 +114,7 @@ def evaluate_city(settings: Settings, store: Store, now: float | None = None, wa
         requested = set()
     if not ran:
         return EvaluationSummary(0, 0, None, skipped=True)
-    open_alerts = sum(1 for a in evaluation.alerts.values() if a.active) if evaluation else 0
+    open_alerts = sum(1 for a in evaluation.alerts.values() if a.state in ACTIVE_STATES) if evaluation else 0
     return EvaluationSummary(total, open_alerts, stage)
 
 

@@ -1,6 +1,7 @@
 import requests
 from city_seed import write_city
 
+from opscentre.core.alert_store import AlertStore
 from opscentre.dashboard import ids
 
 
@@ -112,10 +113,9 @@ def test_a_crafted_anonymous_acknowledge_changes_nothing_and_an_operators_is_rec
     from city_seed import alert_record
 
     from opscentre.core import keys
-    from opscentre.core.alert_store import AlertStore
 
     alert = alert_record("a-42", "firing", zone_id=rio_settings.zones.ids[0], severity="critical")
-    store.redis.hset(keys.ALERTS, alert.fingerprint, alert.model_dump_json())
+    AlertStore(store.redis).put([alert])
     session = logged_in(live, *operator)
     note = '<img src=x onerror="alert(1)"> pumped the underpass'
     body = ack_callback_body(session, live, "a-42", note)

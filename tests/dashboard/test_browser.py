@@ -13,6 +13,7 @@ import pytest
 import redis
 from city_seed import RIO, LiveServer, write_city
 
+from opscentre.core.alert_store import AlertStore
 from opscentre.core.store import Store
 from opscentre.dashboard import ids
 from opscentre.dashboard.server import create_public_wsgi_app
@@ -175,12 +176,10 @@ def test_page_says_redis_is_unreachable_and_recovers(own_redis, rio_settings, pa
 def test_operator_acknowledges_an_alert_with_a_note_that_stays_text(live, page, store, rio_settings, operator):
     from city_seed import alert_record
 
-    from opscentre.core import keys
-    from opscentre.core.alert_store import AlertStore
 
     write_city(store, rio_settings, rain_mm=1.0)
     alert = alert_record("a-77", "firing", zone_id=rio_settings.zones.ids[0], severity="critical")
-    store.redis.hset(keys.ALERTS, alert.fingerprint, alert.model_dump_json())
+    AlertStore(store.redis).put([alert])
     dialogs = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     page.goto(f"{live.url}/login")

@@ -11,9 +11,8 @@ def test_status_json_shape_and_simulated_flag(live, store, rio_settings):
     write_city(store, rio_settings, rain_mm=2.0)
     store.redis.set(keys.STAGE_RECORD, '{"level": 3, "name": "attention", "since": 1767225600}')
     firing = alert_record("a1", "firing", zone_id=rio_settings.zones.ids[0])
-    store.redis.hset(keys.ALERTS, mapping={"rain_15min|g1": firing.model_dump_json(),
-                                           "rain_15min|g2": alert_record("a2", "pending").model_dump_json(),
-                                           "feed_stale|g3": alert_record("a3", "firing", public=False).model_dump_json()})
+    AlertStore(store.redis).put([firing, alert_record("a2", "pending"),
+                                 alert_record("a3", "firing", public=False, rule="feed_stale")])
     AlertStore(store.redis).acknowledge("a1", "zelda.ops", "called civil defence at 555-0101", time.time())
     response = requests.get(f"{live.url}/api/public/status.json", timeout=10)
     assert response.status_code == 200

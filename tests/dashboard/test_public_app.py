@@ -3,7 +3,6 @@ import time
 import requests
 from city_seed import alert_record, write_city
 
-from opscentre.core import keys
 from opscentre.core.alert_store import AlertStore
 from opscentre.dashboard import ids
 
@@ -31,7 +30,7 @@ def test_public_callback_map_holds_only_the_read_only_map_tick(wsgi_app, live):
 
 def test_public_page_shows_no_operator_data_or_controls(live, store, rio_settings, operator):
     write_city(store, rio_settings, rain_mm=9.0)
-    store.redis.hset(keys.ALERTS, "rain_15min|a1", alert_record("a1", "firing").model_dump_json())
+    AlertStore(store.redis).put([alert_record("a1", "firing")])
     AlertStore(store.redis).acknowledge("a1", "zelda.ops", "ring 555-0101", time.time())
     layout = requests.get(f"{live.url}/public/_dash-layout", timeout=10)
     assert layout.status_code == 200

@@ -164,8 +164,7 @@ def test_the_atom_index_lists_each_public_alert_and_links_resolve(live, store, r
     fire(store, rio, alert_id="a-000000000b", zone="Copacabana", severity="critical")
     fire(store, rio, alert_id="a-000000000c", zone="Bangu", public=False)
     pending = fire(store, rio, alert_id="a-000000000d", zone="Centro")
-    store.redis.hset(keys.ALERTS, pending.fingerprint,
-                     pending.model_copy(update={"state": AlertState.PENDING, "fired_at": None}).model_dump_json())
+    AlertStore(store.redis).put([pending.model_copy(update={"state": AlertState.PENDING, "fired_at": None})])
     response = get(f"{live.url}/api/public/alerts.atom")
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "application/atom+xml; charset=utf-8"

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from opscentre.core.alerting.lifecycle import Alert, Observation, Transition, fingerprint_of, step
+from opscentre.core.alerting.lifecycle import ACTIVE_STATES, Alert, Observation, Transition, fingerprint_of, step
 from opscentre.core.alerting.metrics import Measured, MetricCache
 from opscentre.core.alerting.readings import Readings
 from opscentre.core.alerting.rules import SEVERITY_ORDER, AlertSeverity, CompoundLevel, Rule
@@ -116,8 +116,8 @@ def evaluate(rules: list[Rule], alerts: Mapping[str, Alert], readings: Readings,
     result = Evaluation(alerts=dict(alerts))
     names = names or {}
     open_by_rule: dict[str, set[str]] = {}  # rule -> the keys of its open alerts
-    for alert in alerts.values():
-        if alert.active:
+    for alert in alerts.values():  # (every alert, every evaluation: kept to one plain pass)
+        if alert.state in ACTIVE_STATES:
             open_by_rule.setdefault(alert.rule, set()).add(alert.key)
     scopes = key_scopes(rules, readings, touched)
     for rule in rules:
@@ -135,10 +135,11 @@ def evaluate(rules: list[Rule], alerts: Mapping[str, Alert], readings: Readings,
                 result.alerts[fingerprint] = after.model_copy(update={"summary": summary(rule, after)})
                 result.changed.add(fingerprint)
             result.transitions.extend(transitions)
-    for fingerprint, alert in list(result.alerts.items()):
-        if alert.resolved_at is not None and not alert.active and now - alert.resolved_at > RESOLVED_KEEP_S:
-            del result.alerts[fingerprint]
-            result.removed.append(fingerprint)
+    if touched is None:  # old resolved alerts leave at the timer's evaluation, not after every poll
+        for fingerprint, alert in list(result.alerts.items()):
+            if alert.resolved_at is not None and not alert.active and now - alert.resolved_at > RESOLVED_KEEP_S:
+                del result.alerts[fingerprint]
+                result.removed.append(fingerprint)
     return result
 
 

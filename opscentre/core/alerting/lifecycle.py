@@ -25,6 +25,9 @@ class AlertState(StrEnum):
     RESOLVED = "resolved"  # kept a while, so the resolution can be shown and notified
 
 
+ACTIVE_STATES = frozenset((AlertState.PENDING, AlertState.FIRING))
+
+
 class Change(StrEnum):
     """What a transition did (the audit stream and notifications say this)."""
 
@@ -63,7 +66,7 @@ class Alert(BaseModel):
 
     @property
     def active(self) -> bool:
-        return self.state in (AlertState.PENDING, AlertState.FIRING)
+        return self.state in ACTIVE_STATES
 
 
 @dataclass(frozen=True, slots=True)  # (plain dataclasses: made by the thousand per evaluation, never parsed)

@@ -94,9 +94,10 @@ def derive_stage(settings: StageSettings, alerts: Iterable[Alert], override: Map
 
 
 def _criteria_level(settings: StageSettings, alerts: Iterable[Alert], now: float) -> StageDecision:
-    firing: dict[str, list[Alert]] = {}  # rule -> its firing alerts
+    firing: dict[str, list[Alert]] = {}  # rule -> its firing alerts, of the rules the criteria name
+    named = {criterion.rule for stage_level in settings.levels for criterion in stage_level.any_of}
     for a in alerts:
-        if a.state == AlertState.FIRING:
+        if a.rule in named and a.state == AlertState.FIRING:
             firing.setdefault(a.rule, []).append(a)
     for stage_level in sorted(settings.levels, key=lambda s: -s.level):
         for criterion in stage_level.any_of:
