@@ -80,10 +80,12 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("-n", "--observations", "--entities", dest="size", type=int,
                    help="ingest: observations to push (default 500000); alerts: entities (default 50000); "
                         "notify: recipients (default 10000)")
-    c.add_argument("--hours", type=float, default=24.0, help="alerts: hours of history per entity (default 24)")
-    c.add_argument("--samples", type=int, default=1000, help="alerts: latency samples, 0 to skip (default 1000)")
+    c.add_argument("--hours", type=float, default=24.0,
+                   help="alerts, notify: hours of history per entity of the city (default 24)")
+    c.add_argument("--samples", type=int, default=1000,
+                   help="alerts, notify: latency probes, 0 to skip the latency part (default 1000)")
     c.add_argument("--ingest-rate", type=float, default=10_000.0,
-                   help="alerts: background observations/s during the latency part (default 10000)")
+                   help="alerts, notify: background observations/s during the latency part (default 10000)")
 
     c = command("set-password", "set an operator password (reads it from stdin, or generates one) and end "
                 "that operator's signed-in sessions")
@@ -292,7 +294,8 @@ def cmd_bench(args) -> int:
     if args.name == "notify":
         from opscentre.bench.notify import run_notify_bench
 
-        result = run_notify_bench(_settings(args), args.size or 10_000)
+        result = run_notify_bench(_settings(args), args.size or 10_000, latency_samples=args.samples,
+                                  ingest_rate=args.ingest_rate, hours=args.hours)
     elif args.name == "alerts":
         from opscentre.bench.alerts import run_alerts_bench
 

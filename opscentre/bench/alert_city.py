@@ -114,6 +114,15 @@ def bench_settings(settings: Settings) -> Settings:
     return settings.model_copy(update={"rules": bench_rules(), "stage": StageSettings.model_validate(STAGE)})
 
 
+def adjusted(settings: Settings, sections: dict[str, dict] | None) -> Settings:
+    """`settings` with fields of its sections replaced, e.g. {"alerting": {"incident_window": 0}}
+    (plain data, so a spawned process can apply the same change to the config it loads)."""
+    if not sections:
+        return settings
+    return settings.model_copy(update={name: getattr(settings, name).model_copy(update=fields)
+                                       for name, fields in sections.items()})
+
+
 @dataclass
 class City:
     entities: list[Entity]

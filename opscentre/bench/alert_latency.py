@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import redis
 
-from opscentre.bench.alert_city import SOURCE, City, bench_settings
+from opscentre.bench.alert_city import SOURCE, City, adjusted, bench_settings
 from opscentre.core import keys
 from opscentre.core.alert_store import AlertStore
 from opscentre.core.clock import sim_now
@@ -145,14 +145,14 @@ class _Workers:
     """WORKERS worker processes on the shared schedules (spawned: nothing shared but Redis)."""
 
     def __init__(self, url: str, config: Path | None, sensors: dict[str, tuple[list[str], np.ndarray]], rate: float,
-                 probe_ids: list[str]):
+                 probe_ids: list[str], adjust: dict[str, dict] | None = None):
         ctx = multiprocessing.get_context("spawn")
         self.start_at, self.started, self.stopping = ctx.Value("d", 0.0), ctx.Event(), ctx.Event()
         self.results = ctx.Queue()
         schedule = ctx.Array("q", [0, 0])  # the next background job, the next probe job
         self.processes = [ctx.Process(target=_worker, daemon=True, args=(
             url, config, sensors, rate, probe_ids, schedule, self.start_at, self.started, self.stopping,
-            self.results, seed)) for seed in range(WORKERS)]
+            self.results, seed, adjust)) for seed in range(WORKERS)]
         for p in self.processes:
             p.start()
         for _ in self.processes:
@@ -193,19 +193,20 @@ def _next_job(schedule, start_at: float, probes: int) -> tuple[str, int, float]:
 
 def _worker(url: str, config: Path | None, sensors: dict[str, tuple[list[str], np.ndarray]], rate: float,
             probe_ids: list[str],
-            schedule, start_at, go, stop, results, seed: int) -> None:
+            schedule, start_at, go, stop, results, seed: int, adjust: dict[str, dict] | None = None) -> None:
     """One worker: take the next due job, store what it polled, evaluate after it."""
     report: dict = {"written": 0, "evaluations": [], "probe_evaluations": [], "probes": {}}
     try:
-        _work(url, config, sensors, rate, probe_ids, schedule, start_at, go, stop, results, seed, report)
+        _work(url, config, sensors, rate, probe_ids, schedule, start_at, go, stop, results, seed, report, adjust)
     except Exception as exc:  # noqa: BLE001 (reported to the measuring process, which raises it)
         report["error"] = f"{type(exc).__name__}: {exc}"
     results.put(report)
 
 
-def _work(url, config, sensors, rate, probe_ids, schedule, start_at, go, stop, results, seed, report) -> None:
+def _work(url, config, sensors, rate, probe_ids, schedule, start_at, go, stop, results, seed, report,
+          adjust) -> None:
     logging.getLogger("opscentre.alerts").setLevel(logging.WARNING)
-    settings = bench_settings(load_settings(config))
+    settings = adjusted(bench_settings(load_settings(config)), adjust)
     store = Store(redis.Redis.from_url(url))
     clock = store.sim_clock()
     store.entities()

@@ -36,6 +36,7 @@ from pathlib import Path
 
 import redis
 
+from opscentre.bench.alert_city import adjusted
 from opscentre.bench.sms_gateway import Gateway
 from opscentre.core import keys
 from opscentre.core.models import Entity, ObservationBatch
@@ -58,13 +59,16 @@ STORM_MM = 15.0  # in 15 min: Alerta Rio's "very heavy" (> 12.5 mm), critical in
 WAIT_S = 300.0  # the longest the bench waits for every message
 
 
-def run_notify_bench(settings: Settings, recipients: int = 10_000, probes: int = 100, progress: bool = True) -> dict:
+def run_notify_bench(settings: Settings, recipients: int = 10_000, probes: int = 100, progress: bool = True,
+                     latency_samples: int = 1000, ingest_rate: float = 10_000.0, city_entities: int = 50_000,
+                     hours: float = 24.0) -> dict:
     def say(text: str) -> None:
         if progress:
             print(text, file=sys.stderr, flush=True)
 
     logging.getLogger("opscentre.alerts").setLevel(logging.WARNING)
-    settings = _bench_settings(settings, recipients)
+    adjust = _adjust(settings, recipients)
+    settings = adjusted(settings, adjust)
     zone = settings.zones.find(BAIRRO) or settings.zones.ids[0]
     with tempfile.TemporaryDirectory(prefix="opscentre-bench-") as tmp:
         server = RedisServer(Path(tmp), persist=False).start()
@@ -76,7 +80,7 @@ def run_notify_bench(settings: Settings, recipients: int = 10_000, probes: int =
             say(f"  gateway ceiling: {ceiling:,.0f} messages/s")
             client = redis.Redis.from_url(server.url)
             phones = _recipients(client, zone, recipients, say)
-            result = _throughput(settings, server.url, client, gateway, zone, phones, probes, say)
+            result = _throughput(settings, adjust, server.url, client, gateway, zone, phones, probes, say)
         finally:
             gateway.stop()
             server.stop()
@@ -105,12 +109,29 @@ def run_notify_bench(settings: Settings, recipients: int = 10_000, probes: int =
         say(f"firing -> POST (idle notifier, one contact): p50 {result['firing_to_post_p50_ms']} ms, p99 "
             f"{result['firing_to_post_p99_ms']} ms over {result['firing_to_post_samples']} storms; baseline "
             f"(Prometheus + Alertmanager tuned for speed, measured here earlier, not run): p99 {ALERTMANAGER_P99_MS:,.0f} ms")
+    if latency_samples:
+        from opscentre.bench.notify_latency import run_notify_latency
+
+        result.update(run_notify_latency(settings, latency_samples, ingest_rate, city_entities, hours, say))
+        _say_latency(result, say)
     return result
 
 
-def _bench_settings(settings: Settings, recipients: int) -> Settings:
-    notify = settings.notify.model_copy(update={"approval_over": max(settings.notify.approval_over, recipients + 1)})
-    return settings.model_copy(update={"notify": notify})
+def _say_latency(r: dict, say) -> None:
+    say(f"stored -> SMS POST under {r['ingest_rate_achieved']:,} obs/s of background ingest: p50 "
+        f"{r['latency_p50_ms']} ms, p99 {r['latency_p99_ms']} ms over {r['latency_texted']}/{r['latency_samples']} "
+        f"probes (goal p99 {r['latency_goal_p99_ms']:g} ms: {'met' if r['latency_goal_met'] else 'NOT met'}); "
+        f"stored -> firing p50 {r['stored_to_firing_p50_ms']} / p99 {r['stored_to_firing_p99_ms']} ms, firing -> "
+        f"POST p50 {r['firing_to_post_under_load_p50_ms']} / p99 {r['firing_to_post_under_load_p99_ms']} ms; "
+        f"baseline (Prometheus + Alertmanager tuned for speed, measured here earlier, not run): p99 "
+        f"{ALERTMANAGER_P99_MS:,.0f} ms")
+    if r["latency_unnotified"] or r["latency_untexted"]:
+        say(f"  {r['latency_unnotified']} probes' alerts were never notified, {r['latency_untexted']} notified "
+            "but not texted to their bairro's agent")
+
+
+def _adjust(settings: Settings, recipients: int) -> dict[str, dict]:
+    return {"notify": {"approval_over": max(settings.notify.approval_over, recipients + 1)}}
 
 
 def _recipients(client: redis.Redis, zone: str, n: int, say) -> list[str]:
@@ -123,10 +144,10 @@ def _recipients(client: redis.Redis, zone: str, n: int, say) -> list[str]:
     return phones
 
 
-def _throughput(settings: Settings, url: str, client: redis.Redis, gateway: Gateway, zone: str,
-                phones: list[str], probes: int, say) -> dict:
+def _throughput(settings: Settings, adjust: dict[str, dict], url: str, client: redis.Redis, gateway: Gateway,
+                zone: str, phones: list[str], probes: int, say) -> dict:
     probe_phones = _probe_recipients(client, settings, zone, probes)
-    notifier = _NotifierProcess(url, settings, gateway.env())
+    notifier = NotifierProcess(url, settings.source_path, adjust, gateway.env())
     try:
         firing = _firing_to_post(settings, Store(client), gateway, probe_phones, say)
         gateway.reset()
@@ -143,8 +164,8 @@ def _throughput(settings: Settings, url: str, client: redis.Redis, gateway: Gate
         received = gateway.received()
     finally:
         notifier.stop()
-    times = sorted(t for _to, t in received)
-    by_number = Counter(to for to, _t in received)
+    times = sorted(t for _to, t, _sid in received)
+    by_number = Counter(to for to, _t, _sid in received)
     expected = set(phones)
     duplicates = sum(n - 1 for n in by_number.values() if n > 1)
     missing = len(expected - set(by_number))
@@ -192,7 +213,7 @@ def _firing_to_post(settings: Settings, store: Store, gateway: Gateway, probe_ph
         deadline = fired + 10
         while gateway.count() <= seen and time.time() < deadline:
             time.sleep(0.001)
-        arrived = [t for to, t in gateway.received()[seen:] if to == phone]
+        arrived = [t for to, t, _sid in gateway.received()[seen:] if to == phone]
         seen = gateway.count()
         if seen != len(took) + 1 or len(arrived) != 1:
             raise RuntimeError(f"the storm in {zone} texted {len(arrived)} times its contact, {seen} in all")
@@ -221,14 +242,15 @@ def _storm(settings: Settings, store: Store, zone: str) -> float:
     return time.time()
 
 
-class _NotifierProcess:
-    """Notifier.turn in a loop, as `opscentre notifier` runs it, in a spawned process."""
+class NotifierProcess:
+    """Notifier.turn in a loop, as `opscentre notifier` runs it, in a spawned process whose
+    settings are the config with `adjust` applied (bench/alert_city.py `adjusted`)."""
 
-    def __init__(self, url: str, settings: Settings, env: dict[str, str]):
+    def __init__(self, url: str, config: Path | None, adjust: dict[str, dict], env: dict[str, str]):
         ctx = multiprocessing.get_context("spawn")
         self.ready, self.stopping = ctx.Event(), ctx.Event()
         self.process = ctx.Process(target=_run_notifier, daemon=True, args=(
-            url, settings.source_path, settings.notify.approval_over, env, self.ready, self.stopping))
+            url, config, adjust, env, self.ready, self.stopping))
         self.process.start()
         if not self.ready.wait(120):
             self.stop()
@@ -242,13 +264,11 @@ class _NotifierProcess:
             self.process.join()
 
 
-def _run_notifier(url, config, approval_over, env, ready, stopping) -> None:
+def _run_notifier(url, config, adjust, env, ready, stopping) -> None:
     from opscentre.core.notify.channels import build
 
     logging.getLogger("opscentre.alerts").setLevel(logging.WARNING)
-    settings = load_settings(config)
-    settings = settings.model_copy(update={"notify": settings.notify.model_copy(
-        update={"approval_over": approval_over})})
+    settings = adjusted(load_settings(config), adjust)
     channels = build(env, names=["sms"])
     n = notifier_module.Notifier(settings, redis.Redis.from_url(url), channels, "bench-notifier")
     ready.set()

@@ -3,8 +3,9 @@
 The gateway (aiohttp, one asyncio loop in its own spawned process, so it holds thousands of
 requests at once and takes none of the notifier's CPU time in-process) answers
 `POST /2010-04-01/Accounts/{sid}/Messages.json` after `delay_s` with a Message resource (201,
-`sid`, `status: queued`), as Twilio does, and notes each request's To number and the time it
-arrived. `GET /_received` returns those [to, time] pairs; `POST /_reset` forgets them.
+`sid`, `status: queued`), as Twilio does, and notes each request's To number, the time it
+arrived and the sid it answered. `GET /_received` returns those [to, time, sid] triples;
+`POST /_reset` forgets them.
 
 `ceiling()` is the baseline: the gateway alone, driven by a plain aiohttp client with many
 connections kept alive, as fast as it will go.
@@ -50,7 +51,8 @@ class Gateway:
         return {"OPSCENTRE_SMS_API_URL": self.url, "TWILIO_ACCOUNT_SID": SID, "TWILIO_AUTH_TOKEN": TOKEN,
                 "OPSCENTRE_SMS_FROM": FROM}
 
-    def received(self) -> list[tuple[str, float]]:
+    def received(self) -> list[tuple[str, float, str]]:
+        """(To, arrival time, the sid answered) of every message POSTed since the last reset."""
         return [tuple(x) for x in orjson.loads(_get(self.url + "/_received"))]
 
     def count(self) -> int:
@@ -99,15 +101,16 @@ def _serve(delay_s: float, ports) -> None:
     from aiohttp import web
 
     expected = "Basic " + base64.b64encode(f"{SID}:{TOKEN}".encode()).decode()
-    received: list[tuple[str, float]] = []
+    received: list[tuple[str, float, str]] = []
 
     async def message(request: web.Request) -> web.Response:
         if request.headers.get("Authorization") != expected:
             return web.json_response({"code": 20003, "message": "Authenticate", "status": 401}, status=401)
         form = await request.post()
-        received.append((str(form.get("To")), time.time()))
+        sid = "SM" + uuid.uuid4().hex
+        received.append((str(form.get("To")), time.time(), sid))
         await asyncio.sleep(delay_s)
-        return web.json_response({"sid": "SM" + uuid.uuid4().hex, "status": "queued", "to": form.get("To"),
+        return web.json_response({"sid": sid, "status": "queued", "to": form.get("To"),
                                   "body": form.get("Body")}, status=201)
 
     async def listing(_request: web.Request) -> web.Response:
