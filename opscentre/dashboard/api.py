@@ -2,26 +2,28 @@
 
 Cheap to serve to thousands: every answer has an ETag (hash of its content), Last-Modified and
 `Cache-Control: public, max-age=5`, and If-None-Match gets a 304. A layer's GeoJSON is
-rendered once per store version and served from memory until the version moves.
+rendered once per store version (dashboard/public_layers.py) and served from memory until the
+version moves. The layer files answer byte ranges (206 with Content-Range; If-Range honoured):
+GDAL reads a remote file of more than a few kilobytes in ranges, and refuses a server without.
 """
 
 from __future__ import annotations
 
 import hashlib
-import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 from flask import Blueprint, Response, request
+from werkzeug.exceptions import RequestedRangeNotSatisfiable
 
 from opscentre.core.settings import Settings
 from opscentre.core.state import iso_utc
 from opscentre.core.store import Store
-from opscentre.dashboard.city_reading import CityStatus, read_city_data, read_status
+from opscentre.dashboard.city_reading import CityStatus, read_status
+from opscentre.dashboard.public_layers import PublicLayers
 from opscentre.dashboard.redis_clients import REDIS_DOWN
-from opscentre.layers import LAYERS, feature_collection
 from opscentre.layers.base import iso_local
 from opscentre.layers.stages import stage_colour
 
@@ -42,15 +44,25 @@ def status_document(status: CityStatus, settings: Settings) -> dict[str, Any]:
     }
 
 
-def _cached_answer(body: bytes, mimetype: str, last_modified: float | None) -> Response:
+def _cached_answer(body: bytes, mimetype: str, last_modified: float | None, *, etag: str | None = None,
+                   ranges: bool = False) -> Response:
+    """A public, cacheable answer: ETag (of body unless given), Last-Modified, max-age, CORS;
+    304 to a matching If-None-Match; with `ranges`, 206 to a satisfiable Range (416 otherwise)."""
     response = Response(body, mimetype=mimetype)
-    response.set_etag(hashlib.sha1(body).hexdigest()[:20])
+    response.set_etag(etag or hashlib.sha1(body).hexdigest()[:20])
     moment = min(last_modified or time.time(), time.time())
-    response.last_modified = datetime.fromtimestamp(int(moment), timezone.utc)
+    response.last_modified = datetime.fromtimestamp(int(moment), UTC)
     response.cache_control.public = True
     response.cache_control.max_age = MAX_AGE_S
     response.headers["Access-Control-Allow-Origin"] = "*"
-    return response.make_conditional(request)
+    if not ranges:
+        return response.make_conditional(request)
+    try:
+        return response.make_conditional(request, accept_ranges=True, complete_length=len(body))
+    except RequestedRangeNotSatisfiable:
+        refused = _error(416, "requested range not satisfiable", length=len(body))
+        refused.headers["Content-Range"] = f"bytes */{len(body)}"
+        return refused
 
 
 def _error(status_code: int, message: str, **extra: Any) -> Response:
@@ -61,11 +73,11 @@ def _error(status_code: int, message: str, **extra: Any) -> Response:
     return response
 
 
-def public_api_blueprint(settings: Settings, store: Store, settings_simulated: bool) -> Blueprint:
+def public_api_blueprint(settings: Settings, store: Store, settings_simulated: bool,
+                         layers: PublicLayers | None = None) -> Blueprint:
     blueprint = Blueprint("public_api", __name__, url_prefix="/api/public")
     zone_names = settings.zones.name_by_id
-    rendered: dict[str, tuple[int, bytes, float | None]] = {}  # layer id -> (version, body, updated_at)
-    render_lock = threading.Lock()
+    layers = layers or PublicLayers(settings, store, settings_simulated)
 
     @blueprint.get("/status.json")
     def status_json():
@@ -78,24 +90,14 @@ def public_api_blueprint(settings: Settings, store: Store, settings_simulated: b
 
     @blueprint.get("/layers/<layer_id>.geojson")
     def layer_geojson(layer_id: str):
-        layer = LAYERS.get(layer_id)
-        if layer is None or not layer.public:
-            public = sorted(k for k, v in LAYERS.items() if v.public)
-            return _error(404, f"unknown layer {layer_id[:100]!r}", layers=public)
         try:
-            version = store.version()
-            cached = rendered.get(layer_id)
-            if cached is None or cached[0] != version:
-                with render_lock:
-                    cached = rendered.get(layer_id)
-                    if cached is None or cached[0] != version:
-                        status = read_status(store, settings_simulated, zone_names, time.time())
-                        data = read_city_data(store, settings)
-                        body = orjson.dumps(feature_collection(layer, data, status.simulated))
-                        cached = rendered[layer_id] = (version, body, status.updated_at)
+            rendered = layers.get(layer_id)
+        except KeyError:
+            return _error(404, f"unknown layer {layer_id[:100]!r}", layers=sorted(layers.public_ids()))
         except REDIS_DOWN:
             return _error(503, "Redis unreachable — reconnecting")
-        return _cached_answer(cached[1], "application/geo+json", cached[2])
+        return _cached_answer(rendered.body, "application/geo+json", rendered.updated_at, etag=rendered.etag,
+                              ranges=True)
 
     @blueprint.route("/", defaults={"rest": ""})
     @blueprint.route("/<path:rest>")

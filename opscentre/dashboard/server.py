@@ -23,8 +23,10 @@ from opscentre.dashboard.auth import install_auth
 from opscentre.dashboard.health import health_blueprint
 from opscentre.dashboard.metrics import metrics_blueprint
 from opscentre.dashboard.open_data_api import open_data_blueprint
+from opscentre.dashboard.ogc_api import ogc_api_blueprint
 from opscentre.dashboard.ops_app import create_ops_app
 from opscentre.dashboard.public_app import create_public_app
+from opscentre.dashboard.public_layers import PublicLayers
 from opscentre.dashboard.redis_clients import resilient
 from opscentre.dashboard.security import WebSecurity, guard, harden
 from opscentre.dashboard.sms_webhooks import sms_webhooks_blueprint
@@ -71,8 +73,10 @@ def create_wsgi_app(settings: Settings, redis_url: str, secret_key: str, securit
     server.secret_key = secret_key
     install_auth(server, store.redis, settings.city.name)
     ops = create_ops_app(settings, store, simulated, server)
-    server.register_blueprint(public_api_blueprint(settings, store, simulated))
+    layers = PublicLayers(settings, store, simulated)
+    server.register_blueprint(public_api_blueprint(settings, store, simulated, layers))
     server.register_blueprint(open_data_blueprint(settings, store, simulated))
+    server.register_blueprint(ogc_api_blueprint(settings, layers))
     server.register_blueprint(health_blueprint(redis_url, security))
     server.register_blueprint(metrics_blueprint(redis_url, security))
     server.register_blueprint(sms_webhooks_blueprint(store.redis, settings.zones, _sms_auth_token))
@@ -91,8 +95,10 @@ def create_public_wsgi_app(settings: Settings, redis_url: str, security: WebSecu
     store = Store(resilient(redis_url))
     simulated = settings.simulated
     root = Flask("opscentre.public_root")
-    root.register_blueprint(public_api_blueprint(settings, store, simulated))
+    layers = PublicLayers(settings, store, simulated)
+    root.register_blueprint(public_api_blueprint(settings, store, simulated, layers))
     root.register_blueprint(open_data_blueprint(settings, store, simulated))
+    root.register_blueprint(ogc_api_blueprint(settings, layers))
     root.register_blueprint(health_blueprint(redis_url, security))
     root.register_blueprint(sms_webhooks_blueprint(store.redis, settings.zones, _sms_auth_token))
     root.add_url_rule("/", "index", lambda: redirect(PUBLIC_MOUNT + "/"))
