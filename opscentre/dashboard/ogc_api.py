@@ -25,7 +25,6 @@ from opscentre.layers import LAYERS
 from opscentre.open_data import ogc
 
 PREFIX = "/api/public/ogc"
-_JSON_TYPES = [ogc.JSON, ogc.GEOJSON, "application/vnd.oai.openapi+json", "application/problem+json"]
 
 
 def _base() -> str:
@@ -40,7 +39,7 @@ def _refusal(error: ogc.OgcError) -> Response:
 def _negotiate() -> None:
     """Refuse (OgcError) an `f` other than json, or an Accept header that admits no JSON."""
     ogc.check_format(request.args.get("f"))
-    if request.accept_mimetypes and request.accept_mimetypes.best_match(_JSON_TYPES) is None:
+    if not ogc.admits_json(list(request.accept_mimetypes)):
         raise ogc.OgcError(406, ogc.text("error:not_acceptable"))
 
 

@@ -143,6 +143,18 @@ def check_format(f: str | None) -> None:
         raise OgcError(400, text("error:format", value=f[:40]))
 
 
+def admits_json(accepted: Sequence[tuple[str, float]]) -> bool:
+    """Whether an Accept header's (media type, quality) pairs admit a JSON answer: none given,
+    */*, application/*, or any JSON type (application/json, geo+json, an OpenAPI +json...)."""
+    if not accepted:
+        return True
+    for media, quality in accepted:
+        kind = media.split(";", 1)[0].strip().lower()
+        if quality > 0 and (kind in ("*/*", "*", "application/*") or kind.endswith("json")):
+            return True
+    return False
+
+
 # --- documents ----------------------------------------------------------------------------------
 
 @dataclass(frozen=True)

@@ -198,3 +198,18 @@ def test_api_definition_states_the_limit_bounds_clients_page_by():
     limit = next(p for p in params if p["name"] == "limit")
     assert limit["schema"]["maximum"] == ogc.MAX_LIMIT and limit["schema"]["default"] == ogc.DEFAULT_LIMIT
     assert definition["servers"] == [{"url": BASE.rstrip("/")}]
+
+
+@pytest.mark.parametrize("accepted, admits", [
+    ([], True),
+    ([("application/json", 1)], True),
+    ([("application/geo+json", 1)], True),
+    ([("application/vnd.oai.openapi+json;version=3.0", 1)], True),
+    ([("text/html", 1), ("*/*", 0.8)], True),
+    ([("application/*", 1)], True),
+    ([("text/html", 1)], False),
+    ([("application/xml", 1), ("text/xml", 0.9)], False),
+    ([("text/html", 1), ("application/json", 0)], False),
+])
+def test_accept_headers_admit_json_unless_they_exclude_it(accepted, admits):
+    assert ogc.admits_json(accepted) is admits

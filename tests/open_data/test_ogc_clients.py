@@ -12,6 +12,7 @@ import sys
 import textwrap
 
 import pytest
+import redis
 import requests
 from owslib.ogcapi.features import Features
 
@@ -192,7 +193,8 @@ def test_huge_limit_is_clamped_not_refused(served, store, rio):
 
 @pytest.mark.parametrize("accept, status", [("text/html", 406), ("application/xml", 406),
                                             ("text/html,application/xhtml+xml,*/*;q=0.8", 200),
-                                            ("application/geo+json", 200), ("application/json", 200)])
+                                            ("application/geo+json", 200), ("application/json", 200),
+                                            ("application/vnd.oai.openapi+json;version=3.0", 200)])
 def test_accept_header_that_admits_no_json_is_a_406(served, accept, status):
     answer = requests.get(f"{served.url}{OGC}collections", headers={"Accept": accept}, timeout=10)
     assert answer.status_code == status
@@ -227,3 +229,15 @@ def live_ops(rio, redis_server, redis_client):
 
     with LiveServer(create_wsgi_app(rio, redis_server.url, city_seed.SECRET)) as server:
         yield server
+
+
+def test_while_redis_is_down_items_are_a_json_503_and_the_description_stays_up(rio, own_redis):
+    store = Store(redis.Redis.from_url(own_redis.url))
+    write_city(store, rio)
+    with LiveServer(create_public_wsgi_app(rio, own_redis.url)) as server:
+        assert requests.get(f"{server.url}{OGC}collections/zones/items", timeout=10).status_code == 200
+        own_redis.stop()
+        down = requests.get(f"{server.url}{OGC}collections/zones/items", timeout=30)
+        assert down.status_code == 503 and down.headers["Content-Type"].startswith("application/json")
+        assert down.json()["error"] and down.headers["Retry-After"]
+        assert requests.get(f"{server.url}{OGC}collections", timeout=10).status_code == 200
