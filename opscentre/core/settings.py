@@ -43,6 +43,16 @@ class CitySettings(_Strict):
     zoom: float = 10.0
     cap_sender: str | None = Field(None, pattern=r"^[^\s,<&]{1,200}$",
                                    description="CAP <sender> of the public alerts (default opscentre@<city>)")
+    language: str = Field("en", description="the public view's default language (pt-BR, en, da; ?lang= switches)")
+
+    @field_validator("language")
+    @classmethod
+    def _known_language(cls, value: str) -> str:
+        from opscentre.i18n import LANGUAGES, normalise
+
+        if normalise(value) is None:
+            raise ValueError(f"no catalogue for language {value!r} (known: {', '.join(LANGUAGES)})")
+        return normalise(value)
 
     @field_validator("timezone")
     @classmethod
