@@ -10,6 +10,7 @@ a JSON body with the reason. Links are absolute, built on the URL the request ca
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -47,6 +48,17 @@ def _items_of(rendered: RenderedLayer) -> ogc.LayerItems:
     return rendered.derive("ogc_items", lambda r: ogc.LayerItems.from_collection(r.layer_id, r.document))
 
 
+MAX_REMEMBERED = 512  # answers kept per rendered layer (and of the static documents); then started afresh
+
+
+def _remember(memo: dict[tuple, tuple[bytes, str]], key: tuple, document: Any) -> tuple[bytes, str]:
+    body = orjson.dumps(document)
+    if len(memo) >= MAX_REMEMBERED:
+        memo.clear()
+    memo[key] = answer = (body, hashlib.sha1(body).hexdigest()[:20])
+    return answer
+
+
 def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
@@ -57,18 +69,23 @@ def ogc_api_blueprint(settings: Settings, layers: PublicLayers) -> Blueprint:
                               layers={layer_id: LAYERS[layer_id].label for layer_id in layers.public_ids()},
                               bounds=tuple(float(v) for v in settings.zones.bounds))
 
-    def answer(document: Any, mimetype: str = ogc.JSON, last_modified: float | None = None) -> Response:
-        return _cached_answer(orjson.dumps(document), mimetype, last_modified)
+    static: dict[tuple, tuple[bytes, str]] = {}  # (resource, base URL) -> (body, etag)
 
-    def with_layer(layer_id: str, build: Callable[[RenderedLayer, ogc.LayerItems], dict[str, Any]]) -> Response:
+    def answer(key: tuple, build: Callable[[], Any], mimetype: str = ogc.JSON) -> Response:
+        body, etag = static.get(key) or _remember(static, key, build())
+        return _cached_answer(body, mimetype, None, etag=etag)
+
+    def with_layer(layer_id: str, key: tuple, build: Callable[[RenderedLayer, ogc.LayerItems], Any]) -> Response:
+        """A layer's page or item, built once per rendered version and request (a 304 builds nothing)."""
         if layer_id not in catalogue.layers:
             raise ogc.OgcError(404, ogc.text("error:collection", value=layer_id[:100]))
         try:
             rendered = layers.get(layer_id)
         except REDIS_DOWN:
             return _error(503, "Redis unreachable — reconnecting")
-        document = build(rendered, _items_of(rendered))
-        return answer(document, ogc.GEOJSON, rendered.updated_at)
+        pages = rendered.derive("ogc_pages", lambda _: {})
+        body, etag = pages.get(key) or _remember(pages, key, build(rendered, _items_of(rendered)))
+        return _cached_answer(body, ogc.GEOJSON, rendered.updated_at, etag=etag)
 
     def extra(rendered: RenderedLayer) -> dict[str, Any]:
         return {"simulated": True} if rendered.simulated else {}
@@ -84,35 +101,38 @@ def ogc_api_blueprint(settings: Settings, layers: PublicLayers) -> Blueprint:
     @blueprint.get("/")
     @blueprint.get("", endpoint="landing_without_slash")
     def landing():
-        return answer(ogc.landing(catalogue, _base()))
+        return answer(("landing", _base()), lambda: ogc.landing(catalogue, _base()))
 
     @blueprint.get("/api")
     def api():
-        return answer(ogc.openapi(catalogue, _base()), "application/vnd.oai.openapi+json;version=3.0")
+        return answer(("api", _base()), lambda: ogc.openapi(catalogue, _base()), ogc.OPENAPI)
 
     @blueprint.get("/conformance")
     def conformance():
-        return answer(ogc.conformance())
+        return answer(("conformance",), ogc.conformance)
 
     @blueprint.get("/collections")
     def collections():
-        return answer(ogc.collections(catalogue, _base()))
+        return answer(("collections", _base()), lambda: ogc.collections(catalogue, _base()))
 
     @blueprint.get("/collections/<layer_id>")
     def collection(layer_id: str):
-        return answer(ogc.collection(catalogue, layer_id, _base()))
+        if layer_id not in catalogue.layers:
+            raise ogc.OgcError(404, ogc.text("error:collection", value=layer_id[:100]))
+        return answer(("collection", layer_id, _base()), lambda: ogc.collection(catalogue, layer_id, _base()))
 
     @blueprint.get("/collections/<layer_id>/items")
     def items(layer_id: str):
         args = request.args
         bbox = ogc.parse_bbox(args.get("bbox"), args.get("bbox-crs"))
         limit, offset = ogc.parse_limit(args.get("limit")), ogc.parse_offset(args.get("offset"))
-        return with_layer(layer_id, lambda rendered, found: ogc.items_page(
+        return with_layer(layer_id, ("items", _base(), bbox, limit, offset), lambda rendered, found: ogc.items_page(
             found, _base(), bbox, limit, offset, _iso(rendered.rendered_at), extra(rendered)))
 
     @blueprint.get("/collections/<layer_id>/items/<path:feature_id>")
     def item(layer_id: str, feature_id: str):
-        return with_layer(layer_id, lambda rendered, found: ogc.item(found, feature_id, _base(), extra(rendered)))
+        return with_layer(layer_id, ("item", _base(), feature_id),
+                          lambda rendered, found: ogc.item(found, feature_id, _base(), extra(rendered)))
 
     @blueprint.route("/<path:rest>")
     def unknown(rest: str):

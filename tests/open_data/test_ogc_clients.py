@@ -10,6 +10,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 import redis
@@ -241,3 +242,17 @@ def test_while_redis_is_down_items_are_a_json_503_and_the_description_stays_up(r
         assert down.status_code == 503 and down.headers["Content-Type"].startswith("application/json")
         assert down.json()["error"] and down.headers["Retry-After"]
         assert requests.get(f"{server.url}{OGC}collections", timeout=10).status_code == 200
+
+
+def test_items_follow_the_data_when_it_changes(served, store, rio):
+    write_city(store, rio, rain_mm=0.0)
+    url = f"{served.url}{OGC}collections/rain_gauges/items?limit=3"
+    first = requests.get(url, timeout=10)
+    assert first.json()["features"][0]["properties"]["rain_mm"] == 0.0
+    write_city(store, rio, rain_mm=8.0, observed_at=time.time() + 1)
+    second = requests.get(url, headers={"If-None-Match": first.headers["ETag"]}, timeout=10)
+    assert second.status_code == 200 and second.headers["ETag"] != first.headers["ETag"]
+    assert second.json()["features"][0]["properties"]["rain_mm"] == 8.0
+    one = requests.get(f"{served.url}{OGC}collections/rain_gauges/items/{first.json()['features'][0]['id']}",
+                       timeout=10)
+    assert one.json()["properties"]["rain_mm"] == 8.0
