@@ -102,6 +102,6 @@ def public_api_blueprint(settings: Settings, store: Store, settings_simulated: b
     @blueprint.route("/", defaults={"rest": ""})
     @blueprint.route("/<path:rest>")
     def unknown(rest: str):
-        return _error(404, "no such public resource", resources=["status.json", "layers/{layer}.geojson"])
+        return _error(404, "no such public resource", resources=["status.json", "layers/{layer}.geojson", "ogc/"])
 
     return blueprint

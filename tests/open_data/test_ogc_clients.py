@@ -222,6 +222,7 @@ def test_ogc_routes_win_over_the_public_catch_all_in_both_apps(served, live_ops)
         assert unknown.status_code == 404 and unknown.json()["error"] == "no such OGC API resource"
         other = requests.get(f"{base}/api/public/nothing-here", timeout=10)
         assert other.status_code == 404 and other.json()["error"] == "no such public resource"
+        assert "ogc/" in other.json()["resources"]
 
 
 @pytest.fixture
