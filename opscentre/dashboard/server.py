@@ -22,8 +22,8 @@ from opscentre.dashboard.api import public_api_blueprint
 from opscentre.dashboard.auth import install_auth
 from opscentre.dashboard.health import health_blueprint
 from opscentre.dashboard.metrics import metrics_blueprint
-from opscentre.dashboard.open_data_api import open_data_blueprint
 from opscentre.dashboard.ogc_api import ogc_api_blueprint
+from opscentre.dashboard.open_data_api import open_data_blueprint
 from opscentre.dashboard.ops_app import create_ops_app
 from opscentre.dashboard.public_app import create_public_app
 from opscentre.dashboard.public_layers import PublicLayers
