@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import redis
+
 
 class OpscentreError(Exception):
     """Base of every failure the project raises on purpose."""
@@ -49,3 +51,7 @@ class StoreUnavailable(OpscentreError):
 
     kind = "redis"
     retryable = True
+
+
+# What a read raises when Redis cannot be reached (connect refused, timeout, loading).
+REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, StoreUnavailable, OSError)

@@ -140,3 +140,12 @@ def sms_sent_to(recipient_id: str) -> str:
     """zset delivery id -> unix s it was planned: the SMS a recipient was texted in the last hour
     (the per-recipient limit, core/notify/rate_limit.py); expires an hour after its last entry"""
     return f"{PREFIX}:ratelimit:sms:{recipient_id}"
+
+
+def snapshot(group: str) -> str:
+    """Hash: version, built_at, and per document NAME:body, NAME:gz, NAME:meta (core/read_model.py)."""
+    return f"{PREFIX}:snapshot:{group}"
+
+
+def snapshot_lock(group: str) -> str:
+    return f"{PREFIX}:lock:snapshot:{group}"

@@ -12,7 +12,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from opscentre.core.connection import client_from_url, connect
-from opscentre.core.errors import StoreUnavailable
+from opscentre.core.errors import REDIS_DOWN  # noqa: F401 (what the web processes catch; defined once in core)
 
 QUICK_TIMEOUT_S = 0.75
 
@@ -28,6 +28,3 @@ def quick(url: str) -> redis.Redis:
     return client_from_url(url, socket_connect_timeout=QUICK_TIMEOUT_S, socket_timeout=QUICK_TIMEOUT_S,
                            retry=Retry(NoBackoff(), 0), retry_on_error=[], health_check_interval=0)
 
-
-# What a read raises when Redis cannot be reached (connect refused, timeout, loading).
-REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, StoreUnavailable, OSError)

@@ -1,0 +1,167 @@
+"""The read model: the documents every public reader is served — status.json, the public layers
+(and the OGC API over them) — built once per version of the city's data, kept in Redis, and
+served from memory.
+
+The store's version (`oc:version`) moves with every stored poll and every change of the alerts
+or the stage. A group of documents (`status`, `layers`) is rebuilt when a reader finds it older
+than that version: by the first reader to need it, under a Redis lock, so each version is built
+once however many web processes serve it; a reader that finds the lock taken serves the last
+stored snapshot meanwhile. Each process keeps what it served; a request then costs one GET of
+the version, and nothing else when the version has not moved (a 304 rebuilds nothing).
+
+While Redis is unreachable, each process goes on serving the last snapshot it holds (`stale`,
+with `built_at` to say "as of HH:MM"), trying Redis again at most every RETRY_S; with no snapshot
+at all it raises, and the caller answers 503.
+
+Documents are bytes with their media type, an ETag of their content, a gzip copy (made once, at
+build) and a few plain facts (`meta`: updated_at, simulated...).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from redis import Redis
+
+from opscentre.core import keys, locks
+from opscentre.core.errors import REDIS_DOWN, StoreUnavailable
+
+LOCK_S = 30
+WAIT_FOR_BUILD_S = 5.0  # a reader with nothing to serve waits this long for another's build
+RETRY_S = 2.0  # after Redis failed, serve what is held for this long before trying again
+
+
+@dataclass(frozen=True)
+class Document:
+    """What a builder makes: one document of a group."""
+
+    body: bytes
+    media_type: str
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    group: str
+    name: str
+    version: int  # the store version it was built at
+    built_at: float
+    body: bytes
+    gzipped: bytes
+    media_type: str
+    etag: str  # of the content: the same document at two versions keeps its ETag
+    meta: Mapping[str, Any]
+    stale: bool = False  # served from memory while Redis is unreachable
+
+
+Builder = Callable[[], Mapping[str, Document]]
+
+
+def _etag(body: bytes) -> str:
+    return hashlib.blake2b(body, digest_size=10).hexdigest()
+
+
+class ReadModel:
+    """`get(group, name)`: the current snapshot of one document. `builders`: group -> a function
+    building every document of the group from the store as it is now."""
+
+    def __init__(self, redis: Redis, builders: Mapping[str, Builder], clock: Callable[[], float] = time.time):
+        self.redis, self.builders, self.clock = redis, dict(builders), clock
+        self._held: dict[tuple[str, str], Snapshot] = {}
+        self._building = threading.Lock()
+        self._down_until = 0.0
+
+    def get(self, group: str, name: str) -> Snapshot:
+        """KeyError: no such document in the group. StoreUnavailable: Redis is down and this
+        process holds no snapshot of it."""
+        if group not in self.builders:
+            raise KeyError(group)
+        held = self._held.get((group, name))
+        if held is not None and self.clock() < self._down_until:
+            return _stale(held)
+        try:
+            snapshot = self._current(group, name, held)
+        except REDIS_DOWN as exc:
+            self._down_until = self.clock() + RETRY_S
+            if held is None:
+                raise StoreUnavailable(f"Redis unreachable and no snapshot of {group}/{name} held: {exc}") from exc
+            return _stale(held)
+        self._held[(group, name)] = snapshot
+        return snapshot
+
+    def _current(self, group: str, name: str, held: Snapshot | None) -> Snapshot:
+        version = int(self.redis.get(keys.VERSION) or 0)
+        if held is not None and held.version == version:
+            return held
+        stored = self._stored(group, name)
+        if stored is not None and stored.version == version:
+            return stored
+        with self._building:  # (one build at a time in this process; others wait here and find it stored)
+            stored = self._stored(group, name)
+            if stored is not None and stored.version >= version:
+                return stored
+            token = locks.acquire(self.redis, keys.snapshot_lock(group), LOCK_S)
+            if token is None:  # another process is building this version
+                return stored or held or self._wait_for(group, name, version)
+            try:
+                version = int(self.redis.get(keys.VERSION) or 0)  # (what is read next is at least this)
+                documents = self.builders[group]()
+                self._store(group, version, documents)
+            finally:
+                locks.release(self.redis, keys.snapshot_lock(group), token)
+        if name not in documents:
+            raise KeyError(name)
+        return _snapshot(group, name, version, self.clock(), documents[name])
+
+    def _stored(self, group: str, name: str) -> Snapshot | None:
+        version, built_at, body, gzipped, meta = self.redis.hmget(
+            keys.snapshot(group), ["version", "built_at", f"{name}:body", f"{name}:gz", f"{name}:meta"])
+        if version is None:
+            return None
+        if body is None:
+            raise KeyError(name)
+        info = orjson.loads(meta)
+        return Snapshot(group=group, name=name, version=int(version), built_at=float(built_at), body=body,
+                        gzipped=gzipped, media_type=info["media_type"], etag=info["etag"], meta=info["meta"])
+
+    def _store(self, group: str, version: int, documents: Mapping[str, Document]) -> None:
+        fields: dict[str, Any] = {"version": version, "built_at": self.clock()}
+        for name, doc in documents.items():
+            fields[f"{name}:body"] = doc.body
+            fields[f"{name}:gz"] = gzip.compress(doc.body, compresslevel=6, mtime=0)
+            fields[f"{name}:meta"] = orjson.dumps({"media_type": doc.media_type, "etag": _etag(doc.body),
+                                                    "meta": dict(doc.meta)})
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.delete(keys.snapshot(group)).hset(keys.snapshot(group), mapping=fields)
+        pipe.execute()
+
+    def _wait_for(self, group: str, name: str, version: int) -> Snapshot:
+        """Nothing stored yet and another process building: wait for its snapshot, then build
+        one here (not stored) rather than fail."""
+        deadline = self.clock() + WAIT_FOR_BUILD_S
+        while self.clock() < deadline:
+            time.sleep(0.05)
+            stored = self._stored(group, name)
+            if stored is not None:
+                return stored
+        documents = self.builders[group]()
+        if name not in documents:
+            raise KeyError(name)
+        return _snapshot(group, name, version, self.clock(), documents[name])
+
+
+def _snapshot(group: str, name: str, version: int, built_at: float, doc: Document) -> Snapshot:
+    return Snapshot(group=group, name=name, version=version, built_at=built_at, body=doc.body,
+                    gzipped=gzip.compress(doc.body, compresslevel=6, mtime=0), media_type=doc.media_type,
+                    etag=_etag(doc.body), meta=dict(doc.meta))
+
+
+def _stale(snapshot: Snapshot) -> Snapshot:
+    return snapshot if snapshot.stale else Snapshot(**{**snapshot.__dict__, "stale": True})
