@@ -7,8 +7,6 @@ acknowledge form (components/ack_form.py), which acts for the signed-in operator
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from dash import Dash, Input, Output, dcc, html
 from flask import Flask
 from flask_login import current_user
@@ -17,6 +15,7 @@ from opscentre.core.alert_store import AlertStore
 from opscentre.core.settings import Settings
 from opscentre.core.store import Store
 from opscentre.dashboard import ids
+from opscentre.dashboard.assets import ASSETS
 from opscentre.dashboard.auth import csrf_token
 from opscentre.dashboard.components.ack_form import ack_form, register_ack
 from opscentre.dashboard.components.incident_panel import IncidentPanel
@@ -25,7 +24,6 @@ from opscentre.dashboard.live_map import LiveMap, map_overlays, map_shell
 from opscentre.dashboard.redis_clients import REDIS_DOWN
 from opscentre.layers import LAYERS
 
-ASSETS = str(Path(__file__).parent / "assets")
 OPS_LAYERS = list(LAYERS)
 
 

@@ -16,6 +16,7 @@ from city_seed import RIO, LiveServer, write_city
 from opscentre.core.alert_store import AlertStore
 from opscentre.core.store import Store
 from opscentre.dashboard import ids
+from opscentre.dashboard.public_pages import ids as pids
 from opscentre.dashboard.server import create_public_wsgi_app
 from opscentre.layers import LAYERS
 
@@ -91,14 +92,14 @@ def rain_pattern() -> dict[str, float]:
 
 def test_public_page_draws_166_zones_and_updates_live(live, page, store, rio_settings):
     write_city(store, rio_settings, rain_mm=rain_pattern(), jam_level=2, speed_kmh=30)
-    response = page.goto(f"{live.url}/public")
+    response = page.goto(f"{live.url}/public?lang=en")
     assert "script-src 'self' 'sha256-" in response.headers["content-security-policy"]
     page.wait_for_function(MAP_READY, timeout=60_000)
     traces = page.evaluate(TRACES)
     assert traces[0]["type"] == "choroplethmap" and traces[0]["locations"] == 166
     assert len(set(traces[0]["z"])) > 2  # several rain classes across the city
-    assert page.locator(f"#{ids.BANNER}").inner_text().startswith("SIMULATED DATA")
-    assert "Stage 1 · normal" in page.locator(f"#{ids.STATUS_BAR}").text_content()
+    assert page.locator(".public-simulated").inner_text().startswith("SIMULATED DATA")
+    assert "Stage 1 of 5" in page.locator(f"#{pids.STAGE}").text_content()
     assert page.locator(f"#{ids.ATTRIBUTION}").inner_text() == rio_settings.city.attribution
     assert page.locator("input[type=checkbox]").count() == 0  # nothing to operate
     time.sleep(1.5)  # let maplibre finish painting before the picture
@@ -159,17 +160,17 @@ def test_operator_logs_in_sees_the_map_and_toggles_traffic(live, page, store, ri
 def test_page_says_redis_is_unreachable_and_recovers(own_redis, rio_settings, page):
     write_city(Store(redis.Redis.from_url(own_redis.url)), rio_settings, rain_mm=1.0)
     with LiveServer(create_public_wsgi_app(rio_settings, own_redis.url)) as server:
-        page.goto(f"{server.url}/public/")
+        page.goto(f"{server.url}/public/?lang=en")
         page.wait_for_function(MAP_READY, timeout=60_000)
-        status = page.locator(f"#{ids.STATUS_BAR}")
-        assert "Stage 1" in status.text_content()
+        assert "Stage 1" in page.locator(f"#{pids.STAGE}").text_content()
         own_redis.stop()
-        page.wait_for_function(f"() => document.getElementById('{ids.STATUS_BAR}').textContent"
-                               ".includes('Redis unreachable — reconnecting')", timeout=20_000)
+        page.wait_for_function(f"() => document.getElementById('{pids.UPDATED}').textContent"
+                               ".includes('Data temporarily unavailable — reconnecting')", timeout=20_000)
         assert page.evaluate(TRACES)[0]["locations"] == 166  # the map stays
         own_redis.start()
-        page.wait_for_function(f"() => document.getElementById('{ids.STATUS_BAR}').textContent"
-                               ".includes('Stage 1')", timeout=20_000)
+        page.wait_for_function(f"() => document.getElementById('{pids.UPDATED}').textContent"
+                               ".includes('Updated at')", timeout=20_000)
+        assert "Stage 1" in page.locator(f"#{pids.STAGE}").text_content()  # kept while Redis was away
         assert page.errors == []
 
 
