@@ -89,3 +89,15 @@ def test_the_page_model_lists_worst_first_and_names_the_bairros_with_alerts():
     assert model["updated"] == "Atualizado às 14:04" and model["stage"]["name"] == "Atenção"
     down = page_model({"reachable": False}, PT, RIO, NOW)
     assert down["stage"] is None and down["updated"] == "Dados temporariamente indisponíveis — reconectando"
+
+
+def test_danish_letters_typed_plainly_find_the_bydel():
+    from city_seed import RIO
+
+    from opscentre.core.settings import load_settings
+
+    zones = load_settings(RIO.parent / "copenhagen" / "demo.yaml").zones
+    for query in ("Østerbro", "østerbro", "osterbro", "OSTERBRO"):
+        assert bairro_answer(query, zones, [], DA)["text"] == "Ingen varsler for Østerbro.", query
+    assert bairro_answer("vesterbro kongens enghave", zones, [], DA)["text"] == \
+        "Ingen varsler for Vesterbro-Kongens Enghave."

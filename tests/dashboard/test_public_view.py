@@ -173,3 +173,21 @@ def test_importing_the_public_app_imports_nothing_of_the_console():
     for console in ("opscentre.dashboard.ops_app", "opscentre.dashboard.auth", "flask_login",
                     "opscentre.dashboard.components.ack_form", "opscentre.dashboard.components.incident_panel"):
         assert console not in loaded, console
+
+
+def test_copenhagen_page_is_in_danish_by_default(redis_server, redis_client):
+    from city_seed import RIO, LiveServer
+
+    from opscentre.core.settings import load_settings
+    from opscentre.dashboard.server import create_public_wsgi_app
+
+    copenhagen = load_settings(RIO.parent / "copenhagen" / "demo.yaml")
+    with LiveServer(create_public_wsgi_app(copenhagen, redis_server.url)) as server:
+        text = layout_text(server)
+        english = layout_text(server, "?lang=en")
+        index = requests.get(f"{server.url}/public/", timeout=10).text
+    for words in ("Niveau 1 af 5", "Byens beredskabsniveau", "Er min bydel berørt?", "Åbne data",
+                  "Endnu ingen data", "Østerbro"):
+        assert words in text, words
+    assert "Stage 1 of 5" in english and "Open data" in english
+    assert '<html lang="da">' in index and "København — offentlig visning" in index
