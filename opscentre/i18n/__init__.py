@@ -16,8 +16,8 @@ translation falls back to English rather than showing a guess. A language missin
 the English text.
 
 Add a string: mark it, then
-    pybabel extract -F babel.cfg -o opscentre/i18n/messages.pot .
-    pybabel update -i opscentre/i18n/messages.pot -d opscentre/i18n/locales
+    pybabel extract -F babel.cfg --no-location --sort-output --project opscentre -o opscentre/i18n/messages.pot .
+    pybabel update --no-wrap -i opscentre/i18n/messages.pot -d opscentre/i18n/locales
 and translate it in each `messages.po`. Add a language: `pybabel init -i opscentre/i18n/messages.pot
 -d opscentre/i18n/locales -l fr`, then one line in LANGUAGES below.
 

@@ -56,7 +56,7 @@ def alert_model(alert: dict[str, Any], t: Translator, tz: tzinfo, now: float) ->
     severity = str(alert.get("severity") or "warning")
     level_word = t.gettext(SEVERITIES.get(severity, SEVERITIES["warning"]))
     hazard = t.gettext(HAZARDS.get(str(alert.get("topic")), HAZARDS["other"]))
-    place = alert.get("zone_name") or t.gettext("the whole city")
+    place = alert.get("zone_name") or alert.get("zone_id") or t.gettext("the whole city")
     try:
         advice = advice_for(str(alert.get("topic")), AlertSeverity(severity),
                             t.lang if t.lang in ADVICE_LANGUAGES else "en")
