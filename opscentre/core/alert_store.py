@@ -87,18 +87,18 @@ class _AlertsCache:
     def read(self, redis: Redis) -> dict[str, Alert]:
         held = self.held
         pipe = redis.pipeline(transaction=True)
-        pipe.get(keys.ALERTS_EPOCH).get(keys.ALERTS_VERSION).xrevrange(keys.ALERTS_CHANGES, count=CHANGES_READ)
+        pipe.get(keys.EPOCH).get(keys.ALERTS_VERSION).xrevrange(keys.ALERTS_CHANGES, count=CHANGES_READ)
         epoch, version, changes = pipe.execute()
         version = int(version or 0)
         if epoch is None:
-            redis.set(keys.ALERTS_EPOCH, secrets.token_hex(8), nx=True)
+            redis.set(keys.EPOCH, secrets.token_hex(8), nx=True)
         elif epoch == held[0] and version == held[1]:
             return held[2]
         elif epoch == held[0] and 0 < version - held[1] <= len(changes):
             if (fresh := self._catch_up(redis, held, version, changes[:version - held[1]])) is not None:
                 return fresh
         pipe = redis.pipeline(transaction=True)
-        pipe.get(keys.ALERTS_EPOCH).get(keys.ALERTS_VERSION).hgetall(keys.ALERTS)
+        pipe.get(keys.EPOCH).get(keys.ALERTS_VERSION).hgetall(keys.ALERTS)
         epoch, version, raw = pipe.execute()
         alerts = _ALERTS.decode(raw)
         if epoch is not None:
@@ -232,7 +232,7 @@ class AlertStore:
             return
         pipe.incr(keys.VERSION)  # maps and public API caches follow alerts, not only data
         record_alert_writes(pipe, [*changed, *evaluation.removed])
-        pipe.get(keys.ALERTS_EPOCH)
+        pipe.get(keys.EPOCH)
         *_, version, _entry, epoch = pipe.execute()
         _ALERTS_CACHE.wrote(before, (epoch, int(version)), evaluation.alerts)
 
@@ -359,6 +359,7 @@ class AlertStore:
         pipe.set(keys.STAGE_RECORD, orjson.dumps(record))
         if unchanged:
             return  # the reasons may move (which alerts hold the stage); the stage itself did not
+        pipe.incr(keys.VERSION)  # (the public documents show the stage: a new one is a new version)
         pipe.xadd(keys.STAGE_HISTORY, {"d": orjson.dumps(record)}, minid=int((wall_now - AUDIT_RETENTION_S) * 1000))
         self._audit(pipe, wall_now, decision.set_by or ACTOR_ENGINE, "stage-changed", "stage",
                     {"level": current.get("level") if current else 1}, record)

@@ -18,7 +18,7 @@ LOGIN_LIMITS = f"{PREFIX}:login_limits"  # prefix of Flask-Limiter's windows of 
 ALERTS = f"{PREFIX}:alerts"  # hash fingerprint -> JSON Alert (open, and resolved within the last hour)
 ALERTS_VERSION = f"{PREFIX}:alerts:version"  # counter, +1 per write of ALERTS (with one ALERTS_CHANGES entry)
 ALERTS_CHANGES = f"{PREFIX}:alerts:changes"  # stream f=fingerprints written, newline-separated; the newest ~1,000
-ALERTS_EPOCH = f"{PREFIX}:alerts:epoch"  # string: random, set once: tells a process's cache this is its Redis
+EPOCH = f"{PREFIX}:epoch"  # string: random, set once: tells a process's caches (alerts, read model) this is its Redis
 ALERT_ACKS = f"{PREFIX}:alert_acks"  # hash alert id -> JSON {by, at, note}
 SILENCES = f"{PREFIX}:silences"  # hash silence id -> JSON {matchers, starts_at, ends_at | schedule, created_by...}
 STAGE_RECORD = f"{PREFIX}:stage"  # string JSON {level, name, since, reasons, alert_ids, manual, set_by, previous}

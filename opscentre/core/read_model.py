@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import secrets
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -52,6 +53,7 @@ class Snapshot:
     group: str
     name: str
     version: int  # the store version it was built at
+    epoch: bytes  # of the Redis it was built from (a version number means nothing in another)
     built_at: float
     body: bytes
     gzipped: bytes
@@ -97,42 +99,50 @@ class ReadModel:
         return snapshot
 
     def _current(self, group: str, name: str, held: Snapshot | None) -> Snapshot:
-        version = int(self.redis.get(keys.VERSION) or 0)
-        if held is not None and held.version == version:
+        version, epoch = self._version()
+        if held is not None and (held.epoch, held.version) == (epoch, version):
             return held
         stored = self._stored(group, name)
-        if stored is not None and stored.version == version:
+        if stored is not None and (stored.epoch, stored.version) == (epoch, version):
             return stored
         with self._building:  # (one build at a time in this process; others wait here and find it stored)
             stored = self._stored(group, name)
-            if stored is not None and stored.version >= version:
+            if stored is not None and stored.epoch == epoch and stored.version >= version:
                 return stored
             token = locks.acquire(self.redis, keys.snapshot_lock(group), LOCK_S)
             if token is None:  # another process is building this version
-                return stored or held or self._wait_for(group, name, version)
+                return stored or held or self._wait_for(group, name, version, epoch)
             try:
-                version = int(self.redis.get(keys.VERSION) or 0)  # (what is read next is at least this)
+                version, epoch = self._version()  # (what is read next is at least this)
                 documents = self.builders[group]()
-                self._store(group, version, documents)
+                self._store(group, version, epoch, documents)
             finally:
                 locks.release(self.redis, keys.snapshot_lock(group), token)
         if name not in documents:
             raise KeyError(name)
-        return _snapshot(group, name, version, self.clock(), documents[name])
+        return _snapshot(group, name, version, epoch, self.clock(), documents[name])
+
+    def _version(self) -> tuple[int, bytes]:
+        version, epoch = self.redis.mget([keys.VERSION, keys.EPOCH])
+        if epoch is None:
+            self.redis.set(keys.EPOCH, secrets.token_hex(8), nx=True)
+            epoch = self.redis.get(keys.EPOCH) or b""
+        return int(version or 0), epoch
 
     def _stored(self, group: str, name: str) -> Snapshot | None:
-        version, built_at, body, gzipped, meta = self.redis.hmget(
-            keys.snapshot(group), ["version", "built_at", f"{name}:body", f"{name}:gz", f"{name}:meta"])
+        version, epoch, built_at, body, gzipped, meta = self.redis.hmget(
+            keys.snapshot(group), ["version", "epoch", "built_at", f"{name}:body", f"{name}:gz", f"{name}:meta"])
         if version is None:
             return None
         if body is None:
             raise KeyError(name)
         info = orjson.loads(meta)
-        return Snapshot(group=group, name=name, version=int(version), built_at=float(built_at), body=body,
+        return Snapshot(group=group, name=name, version=int(version), epoch=epoch or b"", built_at=float(built_at),
+                        body=body,
                         gzipped=gzipped, media_type=info["media_type"], etag=info["etag"], meta=info["meta"])
 
-    def _store(self, group: str, version: int, documents: Mapping[str, Document]) -> None:
-        fields: dict[str, Any] = {"version": version, "built_at": self.clock()}
+    def _store(self, group: str, version: int, epoch: bytes, documents: Mapping[str, Document]) -> None:
+        fields: dict[str, Any] = {"version": version, "epoch": epoch, "built_at": self.clock()}
         for name, doc in documents.items():
             fields[f"{name}:body"] = doc.body
             fields[f"{name}:gz"] = gzip.compress(doc.body, compresslevel=6, mtime=0)
@@ -142,7 +152,7 @@ class ReadModel:
         pipe.delete(keys.snapshot(group)).hset(keys.snapshot(group), mapping=fields)
         pipe.execute()
 
-    def _wait_for(self, group: str, name: str, version: int) -> Snapshot:
+    def _wait_for(self, group: str, name: str, version: int, epoch: bytes) -> Snapshot:
         """Nothing stored yet and another process building: wait for its snapshot, then build
         one here (not stored) rather than fail."""
         deadline = self.clock() + WAIT_FOR_BUILD_S
@@ -154,11 +164,11 @@ class ReadModel:
         documents = self.builders[group]()
         if name not in documents:
             raise KeyError(name)
-        return _snapshot(group, name, version, self.clock(), documents[name])
+        return _snapshot(group, name, version, epoch, self.clock(), documents[name])
 
 
-def _snapshot(group: str, name: str, version: int, built_at: float, doc: Document) -> Snapshot:
-    return Snapshot(group=group, name=name, version=version, built_at=built_at, body=doc.body,
+def _snapshot(group: str, name: str, version: int, epoch: bytes, built_at: float, doc: Document) -> Snapshot:
+    return Snapshot(group=group, name=name, version=version, epoch=epoch, built_at=built_at, body=doc.body,
                     gzipped=gzip.compress(doc.body, compresslevel=6, mtime=0), media_type=doc.media_type,
                     etag=_etag(doc.body), meta=dict(doc.meta))
 

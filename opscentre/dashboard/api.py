@@ -1,9 +1,10 @@
 """The public, machine-readable API: /api/public/status.json and /api/public/layers/{layer}.geojson.
 
 Cheap to serve to thousands: every answer has an ETag (hash of its content), Last-Modified and
-`Cache-Control: public, max-age=5`, and If-None-Match gets a 304. A layer's GeoJSON is
-rendered once per store version (dashboard/public_layers.py) and served from memory until the
-version moves. The layer files answer byte ranges (206 with Content-Range; If-Range honoured):
+`Cache-Control: public, max-age=5`, and If-None-Match gets a 304. Both come from the read
+model (dashboard/public_layers.py, core/read_model.py): built once per store version, served from
+memory, gzip-compressed once when the client accepts it, and served as they last were while Redis
+is unreachable (status.json then says `stale` and `as_of`). The layer files answer byte ranges (206 with Content-Range; If-Range honoured):
 GDAL reads a remote file of more than a few kilobytes in ranges, and refuses a server without.
 """
 
@@ -21,41 +22,36 @@ from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from opscentre.core.settings import Settings
 from opscentre.core.state import iso_utc
 from opscentre.core.store import Store
-from opscentre.dashboard.city_reading import CityStatus, read_status
-from opscentre.dashboard.public_layers import PublicLayers
+from opscentre.dashboard.public_layers import PublicLayers, status_document  # noqa: F401 (status_document: its old home)
 from opscentre.dashboard.redis_clients import REDIS_DOWN
 from opscentre.layers.base import iso_local
-from opscentre.layers.stages import stage_colour
 
 MAX_AGE_S = 5
 
 
-def status_document(status: CityStatus, settings: Settings) -> dict[str, Any]:
-    return {
-        "stage": status.stage["level"],
-        "stage_name": status.stage["name"],
-        "stage_since": status.stage.get("since"),
-        "stage_colour": stage_colour(status.stage["level"]),
-        "active_alerts": status.alerts,
-        "updated_at": iso_utc(status.updated_at),
-        "updated_at_local": iso_local(status.updated_at, settings.tz),
-        "simulated": status.simulated,
-        "city": settings.city.name,
-    }
-
-
 def _cached_answer(body: bytes, mimetype: str, last_modified: float | None, *, etag: str | None = None,
-                   ranges: bool = False) -> Response:
+                   ranges: bool = False, gzipped: bytes | None = None) -> Response:
     """A public, cacheable answer: ETag (of body unless given), Last-Modified, max-age, CORS;
-    304 to a matching If-None-Match; with `ranges`, 206 to a satisfiable Range (416 otherwise)."""
-    response = Response(body, mimetype=mimetype)
-    response.set_etag(etag or hashlib.sha1(body).hexdigest()[:20])
+    304 to a matching If-None-Match; with `ranges`, 206 to a satisfiable Range (416 otherwise);
+    `gzipped` (the same body, compressed once when it was built) to a client that accepts gzip
+    and asks for no range."""
+    etag = etag or hashlib.sha1(body).hexdigest()[:20]
+    compressed = gzipped is not None and "gzip" in request.accept_encodings and not request.range
+    response = Response(gzipped if compressed else body, mimetype=mimetype)
+    if compressed:
+        response.content_encoding = "gzip"
+        etag += "-gz"  # (another representation: its own ETag)
+    response.set_etag(etag)
+    if gzipped is not None:
+        response.vary.add("Accept-Encoding")
     moment = min(last_modified or time.time(), time.time())
     response.last_modified = datetime.fromtimestamp(int(moment), UTC)
     response.cache_control.public = True
     response.cache_control.max_age = MAX_AGE_S
     response.headers["Access-Control-Allow-Origin"] = "*"
-    if not ranges:
+    if compressed and ranges:
+        response.accept_ranges = "bytes"  # (a Range request gets the plain body, in ranges)
+    if not ranges or compressed:
         return response.make_conditional(request)
     try:
         return response.make_conditional(request, accept_ranges=True, complete_length=len(body))
@@ -63,6 +59,12 @@ def _cached_answer(body: bytes, mimetype: str, last_modified: float | None, *, e
         refused = _error(416, "requested range not satisfiable", length=len(body))
         refused.headers["Content-Range"] = f"bytes */{len(body)}"
         return refused
+
+
+def _as_of(body: bytes, built_at: float, settings: Settings) -> bytes:
+    """status.json served from memory while Redis is unreachable, saying as of when."""
+    return orjson.dumps({**orjson.loads(body), "stale": True, "as_of": iso_utc(built_at),
+                         "as_of_local": iso_local(built_at, settings.tz)})
 
 
 def _error(status_code: int, message: str, **extra: Any) -> Response:
@@ -76,17 +78,21 @@ def _error(status_code: int, message: str, **extra: Any) -> Response:
 def public_api_blueprint(settings: Settings, store: Store, settings_simulated: bool,
                          layers: PublicLayers | None = None) -> Blueprint:
     blueprint = Blueprint("public_api", __name__, url_prefix="/api/public")
-    zone_names = settings.zones.name_by_id
     layers = layers or PublicLayers(settings, store, settings_simulated)
 
     @blueprint.get("/status.json")
     def status_json():
         try:
-            status = read_status(store, settings_simulated, zone_names, time.time())
+            snapshot = layers.status()
         except REDIS_DOWN:
             return _error(503, "Redis unreachable — reconnecting")
-        body = orjson.dumps(status_document(status, settings))
-        return _cached_answer(body, "application/json", status.updated_at)
+        if snapshot.stale:
+            body = _as_of(snapshot.body, snapshot.built_at, settings)
+            response = _cached_answer(body, "application/json", snapshot.meta.get("updated_at"))
+            response.cache_control.max_age = 0
+            return response
+        return _cached_answer(snapshot.body, "application/json", snapshot.meta.get("updated_at"),
+                              etag=snapshot.etag, gzipped=snapshot.gzipped)
 
     @blueprint.get("/layers/<layer_id>.geojson")
     def layer_geojson(layer_id: str):
@@ -97,7 +103,7 @@ def public_api_blueprint(settings: Settings, store: Store, settings_simulated: b
         except REDIS_DOWN:
             return _error(503, "Redis unreachable — reconnecting")
         return _cached_answer(rendered.body, "application/geo+json", rendered.updated_at, etag=rendered.etag,
-                              ranges=True)
+                              ranges=True, gzipped=rendered.gzipped)
 
     @blueprint.route("/", defaults={"rest": ""})
     @blueprint.route("/<path:rest>")

@@ -1,18 +1,18 @@
-"""The public layers, rendered once per store version and kept in memory: the one place the
-public API (layers/{layer}.geojson) and the OGC API read a layer from.
+"""The public documents — status.json and every public layer — served from the read model
+(core/read_model.py): built once per store version for every web process, kept in memory, served
+stale while Redis is unreachable. The one place the public API (status.json,
+layers/{layer}.geojson) and the OGC API read them from.
 
-`PublicLayers.get(layer_id)` answers a `RenderedLayer`: its FeatureCollection (as a document
-and as JSON bytes with their ETag), the store version it was rendered at, when the data was
-last updated and when it was rendered. Readers that derive something from a layer (the OGC
-API's spatial index) keep it on the rendered layer with `derive`, so it lives exactly as long
-as that version. A shared read-model snapshot will later take this class's place; its callers
-need only `get`, `public_ids` and `derive`.
+`PublicLayers.get(layer_id)` answers a `RenderedLayer`: its FeatureCollection (as JSON bytes with
+their ETag and a gzip copy, and as a document parsed when first asked for), the store version it
+was built at, when the data was last updated and when it was built. Readers that derive
+something from a layer (the OGC API's spatial index) keep it on the rendered layer with
+`derive`, so it lives exactly as long as that version. `PublicLayers.status()` is status.json's
+snapshot.
 """
 
 from __future__ import annotations
 
-import hashlib
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,10 +20,14 @@ from typing import Any, TypeVar
 
 import orjson
 
+from opscentre.core.read_model import Document, ReadModel, Snapshot
 from opscentre.core.settings import Settings
+from opscentre.core.state import iso_utc
 from opscentre.core.store import Store
-from opscentre.dashboard.city_reading import read_city_data, read_status
+from opscentre.dashboard.city_reading import CityStatus, read_city_data, read_status
 from opscentre.layers import LAYERS, feature_collection
+from opscentre.layers.base import iso_local
+from opscentre.layers.stages import stage_colour
 
 T = TypeVar("T")
 
@@ -31,14 +35,22 @@ T = TypeVar("T")
 @dataclass(frozen=True)
 class RenderedLayer:
     layer_id: str
-    version: int  # the store version it was rendered at
-    document: dict[str, Any]  # the FeatureCollection
-    body: bytes  # the FeatureCollection as JSON
-    etag: str  # of body
-    updated_at: float | None  # the last stored poll of any feed (None: no data yet)
-    rendered_at: float
-    simulated: bool
+    snapshot: Snapshot
     _derived: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    version = property(lambda self: self.snapshot.version)  # the store version it was built at
+    body = property(lambda self: self.snapshot.body)  # the FeatureCollection as JSON
+    gzipped = property(lambda self: self.snapshot.gzipped)
+    etag = property(lambda self: self.snapshot.etag)  # of body
+    updated_at = property(lambda self: self.snapshot.meta.get("updated_at"))  # last stored poll (None: no data)
+    rendered_at = property(lambda self: self.snapshot.built_at)
+    simulated = property(lambda self: bool(self.snapshot.meta.get("simulated")))
+    stale = property(lambda self: self.snapshot.stale)
+
+    @property
+    def document(self) -> dict[str, Any]:
+        """The FeatureCollection (parsed once per rendered layer)."""
+        return self.derive("document", lambda r: orjson.loads(r.body))
 
     def derive(self, key: str, build: Callable[[RenderedLayer], T]) -> T:
         """build(self), computed once per rendered layer and kept with it."""
@@ -51,14 +63,51 @@ def public_layer_ids() -> list[str]:
     return [layer_id for layer_id, layer in LAYERS.items() if layer.public]
 
 
+def status_document(status: CityStatus, settings: Settings) -> dict[str, Any]:
+    return {
+        "stage": status.stage["level"],
+        "stage_name": status.stage["name"],
+        "stage_since": status.stage.get("since"),
+        "stage_colour": stage_colour(status.stage["level"]),
+        "active_alerts": status.alerts,
+        "updated_at": iso_utc(status.updated_at),
+        "updated_at_local": iso_local(status.updated_at, settings.tz),
+        "simulated": status.simulated,
+        "city": settings.city.name,
+    }
+
+
+def public_read_model(settings: Settings, store: Store, settings_simulated: bool,
+                      clock: Callable[[], float] = time.time) -> ReadModel:
+    """The read model's two groups: `status` (status.json) and `layers` (every public layer, from
+    one read of the store)."""
+    zone_names = settings.zones.name_by_id
+
+    def status() -> dict[str, Document]:
+        now = clock()
+        city = read_status(store, settings_simulated, zone_names, now)
+        return {"status": Document(orjson.dumps(status_document(city, settings)), "application/json",
+                                   {"updated_at": city.updated_at, "simulated": city.simulated})}
+
+    def layers() -> dict[str, Document]:
+        city = read_status(store, settings_simulated, zone_names, clock())
+        data = read_city_data(store, settings)
+        meta = {"updated_at": city.updated_at, "simulated": city.simulated}
+        return {layer_id: Document(orjson.dumps(feature_collection(LAYERS[layer_id], data, city.simulated)),
+                                   "application/geo+json", meta)
+                for layer_id in public_layer_ids()}
+
+    return ReadModel(store.redis, {"status": status, "layers": layers}, clock=clock)
+
+
 class PublicLayers:
-    """Per public layer, the rendering of the current store version (Redis errors propagate)."""
+    """The public documents of the current store version (StoreUnavailable, or another Redis
+    error, when Redis is down and this process holds nothing to serve)."""
 
     def __init__(self, settings: Settings, store: Store, settings_simulated: bool,
                  clock: Callable[[], float] = time.time):
-        self.settings, self.store, self.settings_simulated, self.clock = settings, store, settings_simulated, clock
+        self.read_model = public_read_model(settings, store, settings_simulated, clock)
         self._rendered: dict[str, RenderedLayer] = {}
-        self._lock = threading.Lock()
 
     def public_ids(self) -> list[str]:
         return public_layer_ids()
@@ -68,22 +117,15 @@ class PublicLayers:
         layer = LAYERS.get(layer_id)
         if layer is None or not layer.public:
             raise KeyError(layer_id)
-        version = self.store.version()
-        cached = self._rendered.get(layer_id)
-        if cached is not None and cached.version == version:
-            return cached
-        with self._lock:
-            cached = self._rendered.get(layer_id)
-            if cached is None or cached.version != version:
-                cached = self._rendered[layer_id] = self._render(layer_id, version)
-        return cached
+        snapshot = self.read_model.get("layers", layer_id)
+        rendered = self._rendered.get(layer_id)
+        if rendered is None or rendered.snapshot is not snapshot:
+            if rendered is not None and rendered.snapshot.etag == snapshot.etag and not snapshot.stale:
+                rendered = RenderedLayer(layer_id, snapshot, rendered._derived)  # same content: keep what was derived
+            else:
+                rendered = RenderedLayer(layer_id, snapshot)
+            self._rendered[layer_id] = rendered
+        return rendered
 
-    def _render(self, layer_id: str, version: int) -> RenderedLayer:
-        now = self.clock()
-        status = read_status(self.store, self.settings_simulated, self.settings.zones.name_by_id, now)
-        data = read_city_data(self.store, self.settings)
-        document = feature_collection(LAYERS[layer_id], data, status.simulated)
-        body = orjson.dumps(document)
-        return RenderedLayer(layer_id=layer_id, version=version, document=document, body=body,
-                             etag=hashlib.sha1(body).hexdigest()[:20], updated_at=status.updated_at,
-                             rendered_at=now, simulated=status.simulated)
+    def status(self) -> Snapshot:
+        return self.read_model.get("status", "status")

@@ -123,7 +123,7 @@ def test_whatever_the_order_of_writes_a_read_equals_the_stored_hash(redis_client
     store = AlertStore(redis_client)
     for n, (who, put, drop) in enumerate(steps):
         fresh = [alert(i, value=float(n)) for i in put]
-        gone = [f"rain_15min|g{i}" for i in drop if i not in put]
+        gone = sorted({f"rain_15min|g{i}" for i in drop if i not in put})
         if who == "mine":
             before = store.alerts()
             after = {**before, **{a.fingerprint: a for a in fresh}}

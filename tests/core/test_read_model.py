@@ -90,3 +90,14 @@ def test_while_redis_is_down_the_last_snapshot_is_served_marked_stale(own_redis)
     model._down_until = 0  # (the retry pause, not waited out here)
     again = model.get("layers", "zones")
     assert not again.stale and again.body == held.body
+
+
+def test_an_emptied_redis_at_the_same_version_number_is_rebuilt_not_served_from_memory(redis_client):
+    build = CountingBuilder(redis_client)
+    model = ReadModel(redis_client, {"layers": build})
+    redis_client.set(keys.VERSION, 5)
+    assert model.get("layers", "zones").body == b'{"zones": 5}'
+    redis_client.flushall()
+    redis_client.set(keys.VERSION, 5)  # the same number, another Redis's data
+    redis_client.set("marker", 1)
+    assert model.get("layers", "zones").version == 5 and build.calls == 2

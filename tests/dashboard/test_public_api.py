@@ -1,10 +1,14 @@
+import gzip
 import time
 
+import redis
 import requests
-from city_seed import alert_record, write_city
+from city_seed import LiveServer, alert_record, write_city
 
 from opscentre.core import keys
 from opscentre.core.alert_store import AlertStore
+from opscentre.core.store import Store
+from opscentre.dashboard.server import create_public_wsgi_app
 
 
 def test_status_json_shape_and_simulated_flag(live, store, rio_settings):
@@ -83,3 +87,43 @@ def test_public_process_serves_api_and_public_view_only(public_live, store, rio_
     assert root.status_code == 302 and root.headers["Location"].endswith("/public/")
     anonymous = requests.post(f"{public_live.url}/_dash-update-component", json={}, timeout=10)
     assert anonymous.status_code in (404, 405)
+
+
+def test_answers_are_gzipped_for_clients_that_accept_it_and_304_to_that_etag(live, store, rio_settings):
+    write_city(store, rio_settings)
+    for path in ("status.json", "layers/zones.geojson"):
+        url = f"{live.url}/api/public/{path}"
+        plain = requests.get(url, headers={"Accept-Encoding": "identity"}, timeout=10)
+        zipped = requests.get(url, headers={"Accept-Encoding": "gzip, br"}, timeout=10, stream=True)
+        assert zipped.headers["Content-Encoding"] == "gzip" and "Accept-Encoding" in zipped.headers["Vary"]
+        raw = zipped.raw.read()
+        assert len(raw) < len(plain.content) and gzip.decompress(raw) == plain.content, path
+        again = requests.get(url, headers={"Accept-Encoding": "gzip", "If-None-Match": zipped.headers["ETag"]},
+                             timeout=10)
+        assert again.status_code == 304, path
+
+
+def test_the_stage_changing_alone_moves_status_json(live, store, rio_settings):
+    write_city(store, rio_settings)
+    first = requests.get(f"{live.url}/api/public/status.json", timeout=10).json()
+    alerts = AlertStore(store.redis)
+    alerts.set_stage_override({"level": 4, "by": "zelda.sup", "note": "drill"}, "zelda.sup", time.time())
+    from opscentre.workers.evaluation import evaluate_city
+
+    evaluate_city(rio_settings, store)  # applies the override: the stage record changes, no alert does
+    second = requests.get(f"{live.url}/api/public/status.json", timeout=10).json()
+    assert first["stage"] == 1 and second["stage"] == 4
+
+
+def test_while_redis_is_down_status_json_is_the_last_one_saying_as_of_when(rio_settings, own_redis):
+    store = Store(redis.Redis.from_url(own_redis.url))
+    write_city(store, rio_settings, rain_mm=2.0)
+    with LiveServer(create_public_wsgi_app(rio_settings, own_redis.url)) as server:
+        before = requests.get(f"{server.url}/api/public/status.json", timeout=10).json()
+        own_redis.stop()
+        down = requests.get(f"{server.url}/api/public/status.json", timeout=30)
+        assert down.status_code == 200 and "max-age=0" in down.headers["Cache-Control"]
+        body = down.json()
+        assert body["stale"] is True and body["stage"] == before["stage"]
+        assert body["updated_at"] == before["updated_at"]
+        assert body["as_of"].endswith("Z") and body["as_of_local"].endswith("-03:00")

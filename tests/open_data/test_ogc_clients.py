@@ -6,6 +6,7 @@ thread in the same process could never answer it."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import subprocess
 import sys
@@ -127,9 +128,12 @@ def test_gdal_opens_the_traffic_layer_file_by_url_reading_byte_ranges(served, st
 def test_layer_file_answers_ranges_honouring_if_range(served, store, rio):
     write_city(store, rio)
     url = f"{served.url}/api/public/layers/traffic.geojson"
-    whole = requests.get(url, timeout=10)
-    assert whole.headers["Accept-Ranges"] == "bytes"
+    whole = requests.get(url, headers={"Accept-Encoding": "identity"}, timeout=10)  # (ranges are of this one)
+    assert whole.headers["Accept-Ranges"] == "bytes" and "Content-Encoding" not in whole.headers
     size, etag = len(whole.content), whole.headers["ETag"]
+    zipped = requests.get(url, headers={"Accept-Encoding": "gzip"}, timeout=10, stream=True)
+    assert zipped.headers["Content-Encoding"] == "gzip" and zipped.headers["Accept-Ranges"] == "bytes"
+    assert zipped.headers["ETag"] != etag and gzip.decompress(zipped.raw.read()) == whole.content
     part = requests.get(url, headers={"Range": "bytes=100-199"}, timeout=10)
     assert part.status_code == 206 and part.headers["Content-Range"] == f"bytes 100-199/{size}"
     assert part.content == whole.content[100:200]
@@ -233,15 +237,20 @@ def live_ops(rio, redis_server, redis_client):
         yield server
 
 
-def test_while_redis_is_down_items_are_a_json_503_and_the_description_stays_up(rio, own_redis):
+def test_while_redis_is_down_the_last_items_are_served_as_of_when_and_a_layer_never_read_is_a_503(rio, own_redis):
     store = Store(redis.Redis.from_url(own_redis.url))
     write_city(store, rio)
     with LiveServer(create_public_wsgi_app(rio, own_redis.url)) as server:
-        assert requests.get(f"{server.url}{OGC}collections/zones/items", timeout=10).status_code == 200
+        before = requests.get(f"{server.url}{OGC}collections/zones/items", timeout=10)
+        assert before.status_code == 200
         own_redis.stop()
         down = requests.get(f"{server.url}{OGC}collections/zones/items", timeout=30)
-        assert down.status_code == 503 and down.headers["Content-Type"].startswith("application/json")
-        assert down.json()["error"] and down.headers["Retry-After"]
+        assert down.status_code == 200 and down.json()["features"] == before.json()["features"]
+        assert down.json()["timeStamp"] == before.json()["timeStamp"]  # when it was built: "as of"
+        layer = requests.get(f"{server.url}/api/public/layers/zones.geojson", timeout=30)  # held by the same build
+        assert layer.status_code == 200 and len(layer.json()["features"]) == len(rio.zones.ids)
+        never = requests.get(f"{server.url}/api/public/status.json", timeout=30)  # nothing held to serve
+        assert never.status_code == 503 and never.json()["error"] and never.headers["Retry-After"]
         assert requests.get(f"{server.url}{OGC}collections", timeout=10).status_code == 200
 
 
