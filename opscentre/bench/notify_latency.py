@@ -101,7 +101,8 @@ def _measure(settings, adjust, url, client, store, city, gateway, agents, sample
     probe_zone = {f"{alert_latency.PROBE_RULE}|{e}": settings.zones.ids[i % len(settings.zones.ids)]
                   for i, e in enumerate(probe_ids)}
     store.set_sim_clock({"wall_epoch": time.time(), "sim_epoch": city.now + 60, "speed": 1})
-    evaluate_city(settings, store)  # the city's alerts and incidents open before measuring
+    first = evaluate_city(settings, store)  # the city's alerts and incidents open before measuring
+    say(f"  the city's first evaluation: {first.open_alerts:,} open alerts, {client.xlen(keys.OUTBOX)} notifications")
     notifier = NotifierProcess(url, settings.source_path, adjust, gateway.env())
     try:
         settled = _settle(client, say)
