@@ -2,12 +2,15 @@
 
 Cacheable like the rest of the public API (dashboard/api.py's `_cached_answer`: ETag of the
 body, Last-Modified = the latest message, `Cache-Control: public, max-age=5`, 304 to a matching
-If-None-Match, CORS open). An unknown or malformed alert id is a 404 JSON, Redis unreachable a
-503. What the documents are made from is read in one place, `read_public_alert_documents`.
+If-None-Match, gzip, CORS open), and made once per store version in the read model. An unknown
+or malformed alert id is a 404 JSON; Redis unreachable, the documents last made are served (a
+503 if there are none). What the documents are made from is read in one place,
+`read_public_alert_documents`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import threading
 from dataclasses import dataclass
@@ -16,6 +19,7 @@ from flask import Blueprint, request
 
 from opscentre.core.alert_store import AlertStore
 from opscentre.core.alerting.lifecycle import Alert
+from opscentre.core.read_model import Document, ReadModel, Snapshot
 from opscentre.core.settings import Settings
 from opscentre.core.store import Store
 from opscentre.dashboard.api import _cached_answer, _error
@@ -88,13 +92,45 @@ def read_public_alert_documents(store: Store, settings: Settings, settings_simul
         as_of=max(successes, default=0.0))
 
 
+MAX_HOSTS = 8  # documents kept per public host name they link to (OPSCENTRE_ALLOWED_HOSTS bounds them)
+
+
+def alert_documents(settings: Settings, store: Store, settings_simulated: bool, known: KnownChanges,
+                    host_url: str) -> dict[str, Document]:
+    """The Atom index and every public alert's CAP, linking to `host_url`: one read-model group."""
+    data = read_public_alert_documents(store, settings, settings_simulated, known)
+    sender = publisher(settings, data.simulated, host_url)
+    newest = max((messages_of(i)[-1].sent for i in data.items), default=data.as_of or None)
+    documents = {"atom": Document(atom_feed(data.items, sender, data.as_of), ATOM_MEDIA_TYPE, {"sent": newest})}
+    for item in data.items:
+        documents[f"cap:{item.alert.id}"] = Document(cap_document(item, sender), CAP_MEDIA_TYPE,
+                                                     {"sent": messages_of(item)[-1].sent})
+    return documents
+
+
 def open_data_blueprint(settings: Settings, store: Store, settings_simulated: bool) -> Blueprint:
+    """Served from the read model (core/read_model.py): the documents are made once per store
+    version and host name for every web process, and kept in memory (stale while Redis is down)."""
     blueprint = Blueprint("open_data_api", __name__, url_prefix="/api/public")
     known = KnownChanges()
-    rendered_atom: dict[str, tuple[tuple, bytes]] = {}  # "last" -> (what it was made of, the Atom bytes)
+    model = ReadModel(store.redis, {})
 
-    def documents() -> PublicAlertDocuments:
-        return read_public_alert_documents(store, settings, settings_simulated, known)
+    def snapshot(name: str) -> Snapshot:
+        host = request.host_url
+        group = "alerts-" + hashlib.blake2b(host.encode(), digest_size=6).hexdigest()
+        if group not in model.builders:
+            if len(model.builders) >= MAX_HOSTS:
+                model.builders.clear()
+            model.builders[group] = lambda: alert_documents(settings, store, settings_simulated, known, host)
+        return model.get(group, name)
+
+    def answer(name: str):
+        try:
+            found = snapshot(name)
+        except REDIS_DOWN:
+            return _error(503, "Redis unreachable — reconnecting")
+        return _cached_answer(found.body, found.media_type, found.meta.get("sent"), etag=found.etag,
+                              gzipped=found.gzipped)
 
     @blueprint.get("/alerts/<alert_id>.cap")
     def alert_cap(alert_id: str):
@@ -102,30 +138,13 @@ def open_data_blueprint(settings: Settings, store: Store, settings_simulated: bo
             return _error(404, f"no public alert {alert_id[:40]!r}: alert ids look like a-0123456789",
                           index="/api/public/alerts.atom")
         try:
-            data = documents()
-        except REDIS_DOWN:
-            return _error(503, "Redis unreachable — reconnecting")
-        item = next((i for i in data.items if i.alert.id == alert_id), None)
-        if item is None:
+            return answer(f"cap:{alert_id}")
+        except KeyError:
             return _error(404, f"no public alert {alert_id!r} (it may have ended an hour ago or more)",
                           index="/api/public/alerts.atom")
-        body = cap_document(item, publisher(settings, data.simulated, request.host_url))
-        return _cached_answer(body, CAP_MEDIA_TYPE, messages_of(item)[-1].sent)
 
     @blueprint.get("/alerts.atom")
     def alerts_atom():
-        try:
-            data = documents()
-        except REDIS_DOWN:
-            return _error(503, "Redis unreachable — reconnecting")
-        key = (request.host_url, data.simulated, data.as_of,
-               tuple((i.alert.id, _record(i.alert), i.changes) for i in data.items))
-        cached = rendered_atom.get("last")
-        if cached is None or cached[0] != key:  # the index is rendered again only when it changes
-            body = atom_feed(data.items, publisher(settings, data.simulated, request.host_url), data.as_of)
-            rendered_atom["last"] = cached = (key, body)
-        body = cached[1]
-        newest = max((messages_of(i)[-1].sent for i in data.items), default=data.as_of or None)
-        return _cached_answer(body, ATOM_MEDIA_TYPE, newest)
+        return answer("atom")
 
     return blueprint

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+import redis
 import requests
 import xmlschema
 from hypothesis import HealthCheck, given
@@ -218,3 +219,14 @@ def test_an_unchanged_alert_keeps_its_history_without_reading_the_audit_again(st
     _apply(store, resolved, worse, Changed.RESOLVED, alert.since + 900)  # the record changed: read again
     [item] = read_public_alert_documents(store, rio, True, known).items
     assert [m.msg_type for m in messages_of(item)] == ["Alert", "Cancel"]
+
+
+def test_while_redis_is_down_the_documents_last_made_are_still_served(rio, own_redis):
+    store = Store(redis.Redis.from_url(own_redis.url))
+    alert = fire(store, rio)
+    with Served(create_public_wsgi_app(rio, own_redis.url)) as public:
+        urls = [f"{public.url}/api/public/alerts.atom", f"{public.url}/api/public/alerts/{alert.id}.cap"]
+        before = [get(url).content for url in urls]
+        own_redis.stop()
+        assert [get(url).content for url in urls] == before
+        assert get(f"{public.url}/api/public/alerts/a-0123456789.cap").status_code == 503  # never made: not known
