@@ -75,17 +75,18 @@ def _parser() -> argparse.ArgumentParser:
     add_delivery_commands(command, _as_of)
 
     c = command("bench", "run a benchmark and print its figures beside a baseline")
-    c.add_argument("name", choices=["ingest", "alerts", "notify"])
+    c.add_argument("name", choices=["ingest", "alerts", "notify", "public"])
     c.add_argument("--json", action="store_true", help="end with one JSON line")
     c.add_argument("-n", "--observations", "--entities", dest="size", type=int,
                    help="ingest: observations to push (default 500000); alerts: entities (default 50000); "
-                        "notify: recipients (default 10000)")
+                        "notify: recipients (default 10000); public: keep-alive connections (default 64)")
     c.add_argument("--hours", type=float, default=24.0,
                    help="alerts, notify: hours of history per entity of the city (default 24)")
     c.add_argument("--samples", type=int, default=1000,
                    help="alerts, notify: latency probes, 0 to skip the latency part (default 1000)")
     c.add_argument("--ingest-rate", type=float, default=10_000.0,
                    help="alerts, notify: background observations/s during the latency part (default 10000)")
+    c.add_argument("--seconds", type=float, default=5.0, help="public: seconds measured per case (default 5)")
 
     c = command("set-password", "set an operator password (reads it from stdin, or generates one) and end "
                 "that operator's signed-in sessions")
@@ -291,7 +292,11 @@ def cmd_alerts(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    if args.name == "notify":
+    if args.name == "public":
+        from opscentre.bench.public import run_public_bench
+
+        result = run_public_bench(_settings(args), args.seconds, connections=args.size or 64)
+    elif args.name == "notify":
         from opscentre.bench.notify import run_notify_bench
 
         result = run_notify_bench(_settings(args), args.size or 10_000, latency_samples=args.samples,
