@@ -247,6 +247,7 @@ def _cases(base: str, say) -> dict[str, dict]:
             raise RuntimeError(f"{path} answered {status} (ETag {headers.get('etag')!r}): {body[:200]!r}")
         sizes[name] = len(body)
         cases[f"{name} full"] = _case(base, path, dict(GZIP), 200, len(body), headers.get("content-encoding"))
+        cases[f"{name} full"]["items"] = _items(body, headers.get("content-encoding"))
         cases[f"{name} 304"] = _case(base, path, {**GZIP, "If-None-Match": headers["etag"]}, 304, 0, None)
     big, small = _static_files(base, sizes["zones.geojson"], sizes["status.json"])
     for label, (path, size) in (("big", big), ("small", small)):
@@ -259,6 +260,19 @@ def _cases(base: str, say) -> dict[str, dict]:
     say("  answers: " + ", ".join(f"{n} {c['bytes']:,} B{' ' + c['encoding'] if c['encoding'] else ''}"
                                    for n, c in cases.items() if n.endswith("full")))
     return cases
+
+
+def _items(body: bytes, encoding: str | None) -> int | None:
+    """GeoJSON features or Atom entries in an answer (what the bench says it served)."""
+    import gzip
+
+    import orjson
+
+    text = gzip.decompress(body) if encoding == "gzip" else body
+    if text.lstrip().startswith(b"<"):
+        return text.count(b"<entry")
+    document = orjson.loads(text)
+    return len(document["features"]) if isinstance(document, dict) and "features" in document else None
 
 
 def _case(base: str, path: str, headers: dict[str, str], expect: int, size: int, encoding: str | None) -> dict:
@@ -418,7 +432,7 @@ def _figures(name: str, case: dict, measured: dict, seconds: float) -> dict:
         "p50_ms": pct(0.5), "p99_ms": pct(0.99), "max_ms": round(took[-1], 2) if took else None,
         "statuses": {str(k): v for k, v in sorted(measured["statuses"].items())},
         "errors": wrong, "client_errors": dict(measured["errors"]),
-        "bytes": case["bytes"] if case["expect"] == 200 else 0,
+        "bytes": case["bytes"] if case["expect"] == 200 else 0, "items": case.get("items"),
         "encodings": dict(measured["encodings"]),
         "if_none_match": "If-None-Match" in case["headers"],
     }
