@@ -138,7 +138,9 @@ _ALERTS_CACHE = _AlertsCache()
 
 
 def record_alert_writes(pipe, fingerprints) -> None:
-    """On a transaction that writes the alerts hash: bump its version, list what it wrote."""
+    """On a transaction that writes the alerts hash: bump its version, list what it wrote, and
+    move the store's version (maps and the public documents follow alerts, not only data)."""
+    pipe.incr(keys.VERSION)
     pipe.incr(keys.ALERTS_VERSION)
     pipe.xadd(keys.ALERTS_CHANGES, {"f": "\n".join(fingerprints)}, maxlen=CHANGES_KEPT, approximate=True)
 
@@ -230,7 +232,6 @@ class AlertStore:
         if not (changed or evaluation.removed):
             pipe.execute()
             return
-        pipe.incr(keys.VERSION)  # maps and public API caches follow alerts, not only data
         record_alert_writes(pipe, [*changed, *evaluation.removed])
         pipe.get(keys.EPOCH)
         *_, version, _entry, epoch = pipe.execute()

@@ -31,6 +31,7 @@ from opscentre.dashboard import ids
 from opscentre.dashboard.assets import ASSETS
 from opscentre.dashboard.components.banner import attribution
 from opscentre.dashboard.live_map import LiveMap
+from opscentre.dashboard.public_layers import PublicLayers
 from opscentre.dashboard.public_pages import components as parts
 from opscentre.dashboard.public_pages import ids as pids
 from opscentre.dashboard.public_pages.bairro import bairro_answer
@@ -58,8 +59,10 @@ class PublicDash(Dash):
 
 
 def create_public_app(settings: Settings, store: Store, simulated: bool, prefix: str = PUBLIC_PREFIX,
-                      clock: Callable[[], float] = time.time) -> Dash:
-    """A Dash app whose pages are requested under `prefix` (it is mounted there by the server)."""
+                      clock: Callable[[], float] = time.time, documents: PublicLayers | None = None) -> Dash:
+    """A Dash app whose pages are requested under `prefix` (it is mounted there by the server).
+    `documents`: the public read model the server's APIs serve (one of its own if not given)."""
+    documents = documents or PublicLayers(settings, store, simulated, clock)
     server = Flask("opscentre.public")
     app = PublicDash(__name__, server=server, routes_pathname_prefix="/", requests_pathname_prefix=prefix,
                      assets_folder=ASSETS, title=settings.city.name, update_title=None,
@@ -70,7 +73,7 @@ def create_public_app(settings: Settings, store: Store, simulated: bool, prefix:
 
     def live_models(lang: str, query: Any) -> dict[str, Any]:
         t, now = translator(lang), clock()
-        model = page_model(public_view_data(store, settings, simulated, now), t, settings.tz, now)
+        model = page_model(public_view_data(documents, settings, simulated, now), t, settings.tz, now)
         if not model["reachable"]:  # keep showing what was last read; say that it is not current
             return {"stage": None, "updated": model["updated"], "alerts": None, "zones": None, "answer": None}
         answer = bairro_answer(query, settings.zones, model["alerts"], t)

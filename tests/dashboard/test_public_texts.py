@@ -101,3 +101,12 @@ def test_danish_letters_typed_plainly_find_the_bydel():
         assert bairro_answer(query, zones, [], DA)["text"] == "Ingen varsler for Østerbro.", query
     assert bairro_answer("vesterbro kongens enghave", zones, [], DA)["text"] == \
         "Ingen varsler for Vesterbro-Kongens Enghave."
+
+
+def test_a_page_served_from_the_last_snapshot_while_redis_is_away_says_as_of_when():
+    data = {"reachable": True, "stale": True, "as_of": NOW - 600, "stage_level": 2, "updated_at": NOW - 660,
+            "alerts": [alert("024", zone_name="Copacabana")]}
+    model = page_model(data, PT, RIO, NOW)
+    assert model["updated"] == "Dados de 13:55 — reconectando"
+    assert model["stage"]["name"] and [a["zone_name"] for a in model["alerts"]] == ["Copacabana"]
+    assert page_model(data, EN, RIO, NOW)["updated"] == "Data as of 13:55 — reconnecting"

@@ -76,6 +76,8 @@ def alert_model(alert: dict[str, Any], t: Translator, tz: tzinfo, now: float) ->
 def updated_text(data: dict[str, Any], t: Translator, tz: tzinfo, now: float) -> str:
     if not data.get("reachable", True):
         return t.gettext("Data temporarily unavailable — reconnecting")
+    if data.get("stale"):
+        return t.gettext("Data as of {time} — reconnecting").format(time=local_time(data["as_of"], tz, now, t.lang))
     if data.get("updated_at") is None:
         return t.gettext("No data yet")
     return t.gettext("Updated at {time}").format(time=local_time(data["updated_at"], tz, now, t.lang))

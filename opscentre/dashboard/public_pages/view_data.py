@@ -1,36 +1,47 @@
 """Everything the public page shows, gathered by ONE function from the store.
 
-`public_view_data` is the page's only read (the map aside, which LiveMap reads): when the shared
-read-model snapshot arrives, only this function changes its source. What it returns is plain,
+`public_view_data` is the page's only read (the map aside, which LiveMap reads): status.json's
+snapshot in the read model (core/read_model.py), the same document every public reader gets. What it returns is plain,
 JSON-able and public: the stage level, the public alerts (no operator names, notes, values or
 recipients) with the hazard each speaks of, and the time of the last stored poll.
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
+
+import orjson
 
 from opscentre.core.notify.messages import topic_of
 from opscentre.core.settings import Settings
-from opscentre.core.store import Store
-from opscentre.dashboard.city_reading import read_status
+from opscentre.dashboard.public_layers import PublicLayers
 from opscentre.dashboard.redis_clients import REDIS_DOWN
 
 PAGE_ALERT_FIELDS = ("id", "rule", "severity", "zone_id", "zone_name", "since")
 
 
-def public_view_data(store: Store, settings: Settings, simulated: bool, now: float) -> dict[str, Any]:
+def public_view_data(documents: PublicLayers, settings: Settings, simulated: bool, now: float) -> dict[str, Any]:
     """{reachable, stage_level, alerts: [{id, rule, severity, zone_id, zone_name, since, topic}],
-    updated_at, simulated}; {reachable: False} while Redis cannot be read."""
+    updated_at, simulated, stale, as_of}, from status.json's snapshot in the read model (served as
+    last built while Redis is down: `stale`, built `as_of`); {reachable: False} with none to show."""
     try:
-        status = read_status(store, simulated, settings.zones.name_by_id, now)
+        snapshot = documents.status()
     except REDIS_DOWN:
         return {"reachable": False, "simulated": simulated}
+    status = _parsed(snapshot.etag, snapshot.body)
     rules = {rule.id: rule for rule in settings.rules}
     alerts = []
-    for alert in status.alerts:  # already the public projection: firing, labelled public
+    for alert in status["active_alerts"]:  # already the public projection: firing, labelled public
         item = {name: alert.get(name) for name in PAGE_ALERT_FIELDS}
         item["topic"] = topic_of(rules.get(str(alert.get("rule"))), str(alert.get("rule") or ""))
         alerts.append(item)
-    return {"reachable": True, "stage_level": int(status.stage.get("level") or 1), "alerts": alerts,
-            "updated_at": status.updated_at, "simulated": status.simulated}
+    return {"reachable": True, "stage_level": int(status.get("stage") or 1), "alerts": alerts,
+            "updated_at": snapshot.meta.get("updated_at"), "simulated": bool(status.get("simulated")),
+            "stale": snapshot.stale, "as_of": snapshot.built_at}
+
+
+@lru_cache(maxsize=4)
+def _parsed(etag: str, body: bytes) -> dict[str, Any]:
+    """status.json parsed once per version, however many visitors' ticks ask (never changed)."""
+    return orjson.loads(body)
