@@ -101,8 +101,10 @@ def run_public_bench(settings: Settings, seconds: float = 5.0, warmup: float = 1
             with LoadClients(clients) as load:
                 results = {}
                 for name, case in cases.items():
+                    cpu_before = web.cpu_s()
                     measured = load.run(case["url"], case["headers"], connections, warmup, seconds)
-                    results[name] = _figures(name, case, measured, seconds)
+                    measured["server_cpu_s"] = web.cpu_s() - cpu_before
+                    results[name] = _figures(name, case, measured, seconds, warmup)
                     say("  " + _line(name, results[name]))
         finally:
             if web is not None:
@@ -197,6 +199,20 @@ class WebProcess:
             time.sleep(0.2)
         self.stop()
         raise RuntimeError(f"`opscentre public` did not answer within {START_TIMEOUT_S:g} s: {self._tail()}")
+
+    def cpu_s(self) -> float:
+        """CPU seconds used so far by gunicorn's master and workers."""
+        import psutil
+
+        try:
+            root = psutil.Process(self.process.pid)
+            total = 0.0
+            for p in [root, *root.children(recursive=True)]:
+                times = p.cpu_times()
+                total += times.user + times.system
+            return total
+        except psutil.Error:
+            return 0.0
 
     def _tail(self) -> str:
         lines = self.log_path.read_text(errors="replace").strip().splitlines() if self.log_path.exists() else []
@@ -353,10 +369,11 @@ class LoadClients:
             q.put({"url": url, "headers": headers, "connections": connections // n + (i < connections % n),
                    "start": start, "warmup": warmup, "seconds": seconds})
         merged: dict = {"latencies": [], "statuses": Counter(), "encodings": Counter(), "bytes": Counter(),
-                        "errors": Counter()}
+                        "errors": Counter(), "cpu_s": 0.0}
         for _ in range(n):
             part = self.results.get(timeout=warmup + seconds + 60)
             merged["latencies"].extend(part["latencies"])
+            merged["cpu_s"] += part["cpu_s"]
             for key in ("statuses", "encodings", "bytes", "errors"):
                 merged[key].update(part[key])
         return merged
@@ -375,6 +392,7 @@ async def _load(url: str, headers: dict[str, str], connections: int, start: floa
     import aiohttp
 
     begin, end = start + warmup, start + warmup + seconds
+    cpu_at_start = time.process_time()
     latencies: list[float] = []
     statuses: Counter = Counter()
     encodings: Counter = Counter()
@@ -411,13 +429,13 @@ async def _load(url: str, headers: dict[str, str], connections: int, start: floa
 
         await asyncio.gather(*(connection() for _ in range(connections)))
     return {"latencies": latencies, "statuses": statuses, "encodings": encodings, "bytes": sizes,
-            "errors": errors}
+            "errors": errors, "cpu_s": time.process_time() - cpu_at_start}
 
 
 # ---- figures -------------------------------------------------------------------------------
 
 
-def _figures(name: str, case: dict, measured: dict, seconds: float) -> dict:
+def _figures(name: str, case: dict, measured: dict, seconds: float, warmup: float = 0.0) -> dict:
     took = sorted(measured["latencies"])
     answered = len(took)
     right = measured["statuses"].get(case["expect"], 0)
@@ -435,6 +453,9 @@ def _figures(name: str, case: dict, measured: dict, seconds: float) -> dict:
         "bytes": case["bytes"] if case["expect"] == 200 else 0, "items": case.get("items"),
         "encodings": dict(measured["encodings"]),
         "if_none_match": "If-None-Match" in case["headers"],
+        # the load processes' CPU over warm-up + measure, in cores (1.0: one core busy all along)
+        "client_cpu_cores": round(measured.get("cpu_s", 0.0) / (warmup + seconds), 2),
+        "server_cpu_cores": round(measured.get("server_cpu_s", 0.0) / (warmup + seconds), 2),
     }
     if case["expect"] == 200:
         figures["compressed"] = answered > 0 and all(e in ("gzip", "br") for e in measured["encodings"])
@@ -473,6 +494,7 @@ def _line(name: str, f: dict) -> str:
             f" ({f['answers']:,} answers {f['statuses']}")
     if f["expect"] == 200:
         text += f", {f['bytes']:,} B {'/'.join(f['encodings']) or '-'}"
+    text += f"; CPU: server {f['server_cpu_cores']:.2f}, load {f['client_cpu_cores']:.2f} cores"
     if f["errors"]:
         text += f", {f['errors']} ERRORS {f['client_errors'] or ''}"
     return text + ")"
