@@ -141,6 +141,7 @@ class Delivery(BaseModel):
     segments: int | None = None
     incident_id: str | None = None
     approvals: tuple[str, ...] = ()
+    counted: bool = False  # in its incident's delivery counts (incident_counts; not one stored before them)
     created_at: float
     updated_at: float
 
@@ -165,6 +166,7 @@ def new(*, notification_id: str, transition: str, channel: str, recipient_id: st
         id=delivery_id(key), notification_id=notification_id, transition=transition, channel=channel,
         recipient_id=recipient_id, target_masked=target_masked, idempotency_key=key,
         payload=orjson.dumps(payload).decode(), segments=segments, incident_id=incident_id,
+        counted=bool(incident_id),
         state=State.AWAITING_APPROVAL if needs_approval else State.QUEUED,
         next_attempt_at=None if needs_approval else now, budget_from=now, created_at=now, updated_at=now)
 

@@ -30,15 +30,16 @@ def field(channel: str, state: str) -> str:
 
 def add_writes(d: Delivery, ttl: int) -> list[list[str]]:
     """The commands that count a new delivery (none when it belongs to no incident)."""
-    if not d.incident_id:
+    if not d.incident_id or not d.counted:
         return []
     key = keys.incident_delivery_counts(d.incident_id)
     return [["HINCRBY", key, field(d.channel, d.state.value), "1"], ["EXPIRE", key, str(ttl)]]
 
 
 def change_writes(before: Delivery, after: Delivery, ttl: int) -> list[list[str]]:
-    """The commands that move a delivery's count from its old state to its new one."""
-    if not after.incident_id or before.state is after.state:
+    """The commands that move a delivery's count from its old state to its new one (none for a
+    delivery stored before the counts existed: it was never counted, so it is never moved)."""
+    if not after.incident_id or not before.counted or before.state is after.state:
         return []
     key = keys.incident_delivery_counts(after.incident_id)
     return [["HINCRBY", key, field(before.channel, before.state.value), "-1"],

@@ -77,6 +77,17 @@ def test_deliveries_of_no_incident_are_not_counted(store, redis_client):
     assert redis_client.keys(keys.incident_delivery_counts("*")) == []
 
 
+def test_a_delivery_stored_before_the_counts_existed_is_never_counted_so_the_counts_never_go_wrong(
+        store, redis_client):
+    old, new = make("r-old").model_copy(update={"counted": False}), make("r-new")
+    store.add([old, new])
+    for d in (old, new):
+        store.claim_for_send(d.id, T0 + 1)
+        store.record(d.id, Event.DELIVERED, T0 + 2)
+    assert counts(redis_client) == {"sms": {"delivered": 1}}
+    assert min(int(n) for n in redis_client.hvals(keys.incident_delivery_counts("inc-1"))) == 0  # no -1 anywhere
+
+
 def test_the_counts_outlive_every_delivery_they_count(store, redis_client):
     done, dead = make("r-1"), make("r-2")
     store.add([done, dead, make("r-3", needs_approval=True)])
