@@ -134,11 +134,11 @@ def _as_of(text: str) -> float:
     return moment.timestamp()
 
 
-def _settings(args, path: Path | None = None):
+def _settings(args, path: Path | None = None, check_feeds: bool = True):
     """The config of --config / $OPSCENTRE_CONFIG / the built-in demo (or `path`)."""
     from opscentre.core.settings import load_settings
 
-    return load_settings(path)
+    return load_settings(path, check_feeds=check_feeds)
 
 
 def _store():
@@ -171,7 +171,7 @@ def cmd_web(args, public_only: bool = False) -> int:
 
     from opscentre.dashboard.security import WebSecurity
 
-    settings = _settings(args)
+    settings = _settings(args, check_feeds=False)  # (a web process runs no feed: their clients stay out)
     security = WebSecurity.from_env()  # a bad setting is refused here, not in every forked worker
     connect()  # refuse to start with one clear line when Redis is unreachable
     url, key = redis_url() or "", secret_key()
@@ -183,10 +183,13 @@ def cmd_web(args, public_only: bool = False) -> int:
             ", ".join(security.allowed_hosts))
 
     def factory():
-        from opscentre.dashboard.server import create_public_wsgi_app, create_wsgi_app
+        if public_only:  # (the console's modules are never imported into the public process)
+            from opscentre.dashboard.public_server import create_public_wsgi_app
 
-        return (create_public_wsgi_app(settings, url, security) if public_only
-                else create_wsgi_app(settings, url, key, security))
+            return create_public_wsgi_app(settings, url, security)
+        from opscentre.dashboard.server import create_wsgi_app
+
+        return create_wsgi_app(settings, url, key, security)
 
     serve(factory, bind_host, bind_port)
     return 0

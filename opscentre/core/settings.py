@@ -26,6 +26,7 @@ from opscentre.core.notify.messages import TemplateSet
 
 CITIES_DIR = Path(__file__).resolve().parent.parent / "cities"
 DEFAULT_CONFIG = CITIES_DIR / "rio" / "demo.yaml"
+SIMULATED_FEEDS = frozenset({"simulator"})  # feeds whose data is made up (workers/feeds: `simulated=True`)
 
 
 class _Strict(BaseModel):
@@ -151,9 +152,7 @@ class Settings(_Strict):
 
     @property
     def simulated(self) -> bool:
-        from opscentre.workers.feeds import FEEDS
-
-        return any(FEEDS[f].simulated for f in self.enabled_feeds())
+        return any(f in SIMULATED_FEEDS for f in self.enabled_feeds())
 
 
 def config_path_from_env() -> Path:
@@ -189,8 +188,10 @@ def _read_yaml(path: Path, what: str) -> CommentedMap:
     return data
 
 
-def load_settings(path: Path | None = None) -> Settings:
-    """Read, validate and cross-check a config file. Raises ConfigError listing every problem."""
+def load_settings(path: Path | None = None, check_feeds: bool = True) -> Settings:
+    """Read, validate and cross-check a config file. Raises ConfigError listing every problem.
+    check_feeds False (the web processes, which run no feed): the feeds' own options are not
+    checked, so the feed registry and its clients are not even imported."""
     path = Path(path) if path else config_path_from_env()
     data = _read_yaml(path, "config")
     if not isinstance(data, dict):
@@ -205,7 +206,7 @@ def load_settings(path: Path | None = None) -> Settings:
     except ValidationError as exc:
         raise ConfigError([f"{docs.at(err['loc'])}: {_dotted(err['loc'])}: {err['msg']}" for err in exc.errors()])
     settings.source_path = path.resolve()
-    problems = _cross_check(settings, docs)
+    problems = _cross_check(settings, docs, check_feeds)
     if problems:
         raise ConfigError(problems)
     return settings
@@ -230,10 +231,8 @@ def _included_rules(path: Path, data: CommentedMap, include: Any, plain: dict, d
     return _plain(rules_data)
 
 
-def _cross_check(settings: Settings, docs: _Documents) -> list[str]:
+def _cross_check(settings: Settings, docs: _Documents, check_feeds: bool = True) -> list[str]:
     """What a schema cannot see: files exist, feed ids are known, each feed's own options."""
-    from opscentre.workers.feeds import FEEDS
-
     problems = []
     zones_file = settings.resolve(settings.city.zones)
     if not zones_file.is_file():
@@ -243,6 +242,27 @@ def _cross_check(settings: Settings, docs: _Documents) -> list[str]:
             settings.zones
         except (ValueError, KeyError, OSError) as exc:
             problems.append(f"{docs.at(('city', 'zones'))}: city.zones: cannot read zones: {exc}")
+    problems += _feed_problems(settings, docs) if check_feeds else []
+    for index, rule in enumerate(settings.rules):
+        problem = summary_problem(rule)
+        if problem:
+            problems.append(f"{docs.at(('rules', index, 'summary'))}: rules[{index}].summary: {problem}")
+    rule_ids = {r.id for r in settings.rules}
+    for i, level in enumerate(settings.stage.levels):
+        for j, criterion in enumerate(level.any_of):
+            if criterion.rule not in rule_ids:
+                loc = ("stage", "levels", i, "any_of", j)
+                problems.append(f"{docs.at(loc)}: {_dotted(loc)}: no rule {criterion.rule!r}")
+    if not settings.enabled_feeds():
+        problems.append(f"{docs.at(('feeds',))}: feeds: no feed is enabled")
+    return problems
+
+
+def _feed_problems(settings: Settings, docs: _Documents) -> list[str]:
+    """Feed ids known, each feed's own options valid, rules naming known feeds: the registry's."""
+    from opscentre.workers.feeds import FEEDS
+
+    problems = []
     for feed_id, feed_settings in settings.feeds.items():
         if feed_id not in FEEDS:
             problems.append(f"{docs.at(('feeds', feed_id))}: feeds.{feed_id}: unknown feed "
@@ -259,18 +279,6 @@ def _cross_check(settings: Settings, docs: _Documents) -> list[str]:
                 problems.append(f"{docs.at(loc)}: {_dotted(loc)}: {err['msg']}")
     for index, reason in check_rules(settings.rules, settings.retention_hours, set(FEEDS)):
         problems.append(f"{docs.at(('rules', index))}: rules[{index}] ({settings.rules[index].id}): {reason}")
-    for index, rule in enumerate(settings.rules):
-        problem = summary_problem(rule)
-        if problem:
-            problems.append(f"{docs.at(('rules', index, 'summary'))}: rules[{index}].summary: {problem}")
-    rule_ids = {r.id for r in settings.rules}
-    for i, level in enumerate(settings.stage.levels):
-        for j, criterion in enumerate(level.any_of):
-            if criterion.rule not in rule_ids:
-                loc = ("stage", "levels", i, "any_of", j)
-                problems.append(f"{docs.at(loc)}: {_dotted(loc)}: no rule {criterion.rule!r}")
-    if not settings.enabled_feeds():
-        problems.append(f"{docs.at(('feeds',))}: feeds: no feed is enabled")
     return problems
 
 

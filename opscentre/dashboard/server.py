@@ -1,68 +1,33 @@
 """The WSGI apps the web processes serve.
 
 `create_wsgi_app` (opscentre web / up): the operator console at / (login required), /login,
-/logout, the public API, /healthz and /metrics on the console's Flask server, and the public
+/logout, the public APIs, /healthz and /metrics on the console's Flask server, and the public
 Dash app mounted at /public — two Dash apps, two Flask servers, two callback maps.
-`create_public_wsgi_app` (the Procfile's `public` process): the public view, /api/public/* and
-/healthz only; nothing of the console is even imported into its routes.
+`create_public_wsgi_app` (the Procfile's `public` process) lives in dashboard/public_server.py,
+which imports nothing of the console; it is named here too, for callers that build either.
 """
 
 from __future__ import annotations
 
-import os
-
-from dash import Dash
-from flask import Flask, redirect
+from flask import Flask
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
-from opscentre.core.notify.channels.sms import SmsSettings
 from opscentre.core.settings import Settings
 from opscentre.core.store import Store
-from opscentre.dashboard.api import public_api_blueprint
 from opscentre.dashboard.auth import install_auth
 from opscentre.dashboard.health import health_blueprint
 from opscentre.dashboard.metrics import metrics_blueprint
-from opscentre.dashboard.ogc_api import ogc_api_blueprint
-from opscentre.dashboard.open_data_api import open_data_blueprint
 from opscentre.dashboard.ops_app import create_ops_app
 from opscentre.dashboard.public_app import create_public_app
-from opscentre.dashboard.public_layers import PublicLayers
+from opscentre.dashboard.public_server import (  # noqa: F401 (create_public_wsgi_app: named here too)
+    PUBLIC_MOUNT,
+    create_public_wsgi_app,
+    public_parts,
+    set_up_before_serving,
+    with_trailing_slash,
+)
 from opscentre.dashboard.redis_clients import resilient
 from opscentre.dashboard.security import WebSecurity, guard, harden
-from opscentre.dashboard.sms_webhooks import sms_webhooks_blueprint
-
-PUBLIC_MOUNT = "/public"
-
-
-def _with_trailing_slash(app):
-    """/public -> /public/ (the public app's pages live under the slash)."""
-
-    def middleware(environ, start_response):
-        if not environ.get("PATH_INFO"):
-            location = environ.get("SCRIPT_NAME", "") + "/"
-            query = environ.get("QUERY_STRING")
-            start_response("308 Permanent Redirect", [("Location", location + (f"?{query}" if query else "")),
-                                                      ("Content-Length", "0")])
-            return [b""]
-        return app(environ, start_response)
-
-    return middleware
-
-
-def _sms_auth_token() -> str | None:
-    return SmsSettings.from_env(os.environ).auth_token or None
-
-
-def _set_up_before_serving(app: Dash) -> None:
-    """Run Dash's one-time set-up now, in this process, before any request.
-
-    Dash does it lazily in a before_request hook that flags itself done *before* it finishes;
-    under a threaded server, script requests arriving during that first request find no
-    registered scripts and fail ("dash is not a registered library"), and the page never loads.
-    Seen with gunicorn's threaded workers when a browser's first requests reach a fresh worker.
-    """
-    with app.server.test_request_context("/"):
-        app._setup_server()
 
 
 def create_wsgi_app(settings: Settings, redis_url: str, secret_key: str, security: WebSecurity | None = None):
@@ -73,39 +38,14 @@ def create_wsgi_app(settings: Settings, redis_url: str, secret_key: str, securit
     server.secret_key = secret_key
     install_auth(server, store.redis, settings.city.name)
     ops = create_ops_app(settings, store, simulated, server)
-    layers = PublicLayers(settings, store, simulated)
-    server.register_blueprint(public_api_blueprint(settings, store, simulated, layers))
-    server.register_blueprint(open_data_blueprint(settings, store, simulated))
-    server.register_blueprint(ogc_api_blueprint(settings, layers))
+    layers = public_parts(server, settings, store, simulated)
     server.register_blueprint(health_blueprint(redis_url, security))
     server.register_blueprint(metrics_blueprint(redis_url, security))
-    server.register_blueprint(sms_webhooks_blueprint(store.redis, settings.zones, _sms_auth_token))
     public = create_public_app(settings, store, simulated, prefix=PUBLIC_MOUNT + "/", documents=layers)
     harden(server, security, ops, tile_url=settings.map.tile_url)
     harden(public.server, security, public, framable=True, tile_url=settings.map.tile_url)
-    _set_up_before_serving(ops)
-    _set_up_before_serving(public)
-    app = guard(DispatcherMiddleware(server, {PUBLIC_MOUNT: _with_trailing_slash(public.server)}), security)
+    set_up_before_serving(ops)
+    set_up_before_serving(public)
+    app = guard(DispatcherMiddleware(server, {PUBLIC_MOUNT: with_trailing_slash(public.server)}), security)
     app.ops_server, app.public_server, app.public_dash = server, public.server, public  # for introspection
-    return app
-
-
-def create_public_wsgi_app(settings: Settings, redis_url: str, security: WebSecurity | None = None):
-    security = security or WebSecurity.from_env()
-    store = Store(resilient(redis_url))
-    simulated = settings.simulated
-    root = Flask("opscentre.public_root")
-    layers = PublicLayers(settings, store, simulated)
-    root.register_blueprint(public_api_blueprint(settings, store, simulated, layers))
-    root.register_blueprint(open_data_blueprint(settings, store, simulated))
-    root.register_blueprint(ogc_api_blueprint(settings, layers))
-    root.register_blueprint(health_blueprint(redis_url, security))
-    root.register_blueprint(sms_webhooks_blueprint(store.redis, settings.zones, _sms_auth_token))
-    root.add_url_rule("/", "index", lambda: redirect(PUBLIC_MOUNT + "/"))
-    public = create_public_app(settings, store, simulated, prefix=PUBLIC_MOUNT + "/", documents=layers)
-    harden(root, security, framable=True)
-    harden(public.server, security, public, framable=True, tile_url=settings.map.tile_url)
-    _set_up_before_serving(public)
-    app = guard(DispatcherMiddleware(root, {PUBLIC_MOUNT: _with_trailing_slash(public.server)}), security)
-    app.root_server, app.public_server, app.public_dash = root, public.server, public
     return app

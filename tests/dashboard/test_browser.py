@@ -157,7 +157,8 @@ def test_operator_logs_in_sees_the_map_and_toggles_traffic(live, page, store, ri
     assert page.offsite_requests == [] and page.errors == [] and page.csp_violations == []
 
 
-def test_page_says_redis_is_unreachable_and_recovers(own_redis, rio_settings, page):
+def test_page_keeps_the_last_snapshot_saying_as_of_when_redis_is_unreachable_and_recovers(own_redis, rio_settings,
+                                                                                           page):
     write_city(Store(redis.Redis.from_url(own_redis.url)), rio_settings, rain_mm=1.0)
     with LiveServer(create_public_wsgi_app(rio_settings, own_redis.url)) as server:
         page.goto(f"{server.url}/public/?lang=en")
@@ -165,7 +166,8 @@ def test_page_says_redis_is_unreachable_and_recovers(own_redis, rio_settings, pa
         assert "Stage 1" in page.locator(f"#{pids.STAGE}").text_content()
         own_redis.stop()
         page.wait_for_function(f"() => document.getElementById('{pids.UPDATED}').textContent"
-                               ".includes('Data temporarily unavailable — reconnecting')", timeout=20_000)
+                               ".includes('Data as of ')", timeout=20_000)
+        assert "reconnecting" in page.locator(f"#{pids.UPDATED}").text_content()
         assert page.evaluate(TRACES)[0]["locations"] == 166  # the map stays
         own_redis.start()
         page.wait_for_function(f"() => document.getElementById('{pids.UPDATED}').textContent"
