@@ -32,6 +32,8 @@ package, and no route to the server): what that server sends fastest, a static f
   matching If-None-Match with 304, so the big baseline has a 304 case too.
 - small: the public page's asset (`/public/assets/...`, Flask's static files, with ETag and
   304) whose size is closest to status.json's answer.
+Then, beside them (no goal): the ceiling of the server stack itself, an empty WSGI app answering
+304 under the same gunicorn set-up (processes/web.py serve(), gevent workers), alone.
 `value` is status.json answered 304, in requests/s; `baseline_value` the small static asset
 answered 304; `ratio` value / baseline_value.
 
@@ -67,6 +69,7 @@ GOAL_ZONES_PER_S = 1000.0  # the full zones.geojson
 GOAL_P99_MS = 50.0
 PUBLIC_ALERTS = 4
 START_TIMEOUT_S = 90.0
+UNEXPECTED_KEPT = 3
 SERVER_WORKERS = 2  # processes/web.py serve()'s default, what `opscentre public` runs
 
 # name, path; each measured full (200) and with If-None-Match (304)
@@ -99,18 +102,32 @@ def run_public_bench(settings: Settings, seconds: float = 5.0, warmup: float = 1
                 f"connections, {warmup:g} s warm-up + {seconds:g} s per case")
             cases = _cases(web.base, say)
             with LoadClients(clients) as load:
-                results = {}
-                for name, case in cases.items():
-                    cpu_before = web.cpu_s()
-                    measured = load.run(case["url"], case["headers"], connections, warmup, seconds)
-                    measured["server_cpu_s"] = web.cpu_s() - cpu_before
-                    results[name] = _figures(name, case, measured, seconds, warmup)
-                    say("  " + _line(name, results[name]))
+                results = {name: _measure(load, web, name, case, connections, warmup, seconds, say)
+                           for name, case in cases.items()}
+                web.stop()
+                say("the ceiling: an empty WSGI app answering 304, alone, under the same gunicorn set-up ...")
+                web = WebProcess(settings, server.url, Path(tmp), EMPTY_SERVER, "/", "empty").start()
+                case = _case(web.base, "/", {**GZIP, "If-None-Match": EMPTY_ETAG}, 304, 0, None)
+                ceiling = _measure(load, web, "empty app 304", case, connections, warmup, seconds, say)
         finally:
             if web is not None:
                 web.stop()
             server.stop()
-    return _result(results, cases, seconds, warmup, connections, clients, say)
+    result = _result(results, cases, seconds, warmup, connections, clients, say)
+    result["ceiling"] = {**ceiling, "what": "an empty WSGI app answering 304 under the same gunicorn set-up "
+                                            "(processes/web.py serve(), gevent workers): the most this server "
+                                            "stack does, before any work of the app (no goal; beside the figures)"}
+    return result
+
+
+def _measure(load: LoadClients, web: WebProcess, name: str, case: dict, connections: int, warmup: float,
+             seconds: float, say) -> dict:
+    cpu_before = web.cpu_s()
+    measured = load.run(case["url"], case["headers"], connections, warmup, seconds, case["expect"])
+    measured["server_cpu_s"] = web.cpu_s() - cpu_before
+    figures = _figures(name, case, measured, seconds, warmup)
+    say("  " + _line(name, figures))
+    return figures
 
 
 # ---- the city --------------------------------------------------------------------------------
@@ -172,10 +189,13 @@ class WebProcess:
     """`opscentre public` as the Procfile runs it, in a subprocess (its own session, stopped
     with the bench; SIGTERM'd if the bench dies)."""
 
-    def __init__(self, settings: Settings, redis_url: str, tmp: Path):
+    def __init__(self, settings: Settings, redis_url: str, tmp: Path, command: list[str] | None = None,
+                 ready_path: str = ENDPOINTS[0][1], name: str = "web"):
+        self.command = command or [sys.executable, "-m", "opscentre", "public"]
+        self.ready_path = ready_path
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        self.log_path = tmp / "web.log"
+        self.log_path = tmp / f"{name}.log"
         self.env = {**os.environ, "REDIS_URL": redis_url, "PORT": str(self.port), "OPSCENTRE_HOST": "127.0.0.1",
                     "OPSCENTRE_DATA_DIR": str(tmp / "data"), "OPSCENTRE_LOG_LEVEL": "WARNING"}
         if settings.source_path:
@@ -184,21 +204,22 @@ class WebProcess:
 
     def start(self) -> WebProcess:
         with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen([sys.executable, "-m", "opscentre", "public"], env=self.env,
+            self.process = subprocess.Popen(self.command, env=self.env,
                                             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                             preexec_fn=_own_group_dying_with_parent)
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"`opscentre public` exited at start ({self.process.returncode}): {self._tail()}")
+                raise RuntimeError(f"{' '.join(self.command[-2:])} exited at start ({self.process.returncode}): "
+                                   f"{self._tail()}")
             try:
-                if _get(self.base + ENDPOINTS[0][1])[0] == 200:
+                if _get(self.base + self.ready_path)[0] == 200:
                     return self
             except OSError:
                 pass
             time.sleep(0.2)
         self.stop()
-        raise RuntimeError(f"`opscentre public` did not answer within {START_TIMEOUT_S:g} s: {self._tail()}")
+        raise RuntimeError(f"{' '.join(self.command[-2:])} did not answer within {START_TIMEOUT_S:g} s: {self._tail()}")
 
     def cpu_s(self) -> float:
         """CPU seconds used so far by gunicorn's master and workers."""
@@ -230,6 +251,29 @@ class WebProcess:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
         self.process = None
+
+
+EMPTY_ETAG = '"empty"'
+
+
+def empty_app(environ, start_response):
+    """The ceiling: a WSGI app that does nothing, served by the same gunicorn set-up (serve())."""
+    if environ.get("HTTP_IF_NONE_MATCH") == EMPTY_ETAG:
+        start_response("304 Not Modified", [("ETag", EMPTY_ETAG)])
+        return [b""]
+    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", "2"), ("ETag", EMPTY_ETAG)])
+    return [b"{}"]
+
+
+def serve_empty() -> None:
+    """In its own process, gevent's patch applied first (as `opscentre public` does)."""
+    from opscentre.processes.web import port, serve
+
+    serve(lambda: empty_app, "127.0.0.1", port())
+
+
+EMPTY_SERVER = [sys.executable, "-c", "from gevent import monkey; monkey.patch_all(); "
+                "from opscentre.bench.public import serve_empty; serve_empty()"]
 
 
 def _own_group_dying_with_parent() -> None:
@@ -362,18 +406,20 @@ class LoadClients:
                 p.terminate()
                 p.join()
 
-    def run(self, url: str, headers: dict[str, str], connections: int, warmup: float, seconds: float) -> dict:
+    def run(self, url: str, headers: dict[str, str], connections: int, warmup: float, seconds: float,
+            expect: int) -> dict:
         n = len(self.processes)
         start = time.time() + 0.2  # every process starts at once
         for i, q in enumerate(self.tasks):
             q.put({"url": url, "headers": headers, "connections": connections // n + (i < connections % n),
-                   "start": start, "warmup": warmup, "seconds": seconds})
+                   "start": start, "warmup": warmup, "seconds": seconds, "expect": expect})
         merged: dict = {"latencies": [], "statuses": Counter(), "encodings": Counter(), "bytes": Counter(),
-                        "errors": Counter(), "cpu_s": 0.0}
+                        "errors": Counter(), "cpu_s": 0.0, "unexpected": []}
         for _ in range(n):
             part = self.results.get(timeout=warmup + seconds + 60)
             merged["latencies"].extend(part["latencies"])
             merged["cpu_s"] += part["cpu_s"]
+            merged["unexpected"] = (merged["unexpected"] + part["unexpected"])[:UNEXPECTED_KEPT]
             for key in ("statuses", "encodings", "bytes", "errors"):
                 merged[key].update(part[key])
         return merged
@@ -388,7 +434,7 @@ def _client_main(tasks, results) -> None:
 
 
 async def _load(url: str, headers: dict[str, str], connections: int, start: float, warmup: float,
-                seconds: float) -> dict:
+                seconds: float, expect: int) -> dict:
     import aiohttp
 
     begin, end = start + warmup, start + warmup + seconds
@@ -398,6 +444,7 @@ async def _load(url: str, headers: dict[str, str], connections: int, start: floa
     encodings: Counter = Counter()
     sizes: Counter = Counter()
     errors: Counter = Counter()
+    unexpected: list[str] = []  # what the first few wrong answers and client errors were
     clock = time.perf_counter
     offset = time.time() - clock()  # wall time = perf_counter + offset (the window is in wall time)
     begin_c, end_c = begin - offset, end - offset
@@ -419,8 +466,12 @@ async def _load(url: str, headers: dict[str, str], connections: int, start: floa
                 except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
                     if sent >= begin_c:
                         errors[type(exc).__name__] += 1
+                        if len(unexpected) < UNEXPECTED_KEPT:
+                            unexpected.append(f"{type(exc).__name__}: {exc}"[:300])
                     continue
                 done = clock()
+                if status != expect and sent >= begin_c and len(unexpected) < UNEXPECTED_KEPT:
+                    unexpected.append(f"{status} {encoding or ''} {body[:200]!r}")
                 if sent >= begin_c and done <= end_c:
                     latencies.append((done - sent) * 1000)
                     statuses[status] += 1
@@ -429,7 +480,7 @@ async def _load(url: str, headers: dict[str, str], connections: int, start: floa
 
         await asyncio.gather(*(connection() for _ in range(connections)))
     return {"latencies": latencies, "statuses": statuses, "encodings": encodings, "bytes": sizes,
-            "errors": errors, "cpu_s": time.process_time() - cpu_at_start}
+            "errors": errors, "cpu_s": time.process_time() - cpu_at_start, "unexpected": unexpected}
 
 
 # ---- figures -------------------------------------------------------------------------------
@@ -450,6 +501,7 @@ def _figures(name: str, case: dict, measured: dict, seconds: float, warmup: floa
         "p50_ms": pct(0.5), "p99_ms": pct(0.99), "max_ms": round(took[-1], 2) if took else None,
         "statuses": {str(k): v for k, v in sorted(measured["statuses"].items())},
         "errors": wrong, "client_errors": dict(measured["errors"]),
+        "unexpected": measured.get("unexpected", []),
         "bytes": case["bytes"] if case["expect"] == 200 else 0, "items": case.get("items"),
         "encodings": dict(measured["encodings"]),
         "if_none_match": "If-None-Match" in case["headers"],
@@ -496,7 +548,7 @@ def _line(name: str, f: dict) -> str:
         text += f", {f['bytes']:,} B {'/'.join(f['encodings']) or '-'}"
     text += f"; CPU: server {f['server_cpu_cores']:.2f}, load {f['client_cpu_cores']:.2f} cores"
     if f["errors"]:
-        text += f", {f['errors']} ERRORS {f['client_errors'] or ''}"
+        text += f", {f['errors']} ERRORS {f['client_errors'] or ''} {f['unexpected']}"
     return text + ")"
 
 

@@ -45,8 +45,8 @@ def test_the_figures_are_one_json_object_in_the_bench_contract_shape(figures):
 def test_every_answer_had_the_status_its_case_expects(figures):
     for name, case in figures["cases"].items():
         expect = "304" if name.endswith("304") else "200"
-        assert case["statuses"] == {expect: case["answers"]}, name
-        assert case["errors"] == 0 and case["client_errors"] == {}, name
+        assert case["statuses"] == {expect: case["answers"]}, (name, case)
+        assert case["errors"] == 0 and case["client_errors"] == {} and case["unexpected"] == [], (name, case)
         assert case["if_none_match"] == name.endswith("304"), name
 
 
@@ -77,6 +77,12 @@ def test_the_static_baselines_are_files_the_same_server_serves(figures):
     assert small["path"].startswith("/public/assets/") and 0 < small["bytes"] < 10_000
     assert figures["cases"]["static big full"]["bytes"] == big["bytes"]
     assert figures["cases"]["static small full"]["path"] == small["path"]
+
+
+def test_the_ceiling_is_an_empty_app_answering_304_under_the_same_server(figures):
+    ceiling = figures["ceiling"]
+    assert ceiling["path"] == "/" and ceiling["statuses"] == {"304": ceiling["answers"]} and ceiling["answers"] > 0
+    assert ceiling["errors"] == 0 and "gunicorn" in ceiling["what"]
 
 
 def test_the_goals_are_the_issues(figures):
