@@ -133,7 +133,7 @@ def cap_time(ts: float, tz: tzinfo) -> str:
 
 
 def cap_path(alert_id: str) -> str:
-    return f"api/public/alerts/{alert_id}.cap"
+    return messages.CAP_PATH.format(alert_id=alert_id).lstrip("/")
 
 
 # ---- the chain of messages ----------------------------------------------------------------

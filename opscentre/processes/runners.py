@@ -138,7 +138,8 @@ def run_notifier(settings: Settings) -> None:
         stop = {"now": False}
         previous = {s: signal.signal(s, lambda *_: stop.update(now=True)) for s in (signal.SIGTERM, signal.SIGINT)}
         try:
-            run(Notifier(settings, client, channels, name), lambda: stop["now"])
+            run(Notifier(settings, client, channels, name, public_url=os.environ.get("OPSCENTRE_PUBLIC_URL", "").strip()
+                         or None), lambda: stop["now"])
         finally:
             for s, handler in previous.items():
                 signal.signal(s, handler)

@@ -52,8 +52,9 @@ SEND_BATCH = SEND_CONCURRENCY * 4  # due deliveries taken per turn, so a new not
 
 class Notifier:
     def __init__(self, settings: Settings, redis: Redis, channels: Channels, consumer: str,
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time, public_url: str | None = None):
         self.settings, self.redis, self.channels, self.consumer, self.clock = settings, redis, channels, consumer, clock
+        self.public_url = public_url  # OPSCENTRE_PUBLIC_URL: webhooks link the CAP documents there
         self.deliveries = DeliveryStore(redis)
         self.recipients = RecipientStore(redis)
         self.subscribers = SubscriberStore(redis)
@@ -100,7 +101,8 @@ class Notifier:
                 continue
             exempt = planning.exempt_from_rate_limit(notification)
             planned += [(d, exempt) for d in planning.plan(notification, recipients, areas, subscribers,
-                                                           self.settings, now, local_now, self.channels.enabled)]
+                                                           self.settings, now, local_now, self.channels.enabled,
+                                                           self.public_url)]
         added = self.deliveries.add(self._limited(planned, now))
         outbox.acknowledge(self.redis, GROUP, [entry_id for entry_id, _ in entries])
         return len(added)

@@ -193,6 +193,7 @@ def _base(incident: Incident, change: str, now: float) -> dict[str, Any]:
 
 
 def _described(alert: Alert) -> dict[str, Any]:
-    return {"alert_id": alert.id, "rule": alert.rule, "severity": alert.severity.value, "zone_id": alert.zone_id,
+    return {"alert_id": alert.id, "public": alert.labels.get("public") is True, "rule": alert.rule,
+            "severity": alert.severity.value, "zone_id": alert.zone_id,
             "where": alert.where, "value": alert.value, "lead_time_s": alert.lead_time_s,
             "summary": alert.summary, "started_at": alert.started_at}

@@ -310,13 +310,26 @@ def iso(ts: float | None) -> str | None:
     return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
 
 
+CAP_PATH = "/api/public/alerts/{alert_id}.cap"  # where the public side serves an alert's CAP document
+
+
+def cap_url(public_url: str | None, alert: Mapping[str, Any]) -> str | None:
+    """An alert's CAP document, for a public alert and a known public URL (OPSCENTRE_PUBLIC_URL)."""
+    if not public_url or not alert.get("public") or not alert.get("alert_id"):
+        return None
+    return public_url.rstrip("/") + CAP_PATH.format(alert_id=alert["alert_id"])
+
+
 def webhook_body(notification: Mapping[str, Any], zone_names: Mapping[str, str],
-                 cap_url: str | None = None) -> dict[str, Any]:
+                 public_url: str | None = None) -> dict[str, Any]:
     """The JSON a partner system receives: what changed, how bad, where (codes and names), when
-    (ISO 8601 UTC) and the CAP document once there is one (`cap_url`, null until then)."""
+    (ISO 8601 UTC), and the CAP document of each public alert in it when the public URL is known
+    (`cap_url`: the main alert's; null otherwise)."""
     n = notification
     kind = n.get("kind")
-    body: dict[str, Any] = {"notification_id": n.get("id"), "at": iso(n.get("at")), "cap_url": cap_url}
+    triggers = n.get("trigger_alerts") or []
+    body: dict[str, Any] = {"notification_id": n.get("id"), "at": iso(n.get("at")),
+                            "cap_url": cap_url(public_url, triggers[0]) if triggers else None}
     if kind == "stage":
         return {**body, "type": "stage.changed", "transition": "raised" if n["level"] > n["previous"] else "lowered",
                 "stage": {"level": n["level"], "name": n.get("name"), "previous": n["previous"],
@@ -339,8 +352,9 @@ def webhook_body(notification: Mapping[str, Any], zone_names: Mapping[str, str],
                             "zone": zone(a["zone_id"]) if a.get("zone_id") else None, "where": a.get("where"),
                             "value": a.get("value"), "summary": a.get("summary"),
                             "started_at": iso(a.get("started_at")),
-                            "expected_at": iso(n["at"] + a["lead_time_s"]) if a.get("lead_time_s") else None}
-                           for a in n.get("trigger_alerts") or []]}
+                            "expected_at": iso(n["at"] + a["lead_time_s"]) if a.get("lead_time_s") else None,
+                            "cap_url": cap_url(public_url, a)}
+                           for a in triggers]}
     return {**body, "type": f"alert.{kind}", "transition": kind, "severity": n.get("severity"),
             "alert": {"id": n.get("alert_id"), "title": n.get("title", ""),
                       "unacknowledged_for_s": n.get("unacknowledged_for_s")},

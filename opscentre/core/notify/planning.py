@@ -48,9 +48,10 @@ def over_rate_limit(delivery: Delivery, count: int, now: float) -> Delivery:
 
 def plan(notification: Mapping[str, Any], recipients: Iterable[Recipient], areas: RecipientAreas,
          subscribers: Iterable[WebhookSubscriber], settings: Settings, now: float, now_local: datetime,
-         channels: Iterable[str] = ("sms", "webhook")) -> list[Delivery]:
+         channels: Iterable[str] = ("sms", "webhook"), public_url: str | None = None) -> list[Delivery]:
     """The deliveries of one notification on the enabled `channels`. A silenced notification
-    has none (the silence is in the audit stream)."""
+    has none (the silence is in the audit stream). `public_url`: where the public side is
+    reached (OPSCENTRE_PUBLIC_URL), for the webhooks' links to CAP documents."""
     if notification.get("silenced_by"):
         return []
     notification_id = str(notification["id"])
@@ -73,7 +74,7 @@ def plan(notification: Mapping[str, Any], recipients: Iterable[Recipient], areas
     if "webhook" in channels:
         body = None
         for subscriber, _why in route_webhooks(notification, subscribers, settings.notify.internal_domains):
-            body = body or webhook_body(notification, zone_names)
+            body = body or webhook_body(notification, zone_names, public_url)
             out.append(deliveries.new(notification_id=notification_id, transition=transition, channel="webhook",
                                       recipient_id=subscriber.id, target_masked=subscriber.display()["url"],
                                       payload=body, now=now, incident_id=incident_id))

@@ -253,7 +253,8 @@ def test_rios_configs_carry_the_notify_section_with_its_defaults(rio):
 
 # ---- webhook bodies -------------------------------------------------------------------------
 
-def test_a_webhook_body_carries_the_transition_zones_with_codes_and_names_utc_times_and_a_null_cap_url(names, zone):
+def test_a_webhook_body_carries_the_transition_zones_with_codes_and_names_utc_times_and_its_public_alerts_cap(names,
+                                                                                                          zone):
     note = incident([zone("Saúde")], "critical", ["rain_forecast_48h"], lead_time_s=3 * 3600,
                     trigger_alerts=[{"alert_id": "a-9", "rule": "rain_forecast_48h", "severity": "critical",
                                      "zone_id": zone("Saúde"), "where": "Saúde", "value": 55.0,
@@ -264,8 +265,11 @@ def test_a_webhook_body_carries_the_transition_zones_with_codes_and_names_utc_ti
     assert [z["name"] for z in body["incident"]["zones"]] == ["Saúde", "Gamboa"]
     assert body["at"] == "2010-04-05T18:00:00Z" and body["expected_at"] == "2010-04-05T21:00:00Z"
     assert body["alerts"][0]["started_at"] == "2010-04-05T18:00:00Z" and body["alerts"][0]["zone"]["name"] == "Saúde"
-    assert body["cap_url"] is None and "cap_url" in body
-    assert webhook_body(note, names, cap_url="https://x/api/public/alerts/a-9.cap")["cap_url"].endswith(".cap")
+    assert body["cap_url"] is None and "cap_url" in body  # no public URL known
+    assert webhook_body(note, names, "https://cor.example")["cap_url"] is None  # an internal alert has no CAP
+    public = {**note, "trigger_alerts": [{**note["trigger_alerts"][0], "public": True}]}
+    linked = webhook_body(public, names, "https://cor.example/")
+    assert linked["cap_url"] == linked["alerts"][0]["cap_url"] == "https://cor.example/api/public/alerts/a-9.cap"
     stage = webhook_body({"id": "n-2", "kind": "stage", "level": 4, "previous": 3, "name": "alert", "at": AT}, names)
     assert stage["type"] == "stage.changed" and stage["transition"] == "raised" and stage["stage"]["level"] == 4
     assert stage["cap_url"] is None and stage["at"] == "2010-04-05T18:00:00Z"

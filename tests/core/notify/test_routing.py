@@ -358,3 +358,19 @@ def test_routing_by_the_zone_index_finds_exactly_whom_looking_at_every_recipient
                    for i, (place, role, quiet_hours) in enumerate(crowd))
     areas = RecipientAreas.build(people, RIO_INDEX)
     assert ids_of(route(note, people, areas, POLICY, at)) == ids_of(route(note, list(people), areas, POLICY, at))
+
+
+def test_a_partners_webhook_links_the_cap_of_a_public_alert_at_the_public_url(rio, zone, index):
+    from opscentre.core.notify.planning import plan
+
+    rain = Alert(id="a-0123456789", fingerprint="rain_15min|g1", rule="rain_15min", key="g1", state=AlertState.FIRING,
+                 severity=AlertSeverity.CRITICAL, zone_id=zone("Copacabana"), labels={"public": True}, started_at=0.0,
+                 since=0.0, updated_at=0.0)
+    fired = Transition(alert_id=rain.id, fingerprint=rain.fingerprint, rule=rain.rule, change=Change.FIRING, at=0.0,
+                       state_before=None, state_after=AlertState.FIRING, severity_before=None,
+                       severity_after=rain.severity, value=14.0, zone_id=rain.zone_id)
+    (note,) = group([fired], {rain.fingerprint: rain}, {}, rio.zones.neighbours, 7200, 0.0).notifications
+    hooks = [WebhookSubscriber.create("https://partner.example/all", 0.0)]
+    (delivery,) = plan({**note, "id": "n-1"}, [], RecipientAreas.build((), index), hooks, rio, 0.0, NOON,
+                       public_url="https://cor.example")
+    assert delivery.body()["cap_url"] == "https://cor.example/api/public/alerts/a-0123456789.cap"
