@@ -74,8 +74,12 @@ class ReadModel:
     """`get(group, name)`: the current snapshot of one document. `builders`: group -> a function
     building every document of the group from the store as it is now."""
 
-    def __init__(self, redis: Redis, builders: Mapping[str, Builder], clock: Callable[[], float] = time.time):
+    def __init__(self, redis: Redis, builders: Mapping[str, Builder], clock: Callable[[], float] = time.time,
+                 max_age_s: Mapping[str, float] | None = None):
+        """max_age_s: group -> rebuild it when older than this even if the data has not moved
+        (what it shows also depends on the time: a feed goes stale without a new poll)."""
         self.redis, self.builders, self.clock = redis, dict(builders), clock
+        self.max_age_s = dict(max_age_s or {})
         self._held: dict[tuple[str, str], Snapshot] = {}
         self._building = threading.Lock()
         self._down_until = 0.0
@@ -100,19 +104,22 @@ class ReadModel:
 
     def _current(self, group: str, name: str, held: Snapshot | None) -> Snapshot:
         version, epoch = self._version()
-        if held is not None and (held.epoch, held.version) == (epoch, version):
+        if self._current_enough(held, group, version, epoch):
             return held
         stored = self._stored(group, name)
-        if stored is not None and (stored.epoch, stored.version) == (epoch, version):
+        if self._current_enough(stored, group, version, epoch):
             return stored
         with self._building:  # (one build at a time in this process; others wait here and find it stored)
             stored = self._stored(group, name)
-            if stored is not None and stored.epoch == epoch and stored.version >= version:
+            if self._current_enough(stored, group, version, epoch):
                 return stored
             token = locks.acquire(self.redis, keys.snapshot_lock(group), LOCK_S)
             if token is None:  # another process is building this version
                 return stored or held or self._wait_for(group, name, version, epoch)
             try:
+                stored = self._stored(group, name)  # (built by another while this one waited for the lock?)
+                if self._current_enough(stored, group, version, epoch):
+                    return stored
                 version, epoch = self._version()  # (what is read next is at least this)
                 documents = self.builders[group]()
                 self._store(group, version, epoch, documents)
@@ -121,6 +128,11 @@ class ReadModel:
         if name not in documents:
             raise KeyError(name)
         return _snapshot(group, name, version, epoch, self.clock(), documents[name])
+
+    def _current_enough(self, snapshot: Snapshot | None, group: str, version: int, epoch: bytes) -> bool:
+        if snapshot is None or snapshot.epoch != epoch or snapshot.version < version:
+            return False
+        return self.clock() - snapshot.built_at < self.max_age_s.get(group, float("inf"))
 
     def _version(self) -> tuple[int, bytes]:
         version, epoch = self.redis.mget([keys.VERSION, keys.EPOCH])

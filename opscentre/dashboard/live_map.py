@@ -44,6 +44,8 @@ class LiveMap:
     layer_ids: list[str]
     clock: Callable[[], float] = field(default=time.time)
     operator_view: bool = False  # the console shows every open alert; the public page only public ones
+    # where the status comes from (now -> CityStatus): read from the store, or the public read model
+    status_source: Callable[[float], Any] | None = None
     _built: tuple | None = field(default=None, init=False, repr=False)  # (key, traces, digests)
     _build_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
@@ -54,6 +56,8 @@ class LiveMap:
         return trace_index(layer_traces(empty_city_data(self.settings), self.layer_ids))
 
     def _status(self, now: float):
+        if self.status_source is not None:
+            return self.status_source(now)
         return read_status(self.store, self.simulated, self.settings.zones.name_by_id, now, self.operator_view)
 
     def _traces(self, status) -> tuple[dict[str, list[dict[str, Any]]], dict[str, str]]:

@@ -69,7 +69,7 @@ def create_public_app(settings: Settings, store: Store, simulated: bool, prefix:
                      serve_locally=True, enable_mcp=False, compress=False,
                      suppress_callback_exceptions=True)  # no validation layout (see ops_app)
     app.city, app.default_lang = settings.city.name, settings.city.language
-    live = LiveMap(settings, store, simulated, PUBLIC_LAYERS, clock=clock)
+    live = LiveMap(settings, store, simulated, PUBLIC_LAYERS, clock=clock, status_source=documents.city_status)
 
     def live_models(lang: str, query: Any) -> dict[str, Any]:
         t, now = translator(lang), clock()

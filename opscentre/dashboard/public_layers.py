@@ -30,6 +30,7 @@ from opscentre.layers.base import iso_local
 from opscentre.layers.stages import stage_colour
 
 T = TypeVar("T")
+STATUS_MAX_AGE_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,9 @@ def status_document(status: CityStatus, settings: Settings) -> dict[str, Any]:
         "updated_at_local": iso_local(status.updated_at, settings.tz),
         "simulated": status.simulated,
         "city": settings.city.name,
+        # each feed's state, for the map's greying of a stale feed's layers (no errors: they name hosts)
+        "feeds": {feed_id: {"status": view["status"], "last_success": view.get("last_success"),
+                            "simulated": view["simulated"]} for feed_id, view in status.feeds.items()},
     }
 
 
@@ -97,7 +101,9 @@ def public_read_model(settings: Settings, store: Store, settings_simulated: bool
                                    "application/geo+json", meta)
                 for layer_id in public_layer_ids()}
 
-    return ReadModel(store.redis, {"status": status, "layers": layers}, clock=clock)
+    # status also goes stale with the time (a feed with no success for 3 intervals): rebuilt every STATUS_MAX_AGE_S
+    return ReadModel(store.redis, {"status": status, "layers": layers}, clock=clock,
+                     max_age_s={"status": STATUS_MAX_AGE_S})
 
 
 class PublicLayers:
@@ -108,6 +114,7 @@ class PublicLayers:
                  clock: Callable[[], float] = time.time):
         self.read_model = public_read_model(settings, store, settings_simulated, clock)
         self._rendered: dict[str, RenderedLayer] = {}
+        self._city_status: tuple[Snapshot, CityStatus] | None = None
 
     def public_ids(self) -> list[str]:
         return public_layer_ids()
@@ -129,3 +136,15 @@ class PublicLayers:
 
     def status(self) -> Snapshot:
         return self.read_model.get("status", "status")
+
+    def city_status(self, _now: float | None = None) -> CityStatus:
+        """status.json's snapshot as the live map reads a status (the public page's map)."""
+        snapshot = self.status()
+        if self._city_status is None or self._city_status[0] is not snapshot:
+            doc = orjson.loads(snapshot.body)
+            self._city_status = (snapshot, CityStatus(
+                version=snapshot.version, stage={"level": doc["stage"], "name": doc["stage_name"],
+                                                 "since": doc.get("stage_since")},
+                feeds=doc.get("feeds") or {}, alerts=doc["active_alerts"], updated_at=snapshot.meta.get("updated_at"),
+                simulated=bool(doc.get("simulated"))))
+        return self._city_status[1]

@@ -101,3 +101,13 @@ def test_an_emptied_redis_at_the_same_version_number_is_rebuilt_not_served_from_
     redis_client.set(keys.VERSION, 5)  # the same number, another Redis's data
     redis_client.set("marker", 1)
     assert model.get("layers", "zones").version == 5 and build.calls == 2
+
+
+def test_a_group_with_a_maximum_age_is_rebuilt_when_older_even_if_the_data_has_not_moved(redis_client):
+    build, now = CountingBuilder(redis_client), [1000.0]
+    model = ReadModel(redis_client, {"layers": build}, clock=lambda: now[0], max_age_s={"layers": 10})
+    first = model.get("layers", "zones")
+    now[0] += 9
+    assert model.get("layers", "zones") is first and build.calls == 1
+    now[0] += 2
+    assert model.get("layers", "zones").built_at == now[0] and build.calls == 2

@@ -131,3 +131,26 @@ def test_the_console_lists_open_incidents_first_and_the_public_page_none(store, 
     assert "Open incidents (1)" in text and f"critical · {names[0]}, {names[1]}, {names[2]} +1 · 2 alerts" in text
     public = LiveMap(rio_settings, store, simulated=True, layer_ids=list(LAYERS))
     assert "incident" not in to_json(public.initial(list(LAYERS))["alerts"]).lower()
+
+
+def test_the_public_map_reads_the_read_models_status_and_greys_a_stale_feed_within_its_maximum_age(
+        store, rio_settings, monkeypatch):
+    from opscentre.dashboard import live_map
+    from opscentre.dashboard.public_layers import STATUS_MAX_AGE_S, PublicLayers
+
+    write_city(store, rio_settings, rain_mm=1.0)
+    now = [time.time()]
+    documents = PublicLayers(rio_settings, store, True, clock=lambda: now[0])
+    live = LiveMap(rio_settings, store, simulated=True, layer_ids=list(LAYERS), clock=lambda: now[0],
+                   status_source=documents.city_status)
+    monkeypatch.setattr(live_map, "read_status", lambda *a, **k: (_ for _ in ()).throw(AssertionError("per tick")))
+    parts = live.initial(list(LAYERS))
+    held = parts["stores"][0].data
+    start = live.index["rain_gauges"][0]
+    assert live.tick(held) == (no_update, no_update, no_update, no_update)
+    now[0] += STATUS_MAX_AGE_S / 2
+    assert live.tick(held) == (no_update, no_update, no_update, no_update)  # the same snapshot: nothing read
+    now[0] += 3600  # no poll for an hour: the feed is stale though no data moved; the snapshot, too old, is rebuilt
+    figure, _status, _alerts, stale_held = live.tick(held)
+    ops = {tuple(op["location"]): op["params"]["value"] for op in figure.to_plotly_json()["operations"]}
+    assert ops[("data", start, "opacity")] == 0.3 and stale_held["stale"] == ["simulator"]
