@@ -3,7 +3,6 @@ reading a real Redis written as the engine writes it."""
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 
@@ -15,7 +14,6 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from lxml import etree
-from werkzeug.serving import make_server
 
 from opscentre.core import keys
 from opscentre.core.alert_store import AlertStore
@@ -27,6 +25,7 @@ from opscentre.core.settings import load_settings
 from opscentre.core.store import Store
 from opscentre.dashboard.open_data_api import KnownChanges, read_public_alert_documents
 from opscentre.dashboard.server import create_public_wsgi_app, create_wsgi_app
+from tests.dashboard.city_seed import LiveServer as Served
 from opscentre.open_data.cap import cap_time, messages_of
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,21 +40,6 @@ def rio():
 @pytest.fixture(scope="module")
 def cap_schema():
     return xmlschema.XMLSchema(str(ROOT / "tests" / "fixtures" / "schemas" / "CAP-v1.2.xsd"))
-
-
-class Served:
-    def __init__(self, app):
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.thread.join(5)
 
 
 @pytest.fixture(scope="module")
