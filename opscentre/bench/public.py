@@ -89,6 +89,7 @@ def run_public_bench(settings: Settings, seconds: float = 5.0, warmup: float = 1
 
     logging.getLogger("opscentre.alerts").setLevel(logging.WARNING)
     clients = max(1, min(clients, connections))
+    load_before = [round(x, 2) for x in os.getloadavg()]
     with tempfile.TemporaryDirectory(prefix="opscentre-bench-") as tmp:
         server = RedisServer(Path(tmp) / "redis", persist=False).start()
         web = None
@@ -114,6 +115,8 @@ def run_public_bench(settings: Settings, seconds: float = 5.0, warmup: float = 1
                 web.stop()
             server.stop()
     result = _result(results, cases, seconds, warmup, connections, clients, say)
+    result["loadavg_before"] = load_before
+    say(f"load average (1, 5, 15 min): {load_before} before, {result['loadavg']} after; {os.cpu_count()} CPUs")
     result["ceiling"] = {**ceiling, "what": "an empty WSGI app answering 304 under the same gunicorn set-up "
                                             "(processes/web.py serve(), gevent workers): the most this server "
                                             "stack does, before any work of the app (no goal; beside the figures)"}
@@ -317,6 +320,9 @@ def _cases(base: str, say) -> dict[str, dict]:
             raise RuntimeError(f"static {path} answered {status} (ETag {etag!r})")
         cases[f"static {label} full"] = _case(base, path, dict(GZIP), 200, len(body), headers.get("content-encoding"))
         cases[f"static {label} 304"] = _case(base, path, {**GZIP, "If-None-Match": etag}, 304, 0, None)
+    order = ["static small full", "status.json full", "static small 304", "status.json 304", "static big full",
+             "zones.geojson full", "static big 304", "zones.geojson 304"]  # each baseline beside its case
+    cases = {**{name: cases[name] for name in order}, **cases}
     say("  answers: " + ", ".join(f"{n} {c['bytes']:,} B{' ' + c['encoding'] if c['encoding'] else ''}"
                                    for n, c in cases.items() if n.endswith("full")))
     return cases
@@ -508,6 +514,9 @@ def _figures(name: str, case: dict, measured: dict, seconds: float, warmup: floa
         # the load processes' CPU over warm-up + measure, in cores (1.0: one core busy all along)
         "client_cpu_cores": round(measured.get("cpu_s", 0.0) / (warmup + seconds), 2),
         "server_cpu_cores": round(measured.get("server_cpu_s", 0.0) / (warmup + seconds), 2),
+        # the server's CPU per answer (warm-up included on both sides): steadier than req/s on a busy machine
+        "server_cpu_ms_per_request": (round(measured.get("server_cpu_s", 0.0) * 1000 * seconds
+                                            / (answered * (warmup + seconds)), 3) if answered else None),
     }
     if case["expect"] == 200:
         figures["compressed"] = answered > 0 and all(e in ("gzip", "br") for e in measured["encodings"])
@@ -546,7 +555,8 @@ def _line(name: str, f: dict) -> str:
             f" ({f['answers']:,} answers {f['statuses']}")
     if f["expect"] == 200:
         text += f", {f['bytes']:,} B {'/'.join(f['encodings']) or '-'}"
-    text += f"; CPU: server {f['server_cpu_cores']:.2f}, load {f['client_cpu_cores']:.2f} cores"
+    text += (f"; CPU: server {f['server_cpu_cores']:.2f} cores, {f['server_cpu_ms_per_request']} ms an answer; "
+             f"load {f['client_cpu_cores']:.2f} cores")
     if f["errors"]:
         text += f", {f['errors']} ERRORS {f['client_errors'] or ''} {f['unexpected']}"
     return text + ")"
