@@ -122,12 +122,13 @@ class ReadModel:
                     return stored
                 version, epoch = self._version()  # (what is read next is at least this)
                 documents = self.builders[group]()
-                self._store(group, version, epoch, documents)
+                built_at = self._store(group, version, epoch, documents)
             finally:
                 locks.release(self.redis, keys.snapshot_lock(group), token)
         if name not in documents:
             raise KeyError(name)
-        return _snapshot(group, name, version, epoch, self.clock(), documents[name])
+        # (the same built_at as stored: every process serves the same snapshot, to the byte)
+        return _snapshot(group, name, version, epoch, built_at, documents[name])
 
     def _current_enough(self, snapshot: Snapshot | None, group: str, version: int, epoch: bytes) -> bool:
         if snapshot is None or snapshot.epoch != epoch or snapshot.version < version:
@@ -153,8 +154,9 @@ class ReadModel:
                         body=body,
                         gzipped=gzipped, media_type=info["media_type"], etag=info["etag"], meta=info["meta"])
 
-    def _store(self, group: str, version: int, epoch: bytes, documents: Mapping[str, Document]) -> None:
-        fields: dict[str, Any] = {"version": version, "epoch": epoch, "built_at": self.clock()}
+    def _store(self, group: str, version: int, epoch: bytes, documents: Mapping[str, Document]) -> float:
+        built_at = self.clock()
+        fields: dict[str, Any] = {"version": version, "epoch": epoch, "built_at": repr(built_at)}
         for name, doc in documents.items():
             fields[f"{name}:body"] = doc.body
             fields[f"{name}:gz"] = gzip.compress(doc.body, compresslevel=6, mtime=0)
@@ -163,6 +165,7 @@ class ReadModel:
         pipe = self.redis.pipeline(transaction=True)
         pipe.delete(keys.snapshot(group)).hset(keys.snapshot(group), mapping=fields)
         pipe.execute()
+        return built_at
 
     def _wait_for(self, group: str, name: str, version: int, epoch: bytes) -> Snapshot:
         """Nothing stored yet and another process building: wait for its snapshot, then build

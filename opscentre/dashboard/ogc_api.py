@@ -10,6 +10,7 @@ a JSON body with the reason. Links are absolute, built on the URL the request ca
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -51,11 +52,12 @@ def _items_of(rendered: RenderedLayer) -> ogc.LayerItems:
 MAX_REMEMBERED = 512  # answers kept per rendered layer (and of the static documents); then started afresh
 
 
-def _remember(memo: dict[tuple, tuple[bytes, str]], key: tuple, document: Any) -> tuple[bytes, str]:
+def _remember(memo: dict[tuple, tuple[bytes, str, bytes]], key: tuple, document: Any) -> tuple[bytes, str, bytes]:
+    """(body, its ETag, its gzip: made once)"""
     body = orjson.dumps(document)
     if len(memo) >= MAX_REMEMBERED:
         memo.clear()
-    memo[key] = answer = (body, hashlib.sha1(body).hexdigest()[:20])
+    memo[key] = answer = (body, hashlib.sha1(body).hexdigest()[:20], gzip.compress(body, compresslevel=6, mtime=0))
     return answer
 
 
@@ -69,11 +71,11 @@ def ogc_api_blueprint(settings: Settings, layers: PublicLayers) -> Blueprint:
                               layers={layer_id: LAYERS[layer_id].label for layer_id in layers.public_ids()},
                               bounds=tuple(float(v) for v in settings.zones.bounds))
 
-    static: dict[tuple, tuple[bytes, str]] = {}  # (resource, base URL) -> (body, etag)
+    static: dict[tuple, tuple[bytes, str, bytes]] = {}  # (resource, base URL) -> (body, etag, gzip)
 
     def answer(key: tuple, build: Callable[[], Any], mimetype: str = ogc.JSON) -> Response:
-        body, etag = static.get(key) or _remember(static, key, build())
-        return _cached_answer(body, mimetype, None, etag=etag)
+        body, etag, gzipped = static.get(key) or _remember(static, key, build())
+        return _cached_answer(body, mimetype, None, etag=etag, gzipped=gzipped)
 
     def with_layer(layer_id: str, key: tuple, build: Callable[[RenderedLayer, ogc.LayerItems], Any]) -> Response:
         """A layer's page or item, built once per rendered version and request (a 304 builds nothing)."""
@@ -84,8 +86,8 @@ def ogc_api_blueprint(settings: Settings, layers: PublicLayers) -> Blueprint:
         except REDIS_DOWN:
             return _error(503, "Redis unreachable — reconnecting")
         pages = rendered.derive("ogc_pages", lambda _: {})
-        body, etag = pages.get(key) or _remember(pages, key, build(rendered, _items_of(rendered)))
-        return _cached_answer(body, ogc.GEOJSON, rendered.updated_at, etag=etag)
+        body, etag, gzipped = pages.get(key) or _remember(pages, key, build(rendered, _items_of(rendered)))
+        return _cached_answer(body, ogc.GEOJSON, rendered.updated_at, etag=etag, gzipped=gzipped)
 
     def extra(rendered: RenderedLayer) -> dict[str, Any]:
         return {"simulated": True} if rendered.simulated else {}

@@ -17,6 +17,7 @@ from opscentre.core.notify.channels.sms import SmsSettings
 from opscentre.core.settings import Settings
 from opscentre.core.store import Store
 from opscentre.dashboard.api import public_api_blueprint
+from opscentre.dashboard.fast_path import PublicFastPath
 from opscentre.dashboard.health import health_blueprint
 from opscentre.dashboard.ogc_api import ogc_api_blueprint
 from opscentre.dashboard.open_data_api import open_data_blueprint
@@ -82,6 +83,8 @@ def create_public_wsgi_app(settings: Settings, redis_url: str, security: WebSecu
     harden(root, security, framable=True)
     harden(public.server, security, public, framable=True, tile_url=settings.map.tile_url)
     set_up_before_serving(public)
-    app = guard(DispatcherMiddleware(root, {PUBLIC_MOUNT: with_trailing_slash(public.server)}), security)
+    fast = PublicFastPath(DispatcherMiddleware(root, {PUBLIC_MOUNT: with_trailing_slash(public.server)}), layers)
+    app = guard(fast, security)
     app.root_server, app.public_server, app.public_dash = root, public.server, public
+    app.fast_path = fast
     return app

@@ -15,6 +15,7 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from opscentre.core.settings import Settings
 from opscentre.core.store import Store
 from opscentre.dashboard.auth import install_auth
+from opscentre.dashboard.fast_path import PublicFastPath
 from opscentre.dashboard.health import health_blueprint
 from opscentre.dashboard.metrics import metrics_blueprint
 from opscentre.dashboard.ops_app import create_ops_app
@@ -46,6 +47,8 @@ def create_wsgi_app(settings: Settings, redis_url: str, secret_key: str, securit
     harden(public.server, security, public, framable=True, tile_url=settings.map.tile_url)
     set_up_before_serving(ops)
     set_up_before_serving(public)
-    app = guard(DispatcherMiddleware(server, {PUBLIC_MOUNT: with_trailing_slash(public.server)}), security)
+    fast = PublicFastPath(DispatcherMiddleware(server, {PUBLIC_MOUNT: with_trailing_slash(public.server)}), layers)
+    app = guard(fast, security)
     app.ops_server, app.public_server, app.public_dash = server, public.server, public  # for introspection
+    app.fast_path = fast
     return app

@@ -63,6 +63,7 @@ def write_city(store: Store, settings, rain_mm: float | dict[str, float] = 0.0, 
 
 class LiveServer:
     def __init__(self, app):
+        self.app = app
         self.server = make_server("127.0.0.1", 0, app, threaded=True)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)

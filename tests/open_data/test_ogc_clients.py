@@ -264,3 +264,13 @@ def test_items_follow_the_data_when_it_changes(served, store, rio):
     one = requests.get(f"{served.url}{OGC}collections/rain_gauges/items/{first.json()['features'][0]['id']}",
                        timeout=10)
     assert one.json()["properties"]["rain_mm"] == 8.0
+
+
+def test_items_pages_are_gzipped_for_clients_that_accept_it(served, store, rio):
+    write_city(store, rio)
+    url = f"{served.url}{OGC}collections/zones/items?limit=100"
+    plain = requests.get(url, headers={"Accept-Encoding": "identity"}, timeout=10)
+    zipped = requests.get(url, headers={"Accept-Encoding": "gzip"}, timeout=10, stream=True)
+    assert zipped.headers["Content-Encoding"] == "gzip" and gzip.decompress(zipped.raw.read()) == plain.content
+    again = requests.get(url, headers={"Accept-Encoding": "gzip", "If-None-Match": zipped.headers["ETag"]}, timeout=10)
+    assert again.status_code == 304
