@@ -169,10 +169,12 @@ def cmd_web(args, public_only: bool = False) -> int:
     from opscentre.core.connection import connect, redis_url
     from opscentre.processes.web import check_port_free, host, port, secret_key, serve
 
+    from opscentre.dashboard.public_server import public_recheck_s
     from opscentre.dashboard.security import WebSecurity
 
     settings = _settings(args, check_feeds=False)  # (a web process runs no feed: their clients stay out)
     security = WebSecurity.from_env()  # a bad setting is refused here, not in every forked worker
+    public_recheck_s()  # (the same)
     connect()  # refuse to start with one clear line when Redis is unreachable
     url, key = redis_url() or "", secret_key()
     bind_host, bind_port = host(), port()

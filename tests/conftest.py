@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,10 @@ import redis
 from opscentre.processes.redis_server import RedisServer
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+# The web apps built in-process ask Redis on every request whether the public documents moved:
+# tests write and read at once. The pause between checks has its own tests (test_read_model.py).
+os.environ["OPSCENTRE_PUBLIC_RECHECK_MS"] = "0"
 
 
 @pytest.fixture(scope="session")

@@ -75,12 +75,15 @@ class ReadModel:
     building every document of the group from the store as it is now."""
 
     def __init__(self, redis: Redis, builders: Mapping[str, Builder], clock: Callable[[], float] = time.time,
-                 max_age_s: Mapping[str, float] | None = None):
+                 max_age_s: Mapping[str, float] | None = None, recheck_s: float = 0.0):
         """max_age_s: group -> rebuild it when older than this even if the data has not moved
-        (what it shows also depends on the time: a feed goes stale without a new poll)."""
+        (what it shows also depends on the time: a feed goes stale without a new poll).
+        recheck_s: serve a held snapshot this long without asking Redis whether the data moved
+        (0: ask on every call) — under a burst of requests, most cost nothing."""
         self.redis, self.builders, self.clock = redis, dict(builders), clock
-        self.max_age_s = dict(max_age_s or {})
+        self.max_age_s, self.recheck_s = dict(max_age_s or {}), recheck_s
         self._held: dict[tuple[str, str], Snapshot] = {}
+        self._checked_at: dict[tuple[str, str], float] = {}
         self._building = threading.Lock()
         self._down_until = 0.0
 
@@ -90,8 +93,11 @@ class ReadModel:
         if group not in self.builders:
             raise KeyError(group)
         held = self._held.get((group, name))
-        if held is not None and self.clock() < self._down_until:
+        now = self.clock()
+        if held is not None and now < self._down_until:
             return _stale(held)
+        if held is not None and now - self._checked_at.get((group, name), -1e18) < self.recheck_s:
+            return held
         try:
             snapshot = self._current(group, name, held)
         except REDIS_DOWN as exc:
@@ -100,6 +106,7 @@ class ReadModel:
                 raise StoreUnavailable(f"Redis unreachable and no snapshot of {group}/{name} held: {exc}") from exc
             return _stale(held)
         self._held[(group, name)] = snapshot
+        self._checked_at[(group, name)] = now
         return snapshot
 
     def _current(self, group: str, name: str, held: Snapshot | None) -> Snapshot:

@@ -82,7 +82,7 @@ def status_document(status: CityStatus, settings: Settings) -> dict[str, Any]:
 
 
 def public_read_model(settings: Settings, store: Store, settings_simulated: bool,
-                      clock: Callable[[], float] = time.time) -> ReadModel:
+                      clock: Callable[[], float] = time.time, recheck_s: float = 0.0) -> ReadModel:
     """The read model's two groups: `status` (status.json) and `layers` (every public layer, from
     one read of the store)."""
     zone_names = settings.zones.name_by_id
@@ -103,7 +103,7 @@ def public_read_model(settings: Settings, store: Store, settings_simulated: bool
 
     # status also goes stale with the time (a feed with no success for 3 intervals): rebuilt every STATUS_MAX_AGE_S
     return ReadModel(store.redis, {"status": status, "layers": layers}, clock=clock,
-                     max_age_s={"status": STATUS_MAX_AGE_S})
+                     max_age_s={"status": STATUS_MAX_AGE_S}, recheck_s=recheck_s)
 
 
 class PublicLayers:
@@ -111,8 +111,8 @@ class PublicLayers:
     error, when Redis is down and this process holds nothing to serve)."""
 
     def __init__(self, settings: Settings, store: Store, settings_simulated: bool,
-                 clock: Callable[[], float] = time.time):
-        self.read_model = public_read_model(settings, store, settings_simulated, clock)
+                 clock: Callable[[], float] = time.time, recheck_s: float = 0.0):
+        self.read_model = public_read_model(settings, store, settings_simulated, clock, recheck_s)
         self._rendered: dict[str, RenderedLayer] = {}
         self._city_status: tuple[Snapshot, CityStatus] | None = None
 

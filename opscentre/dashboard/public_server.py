@@ -13,6 +13,7 @@ from dash import Dash
 from flask import Flask, redirect
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
+from opscentre.core.errors import ConfigError
 from opscentre.core.notify.channels.sms import SmsSettings
 from opscentre.core.settings import Settings
 from opscentre.core.store import Store
@@ -61,9 +62,21 @@ def set_up_before_serving(app: Dash) -> None:
         app._setup_server()
 
 
+RECHECK_MS_DEFAULT = 100
+
+
+def public_recheck_s(env=os.environ) -> float:
+    """OPSCENTRE_PUBLIC_RECHECK_MS: how long a web process serves the public documents it holds
+    before asking Redis again whether the data moved (default 100 ms; 0: on every request)."""
+    raw = (env.get("OPSCENTRE_PUBLIC_RECHECK_MS") or str(RECHECK_MS_DEFAULT)).strip()
+    if not raw.isdigit() or int(raw) > 5000:
+        raise ConfigError([f"OPSCENTRE_PUBLIC_RECHECK_MS: whole milliseconds from 0 to 5000, not {raw[:20]!r}"])
+    return int(raw) / 1000
+
+
 def public_parts(server: Flask, settings: Settings, store: Store, simulated: bool) -> PublicLayers:
     """The public APIs on `server`, over one read model (returned, for the public Dash app)."""
-    layers = PublicLayers(settings, store, simulated)
+    layers = PublicLayers(settings, store, simulated, recheck_s=public_recheck_s())
     server.register_blueprint(public_api_blueprint(settings, store, simulated, layers))
     server.register_blueprint(open_data_blueprint(settings, store, simulated))
     server.register_blueprint(ogc_api_blueprint(settings, layers))

@@ -10,7 +10,7 @@ import pytest
 import redis
 
 from opscentre.core import keys
-from opscentre.core.errors import StoreUnavailable
+from opscentre.core.errors import ConfigError, StoreUnavailable
 from opscentre.core.read_model import Document, ReadModel
 
 
@@ -111,3 +111,23 @@ def test_a_group_with_a_maximum_age_is_rebuilt_when_older_even_if_the_data_has_n
     assert model.get("layers", "zones") is first and build.calls == 1
     now[0] += 2
     assert model.get("layers", "zones").built_at == now[0] and build.calls == 2
+
+
+def test_a_held_snapshot_is_served_without_asking_redis_for_the_recheck_pause(redis_client):
+    build, now = CountingBuilder(redis_client), [1000.0]
+    model = ReadModel(redis_client, {"layers": build}, clock=lambda: now[0], recheck_s=0.1)
+    first = model.get("layers", "zones")
+    redis_client.incr(keys.VERSION)
+    now[0] += 0.05
+    assert model.get("layers", "zones") is first  # within the pause: not asked
+    now[0] += 0.06
+    assert model.get("layers", "zones").body == b'{"zones": 1}' and build.calls == 2
+
+
+def test_the_public_recheck_pause_comes_from_the_environment_and_refuses_nonsense():
+    from opscentre.dashboard.public_server import public_recheck_s
+
+    assert public_recheck_s({}) == 0.1 and public_recheck_s({"OPSCENTRE_PUBLIC_RECHECK_MS": "0"}) == 0
+    for bad in ("-1", "1.5", "lots", "60000"):
+        with pytest.raises(ConfigError, match="OPSCENTRE_PUBLIC_RECHECK_MS"):
+            public_recheck_s({"OPSCENTRE_PUBLIC_RECHECK_MS": bad})
