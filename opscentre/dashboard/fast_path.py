@@ -1,9 +1,9 @@
-"""The public hot paths answered before Flask: status.json and the layer files, replayed from
-what Flask answered last for the same read-model snapshot.
+"""The public hot paths answered before Flask: status.json, the layer files, the Atom index and the
+CAP documents, replayed from what Flask answered last for the same read-model snapshot.
 
 A public answer is a pure function of the snapshot it was made from and of three things in the
-request — the path, whether the client takes gzip, whether its If-None-Match names the snapshot's
-ETag. So the first request of each kind for a snapshot goes through the app (routing, the host
+request — the path (and, for Atom and CAP, the host their links name), whether the client takes
+gzip, whether its If-None-Match names the snapshot's ETag. So the first request of each kind for a snapshot goes through the app (routing, the host
 guard's checks, the security headers, werkzeug's conditional handling) and its status, headers and
 body are kept; the next ones, while the snapshot is the same object (one Redis GET of the store
 version tells, inside `PublicLayers`), get that answer back without Flask's request context —
@@ -22,13 +22,16 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from werkzeug.http import parse_accept_header, parse_etags
+from werkzeug.wrappers import Request
 
 from opscentre.core.read_model import Snapshot
 from opscentre.dashboard.public_layers import PublicLayers
 from opscentre.dashboard.redis_clients import REDIS_DOWN
 
 LAYER_PATH = re.compile(r"/api/public/layers/([a-z_]{1,40})\.geojson")
+CAP_PATH = re.compile(r"/api/public/alerts/(a-[0-9a-f]{10})\.cap")
 STATUS_PATH = "/api/public/status.json"
+ATOM_PATH = "/api/public/alerts.atom"
 KEPT_STATUSES = ("200 OK", "304 NOT MODIFIED", "304 Not Modified")
 
 Answer = tuple[Snapshot, str, list[tuple[str, str]], bytes]
@@ -39,40 +42,46 @@ class PublicFastPath:
 
     def __init__(self, app: Callable, layers: PublicLayers):
         self.app, self.layers = app, layers
-        self.kept: dict[tuple[str, bool, bool], Answer] = {}
+        self.kept: dict[tuple[str, str, bool, bool], Answer] = {}
         self._lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
-        snapshot = self._snapshot(environ)
+        host, snapshot = self._snapshot(environ)
         if snapshot is None:
             return self.app(environ, start_response)
         gzip_ok = "gzip" in parse_accept_header(environ.get("HTTP_ACCEPT_ENCODING"))
         etag = snapshot.etag + ("-gz" if gzip_ok else "")
         named = parse_etags(environ.get("HTTP_IF_NONE_MATCH")).contains_weak(etag) \
             if environ.get("HTTP_IF_NONE_MATCH") else False
-        key = (environ["PATH_INFO"], gzip_ok, named)
+        key = (host, environ["PATH_INFO"], gzip_ok, named)
         kept = self.kept.get(key)
         if kept is not None and kept[0] is snapshot:
             start_response(kept[1], list(kept[2]))
             return [kept[3]]
         return self._through_app(environ, start_response, key, snapshot)
 
-    def _snapshot(self, environ: dict[str, Any]) -> Snapshot | None:
-        """The snapshot a request's answer is made of, if it is one this path may replay."""
+    def _snapshot(self, environ: dict[str, Any]) -> tuple[str, Snapshot | None]:
+        """(the host it links to, the snapshot a request's answer is made of) if it is one this
+        path may replay."""
         if environ.get("REQUEST_METHOD") != "GET" or environ.get("QUERY_STRING") or environ.get("HTTP_RANGE") \
                 or environ.get("HTTP_IF_MODIFIED_SINCE") or environ.get("SCRIPT_NAME"):
-            return None
-        path = environ.get("PATH_INFO", "")
+            return "", None
+        path, host = environ.get("PATH_INFO", ""), ""
+        alerts = self.layers.alerts
         try:
             if path == STATUS_PATH:
                 snapshot = self.layers.status()
             elif (match := LAYER_PATH.fullmatch(path)) is not None:
                 snapshot = self.layers.get(match.group(1)).snapshot
+            elif alerts is not None and (path == ATOM_PATH or CAP_PATH.fullmatch(path)):
+                host = Request(environ).host_url  # (the documents link to it, as Flask's request says it)
+                name = "atom" if path == ATOM_PATH else f"cap:{CAP_PATH.fullmatch(path).group(1)}"
+                snapshot = alerts.get(host, name)
             else:
-                return None
+                return "", None
         except (KeyError, *REDIS_DOWN):
-            return None  # (the app answers: 404, or the last snapshot as of when, or 503)
-        return None if snapshot.stale else snapshot
+            return "", None  # (the app answers: 404, or the last snapshot as of when, or 503)
+        return host, (None if snapshot.stale else snapshot)
 
     def _through_app(self, environ, start_response, key, snapshot: Snapshot) -> Iterable[bytes]:
         seen: dict[str, Any] = {}

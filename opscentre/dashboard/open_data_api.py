@@ -108,25 +108,36 @@ def alert_documents(settings: Settings, store: Store, settings_simulated: bool, 
     return documents
 
 
-def open_data_blueprint(settings: Settings, store: Store, settings_simulated: bool) -> Blueprint:
+class AlertDocuments:
+    """The Atom index and every public alert's CAP in the read model, by the host they link to
+    (at most MAX_HOSTS kept: OPSCENTRE_ALLOWED_HOSTS bounds them)."""
+
+    def __init__(self, settings: Settings, store: Store, settings_simulated: bool, recheck_s: float = 0.0):
+        self.settings, self.store, self.settings_simulated = settings, store, settings_simulated
+        self.known = KnownChanges()
+        self.model = ReadModel(store.redis, {}, recheck_s=recheck_s)
+
+    def get(self, host_url: str, name: str) -> Snapshot:
+        """KeyError: no such document (an alert that is not public, or gone)."""
+        group = "alerts-" + hashlib.blake2b(host_url.encode(), digest_size=6).hexdigest()
+        if group not in self.model.builders:
+            if len(self.model.builders) >= MAX_HOSTS:
+                self.model.builders.clear()
+            self.model.builders[group] = lambda: alert_documents(self.settings, self.store, self.settings_simulated,
+                                                                 self.known, host_url)
+        return self.model.get(group, name)
+
+
+def open_data_blueprint(settings: Settings, store: Store, settings_simulated: bool,
+                        documents: AlertDocuments | None = None) -> Blueprint:
     """Served from the read model (core/read_model.py): the documents are made once per store
     version and host name for every web process, and kept in memory (stale while Redis is down)."""
     blueprint = Blueprint("open_data_api", __name__, url_prefix="/api/public")
-    known = KnownChanges()
-    model = ReadModel(store.redis, {})
-
-    def snapshot(name: str) -> Snapshot:
-        host = request.host_url
-        group = "alerts-" + hashlib.blake2b(host.encode(), digest_size=6).hexdigest()
-        if group not in model.builders:
-            if len(model.builders) >= MAX_HOSTS:
-                model.builders.clear()
-            model.builders[group] = lambda: alert_documents(settings, store, settings_simulated, known, host)
-        return model.get(group, name)
+    documents = documents or AlertDocuments(settings, store, settings_simulated)
 
     def answer(name: str):
         try:
-            found = snapshot(name)
+            found = documents.get(request.host_url, name)
         except REDIS_DOWN:
             return _error(503, "Redis unreachable — reconnecting")
         return _cached_answer(found.body, found.media_type, found.meta.get("sent"), etag=found.etag,

@@ -115,6 +115,7 @@ class PublicLayers:
         self.read_model = public_read_model(settings, store, settings_simulated, clock, recheck_s)
         self._rendered: dict[str, RenderedLayer] = {}
         self._city_status: tuple[Snapshot, CityStatus] | None = None
+        self.alerts: Any = None  # the CAP and Atom documents (dashboard/open_data_api.AlertDocuments), when served
 
     def public_ids(self) -> list[str]:
         return public_layer_ids()

@@ -21,7 +21,7 @@ from opscentre.dashboard.api import public_api_blueprint
 from opscentre.dashboard.fast_path import PublicFastPath
 from opscentre.dashboard.health import health_blueprint
 from opscentre.dashboard.ogc_api import ogc_api_blueprint
-from opscentre.dashboard.open_data_api import open_data_blueprint
+from opscentre.dashboard.open_data_api import AlertDocuments, open_data_blueprint
 from opscentre.dashboard.public_app import create_public_app
 from opscentre.dashboard.public_layers import PublicLayers
 from opscentre.dashboard.redis_clients import resilient
@@ -76,9 +76,11 @@ def public_recheck_s(env=os.environ) -> float:
 
 def public_parts(server: Flask, settings: Settings, store: Store, simulated: bool) -> PublicLayers:
     """The public APIs on `server`, over one read model (returned, for the public Dash app)."""
-    layers = PublicLayers(settings, store, simulated, recheck_s=public_recheck_s())
+    recheck_s = public_recheck_s()
+    layers = PublicLayers(settings, store, simulated, recheck_s=recheck_s)
+    layers.alerts = AlertDocuments(settings, store, simulated, recheck_s=recheck_s)  # (the fast path reads both)
     server.register_blueprint(public_api_blueprint(settings, store, simulated, layers))
-    server.register_blueprint(open_data_blueprint(settings, store, simulated))
+    server.register_blueprint(open_data_blueprint(settings, store, simulated, layers.alerts))
     server.register_blueprint(ogc_api_blueprint(settings, layers))
     server.register_blueprint(sms_webhooks_blueprint(store.redis, settings.zones, _sms_auth_token))
     return layers

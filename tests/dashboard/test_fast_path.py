@@ -80,3 +80,18 @@ def test_while_redis_is_down_the_app_answers_as_of_when(rio_settings, own_redis)
         own_redis.stop()
         down = requests.get(url, timeout=30)
         assert down.status_code == 200 and down.json()["stale"] is True and down.json()["as_of"]
+
+
+def test_the_atom_index_and_cap_documents_are_replayed_per_host_they_link_to(public_live, store, rio_settings):
+    from tests.open_data.test_cap_http import fire
+
+    alert = fire(store, rio_settings, zone="Copacabana")
+    asked = counting(public_live.app.fast_path)
+    for path in ("/api/public/alerts.atom", f"/api/public/alerts/{alert.id}.cap"):
+        first = requests.get(public_live.url + path, timeout=10)
+        again = requests.get(public_live.url + path, timeout=10)
+        assert first.status_code == again.status_code == 200 and again.content == first.content
+        other_host = requests.get(public_live.url.replace("127.0.0.1", "localhost") + path, timeout=10)
+        assert b"http://localhost:" in other_host.content and b"http://localhost:" not in first.content
+    assert len(asked) == 4  # (each path once per host)
+    assert requests.get(public_live.url + "/api/public/alerts/a-0123456789.cap", timeout=10).status_code == 404
