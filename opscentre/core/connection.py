@@ -18,6 +18,11 @@ from redis.sentinel import MasterNotFoundError, Sentinel
 
 from opscentre.core.errors import StoreUnavailable
 
+# What a read raises when Redis cannot be reached (connect refused, timeout, loading). Here, not
+# in core/errors.py: the CLI imports that before gevent patches the standard library, and redis
+# imports ssl.
+REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, StoreUnavailable, OSError)
+
 EMBEDDED_URL_FILE = "redis.url"
 PASSWORD_ENV = "OPSCENTRE_REDIS_PASSWORD"
 SENTINEL_PASSWORD_ENV = "OPSCENTRE_REDIS_SENTINEL_PASSWORD"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import redis
-
 
 class OpscentreError(Exception):
     """Base of every failure the project raises on purpose."""
@@ -51,7 +49,3 @@ class StoreUnavailable(OpscentreError):
 
     kind = "redis"
     retryable = True
-
-
-# What a read raises when Redis cannot be reached (connect refused, timeout, loading).
-REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, StoreUnavailable, OSError)

@@ -32,7 +32,8 @@ import orjson
 from redis import Redis
 
 from opscentre.core import keys, locks
-from opscentre.core.errors import REDIS_DOWN, StoreUnavailable
+from opscentre.core.connection import REDIS_DOWN
+from opscentre.core.errors import StoreUnavailable
 
 LOCK_S = 30
 WAIT_FOR_BUILD_S = 5.0  # a reader with nothing to serve waits this long for another's build

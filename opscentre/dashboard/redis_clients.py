@@ -12,7 +12,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from opscentre.core.connection import client_from_url, connect
-from opscentre.core.errors import REDIS_DOWN  # noqa: F401 (what the web processes catch; defined once in core)
+from opscentre.core.connection import REDIS_DOWN  # noqa: F401 (what the web processes catch; defined once in core)
 
 QUICK_TIMEOUT_S = 0.75
 
