@@ -52,7 +52,7 @@ def _list(args) -> int:
     if args.incident:
         found = [d for d in found if d.incident_id == args.incident]
     found.sort(key=lambda d: d.created_at)
-    rows = [d.model_dump(exclude={"payload", "idempotency_key"}, mode="json") for d in found]
+    rows = [d.model_dump(exclude={"payload", "idempotency_key", "counted"}, mode="json") for d in found]
     if args.json:
         sys.stdout.buffer.write(orjson.dumps(rows) + b"\n")
         return 0

@@ -69,6 +69,7 @@ def test_twelve_incidents_in_an_hour_text_ten_and_cancel_two_with_the_reason_but
     listed = opscentre("deliveries", "--json", env=clean_env(REDIS_URL=redis_server.url))
     shown = [d for d in orjson.loads(listed.stdout) if d["state"] == "cancelled"]
     assert len(shown) == 2 and all("rate limit" in d["last_error"] for d in shown)
+    assert not {"payload", "idempotency_key", "counted"} & set(shown[0])  # (no text, no internal bookkeeping)
 
     reading(store, zones[12], now + 12, kind="aqi", value=350.0)  # an emergency: exempt
     notifier.turn(block_ms=None)
