@@ -45,31 +45,26 @@ only p99 and compression are checked there.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import multiprocessing
 import os
 import re
-import signal
-import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
 from pathlib import Path
-from urllib.request import Request, urlopen
 
 import redis
 
+from opscentre.bench.http_load import LoadClients
+from opscentre.bench.web_process import EMPTY_ETAG, EMPTY_SERVER, WebProcess
+from opscentre.bench.web_process import get as _get
 from opscentre.core.settings import Settings
-from opscentre.processes.redis_server import RedisServer, die_with_parent, free_port
+from opscentre.processes.redis_server import RedisServer
 
 GOAL_SMALL_PER_S = 2000.0  # 304s and small JSON
 GOAL_ZONES_PER_S = 1000.0  # the full zones.geojson
 GOAL_P99_MS = 50.0
 PUBLIC_ALERTS = 4
-START_TIMEOUT_S = 90.0
-UNEXPECTED_KEPT = 3
 SERVER_WORKERS = 2  # processes/web.py serve()'s default, what `opscentre public` runs
 
 # name, path; each measured full (200) and with If-None-Match (304)
@@ -185,116 +180,6 @@ def _fire(client: redis.Redis, zone_id: str, zone_name: str, i: int, at: float) 
     AlertStore(client).apply(evaluation, {}, None, at, wall_now=at)
 
 
-# ---- the web process -------------------------------------------------------------------------
-
-
-class WebProcess:
-    """`opscentre public` as the Procfile runs it, in a subprocess (its own session, stopped
-    with the bench; SIGTERM'd if the bench dies)."""
-
-    def __init__(self, settings: Settings, redis_url: str, tmp: Path, command: list[str] | None = None,
-                 ready_path: str = ENDPOINTS[0][1], name: str = "web"):
-        self.command = command or [sys.executable, "-m", "opscentre", "public"]
-        self.ready_path = ready_path
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.log_path = tmp / f"{name}.log"
-        self.env = {**os.environ, "REDIS_URL": redis_url, "PORT": str(self.port), "OPSCENTRE_HOST": "127.0.0.1",
-                    "OPSCENTRE_DATA_DIR": str(tmp / "data"), "OPSCENTRE_LOG_LEVEL": "WARNING"}
-        if settings.source_path:
-            self.env["OPSCENTRE_CONFIG"] = str(settings.source_path)
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> WebProcess:
-        with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen(self.command, env=self.env,
-                                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                            preexec_fn=_own_group_dying_with_parent)
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{' '.join(self.command[-2:])} exited at start ({self.process.returncode}): "
-                                   f"{self._tail()}")
-            try:
-                if _get(self.base + self.ready_path)[0] == 200:
-                    return self
-            except OSError:
-                pass
-            time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"{' '.join(self.command[-2:])} did not answer within {START_TIMEOUT_S:g} s: {self._tail()}")
-
-    def cpu_s(self) -> float:
-        """CPU seconds used so far by gunicorn's master and workers."""
-        import psutil
-
-        try:
-            root = psutil.Process(self.process.pid)
-            total = 0.0
-            for p in [root, *root.children(recursive=True)]:
-                times = p.cpu_times()
-                total += times.user + times.system
-            return total
-        except psutil.Error:
-            return 0.0
-
-    def _tail(self) -> str:
-        lines = self.log_path.read_text(errors="replace").strip().splitlines() if self.log_path.exists() else []
-        return " / ".join(lines[-5:])
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            try:
-                os.killpg(self.process.pid, signal.SIGTERM)  # gunicorn and its workers
-            except ProcessLookupError:
-                pass
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-        self.process = None
-
-
-EMPTY_ETAG = '"empty"'
-
-
-def empty_app(environ, start_response):
-    """The ceiling: a WSGI app that does nothing, served by the same gunicorn set-up (serve())."""
-    if environ.get("HTTP_IF_NONE_MATCH") == EMPTY_ETAG:
-        start_response("304 Not Modified", [("ETag", EMPTY_ETAG)])
-        return [b""]
-    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", "2"), ("ETag", EMPTY_ETAG)])
-    return [b"{}"]
-
-
-def serve_empty() -> None:
-    """In its own process, gevent's patch applied first (as `opscentre public` does)."""
-    from opscentre.processes.web import port, serve
-
-    serve(lambda: empty_app, "127.0.0.1", port())
-
-
-EMPTY_SERVER = [sys.executable, "-c", "from gevent import monkey; monkey.patch_all(); "
-                "from opscentre.bench.public import serve_empty; serve_empty()"]
-
-
-def _own_group_dying_with_parent() -> None:
-    os.setpgid(0, 0)
-    die_with_parent()
-
-
-def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
-    """One plain GET (no decompression: urllib does none), 304 included."""
-    from urllib.error import HTTPError
-
-    try:
-        with urlopen(Request(url, headers=headers or {}), timeout=10) as response:
-            return response.status, {k.lower(): v for k, v in response.headers.items()}, response.read()
-    except HTTPError as exc:
-        return exc.code, {k.lower(): v for k, v in exc.headers.items()}, exc.read()
-
-
 # ---- the cases -------------------------------------------------------------------------------
 
 
@@ -382,111 +267,6 @@ def _closest(base: str, paths: list[str], size: int) -> tuple[str, int]:
         raise RuntimeError(f"none of {paths} answered 200")
     _, path, found = min(sized)
     return path, found
-
-
-# ---- the load ------------------------------------------------------------------------------
-
-
-class LoadClients:
-    """`n` spawned processes, each driving its share of the connections with aiohttp."""
-
-    def __init__(self, n: int):
-        ctx = multiprocessing.get_context("spawn")
-        self.tasks = [ctx.Queue() for _ in range(n)]
-        self.results = ctx.Queue()
-        self.processes = [ctx.Process(target=_client_main, args=(q, self.results), daemon=True) for q in self.tasks]
-
-    def __enter__(self) -> LoadClients:
-        for p in self.processes:
-            p.start()
-        for _ in self.processes:
-            self.results.get(timeout=60)  # each says it is ready (aiohttp imported)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        for q in self.tasks:
-            q.put(None)
-        for p in self.processes:
-            p.join(10)
-            if p.is_alive():
-                p.terminate()
-                p.join()
-
-    def run(self, url: str, headers: dict[str, str], connections: int, warmup: float, seconds: float,
-            expect: int) -> dict:
-        n = len(self.processes)
-        start = time.time() + 0.2  # every process starts at once
-        for i, q in enumerate(self.tasks):
-            q.put({"url": url, "headers": headers, "connections": connections // n + (i < connections % n),
-                   "start": start, "warmup": warmup, "seconds": seconds, "expect": expect})
-        merged: dict = {"latencies": [], "statuses": Counter(), "encodings": Counter(), "bytes": Counter(),
-                        "errors": Counter(), "cpu_s": 0.0, "unexpected": []}
-        for _ in range(n):
-            part = self.results.get(timeout=warmup + seconds + 60)
-            merged["latencies"].extend(part["latencies"])
-            merged["cpu_s"] += part["cpu_s"]
-            merged["unexpected"] = (merged["unexpected"] + part["unexpected"])[:UNEXPECTED_KEPT]
-            for key in ("statuses", "encodings", "bytes", "errors"):
-                merged[key].update(part[key])
-        return merged
-
-
-def _client_main(tasks, results) -> None:
-    import aiohttp  # noqa: F401  (imported before saying ready)
-
-    results.put("ready")
-    while (task := tasks.get()) is not None:
-        results.put(asyncio.run(_load(**task)))
-
-
-async def _load(url: str, headers: dict[str, str], connections: int, start: float, warmup: float,
-                seconds: float, expect: int) -> dict:
-    import aiohttp
-
-    begin, end = start + warmup, start + warmup + seconds
-    cpu_at_start = time.process_time()
-    latencies: list[float] = []
-    statuses: Counter = Counter()
-    encodings: Counter = Counter()
-    sizes: Counter = Counter()
-    errors: Counter = Counter()
-    unexpected: list[str] = []  # what the first few wrong answers and client errors were
-    clock = time.perf_counter
-    offset = time.time() - clock()  # wall time = perf_counter + offset (the window is in wall time)
-    begin_c, end_c = begin - offset, end - offset
-    connector = aiohttp.TCPConnector(limit=connections, force_close=False, enable_cleanup_closed=False)
-    timeout = aiohttp.ClientTimeout(total=30)
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout, auto_decompress=False,
-                                     skip_auto_headers=("Accept-Encoding", "User-Agent")) as session:
-        await asyncio.sleep(max(0.0, start - time.time()))
-
-        async def connection() -> None:
-            while True:
-                sent = clock()
-                if sent >= end_c:
-                    return
-                try:
-                    async with session.get(url, headers=headers) as response:
-                        body = await response.read()
-                        status, encoding = response.status, response.headers.get("Content-Encoding")
-                except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
-                    if sent >= begin_c:
-                        errors[type(exc).__name__] += 1
-                        if len(unexpected) < UNEXPECTED_KEPT:
-                            unexpected.append(f"{type(exc).__name__}: {exc}"[:300])
-                    continue
-                done = clock()
-                if status != expect and sent >= begin_c and len(unexpected) < UNEXPECTED_KEPT:
-                    unexpected.append(f"{status} {encoding or ''} {body[:200]!r}")
-                if sent >= begin_c and done <= end_c:
-                    latencies.append((done - sent) * 1000)
-                    statuses[status] += 1
-                    encodings[encoding or "identity"] += 1
-                    sizes[len(body)] += 1
-
-        await asyncio.gather(*(connection() for _ in range(connections)))
-    return {"latencies": latencies, "statuses": statuses, "encodings": encodings, "bytes": sizes,
-            "errors": errors, "cpu_s": time.process_time() - cpu_at_start, "unexpected": unexpected}
 
 
 # ---- figures -------------------------------------------------------------------------------
