@@ -95,3 +95,24 @@ def test_the_atom_index_and_cap_documents_are_replayed_per_host_they_link_to(pub
         assert b"http://localhost:" in other_host.content and b"http://localhost:" not in first.content
     assert len(asked) == 4  # (each path once per host)
     assert requests.get(public_live.url + "/api/public/alerts/a-0123456789.cap", timeout=10).status_code == 404
+
+
+def test_ogc_pages_are_replayed_by_query_host_and_accept_and_their_304s_too(public_live, store, rio_settings):
+    write_city(store, rio_settings)
+    asked = counting(public_live.app.fast_path)
+    base = public_live.url + "/api/public/ogc/collections/zones/items"
+    first = requests.get(base + "?limit=10", timeout=10)
+    again = requests.get(base + "?limit=10", timeout=10)
+    assert first.status_code == again.status_code == 200 and again.content == first.content
+    assert without_date(again) == without_date(first)
+    other = requests.get(base + "?limit=20", timeout=10)
+    assert len(other.json()["features"]) == 20  # another query: another page
+    for _ in range(2):
+        unchanged = requests.get(base + "?limit=10", headers={"If-None-Match": first.headers["ETag"]}, timeout=10)
+        assert unchanged.status_code == 304
+    refused = requests.get(base + "?limit=10", headers={"Accept": "text/html"}, timeout=10)
+    assert refused.status_code == 406  # the Accept header is part of what is kept
+    assert len(asked) == 4  # the page, another query, its first 304, the refusal
+    write_city(store, rio_settings, rain_mm=9.0, observed_at=time.time() + 1)
+    moved = requests.get(base + "?limit=10", headers={"If-None-Match": first.headers["ETag"]}, timeout=10)
+    assert moved.status_code == 200  # a new snapshot: the app answers again
