@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import pytest
 import redis
+from browser_pages import MAP_READY, launch, needs_chromium, watched
 from city_seed import RIO, LiveServer, write_city
 
 from opscentre.core.alert_store import AlertStore
@@ -20,21 +20,12 @@ from opscentre.dashboard.public_pages import ids as pids
 from opscentre.dashboard.server import create_public_wsgi_app
 from opscentre.layers import LAYERS
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--enable-unsafe-swiftshader",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
-MAP_READY = """() => {
-  const gd = document.querySelector('.js-plotly-plot');
-  return !!(gd && gd.data && gd.data.length && gd._fullLayout && gd._fullLayout.map
-            && document.querySelector('canvas.maplibregl-canvas'));
-}"""
 TRACES = """() => document.querySelector('.js-plotly-plot').data.map(t => ({
   type: t.type, name: t.name, visible: t.visible, locations: t.locations ? t.locations.length : null,
   z: t.z ? Array.from(t.z) : null, color: t.marker && Array.isArray(t.marker.color) ? t.marker.color : null,
   lat: t.lat ? t.lat.length : null}))"""
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's Chromium at /usr/bin/chromium "
-                                                             "(apt-get install -y chromium)")
+pytestmark = needs_chromium
 
 
 @pytest.fixture
@@ -42,7 +33,7 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        chromium = launch(playwright)
         yield chromium
         chromium.close()
 
@@ -50,23 +41,7 @@ def browser():
 @pytest.fixture
 def page(browser):
     context = browser.new_context(viewport={"width": 1440, "height": 900})
-    page = context.new_page()
-    page.offsite_requests = []
-
-    def only_loopback(route):
-        if route.request.url.startswith(("http://127.0.0.1", "data:", "blob:")):
-            route.continue_()
-        else:
-            page.offsite_requests.append(route.request.url)
-            route.abort()
-
-    page.route("**/*", only_loopback)
-    page.errors = []
-    page.on("pageerror", lambda error: page.errors.append(str(error)))
-    page.csp_violations = []  # the pages run under a Content-Security-Policy: nothing may be refused
-    page.on("console", lambda message: "Content Security Policy" in message.text
-            and page.csp_violations.append(message.text))
-    yield page
+    yield watched(context.new_page())  # the pages run under a Content-Security-Policy: nothing may be refused
     context.close()
 
 

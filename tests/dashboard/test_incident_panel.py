@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import random
 import time
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import pytest
+from browser_pages import launch, needs_chromium, watched
 from dash import no_update
 
 from opscentre.core import keys
@@ -20,9 +19,6 @@ from opscentre.core.notify.delivery_store import DeliveryStore
 from opscentre.dashboard import ids
 from opscentre.dashboard.components import incident_panel as ip
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--enable-unsafe-swiftshader",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
 RIO_TZ = ZoneInfo("America/Sao_Paulo")
 NOW = 1_765_110_000.0  # 7 Dec 2025 12:20 UTC, 09:20 in Rio
 
@@ -99,7 +95,7 @@ def test_the_tick_sends_nothing_until_what_the_panel_shows_changes(redis_client,
     assert panel.tick(digest) == (no_update, no_update)
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's Chromium at /usr/bin/chromium")
+@needs_chromium
 def test_operator_sees_each_incidents_messages_by_channel_update_live(live, redis_client, rio_settings, operator):
     from playwright.sync_api import sync_playwright
 
@@ -112,20 +108,8 @@ def test_operator_sees_each_incidents_messages_by_channel_update_live(live, redi
     sms, hook = messages("i-storm", "sms", 4, now), messages("i-storm", "webhook", 3, now)
     store.add([*sms, *hook])
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        page = browser.new_page(viewport={"width": 1440, "height": 900})
-        offsite, errors, csp = [], [], []
-
-        def only_loopback(route):
-            if route.request.url.startswith(("http://127.0.0.1", "data:", "blob:")):
-                route.continue_()
-            else:
-                offsite.append(route.request.url)
-                route.abort()
-
-        page.route("**/*", only_loopback)
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.on("console", lambda m: "Content Security Policy" in m.text and csp.append(m.text))
+        browser = launch(playwright)
+        page = watched(browser.new_page(viewport={"width": 1440, "height": 900}))
         page.goto(f"{live.url}/")
         page.fill("#username", operator[0])
         page.fill("#password", operator[1])
@@ -145,5 +129,6 @@ def test_operator_sees_each_incidents_messages_by_channel_update_live(live, redi
         assert storm.locator(".incident-messages").all_inner_texts() == [
             "SMS 4 · 2 delivered · 1 waiting · 1 failed", "webhook 3 · 3 delivered"]
         page.screenshot(path="/tmp/incident-panel.png")
+        found = page.offsite_requests, page.errors, page.csp_violations
         browser.close()
-    assert offsite == [] and errors == [] and csp == []
+    assert found == ([], [], [])

@@ -7,28 +7,19 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from browser_pages import MAP_READY, launch, needs_chromium, watched
 from city_seed import alert_record, write_city
 
 from opscentre.core.alert_store import AlertStore
 from opscentre.dashboard.public_pages import ids as pids
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--enable-unsafe-swiftshader",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
 PHONE = {"width": 390, "height": 844}
-MAP_READY = """() => {
-  const gd = document.querySelector('.js-plotly-plot');
-  return !!(gd && gd.data && gd.data.length && gd._fullLayout && gd._fullLayout.map
-            && document.querySelector('canvas.maplibregl-canvas'));
-}"""
 COPACABANA, JARDIM_BOTANICO = "024", "028"
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's Chromium at /usr/bin/chromium "
-                                                             "(apt-get install -y chromium)")
+pytestmark = needs_chromium
 
 
 @pytest.fixture
@@ -36,24 +27,12 @@ def phone():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        browser = launch(playwright)
         # a phone whose own clock is in Tokyo: the page must still show Rio's time
         context = browser.new_context(viewport=PHONE, device_scale_factor=1, is_mobile=True, has_touch=True,
                                       timezone_id="Asia/Tokyo")
-        page = context.new_page()
-        page.offsite_requests, page.errors, page.csp_violations, page.dialogs = [], [], [], []
-
-        def only_loopback(route):
-            if route.request.url.startswith(("http://127.0.0.1", "data:", "blob:")):
-                route.continue_()
-            else:
-                page.offsite_requests.append(route.request.url)
-                route.abort()
-
-        page.route("**/*", only_loopback)
-        page.on("pageerror", lambda error: page.errors.append(str(error)))
-        page.on("console", lambda message: "Content Security Policy" in message.text
-                and page.csp_violations.append(message.text))
+        page = watched(context.new_page())
+        page.dialogs = []
         page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.dismiss()))
         yield page
         context.close()
