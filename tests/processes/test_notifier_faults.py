@@ -33,9 +33,6 @@ RIO_DIR = Path(__file__).resolve().parents[2] / "opscentre" / "cities" / "rio"
 @pytest.fixture
 def gateway():
     g = Gateway()
-    # a listen backlog for the notifiers' hundreds of concurrent connections (socketserver's is 5:
-    # the connections past it are reset, sends that may have left, resolved only by recovery)
-    g.server.socket.listen(1024)
     yield g
     g.close()
 

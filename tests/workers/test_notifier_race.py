@@ -45,9 +45,6 @@ def planned(redis_client, n: int) -> list[dl.Delivery]:
 @pytest.fixture
 def gateway():
     g = Gateway()
-    # a listen backlog for two notifiers' hundreds of concurrent connections (socketserver's is 5:
-    # the connections past it are reset, sends that may have left, left for recovery to resolve)
-    g.server.socket.listen(1024)
     yield g
     g.close()
 

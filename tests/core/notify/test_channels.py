@@ -42,6 +42,13 @@ PHONE = "+5521987654321"
 
 # ---- a Twilio-compatible gateway -------------------------------------------------------------
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # a listen backlog for notifiers' hundreds of concurrent connections (socketserver's is 5: the
+    # connections past it are reset — sends that may have left, resolved only by recovery)
+    request_queue_size = 1024
+
+
 class Gateway:
     """Answers `POST /2010-04-01/Accounts/{sid}/Messages.json` like Twilio (the fixture's shape),
     or as `mode` says: ok, 500, 429, html, garbage, hang (no answer), accept-hang (takes the
@@ -69,8 +76,7 @@ class Gateway:
             def do_GET(self):
                 gateway._get(self)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = _Server(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
 
@@ -324,8 +330,7 @@ class Receiver:
                     self.send_header(name, value)
                 self.end_headers()
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = _Server(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/opscentre?token=s3cret"
         threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
 
