@@ -114,7 +114,7 @@ class PublicLayers:
                  clock: Callable[[], float] = time.time, recheck_s: float = 0.0):
         self.read_model = public_read_model(settings, store, settings_simulated, clock, recheck_s)
         self._rendered: dict[str, RenderedLayer] = {}
-        self._city_status: tuple[Snapshot, CityStatus] | None = None
+        self._status_parsed: tuple[Snapshot, dict[str, Any], CityStatus] | None = None
         self.alerts: Any = None  # the CAP and Atom documents (dashboard/open_data_api.AlertDocuments), when served
 
     def public_ids(self) -> list[str]:
@@ -138,14 +138,18 @@ class PublicLayers:
     def status(self) -> Snapshot:
         return self.read_model.get("status", "status")
 
-    def city_status(self, _now: float | None = None) -> CityStatus:
-        """status.json's snapshot as the live map reads a status (the public page's map)."""
+    def status_document(self) -> tuple[Snapshot, dict[str, Any], CityStatus]:
+        """status.json's snapshot, parsed once per snapshot, and as the live map reads a status."""
         snapshot = self.status()
-        if self._city_status is None or self._city_status[0] is not snapshot:
+        if self._status_parsed is None or self._status_parsed[0] is not snapshot:
             doc = orjson.loads(snapshot.body)
-            self._city_status = (snapshot, CityStatus(
+            self._status_parsed = (snapshot, doc, CityStatus(
                 version=snapshot.version, stage={"level": doc["stage"], "name": doc["stage_name"],
                                                  "since": doc.get("stage_since")},
                 feeds=doc.get("feeds") or {}, alerts=doc["active_alerts"], updated_at=snapshot.meta.get("updated_at"),
                 simulated=bool(doc.get("simulated"))))
-        return self._city_status[1]
+        return self._status_parsed
+
+    def city_status(self, _now: float | None = None) -> CityStatus:
+        """status.json's snapshot as the live map reads a status (the public page's map)."""
+        return self.status_document()[2]

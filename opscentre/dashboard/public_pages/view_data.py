@@ -8,10 +8,7 @@ recipients) with the hazard each speaks of, and the time of the last stored poll
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
-
-import orjson
 
 from opscentre.core.notify.messages import topic_of
 from opscentre.core.settings import Settings
@@ -26,10 +23,9 @@ def public_view_data(documents: PublicLayers, settings: Settings, simulated: boo
     updated_at, simulated, stale, as_of}, from status.json's snapshot in the read model (served as
     last built while Redis is down: `stale`, built `as_of`); {reachable: False} with none to show."""
     try:
-        snapshot = documents.status()
+        snapshot, status, _city = documents.status_document()
     except REDIS_DOWN:
         return {"reachable": False, "simulated": simulated}
-    status = _parsed(snapshot.etag, snapshot.body)
     rules = {rule.id: rule for rule in settings.rules}
     alerts = []
     for alert in status["active_alerts"]:  # already the public projection: firing, labelled public
@@ -39,9 +35,3 @@ def public_view_data(documents: PublicLayers, settings: Settings, simulated: boo
     return {"reachable": True, "stage_level": int(status.get("stage") or 1), "alerts": alerts,
             "updated_at": snapshot.meta.get("updated_at"), "simulated": bool(status.get("simulated")),
             "stale": snapshot.stale, "as_of": snapshot.built_at}
-
-
-@lru_cache(maxsize=4)
-def _parsed(etag: str, body: bytes) -> dict[str, Any]:
-    """status.json parsed once per version, however many visitors' ticks ask (never changed)."""
-    return orjson.loads(body)
