@@ -167,9 +167,9 @@ def cmd_up(args) -> int:
 
 def cmd_web(args, public_only: bool = False) -> int:
     from opscentre.core.connection import connect, redis_url
+    from opscentre.core.read_model import public_recheck_s
     from opscentre.processes.web import check_port_free, host, port, secret_key, serve
 
-    from opscentre.dashboard.public_server import public_recheck_s
     from opscentre.dashboard.security import WebSecurity
 
     settings = _settings(args, check_feeds=False)  # (a web process runs no feed: their clients stay out)

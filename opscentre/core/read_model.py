@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import os
 import secrets
 import threading
 import time
@@ -33,7 +34,7 @@ from redis import Redis
 
 from opscentre.core import keys, locks
 from opscentre.core.connection import REDIS_DOWN
-from opscentre.core.errors import StoreUnavailable
+from opscentre.core.errors import ConfigError, StoreUnavailable
 
 LOCK_S = 30
 WAIT_FOR_BUILD_S = 5.0  # a reader with nothing to serve waits this long for another's build
@@ -198,3 +199,15 @@ def _snapshot(group: str, name: str, version: int, epoch: bytes, built_at: float
 
 def _stale(snapshot: Snapshot) -> Snapshot:
     return snapshot if snapshot.stale else Snapshot(**{**snapshot.__dict__, "stale": True})
+
+
+RECHECK_MS_DEFAULT = 100
+
+
+def public_recheck_s(env=os.environ) -> float:
+    """OPSCENTRE_PUBLIC_RECHECK_MS: how long a web process serves the public documents it holds
+    before asking Redis again whether the data moved (default 100 ms; 0: on every request)."""
+    raw = (env.get("OPSCENTRE_PUBLIC_RECHECK_MS") or str(RECHECK_MS_DEFAULT)).strip()
+    if not raw.isdigit() or int(raw) > 5000:
+        raise ConfigError([f"OPSCENTRE_PUBLIC_RECHECK_MS: whole milliseconds from 0 to 5000, not {raw[:20]!r}"])
+    return int(raw) / 1000

@@ -13,8 +13,8 @@ from dash import Dash
 from flask import Flask, redirect
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
-from opscentre.core.errors import ConfigError
 from opscentre.core.notify.channels.sms import SmsSettings
+from opscentre.core.read_model import public_recheck_s
 from opscentre.core.settings import Settings
 from opscentre.core.store import Store
 from opscentre.dashboard.api import public_api_blueprint
@@ -60,18 +60,6 @@ def set_up_before_serving(app: Dash) -> None:
     """
     with app.server.test_request_context("/"):
         app._setup_server()
-
-
-RECHECK_MS_DEFAULT = 100
-
-
-def public_recheck_s(env=os.environ) -> float:
-    """OPSCENTRE_PUBLIC_RECHECK_MS: how long a web process serves the public documents it holds
-    before asking Redis again whether the data moved (default 100 ms; 0: on every request)."""
-    raw = (env.get("OPSCENTRE_PUBLIC_RECHECK_MS") or str(RECHECK_MS_DEFAULT)).strip()
-    if not raw.isdigit() or int(raw) > 5000:
-        raise ConfigError([f"OPSCENTRE_PUBLIC_RECHECK_MS: whole milliseconds from 0 to 5000, not {raw[:20]!r}"])
-    return int(raw) / 1000
 
 
 def public_parts(server: Flask, settings: Settings, store: Store, simulated: bool) -> PublicLayers:

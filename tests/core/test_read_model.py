@@ -125,7 +125,7 @@ def test_a_held_snapshot_is_served_without_asking_redis_for_the_recheck_pause(re
 
 
 def test_the_public_recheck_pause_comes_from_the_environment_and_refuses_nonsense():
-    from opscentre.dashboard.public_server import public_recheck_s
+    from opscentre.core.read_model import public_recheck_s
 
     assert public_recheck_s({}) == 0.1 and public_recheck_s({"OPSCENTRE_PUBLIC_RECHECK_MS": "0"}) == 0
     for bad in ("-1", "1.5", "lots", "60000"):
