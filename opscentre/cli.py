@@ -261,10 +261,11 @@ def cmd_ingest(args) -> int:
 
 
 def cmd_state(args) -> int:
-    from opscentre.core.state import snapshot
+    from opscentre.core.operator_documents import current_state, operator_read_model
 
     settings = _settings(args)
-    state = snapshot(_store(), time.time())
+    store = _store()
+    state = current_state(operator_read_model(store), store)  # (the read model's snapshot: built once per version)
     if args.json:
         sys.stdout.buffer.write(orjson.dumps(state) + b"\n")
         return 0

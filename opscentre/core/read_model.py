@@ -9,6 +9,11 @@ once however many web processes serve it; a reader that finds the lock taken ser
 stored snapshot meanwhile. Each process keeps what it served; a request then costs one GET of
 the version, and nothing else when the version has not moved (a 304 rebuilds nothing).
 
+A group may also `watch` streams: what it shows moves with them too (the operator documents
+show acknowledgements and silences, which are not data: every one is an entry of the audit
+stream). The last entry id of each is then read with the version, in the same round trip, and a
+snapshot built before a new entry is rebuilt.
+
 While Redis is unreachable, each process goes on serving the last snapshot it holds (`stale`,
 with `built_at` to say "as of HH:MM"), trying Redis again at most every RETRY_S; with no snapshot
 at all it raises, and the caller answers 503.
@@ -63,6 +68,7 @@ class Snapshot:
     etag: str  # of the content: the same document at two versions keeps its ETag
     meta: Mapping[str, Any]
     stale: bool = False  # served from memory while Redis is unreachable
+    stamp: bytes = b""  # the last entry ids of the streams its group watches, when it was built
 
 
 Builder = Callable[[], Mapping[str, Document]]
@@ -77,13 +83,16 @@ class ReadModel:
     building every document of the group from the store as it is now."""
 
     def __init__(self, redis: Redis, builders: Mapping[str, Builder], clock: Callable[[], float] = time.time,
-                 max_age_s: Mapping[str, float] | None = None, recheck_s: float = 0.0):
+                 max_age_s: Mapping[str, float] | None = None, recheck_s: float = 0.0,
+                 watch: Mapping[str, tuple[str, ...]] | None = None):
         """max_age_s: group -> rebuild it when older than this even if the data has not moved
         (what it shows also depends on the time: a feed goes stale without a new poll).
         recheck_s: serve a held snapshot this long without asking Redis whether the data moved
-        (0: ask on every call) — under a burst of requests, most cost nothing."""
+        (0: ask on every call) — under a burst of requests, most cost nothing.
+        watch: group -> streams whose every new entry also makes its snapshot out of date."""
         self.redis, self.builders, self.clock = redis, dict(builders), clock
         self.max_age_s, self.recheck_s = dict(max_age_s or {}), recheck_s
+        self.watch = {group: tuple(streams) for group, streams in (watch or {}).items() if streams}
         self._held: dict[tuple[str, str], Snapshot] = {}
         self._checked_at: dict[tuple[str, str], float] = {}
         self._building = threading.Lock()
@@ -112,7 +121,7 @@ class ReadModel:
         return snapshot
 
     def _current(self, group: str, name: str, held: Snapshot | None) -> Snapshot:
-        version, epoch = self._version()
+        version, epoch = self._version(group)
         if self._current_enough(held, group, version, epoch):
             return held
         stored = self._stored(group, name)
@@ -129,7 +138,7 @@ class ReadModel:
                 stored = self._stored(group, name)  # (built by another while this one waited for the lock?)
                 if self._current_enough(stored, group, version, epoch):
                     return stored
-                version, epoch = self._version()  # (what is read next is at least this)
+                version, epoch = self._version(group)  # (what is read next is at least this)
                 documents = self.builders[group]()
                 built_at = self._store(group, version, epoch, documents)
             finally:
@@ -140,20 +149,31 @@ class ReadModel:
         return _snapshot(group, name, version, epoch, built_at, documents[name])
 
     def _current_enough(self, snapshot: Snapshot | None, group: str, version: int, epoch: bytes) -> bool:
-        if snapshot is None or snapshot.epoch != epoch or snapshot.version < version:
+        """`epoch` is the Redis epoch, followed by the group's stamp when it watches streams."""
+        if snapshot is None or snapshot.epoch + snapshot.stamp != epoch or snapshot.version < version:
             return False
         return self.clock() - snapshot.built_at < self.max_age_s.get(group, float("inf"))
 
-    def _version(self) -> tuple[int, bytes]:
-        version, epoch = self.redis.mget([keys.VERSION, keys.EPOCH])
+    def _version(self, group: str = "") -> tuple[int, bytes]:
+        """(store version, epoch + the group's stamp): one round trip."""
+        streams = self.watch.get(group, ())
+        if streams:
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.mget([keys.VERSION, keys.EPOCH])
+            for stream in streams:
+                pipe.xrevrange(stream, count=1)
+            (version, epoch), *lasts = pipe.execute()
+        else:
+            (version, epoch), lasts = self.redis.mget([keys.VERSION, keys.EPOCH]), []
         if epoch is None:
             self.redis.set(keys.EPOCH, secrets.token_hex(8), nx=True)
             epoch = self.redis.get(keys.EPOCH) or b""
-        return int(version or 0), epoch
+        return int(version or 0), epoch + _stamp(lasts)
 
     def _stored(self, group: str, name: str) -> Snapshot | None:
-        version, epoch, built_at, body, gzipped, meta = self.redis.hmget(
-            keys.snapshot(group), ["version", "epoch", "built_at", f"{name}:body", f"{name}:gz", f"{name}:meta"])
+        version, epoch, stamp, built_at, body, gzipped, meta = self.redis.hmget(
+            keys.snapshot(group),
+            ["version", "epoch", "stamp", "built_at", f"{name}:body", f"{name}:gz", f"{name}:meta"])
         if version is None:
             return None
         if body is None:
@@ -161,11 +181,13 @@ class ReadModel:
         info = orjson.loads(meta)
         return Snapshot(group=group, name=name, version=int(version), epoch=epoch or b"", built_at=float(built_at),
                         body=body,
-                        gzipped=gzipped, media_type=info["media_type"], etag=info["etag"], meta=info["meta"])
+                        gzipped=gzipped, media_type=info["media_type"], etag=info["etag"], meta=info["meta"],
+                        stamp=stamp or b"")
 
     def _store(self, group: str, version: int, epoch: bytes, documents: Mapping[str, Document]) -> float:
         built_at = self.clock()
-        fields: dict[str, Any] = {"version": version, "epoch": epoch, "built_at": repr(built_at)}
+        epoch, stamp = _split(epoch)
+        fields: dict[str, Any] = {"version": version, "epoch": epoch, "stamp": stamp, "built_at": repr(built_at)}
         for name, doc in documents.items():
             fields[f"{name}:body"] = doc.body
             fields[f"{name}:gz"] = gzip.compress(doc.body, compresslevel=6, mtime=0)
@@ -192,9 +214,22 @@ class ReadModel:
 
 
 def _snapshot(group: str, name: str, version: int, epoch: bytes, built_at: float, doc: Document) -> Snapshot:
+    epoch, stamp = _split(epoch)
     return Snapshot(group=group, name=name, version=version, epoch=epoch, built_at=built_at, body=doc.body,
                     gzipped=gzip.compress(doc.body, compresslevel=6, mtime=0), media_type=doc.media_type,
-                    etag=_etag(doc.body), meta=dict(doc.meta))
+                    etag=_etag(doc.body), meta=dict(doc.meta), stamp=stamp)
+
+
+def _stamp(lasts: list) -> bytes:
+    """'|' and the last entry id of each watched stream ('-' for an empty one): b"" for none."""
+    if not lasts:
+        return b""
+    return b"|" + b",".join(last[0][0] if last else b"-" for last in lasts)
+
+
+def _split(epoch_and_stamp: bytes) -> tuple[bytes, bytes]:
+    epoch, bar, stamp = epoch_and_stamp.partition(b"|")
+    return epoch, bar + stamp
 
 
 def _stale(snapshot: Snapshot) -> Snapshot:

@@ -1,4 +1,4 @@
-"""One read-only snapshot of the city: what `opscentre state --json` and status.json show."""
+"""One read-only snapshot of the city: what `opscentre state --json` shows."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from opscentre.core.alerting.stage import STAGE_NAMES
 from opscentre.core.feed_health import public_view
 from opscentre.core.models import KINDS
 from opscentre.core.store import Store
-
 
 
 def iso_utc(ts: float | None) -> str | None:
@@ -91,7 +90,13 @@ def feeds(store: Store, now: float) -> dict[str, dict[str, Any]]:
 
 def snapshot(store: Store, now: float) -> dict[str, Any]:
     """`simulated` is read from the data (the feeds that stored it), not from a config file:
-    the CLI may be run with a different config than the one the centre runs."""
+    the CLI may be run with a different config than the one the centre runs. (`opscentre state`
+    prints the read model's copy of `city_state`: core/operator_documents.py.)"""
+    return {**city_state(store, now), "notifications": notifications(store)}
+
+
+def city_state(store: Store, now: float) -> dict[str, Any]:
+    """The snapshot but for the delivery counts (which move with the notifier, not the city)."""
     feed_views = feeds(store, now)
     return {
         "simulated": any(f["simulated"] for f in feed_views.values()),
@@ -103,7 +108,6 @@ def snapshot(store: Store, now: float) -> dict[str, Any]:
         "incidents": incidents(store),
         "stage": stage(store),
         "feeds": feed_views,
-        "notifications": notifications(store),
     }
 
 
