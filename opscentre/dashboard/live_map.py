@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 from dash import Dash, Input, Output, State, dcc, html, no_update
 
+from opscentre.core.operator_documents import operator_read_model
 from opscentre.core.settings import Settings
 from opscentre.core.store import Store
 from opscentre.dashboard import ids
@@ -29,7 +30,13 @@ from opscentre.dashboard.components.banner import attribution, simulated_banner
 from opscentre.dashboard.components.legend import legend
 from opscentre.dashboard.city_reading import empty_city_data, read_city_data, read_status
 from opscentre.dashboard.components.map_figure import build_figure, digests, figure_patch, layer_traces, trace_index
-from opscentre.dashboard.components.status_bar import alerts_panel, status_bar, status_model, unreachable_model
+from opscentre.dashboard.components.status_bar import (
+    OperatorStatus,
+    alerts_panel,
+    status_bar,
+    status_model,
+    unreachable_model,
+)
 from opscentre.dashboard.redis_clients import REDIS_DOWN
 
 TICK_MS = 2000
@@ -44,9 +51,11 @@ class LiveMap:
     layer_ids: list[str]
     clock: Callable[[], float] = field(default=time.time)
     operator_view: bool = False  # the console shows every open alert; the public page only public ones
-    # where the status comes from (now -> CityStatus): read from the store, or the public read model
+    # where the status comes from (now -> CityStatus): a read model's (the console's, by default,
+    # with operator_view: core/operator_documents.py), or read from the store
     status_source: Callable[[float], Any] | None = None
     _built: tuple | None = field(default=None, init=False, repr=False)  # (key, traces, digests)
+    _model: tuple | None = field(default=None, init=False, repr=False)  # (status, its status bar model)
     _build_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     @cached_property
@@ -55,10 +64,22 @@ class LiveMap:
         draws the same number of traces (so the server never trusts a browser's idea of it)."""
         return trace_index(layer_traces(empty_city_data(self.settings), self.layer_ids))
 
+    def __post_init__(self):
+        if self.status_source is None and self.operator_view:
+            self.status_source = OperatorStatus(operator_read_model(
+                self.store, self.settings.zones.name_by_id, self.simulated, clock=lambda: self.clock()))
+
     def _status(self, now: float):
         if self.status_source is not None:
             return self.status_source(now)
         return read_status(self.store, self.simulated, self.settings.zones.name_by_id, now, self.operator_view)
+
+    def _status_model(self, status) -> dict[str, Any]:
+        """The status bar's model, made once per status read (a read model's: once per snapshot)."""
+        held = self._model
+        if held is None or held[0] is not status:
+            held = self._model = (status, status_model(status, self.settings.tz))
+        return held[1]
 
     def _traces(self, status) -> tuple[dict[str, list[dict[str, Any]]], dict[str, str]]:
         """The layers' traces and their digests for this status's data version and stale feeds,
@@ -79,7 +100,7 @@ class LiveMap:
         try:
             status = self._status(self.clock())
             traces, traces_digests = self._traces(status)
-            model, version, stale = status_model(status, self.settings.tz), status.version, stale_feeds(status)
+            model, version, stale = self._status_model(status), status.version, stale_feeds(status)
         except REDIS_DOWN:
             traces = layer_traces(empty_city_data(self.settings), self.layer_ids)
             model, version, stale, traces_digests = unreachable_model(), None, frozenset(), digests(traces)
@@ -111,7 +132,7 @@ class LiveMap:
         figure, version, stale = no_update, held.get("version"), held.get("stale") or []
         try:
             status = self._status(self.clock())
-            model = status_model(status, self.settings.tz)
+            model = self._status_model(status)
             # A feed going stale changes no data (no version bump) but greys its layers.
             if status.version != version or sorted(stale_feeds(status)) != stale:
                 traces, current = self._traces(status)

@@ -9,14 +9,39 @@ from __future__ import annotations
 from datetime import tzinfo
 from typing import Any
 
+import orjson
 from dash import html
 
+from opscentre.core.errors import StoreUnavailable
+from opscentre.core.read_model import ReadModel, Snapshot
 from opscentre.dashboard.city_reading import CityStatus
 from opscentre.layers.base import local_label
 from opscentre.layers.stages import stage_colour
 
 HEALTHY = {"ok"}
 UNREACHABLE = "Redis unreachable — reconnecting"
+
+
+class OperatorStatus:
+    """The console's status: the read model's `operator/status` document (core/operator_documents.py),
+    built once per store version for every console, parsed here once per snapshot. A snapshot
+    served stale while Redis is away is not shown: the console says Redis is unreachable."""
+
+    def __init__(self, read_model: ReadModel):
+        self.read_model = read_model
+        self._parsed: tuple[Snapshot, CityStatus] | None = None
+
+    def __call__(self, _now: float | None = None) -> CityStatus:
+        snapshot = self.read_model.get("operator", "status")
+        if snapshot.stale:
+            raise StoreUnavailable("Redis unreachable: the console shows no stale status")
+        parsed = self._parsed
+        if parsed is None or parsed[0] is not snapshot:
+            doc = orjson.loads(snapshot.body)
+            parsed = self._parsed = (snapshot, CityStatus(
+                version=snapshot.version, stage=doc["stage"], feeds=doc["feeds"], alerts=doc["alerts"],
+                updated_at=doc["updated_at"], simulated=doc["simulated"], incidents=doc["incidents"]))
+        return parsed[1]
 
 
 def status_model(status: CityStatus, tz: tzinfo) -> dict[str, Any]:
