@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 from flask import Blueprint, Response, request
-from werkzeug.exceptions import RequestedRangeNotSatisfiable
+from werkzeug.exceptions import MethodNotAllowed, RequestedRangeNotSatisfiable
 
 from opscentre.core.settings import Settings
 from opscentre.core.state import iso_utc
@@ -105,9 +105,27 @@ def public_api_blueprint(settings: Settings, store: Store, settings_simulated: b
         return _cached_answer(rendered.body, "application/geo+json", rendered.updated_at, etag=rendered.etag,
                               ranges=True, gzipped=rendered.gzipped)
 
+    @blueprint.app_errorhandler(MethodNotAllowed)  # (routing fails before any blueprint's handler is known)
+    def method_not_allowed(error: MethodNotAllowed):
+        return _method_not_allowed(error)
+
     @blueprint.route("/", defaults={"rest": ""})
     @blueprint.route("/<path:rest>")
     def unknown(rest: str):
         return _error(404, "no such public resource", resources=["status.json", "layers/{layer}.geojson", "ogc/"])
 
     return blueprint
+
+
+def _method_not_allowed(error: MethodNotAllowed):
+    """A POST, PUT, DELETE... to any public URL: read-only, said in JSON like every public refusal,
+    with the methods it takes in Allow (elsewhere, the app's own 405 page)."""
+    if not request.path.startswith("/api/public/"):
+        return error
+    allowed = sorted(error.valid_methods or ["GET", "HEAD", "OPTIONS"])
+    extra: dict[str, Any] = {"allowed": allowed}
+    if request.path.startswith("/api/public/ogc/"):
+        extra.update(code="MethodNotAllowed", description="the OGC API here is read-only")
+    response = _error(405, f"method {request.method[:20]} not allowed: the public API is read-only", **extra)
+    response.headers["Allow"] = ", ".join(allowed)
+    return response

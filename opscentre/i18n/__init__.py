@@ -2,7 +2,8 @@
 
 Strings are written in English (the source language) and marked where they are used:
 `t = translator(lang)`, then `t.gettext("Updated at {time}").format(time=...)` or
-`t.ngettext("{n} alert", "{n} alerts", n).format(n=n)`; words chosen at run time (stage names,
+`t.ngettext("{n} alert", "{n} alerts", n).format(n=n)`, `t.pgettext("rain", "Heavy")` for a short
+word whose translation depends on where it is used; words chosen at run time (stage names,
 severities, legend labels) are listed once with `N_()` so extraction finds them
 (opscentre/i18n/vocabulary.py). Placeholders are `str.format` fields: `{name}`, the same in
 msgid and msgstr (tests/i18n checks it).
@@ -33,7 +34,7 @@ import io
 import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -45,6 +46,7 @@ SOURCE_LANGUAGE = "en"
 LANGUAGES: dict[str, str] = {"pt-BR": "pt_BR", "en": "en", "da": "da"}
 LANGUAGE_NAMES = {"pt-BR": "Português", "en": "English", "da": "Dansk"}  # each in its own language
 
+K = TypeVar("K")
 _cache: dict[str, Translator] = {}
 _lock = threading.Lock()
 
@@ -94,6 +96,10 @@ class Translator:
     def ngettext(self, singular: str, plural: str, n: int) -> str:
         return self._translations.ngettext(singular, plural, n)
 
+    def pgettext(self, context: str, message: str) -> str:
+        """A short word that may mean another thing elsewhere ("heavy" rain / traffic): `msgctxt`."""
+        return self._translations.pgettext(context, message)
+
 
 def translator(lang: str | None) -> Translator:
     """The translator of a language tag (unknown tags: the source language)."""
@@ -108,6 +114,12 @@ def translator(lang: str | None) -> Translator:
                                 else _gettext.NullTranslations())
                 found = _cache[lang] = Translator(lang, translations)
     return found
+
+
+def translated(texts: Mapping[K, str], lang: str | None) -> dict[K, str]:
+    """A table of English texts (marked with N_) in a language: {key: translation}."""
+    t = translator(lang)
+    return {key: t.gettext(text) for key, text in texts.items()}
 
 
 def lang_for(args: Mapping[str, Any] | None, default: str) -> str:

@@ -16,6 +16,7 @@ from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
+from opscentre.i18n import N_, translator
 from opscentre.open_data.cap import (
     CAP_MEDIA_TYPE,
     CAP_NS,
@@ -31,13 +32,9 @@ ATOM_PATH = "api/public/alerts.atom"
 ATOM_MEDIA_TYPE = "application/atom+xml"
 _NS = {"cap": CAP_NS}
 
-# Every human-readable string this module adds, per language
-TEXT: dict[str, dict[str, str]] = {
-    "pt-BR": {"title": "Alertas públicos — {city}",
-              "subtitle": "Alertas do Centro de Operações em CAP 1.2 (um documento por alerta)."},
-    "en": {"title": "Public alerts — {city}",
-           "subtitle": "The operations centre's alerts as CAP 1.2 (one document per alert)."},
-}
+# Every human-readable string this module adds (English; each language's wording is the catalogue's)
+TITLE = N_("Public alerts — {city}")
+SUBTITLE = N_("The operations centre's alerts as CAP 1.2 (one document per alert).")
 
 
 def atom_feed(items: list[PublicAlert], pub: Publisher, as_of: float, lang: str = LANGUAGES[0]) -> bytes:
@@ -47,8 +44,9 @@ def atom_feed(items: list[PublicAlert], pub: Publisher, as_of: float, lang: str 
     base = (pub.base_url or "/").rstrip("/") + "/"
     feed = FeedGenerator()
     feed.id(base + ATOM_PATH)
-    feed.title(TEXT[lang]["title"].format(city=pub.city))
-    feed.subtitle(TEXT[lang]["subtitle"])
+    t = translator(lang)
+    feed.title(t.gettext(TITLE).format(city=pub.city))
+    feed.subtitle(t.gettext(SUBTITLE))
     feed.author({"name": pub.city, "uri": base + "public/"})
     feed.link(href=base + ATOM_PATH, rel="self", type=ATOM_MEDIA_TYPE)
     feed.link(href=base + "public/", rel="alternate", type="text/html")

@@ -7,7 +7,8 @@ chain ("a-1f2e3d4c5b.2") and its `sent` the time of the transition it tells, so 
 transition always gives the same message. `status` is Exercise while any of the city's data is
 simulated, Actual only for real feeds. Each message carries one <info> per language (pt-BR, en)
 with the same facts, worded from the SMS vocabulary (core/notify/messages.py) and Defesa Civil's
-advice (core/notify/advice.py); its areas are the alert's bairros (polygons and codes).
+advice (core/notify/advice.py), every word from the one translation catalogue (opscentre/i18n);
+its areas are the alert's bairros (polygons and codes).
 
 Pure: everything comes in as arguments (PublicAlert, Publisher). Built with lxml, never by
 pasting strings.
@@ -29,6 +30,7 @@ from opscentre.core.geo import Zones
 from opscentre.core.models import KINDS
 from opscentre.core.notify import messages
 from opscentre.core.notify.advice import advice_for
+from opscentre.i18n import N_, translated, translator
 from opscentre.open_data.cap_area import cap_polygons
 
 CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
@@ -44,28 +46,17 @@ SEVERITY = {AlertSeverity.ADVISORY: "Minor", AlertSeverity.WARNING: "Moderate",
 CATEGORY = {"rain": "Met", "flood": "Met", "heat": "Met", "wind": "Met", "landslide": "Geo", "air": "Env",
             "traffic": "Transport", "power": "Infra", "feed": "Other", "other": "Other"}
 
-# Every human-readable string this module adds, per language (the rest comes from messages.py)
-TEXT: dict[str, dict[str, str]] = {
-    "pt-BR": {
-        "sender_name": "Centro de Operações — {city}",
-        "since": "Desde {time} (hora local).",
-        "forecast": "Previsto {lead}, a partir de {time} (hora local).",
-        "measured": "Valor: {value} {unit}.",
-        "ended": "Encerrado às {time} (hora local).",
-        "all_clear": "O alerta terminou. Siga as orientações da Defesa Civil (199).",
-        "city_wide": "{city} (toda a cidade)",
-        "exercise": "Dados simulados: exercício, não um alerta real.",
-    },
-    "en": {
-        "sender_name": "{city} Operations Centre",
-        "since": "Since {time} (local time).",
-        "forecast": "Forecast {lead}, from {time} (local time).",
-        "measured": "Value: {value} {unit}.",
-        "ended": "Ended at {time} (local time).",
-        "all_clear": "The alert is over. Follow Civil Defence's advice (199).",
-        "city_wide": "{city} (city-wide)",
-        "exercise": "Simulated data: an exercise, not a real alert.",
-    },
+# Every human-readable string this module adds (English; each language's wording is the catalogue's,
+# opscentre/i18n); the rest comes from messages.py
+TEXT = {
+    "sender_name": N_("{city} Operations Centre"),
+    "since": N_("Since {time} (local time)."),
+    "forecast": N_("Forecast {lead}, from {time} (local time)."),
+    "measured": N_("Value: {value} {unit}."),
+    "ended": N_("Ended at {time} (local time)."),
+    "all_clear": N_("The alert is over. Follow Civil Defence's advice (199)."),
+    "city_wide": N_("{city} (city-wide)"),
+    "exercise": N_("Simulated data: an exercise, not a real alert."),
 }
 
 
@@ -183,7 +174,7 @@ def cap_element(item: PublicAlert, pub: Publisher, message: Message | None = Non
     _add(root, "msgType", message.msg_type)
     _add(root, "scope", "Public")
     if pub.simulated:
-        _add(root, "note", " / ".join(TEXT[lang]["exercise"] for lang in LANGUAGES))
+        _add(root, "note", " / ".join(translator(lang).gettext(TEXT["exercise"]) for lang in LANGUAGES))
     if earlier:
         _add(root, "references", references(earlier, pub))
     for lang in LANGUAGES:
@@ -205,7 +196,7 @@ def _info(root: etree._Element, item: PublicAlert, pub: Publisher, message: Mess
     forecast = bool(alert.lead_time_s and alert.lead_time_s >= 60 and not cancel)
     onset = max(message.sent, float(int(alert.updated_at + alert.lead_time_s))) if forecast else message.sent
     lead = onset - message.sent if forecast else None
-    text = TEXT[lang]
+    text = translated(TEXT, lang)
     info = etree.SubElement(root, f"{{{CAP_NS}}}info")
     _add(info, "language", lang)
     _add(info, "category", CATEGORY.get(topic, "Other"))
@@ -237,7 +228,7 @@ def _info(root: etree._Element, item: PublicAlert, pub: Publisher, message: Mess
 
 def _names(alert: Alert, pub: Publisher, lang: str) -> list[str]:
     name = pub.zones.name_by_id.get(alert.zone_id) if alert.zone_id else None
-    return [name] if name else [TEXT[lang]["city_wide"].format(city=pub.city)]
+    return [name] if name else [translator(lang).gettext(TEXT["city_wide"]).format(city=pub.city)]
 
 
 def headline_of(alert: Alert, topic: str, message: Message, names: list[str], lead: float | None, lang: str,
@@ -261,7 +252,7 @@ def headline_of(alert: Alert, topic: str, message: Message, names: list[str], le
 
 def _description(alert: Alert, rule: Rule | None, message: Message, headline: str, lead: float | None, lang: str,
                  pub: Publisher) -> str:
-    text = TEXT[lang]
+    text = translated(TEXT, lang)
     local = datetime.fromtimestamp(message.sent, pub.tz).strftime("%d/%m/%Y %H:%M")
     if message.msg_type == "Cancel":
         return f"{headline} {text['ended'].format(time=local)}"
@@ -298,6 +289,6 @@ def _areas(info: etree._Element, alert: Alert, pub: Publisher, lang: str) -> Non
         _add(geocode, "value", alert.zone_id)
         return
     area = etree.SubElement(info, f"{{{CAP_NS}}}area")  # city-wide (or a zone the city no longer has)
-    _add(area, "areaDesc", TEXT[lang]["city_wide"].format(city=pub.city))
+    _add(area, "areaDesc", translator(lang).gettext(TEXT["city_wide"]).format(city=pub.city))
     for polygon in cap_polygons(zones.union):
         _add(area, "polygon", polygon)

@@ -1,9 +1,11 @@
 """Messages: a notification rendered for people (SMS text) and for partner systems (webhook JSON).
 
-Pure: `render` and `webhook_body` read only what they are given. A message names bairros (never
-codes), says the level in words, what to do (advice.py) and, for a forecast, how soon. Templates
-are per hazard ("topic": rain, landslide, flood, heat...) and language; the config may override
-any of them under `notify.templates`, checked when the config is loaded (`TemplateSet`).
+Pure: `render` and `webhook_body` read only what they are given (and the translation catalogue).
+A message names bairros (never codes), says the level in words, what to do (advice.py) and, for
+a forecast, how soon. Templates are per hazard ("topic": rain, landslide, flood, heat...), written
+in English here and worded in each language by the one catalogue (opscentre/i18n: `TEMPLATES[lang]`);
+the config may override any of them under `notify.templates`, checked when the config is loaded
+(`TemplateSet`).
 
 SMS are counted as the network sends them (GSM 03.38): GSM-7 when every character is in the
 GSM-7 basic set or its extension table (which costs two septets), else UCS-2; 160 / 153 septets
@@ -25,72 +27,61 @@ from pydantic import ConfigDict, create_model, field_validator
 from opscentre.core.alerting.engine import format_lead
 from opscentre.core.alerting.incidents import CITY_WIDE
 from opscentre.core.alerting.rules import AlertSeverity, Rule
-from opscentre.core.alerting.stage import STAGE_NAMES
 from opscentre.core.notify.advice import advice_for
+from opscentre.i18n import N_, Translator, translated, translator
+from opscentre.i18n.vocabulary import SEVERITIES, STAGES
 
 if TYPE_CHECKING:
     from opscentre.core.settings import Settings
 
 DEFAULT_LANG = "pt-BR"
+LANGUAGES = ("pt-BR", "en")  # a recipient's (recipients.Language); the words are the catalogue's
 SHOWN_NAMES = 3  # more bairros than this: the first two "and N more"
 
-# ---- vocabulary and templates ----------------------------------------------------------------
+# ---- vocabulary and templates: English, worded in each language by the catalogue (opscentre/i18n)
 
-LEVEL = {"pt-BR": {"advisory": "AVISO", "warning": "ALERTA", "critical": "CRÍTICO", "emergency": "EMERGÊNCIA"},
-         "en": {"advisory": "ADVISORY", "warning": "WARNING", "critical": "CRITICAL", "emergency": "EMERGENCY"}}
-# Alerta Rio's rain classes: moderada, forte, muito forte (and beyond)
-INTENSITY = {"pt-BR": {"advisory": "moderada", "warning": "forte", "critical": "muito forte", "emergency": "extrema"},
-             "en": {"advisory": "Moderate", "warning": "Heavy", "critical": "Very heavy", "emergency": "Extreme"}}
-HAZARD = {"pt-BR": {"rain": "chuva", "landslide": "deslizamento", "flood": "alagamento", "heat": "calor",
-                    "wind": "vento", "air": "qualidade do ar", "traffic": "trânsito", "power": "falta de energia",
-                    "feed": "dados atrasados"},
-          "en": {"rain": "rain", "landslide": "landslide", "flood": "flood", "heat": "heat", "wind": "wind",
-                 "air": "air quality", "traffic": "traffic", "power": "power outage", "feed": "stale data"}}
-STAGE = {"pt-BR": {1: "normalidade", 2: "mobilização", 3: "atenção", 4: "alerta", 5: "crise"},
-         "en": dict(STAGE_NAMES)}
-MORE = {"pt-BR": ("e", "e mais {n} bairro", "e mais {n} bairros"),
-        "en": ("and", "and {n} more neighbourhood", "and {n} more neighbourhoods")}
-LEAD = {"pt-BR": (("now", "agora"), ("in ", "em ")), "en": ()}
 
-TEMPLATES: dict[str, dict[str, str]] = {
-    "pt-BR": {
-        "rain": "[{level}] Chuva {intensity} em {places}. {advice}",
-        "rain_forecast": "[{level}] Chuva {intensity} prevista {lead} em {places}. {advice}",
-        "landslide": "[{level}] Risco de deslizamento em {places}. {advice}",
-        "flood": "[{level}] Rio ou canal em nível de risco em {places}. {advice}",
-        "heat": "[{level}] Calor extremo em {places}. {advice}",
-        "wind": "[{level}] Ventos fortes em {places}. {advice}",
-        "air": "[{level}] Qualidade do ar ruim em {places}. {advice}",
-        "traffic": "[{level}] Trânsito intenso em {places}.",
-        "power": "[{level}] Falta de energia em {places}.",
-        "feed": "[{level}] Sem dados recentes de {subject}.",
-        "other": "[{level}] {hazard} em {places}.",
-        "forecast": "[{level}] Previsão de {hazard} {lead} em {places}. {advice}",
-        "resolved": "[FIM] Encerrado o alerta de {hazard} em {places}.",
-        "stage_up": "[COR] {city} entra no estágio {stage} ({stage_name}).",
-        "stage_down": "[COR] {city} volta ao estágio {stage} ({stage_name}).",
-        "reminder": "[LEMBRETE] {level} sem reconhecimento há {ago}: {subject}",
-    },
-    "en": {
-        "rain": "[{level}] {intensity} rain in {places}. {advice}",
-        "rain_forecast": "[{level}] {intensity} rain forecast {lead} in {places}. {advice}",
-        "landslide": "[{level}] Landslide risk in {places}. {advice}",
-        "flood": "[{level}] River or channel at a risk level in {places}. {advice}",
-        "heat": "[{level}] Extreme heat in {places}. {advice}",
-        "wind": "[{level}] Strong wind in {places}. {advice}",
-        "air": "[{level}] Poor air quality in {places}. {advice}",
-        "traffic": "[{level}] Heavy traffic in {places}.",
-        "power": "[{level}] Power outage in {places}.",
-        "feed": "[{level}] No recent data from {subject}.",
-        "other": "[{level}] {hazard} in {places}.",
-        "forecast": "[{level}] {hazard} forecast {lead} in {places}. {advice}",
-        "resolved": "[OVER] The {hazard} alert for {places} has ended.",
-        "stage_up": "[COR] {city} moves up to stage {stage} ({stage_name}).",
-        "stage_down": "[COR] {city} steps down to stage {stage} ({stage_name}).",
-        "reminder": "[REMINDER] {level} unacknowledged for {ago}: {subject}",
-    },
+def _intensities(t: Translator) -> dict[str, str]:
+    """Alerta Rio's rain classes: moderada, forte, muito forte (and beyond)."""
+    return {"advisory": t.pgettext("rain", "Moderate"), "warning": t.pgettext("rain", "Heavy"),
+            "critical": t.pgettext("rain", "Very heavy"), "emergency": t.pgettext("rain", "Extreme")}
+
+
+def _hazards(t: Translator) -> dict[str, str]:
+    """The hazard as a word within a sentence ("the rain alert")."""
+    return {"rain": t.pgettext("hazard", "rain"), "landslide": t.pgettext("hazard", "landslide"),
+            "flood": t.pgettext("hazard", "flood"), "heat": t.pgettext("hazard", "heat"),
+            "wind": t.pgettext("hazard", "wind"), "air": t.pgettext("hazard", "air quality"),
+            "traffic": t.pgettext("hazard", "traffic"), "power": t.pgettext("hazard", "power outage"),
+            "feed": t.pgettext("hazard", "stale data")}
+
+
+TEMPLATE_TEXT = {
+    "rain": N_("[{level}] {intensity} rain in {places}. {advice}"),
+    "rain_forecast": N_("[{level}] {intensity} rain forecast {lead} in {places}. {advice}"),
+    "landslide": N_("[{level}] Landslide risk in {places}. {advice}"),
+    "flood": N_("[{level}] River or channel at a risk level in {places}. {advice}"),
+    "heat": N_("[{level}] Extreme heat in {places}. {advice}"),
+    "wind": N_("[{level}] Strong wind in {places}. {advice}"),
+    "air": N_("[{level}] Poor air quality in {places}. {advice}"),
+    "traffic": N_("[{level}] Heavy traffic in {places}."),
+    "power": N_("[{level}] Power outage in {places}."),
+    "feed": N_("[{level}] No recent data from {subject}."),
+    "other": N_("[{level}] {hazard} in {places}."),
+    "forecast": N_("[{level}] {hazard} forecast {lead} in {places}. {advice}"),
+    "resolved": N_("[OVER] The {hazard} alert for {places} has ended."),
+    "stage_up": N_("[COR] {city} moves up to stage {stage} ({stage_name})."),
+    "stage_down": N_("[COR] {city} steps down to stage {stage} ({stage_name})."),
+    "reminder": N_("[REMINDER] {level} unacknowledged for {ago}: {subject}"),
 }
-TEMPLATE_NAMES = tuple(TEMPLATES[DEFAULT_LANG])
+
+# {lang: {key: words}}: the level as the console names a severity, the stage as it names a stage
+LEVEL = {lang: {s: translator(lang).gettext(word).upper() for s, word in SEVERITIES.items()} for lang in LANGUAGES}
+STAGE = {lang: {n: translator(lang).gettext(words[0]).lower() for n, words in STAGES.items()} for lang in LANGUAGES}
+INTENSITY = {lang: _intensities(translator(lang)) for lang in LANGUAGES}
+HAZARD = {lang: _hazards(translator(lang)) for lang in LANGUAGES}
+TEMPLATES = {lang: translated(TEMPLATE_TEXT, lang) for lang in LANGUAGES}
+TEMPLATE_NAMES = tuple(TEMPLATE_TEXT)
 # every field a template may name, with a sample to check templates against
 SAMPLE_FIELDS = {"level": "ALERTA", "intensity": "forte", "hazard": "chuva", "places": "Copacabana e Leme",
                  "place": "Copacabana", "lead": "em 3 h", "advice": "Defesa Civil 199.", "subject": "Copacabana",
@@ -214,19 +205,23 @@ def topic_of(rule: Rule | None, rule_id: str = "") -> str:
 
 
 def lead_words(seconds: float | None, lang: str) -> str:
+    """format_lead's "now", "in 3 h" in a language ("agora", "em 3 h")."""
     text = format_lead(seconds)
-    for english, local in LEAD.get(lang, ()):
-        text = text.replace(english, local)
-    return text
+    t = translator(lang)
+    if text == "now":
+        return t.pgettext("lead time", "now")
+    return t.gettext("in {duration}").format(duration=text.removeprefix("in "))
 
 
 def places(names: list[str], shown: int, lang: str) -> str:
     """"Copacabana, Leme e Ipanema"; beyond `shown`: "Copacabana, Leme e mais 3 bairros"."""
-    conjunction, one_more, more = MORE.get(lang, MORE["en"])
+    t = translator(lang)
     if len(names) <= shown:
-        return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} {conjunction} {names[-1]}"
+        return names[0] if len(names) == 1 else t.gettext("{names} and {last}").format(
+            names=", ".join(names[:-1]), last=names[-1])
     rest = len(names) - shown
-    return f"{', '.join(names[:shown])} {(one_more if rest == 1 else more).format(n=rest)}"
+    return t.ngettext("{names} and {n} more neighbourhood", "{names} and {n} more neighbourhoods", rest).format(
+        names=", ".join(names[:shown]), n=rest)
 
 
 def render(notification: Mapping[str, Any], recipient_lang: str, zone_names: Mapping[str, str],
@@ -283,7 +278,7 @@ def _fields(n: Mapping[str, Any], lang: str, zone_names: Mapping[str, str], sett
     fields.update(level=LEVEL[lang][severity.value], intensity=INTENSITY[lang][severity.value],
                   subject=n.get("title", ""))
     if kind in ("reminder", "escalation"):
-        fields["ago"] = lead_words(n.get("unacknowledged_for_s"), "en").removeprefix("in ")
+        fields["ago"] = format_lead(n.get("unacknowledged_for_s")).removeprefix("in ")
         return "reminder", fields, []
     rules = {r.id: r for r in settings.rules}
     rule_ids = list(n.get("rules") or [])
