@@ -6,6 +6,7 @@ model (dashboard/public_layers.py, core/read_model.py): built once per store ver
 memory, gzip-compressed once when the client accepts it, and served as they last were while Redis
 is unreachable (status.json then says `stale` and `as_of`). The layer files answer byte ranges (206 with Content-Range; If-Range honoured):
 GDAL reads a remote file of more than a few kilobytes in ranges, and refuses a server without.
+Every /api/public/ URL is read-only: any other method is a JSON 405 with Allow.
 """
 
 from __future__ import annotations
