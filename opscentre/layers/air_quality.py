@@ -14,12 +14,17 @@ from __future__ import annotations
 from typing import Any
 
 from opscentre.core.air_quality import DEFAULT_SCALE, SCALES, Scale, scale
-from opscentre.layers.base import CityData, Layer, LegendEntry, local_label, station_feature, timestamps
+from opscentre.i18n import N_, Translator
+from opscentre.layers.base import CityData, Layer, LegendEntry, local_label, number, station_feature, texts, timestamps
 
 KIND = "aqi"
 # kind, label, pollutant name in the tables
 POLLUTANTS = (("pm25_ugm3", "PM2.5", "pm25"), ("pm10_ugm3", "PM10", "pm10"), ("o3_ugm3", "O₃", "o3"),
               ("no2_ugm3", "NO₂", "no2"))
+# The other scales' category names (Rio's are the legend's, in opscentre/i18n/vocabulary.py), so
+# a station's hover names its category in the page's language whatever the city's scale.
+OTHER_CATEGORY_NAMES = (N_("Fair"), N_("Moderate"), N_("Poor"), N_("Very Poor"), N_("Extremely Poor"),
+                        N_("Unhealthy for Sensitive Groups"), N_("Unhealthy"), N_("Very Unhealthy"), N_("Hazardous"))
 NO_INDEX_COLOUR = "#8a8f98"
 HALO_COLOUR = "#0a1422"
 MARKER_SIZE = 13
@@ -90,28 +95,30 @@ def features(data: CityData) -> list[dict[str, Any]]:
     return out
 
 
-def _pollutant(row: dict[str, Any], kind: str, label: str, pollutant: str) -> str | None:
+def _pollutant(row: dict[str, Any], kind: str, label: str, pollutant: str, t: Translator) -> str | None:
     value = row["values"][kind]
     if value is None:
         return None
     sub = row["scale"].sub_index(pollutant, value, "ug/m3")
-    return f"{label} {value:.1f} µg/m³" + (f" ({sub.index})" if sub else "")
+    return f"{label} {number(value, t)} µg/m³" + (f" ({sub.index})" if sub else "")
 
 
-def _hover(row: dict[str, Any], data: CityData) -> str:
-    head = f"<b>{row['name']}</b> (air quality)"
+def _hover(row: dict[str, Any], data: CityData, t: Translator) -> str:
+    head = f"<b>{row['name']}</b> " + t.gettext("(air quality)")
     if row["aqi"] is None:
-        index = f"no index on {row['scale'].title}"
+        index = t.gettext("no index on {scale}").format(scale=row["scale"].title)
     else:
-        category = row["category"].name if row["category"] else "?"
-        index = f"{row['scale'].title}: {row['aqi']:g} — {category}"
-    parts = [p for kind, label, pollutant in POLLUTANTS if (p := _pollutant(row, kind, label, pollutant))]
-    values = " · ".join(parts) if parts else "no reading"
+        category = t.gettext(row["category"].name) if row["category"] else "?"
+        index = f"{row['scale'].title}: {number(row['aqi'], t, None)} — {category}"
+    parts = [p for kind, label, pollutant in POLLUTANTS if (p := _pollutant(row, kind, label, pollutant, t))]
+    values = " · ".join(parts) if parts else t.gettext("no reading")
     by = " · ".join(x for x in (row["source"], row["provider"]) if x)
-    return f"{head}<br>{index}<br>{values}<br>{local_label(row['observed_at'], data.tz)}" + (f" · {by}" if by else "")
+    return (f"{head}<br>{index}<br>{values}<br>{local_label(row['observed_at'], data.tz, t)}"
+            + (f" · {by}" if by else ""))
 
 
-def traces(data: CityData) -> list[dict[str, Any]]:
+def traces(data: CityData, t: Translator | None = None) -> list[dict[str, Any]]:
+    t = texts(t)
     rows = station_rows(data)
     lat, lon = [r["lat"] for r in rows], [r["lon"] for r in rows]
     halo = {"type": "scattermap", "mode": "markers", "name": "Air quality (outline)", "lat": lat, "lon": lon,
@@ -123,7 +130,7 @@ def traces(data: CityData) -> list[dict[str, Any]]:
         "lat": lat,
         "lon": lon,
         "marker": {"size": MARKER_SIZE, "color": [r["colour"] for r in rows], "opacity": 0.95},
-        "text": [_hover(r, data) for r in rows],
+        "text": [_hover(r, data, t) for r in rows],
         "hovertemplate": "%{text}<extra></extra>",
     }]
 

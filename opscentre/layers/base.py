@@ -4,16 +4,24 @@ Adding a layer = one module that builds a `Layer(...)` plus one line in layers/_
 Layers are pure: they take a `CityData` (entities and latest values already read from the
 store, the zones, the city time zone) and return plain data — GeoJSON features for the public
 API and plotly trace dicts for the map. No Dash, no Redis, no clock.
+
+Language: the GeoJSON is language-neutral (stable property names, English labels: open data);
+the map's traces are drawn in a language — `traces(data, t)` writes every hover text with the
+Translator `t` (opscentre.i18n; None: the source language, English), numbers with its decimal
+sign and times with its month names. Words chosen at run time (class labels) are marked with
+`N_()` where they are listed, so `pybabel extract` (babel.cfg) finds them.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone, tzinfo
 from typing import Any
 
 from opscentre.core.geo import Zones
+from opscentre.i18n import LANGUAGES, N_, SOURCE_LANGUAGE, Translator, translator
 
 Latest = Mapping[str, tuple[float, float, str]]  # entity_id -> (value, observed_at unix s, source)
 
@@ -62,9 +70,10 @@ class Layer:
     title: str  # legend heading: "Zones — worst 15-min rain"
     kinds: tuple[str, ...]  # the kinds of latest value the layer reads
     features: Callable[[CityData], list[dict[str, Any]]]
-    # Plotly trace dicts. A layer always returns the same number of traces, in the same
-    # order, so the map can address them by index when it patches them.
-    traces: Callable[[CityData], list[dict[str, Any]]]
+    # Plotly trace dicts, hover texts in the language of a Translator (traces(data, t); t None:
+    # English). A layer always returns the same number of traces, in the same order, whatever
+    # the language, so the map can address them by index when it patches them.
+    traces: Callable[..., list[dict[str, Any]]]
     # Trace properties ("z", "marker.color", ...) that change with the data: the map replaces
     # each one whole, in one Patch operation, when its content changed. Everything else
     # (geometry such as the zones GeoJSON) is sent once, with the first figure.
@@ -91,31 +100,66 @@ def iso_local(ts: float | None, tz: tzinfo) -> str | None:
     return None if ts is None else datetime.fromtimestamp(ts, tz).isoformat()
 
 
-def local_label(ts: float | None, tz: tzinfo) -> str:
-    """A short local time for hover text and the status bar: '21 Nov 14:05 (UTC-03)'."""
+MONTHS = (N_("Jan"), N_("Feb"), N_("Mar"), N_("Apr"), N_("May"), N_("Jun"), N_("Jul"), N_("Aug"), N_("Sep"),
+          N_("Oct"), N_("Nov"), N_("Dec"))
+
+
+def texts(t: Translator | None) -> Translator:
+    """The Translator hover texts are written with: `t`, or the source language's (English)."""
+    return t if t is not None else translator(SOURCE_LANGUAGE)
+
+
+@functools.cache
+def _number_symbols(lang: str) -> tuple[str, str]:
+    from babel.numbers import get_decimal_symbol, get_group_symbol
+
+    locale = LANGUAGES.get(lang, "en")
+    return get_decimal_symbol(locale), get_group_symbol(locale)
+
+
+def number(value: float, t: Translator | None, digits: int | None = 1, grouped: bool = False) -> str:
+    """A number for a hover text, with the language's decimal sign (and thousands separator when
+    `grouped`): 1,234.5 in English, 1.234,5 in Portuguese. digits None: as few as needed (`:g`)."""
+    text = f"{value:g}" if digits is None else (f"{value:,.{digits}f}" if grouped else f"{value:.{digits}f}")
+    decimal, group = _number_symbols(t.lang) if t is not None else (".", ",")
+    if (decimal, group) == (".", ","):
+        return text
+    return "".join(decimal if c == "." else group if c == "," else c for c in text)
+
+
+def _day_month(local: datetime, t: Translator | None) -> str:
+    month = texts(t).gettext(MONTHS[local.month - 1]) if t is not None else f"{local:%b}"
+    return f"{local:%d} {month}"
+
+
+def local_label(ts: float | None, tz: tzinfo, t: Translator | None = None) -> str:
+    """A short local time for hover text and the status bar: '21 Nov 14:05 (UTC-03)' (in the
+    language of `t`: '21 nov 14:05 (UTC-03)')."""
     if ts is None:
-        return "no reading"
+        return texts(t).gettext("no reading")
     local = datetime.fromtimestamp(ts, tz)
     offset = local.utcoffset()
     minutes = int(offset.total_seconds() // 60) if offset is not None else 0
     sign = "+" if minutes >= 0 else "-"
     hours, mins = divmod(abs(minutes), 60)
     suffix = f"UTC{sign}{hours:02d}" + (f":{mins:02d}" if mins else "")
-    return f"{local:%d %b %H:%M} ({suffix})"
+    return f"{_day_month(local, t)} {local:%H:%M} ({suffix})"
 
 
-def short_local_times(stamps: list[float | None], tz: tzinfo) -> tuple[list[str], str]:
+def short_local_times(stamps: list[float | None], tz: tzinfo,
+                      t: Translator | None = None) -> tuple[list[str], str]:
     """Compact local times for many points: 'HH:MM' ('DD Mon HH:MM' when not the newest
     reading's day) per point, plus the UTC offset once, e.g. (['14:05', '20 Nov 09:10'], 'UTC-03')."""
-    known = [t for t in stamps if t is not None]
+    no_reading = texts(t).gettext("no reading")
+    known = [ts for ts in stamps if ts is not None]
     if not known:
-        return ["no reading"] * len(stamps), ""
+        return [no_reading] * len(stamps), ""
     newest = datetime.fromtimestamp(max(known), tz).date()
-    by_stamp: dict[float | None, str] = {None: "no reading"}  # a poll's readings share a few stamps
+    by_stamp: dict[float | None, str] = {None: no_reading}  # a poll's readings share a few stamps
     for ts in known:
         if ts not in by_stamp:
             local = datetime.fromtimestamp(ts, tz)
-            by_stamp[ts] = f"{local:%H:%M}" if local.date() == newest else f"{local:%d %b %H:%M}"
+            by_stamp[ts] = f"{local:%H:%M}" if local.date() == newest else f"{_day_month(local, t)} {local:%H:%M}"
     labels = [by_stamp[ts] for ts in stamps]
     return labels, local_label(max(known), tz).rsplit("(", 1)[1].rstrip(")")
 

@@ -13,7 +13,8 @@ from typing import Any
 
 import shapely
 
-from opscentre.layers.base import CityData, Layer, LegendEntry, local_label, rounded_line
+from opscentre.i18n import Translator
+from opscentre.layers.base import CityData, Layer, LegendEntry, local_label, rounded_line, texts
 from opscentre.layers.stages import stage_colour
 
 SEVERITY_LEVEL = {"advisory": 2, "warning": 3, "critical": 4, "emergency": 5}
@@ -41,11 +42,16 @@ def _outline(area: Any) -> list[list[float]]:
     return [rounded_line(list(p.exterior.coords)) for p in polygons if p.geom_type == "Polygon"]
 
 
-def _hover(row: dict[str, Any], data: CityData) -> str:
+def _hover(row: dict[str, Any], data: CityData, t: Translator) -> str:
     names = [data.zones.name_by_id.get(z, z) for z in row.get("zone_ids") or []]
-    where = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
-    return (f"<b>Incident {row['id']}</b> ({row.get('severity')})<br>{row.get('title') or ''}"
-            f"<br>{row.get('alerts', 0)} alerts · {where}<br>since {local_label(row.get('opened_at'), data.tz)}")
+    where = ", ".join(names[:4])
+    if len(names) > 4:
+        where = t.gettext("{names} and {n} more").format(names=where, n=len(names) - 4)
+    head = t.gettext("Incident {id}").format(id=row["id"])
+    alerts = int(row.get("alerts", 0))
+    count = t.ngettext("{n} alert", "{n} alerts", alerts).format(n=alerts)
+    since = t.gettext("since {time}").format(time=local_label(row.get("opened_at"), data.tz, t))
+    return f"<b>{head}</b> ({row.get('severity')})<br>{row.get('title') or ''}<br>{count} · {where}<br>{since}"
 
 
 def features(data: CityData) -> list[dict[str, Any]]:
@@ -58,7 +64,8 @@ def features(data: CityData) -> list[dict[str, Any]]:
     return out
 
 
-def traces(data: CityData) -> list[dict[str, Any]]:
+def traces(data: CityData, t: Translator | None = None) -> list[dict[str, Any]]:
+    t = texts(t)
     rows = incident_rows(data)
     lat: list[float | None] = []
     lon: list[float | None] = []
@@ -74,7 +81,7 @@ def traces(data: CityData) -> list[dict[str, Any]]:
     markers = {"type": "scattermap", "mode": "markers", "name": "Incidents",
                "lat": [r["lat"] for r in rows], "lon": [r["lon"] for r in rows],
                "marker": {"size": 16, "color": [r["colour"] for r in rows], "opacity": 0.95},
-               "text": [_hover(r, data) for r in rows], "hovertemplate": "%{text}<extra></extra>"}
+               "text": [_hover(r, data, t) for r in rows], "hovertemplate": "%{text}<extra></extra>"}
     return [outline, markers]
 
 

@@ -14,7 +14,8 @@ from typing import Any
 
 from shapely.geometry import shape
 
-from opscentre.layers.base import CityData, Layer, LegendEntry, local_label, rounded_line, timestamps
+from opscentre.i18n import Translator
+from opscentre.layers.base import CityData, Layer, LegendEntry, local_label, number, rounded_line, texts, timestamps
 
 KIND = "outage_customers"
 EVENTS = "outage"
@@ -141,22 +142,36 @@ def features(data: CityData) -> list[dict[str, Any]]:
     return out
 
 
-def _hover(row: dict[str, Any], totals: dict[str, dict[str, Any]], data: CityData) -> str:
-    where = " · ".join(f"{k} {row[k]}" for k in ("substation", "feeder") if row[k])
-    lines = [f"<b>{row['customers']:,.0f} customers without power</b>"]
+def _customers(value: float, t: Translator) -> str:
+    return number(value, t, 0, grouped=True)
+
+
+def _hover(row: dict[str, Any], totals: dict[str, dict[str, Any]], data: CityData, t: Translator) -> str:
+    named = {"substation": t.gettext("substation {name}"), "feeder": t.gettext("feeder {name}")}
+    where = " · ".join(named[k].format(name=row[k]) for k in ("substation", "feeder") if row[k])
+    count = round(row["customers"])
+    head = t.ngettext("{n} customer without power", "{n} customers without power", count)
+    lines = ["<b>" + head.format(n=_customers(row["customers"], t)) + "</b>"]
     if row["cause"]:
         lines.append(str(row["cause"]))
-    since = f"since {local_label(row['starts_at'], data.tz)}" if row["starts_at"] is not None else "start unknown"
+    since = (t.gettext("since {time}").format(time=local_label(row["starts_at"], data.tz, t))
+             if row["starts_at"] is not None else t.gettext("start unknown"))
     lines.append(since + (f" · {where}" if where else ""))
     for zone_id in row["zone_ids"][:3]:
         name = data.zones.name_by_id.get(zone_id, zone_id)
         total = totals.get(zone_id)
-        lines.append(f"{name}: {total['customers']:,.0f} customers out in the zone" if total else f"{name}")
+        if total:
+            out = t.ngettext("{zone}: {n} customer out in the zone", "{zone}: {n} customers out in the zone",
+                             round(total["customers"]))
+            lines.append(out.format(zone=name, n=_customers(total["customers"], t)))
+        else:
+            lines.append(f"{name}")
     lines.append(str(row["source"]))
     return "<br>".join(lines)
 
 
-def traces(data: CityData) -> list[dict[str, Any]]:
+def traces(data: CityData, t: Translator | None = None) -> list[dict[str, Any]]:
+    t = texts(t)
     rows = outage_rows(data)
     totals = zone_totals(data)
     lat: list[float | None] = []
@@ -177,7 +192,7 @@ def traces(data: CityData) -> list[dict[str, Any]]:
         "lon": [r["lon"] for r in rows],
         "marker": {"size": [marker_size(r["customers"]) for r in rows],
                    "color": [customer_class(r["customers"])[2] for r in rows], "opacity": 0.85},
-        "text": [_hover(r, totals, data) for r in rows],
+        "text": [_hover(r, totals, data, t) for r in rows],
         "hovertemplate": "%{text}<extra></extra>",
     }
     return [outlines, markers]

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from opscentre.layers.base import CityData, Layer, LegendEntry, local_label, station_feature, timestamps
+from opscentre.i18n import Translator
+from opscentre.layers.base import CityData, Layer, LegendEntry, local_label, number, station_feature, texts, timestamps
 from opscentre.layers.rain_classes import RAIN_CLASSES, classify_rain
 
 KIND = "rain_mm"
@@ -61,19 +62,23 @@ def features(data: CityData) -> list[dict[str, Any]]:
     return out
 
 
-def _mm(value: float | None) -> str:
-    return "–" if value is None else f"{value:.1f} mm"
+def _mm(value: float | None, t: Translator) -> str:
+    return "–" if value is None else f"{number(value, t)} mm"
 
 
-def _hover(row: dict[str, Any], data: CityData) -> str:
+def _hover(row: dict[str, Any], data: CityData, t: Translator) -> str:
+    head = f"<b>{row['name']}</b> " + t.gettext("(rain gauge)")
     if row["rain_mm"] is None:
-        return f"<b>{row['name']}</b> (rain gauge)<br>no reading"
-    return (f"<b>{row['name']}</b> (rain gauge)<br>{row['rain_class'].label}: {row['rain_mm']:.1f} mm/15 min"
-            f"<br>1 h {_mm(row['rain_1h_mm'])} · 24 h {_mm(row['rain_24h_mm'])} · 96 h {_mm(row['rain_96h_mm'])}"
-            f"<br>{local_label(row['observed_at'], data.tz)} · {row['source']}")
+        return head + "<br>" + t.gettext("no reading")
+    label = t.gettext(row["rain_class"].label)
+    return (f"{head}<br>{label}: {number(row['rain_mm'], t)} mm/15 min"
+            f"<br>1 h {_mm(row['rain_1h_mm'], t)} · 24 h {_mm(row['rain_24h_mm'], t)}"
+            f" · 96 h {_mm(row['rain_96h_mm'], t)}"
+            f"<br>{local_label(row['observed_at'], data.tz, t)} · {row['source']}")
 
 
-def traces(data: CityData) -> list[dict[str, Any]]:
+def traces(data: CityData, t: Translator | None = None) -> list[dict[str, Any]]:
+    t = texts(t)
     rows = gauge_rows(data)
     sizes = [r["rain_class"].marker_size for r in rows]
     lat, lon = [r["lat"] for r in rows], [r["lon"] for r in rows]
@@ -92,7 +97,7 @@ def traces(data: CityData) -> list[dict[str, Any]]:
             "color": [r["rain_class"].colour for r in rows],
             "opacity": 0.95,
         },
-        "text": [_hover(r, data) for r in rows],
+        "text": [_hover(r, data, t) for r in rows],
         "hovertemplate": "%{text}<extra></extra>",
     }]
 

@@ -15,7 +15,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from opscentre.layers.base import CityData, Layer, LegendEntry, local_label, station_feature, timestamps
+from opscentre.i18n import Translator
+from opscentre.layers.base import CityData, Layer, LegendEntry, local_label, number, station_feature, texts, timestamps
 from opscentre.layers.stages import STAGE_COLOURS
 
 LEVEL = "river_level_m"
@@ -121,36 +122,44 @@ def features(data: CityData) -> list[dict[str, Any]]:
     return out
 
 
-def _next_threshold(row: dict[str, Any]) -> str:
-    """'0.48 m below alert', or '' when the level is over the highest threshold it has."""
+# threshold -> the class reached at it (its label names the threshold in a hover text)
+THRESHOLD_CLASS = dict(zip(THRESHOLDS, REACHED))
+
+
+def _next_threshold(row: dict[str, Any], t: Translator) -> str:
+    """' · 0.48 m below alert', or '' when the level is over the highest threshold it has."""
     for name in THRESHOLDS:
         limit = row["thresholds"].get(name)
         if limit is not None and row["level_m"] < limit:
-            return f" · {limit - row['level_m']:.2f} m below {name[:-2]}"
+            below = t.gettext("{distance} m below {threshold}")
+            return " · " + below.format(distance=number(limit - row["level_m"], t, 2),
+                                        threshold=t.gettext(THRESHOLD_CLASS[name].label))
     return ""
 
 
-def _hover(row: dict[str, Any], data: CityData) -> str:
-    head = f"<b>{row['name']}</b> (river station)"
+def _hover(row: dict[str, Any], data: CityData, t: Translator) -> str:
+    head = f"<b>{row['name']}</b> " + t.gettext("(river station)")
     river_class = row["river_class"]
     if row["level_m"] is None:
-        line = "no level reading"
+        line = t.gettext("no level reading")
     elif river_class is NO_THRESHOLDS:
-        line = f"level {row['level_m']:.2f} m (no thresholds for this station)"
+        line = t.gettext("level {level} m (no thresholds for this station)").format(level=number(row["level_m"], t, 2))
     else:
-        line = f"{river_class.label.capitalize()}: {row['level_m']:.2f} m{_next_threshold(row)}"
-    limits = " · ".join(f"{name[:-2]} {limit:.2f} m" for name in THRESHOLDS
+        label = t.gettext(river_class.label)
+        line = f"{label[:1].upper()}{label[1:]}: {number(row['level_m'], t, 2)} m{_next_threshold(row, t)}"
+    limits = " · ".join(f"{t.gettext(THRESHOLD_CLASS[name].label)} {number(limit, t, 2)} m" for name in THRESHOLDS
                         if (limit := row["thresholds"].get(name)) is not None)
     parts = [head, line]
     if limits:
         parts.append(limits)
     if row["discharge_m3s"] is not None:
-        parts.append(f"discharge {row['discharge_m3s']:.1f} m³/s")
-    parts.append(f"{local_label(row['observed_at'], data.tz)} · {row['source']}")
+        parts.append(t.gettext("discharge {value} m³/s").format(value=number(row["discharge_m3s"], t)))
+    parts.append(f"{local_label(row['observed_at'], data.tz, t)} · {row['source']}")
     return "<br>".join(parts)
 
 
-def traces(data: CityData) -> list[dict[str, Any]]:
+def traces(data: CityData, t: Translator | None = None) -> list[dict[str, Any]]:
+    t = texts(t)
     rows = station_rows(data)
     sizes = [r["river_class"].marker_size for r in rows]
     lat, lon = [r["lat"] for r in rows], [r["lon"] for r in rows]
@@ -164,7 +173,7 @@ def traces(data: CityData) -> list[dict[str, Any]]:
         "lat": lat,
         "lon": lon,
         "marker": {"size": sizes, "color": [r["river_class"].colour for r in rows], "opacity": 0.95},
-        "text": [_hover(r, data) for r in rows],
+        "text": [_hover(r, data, t) for r in rows],
         "hovertemplate": "%{text}<extra></extra>",
     }]
 

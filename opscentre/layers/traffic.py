@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from opscentre.i18n import Translator
 from opscentre.layers.base import (CityData, Layer, LegendEntry, local_label, rounded_line, short_local_times,
-                                   timestamps)
+                                   texts, timestamps)
 
 SPEED = "traffic_speed_kmh"
 JAM = "jam_level"
@@ -252,7 +253,8 @@ def _middle(coordinates: list[list[float]]) -> list[float]:
     return coordinates[len(coordinates) // 2]
 
 
-def traces(data: CityData) -> list[dict[str, Any]]:
+def traces(data: CityData, t: Translator | None = None) -> list[dict[str, Any]]:
+    t = texts(t)
     segments, jams = segment_rows(data), jam_rows(data)
     rows = [*segments, *jams]
     by_level: dict[int | None, list[dict[str, Any]]] = {level: [] for level in (None, *range(len(JAM_LEVELS)))}
@@ -262,7 +264,10 @@ def traces(data: CityData) -> list[dict[str, Any]]:
     middles = [_middle(row["coordinates"]) for row in rows]
     # ~2,000 segments: the hover values that change per tick are kept short (customdata), the
     # name is static (text), the UTC offset and the sources are said once (meta).
-    times, offset = short_local_times([row["observed_at"] for row in rows], data.tz)
+    times, offset = short_local_times([row["observed_at"] for row in rows], data.tz, t)
+    free_flow, jam, jam_in = (t.gettext("(free flow {speed} km/h)"), t.gettext("(reported jam)"),
+                              t.gettext("(reported jam, {city})"))
+    details = _jam_details(t)
     sources = ", ".join(sorted({row["source"] for row in rows if row["source"]}))
     hover = {
         "type": "scattermap",
@@ -271,17 +276,18 @@ def traces(data: CityData) -> list[dict[str, Any]]:
         "lon": [m[0] for m in middles],
         "lat": [m[1] for m in middles],
         "marker": {"size": 9, "color": "rgba(0,0,0,0)"},
-        "text": [f"<b>{row['name']}</b> (free flow {_free_flow(row)} km/h)" for row in segments]
-                + [f"<b>{row['name']}</b> (reported jam{_where(row)})" for row in jams],
-        "customdata": [[_speed(row), _jam_detail(row), time] for row, time in zip(rows, times)],
+        "text": [f"<b>{row['name']}</b> " + free_flow.format(speed=_free_flow(row)) for row in segments]
+                + [f"<b>{row['name']}</b> " + (jam_in.format(city=row["city"]) if row.get("city") else jam)
+                   for row in jams],
+        "customdata": [[_speed(row), _jam_detail(row, details), time] for row, time in zip(rows, times)],
         "meta": f"{offset} · {sources}" if sources else offset,
         "hovertemplate": "%{text}<br>%{customdata[0]} km/h · %{customdata[1]}<br>%{customdata[2]} %{meta}"
                          "<extra></extra>",
     }
-    return [*lines, _report_trace(report_rows(data), data), hover]
+    return [*lines, _report_trace(report_rows(data), data, t), hover]
 
 
-def _report_trace(rows: list[dict[str, Any]], data: CityData) -> dict[str, Any]:
+def _report_trace(rows: list[dict[str, Any]], data: CityData, t: Translator) -> dict[str, Any]:
     styles = [_REPORT_STYLE[row["report_class"]] for row in rows]
     return {
         "type": "scattermap",
@@ -290,28 +296,32 @@ def _report_trace(rows: list[dict[str, Any]], data: CityData) -> dict[str, Any]:
         "lon": [row["lon"] for row in rows],
         "lat": [row["lat"] for row in rows],
         "marker": {"size": [s[2] for s in styles], "color": [s[1] for s in styles], "opacity": 0.95},
-        "text": [_report_hover(row, data) for row in rows],
+        "text": [_report_hover(row, data, t) for row in rows],
         "hovertemplate": "%{text}<extra></extra>",
     }
 
 
-def _report_hover(row: dict[str, Any], data: CityData) -> str:
-    reliability = f" · reliability {row['reliability']}/10" if row["reliability"] is not None else ""
-    return (f"<b>{row['title']}</b><br>{_REPORT_STYLE[row['report_class']][0]}{reliability}"
-            f"<br>{local_label(row['observed_at'], data.tz)} · {row['source']}")
+def _report_hover(row: dict[str, Any], data: CityData, t: Translator) -> str:
+    reliability = (" · " + t.gettext("reliability {n}/10").format(n=row["reliability"])
+                   if row["reliability"] is not None else "")
+    label = t.gettext(_REPORT_STYLE[row["report_class"]][0])
+    return (f"<b>{row['title']}</b><br>{label}{reliability}"
+            f"<br>{local_label(row['observed_at'], data.tz, t)} · {row['source']}")
 
 
-def _jam_detail(row: dict[str, Any]) -> str:
-    label = _style(row["jam_level"])[0]
+def _jam_details(t: Translator) -> dict[str, Any]:
+    """The words of a jam's detail in one language, looked up once per trace, not per line."""
+    return {"labels": {level: t.gettext(_style(level)[0]) for level in (None, *range(len(JAM_LEVELS)))},
+            "blocked": t.gettext("{label} (road blocked)"), "delay": t.gettext("{label}, +{minutes} min")}
+
+
+def _jam_detail(row: dict[str, Any], details: dict[str, Any]) -> str:
+    label = details["labels"][row["jam_level"]]
     if row.get("blocked"):
-        return f"{label} (road blocked)"
+        return details["blocked"].format(label=label)
     if row.get("delay_s"):
-        return f"{label}, +{round(row['delay_s'] / 60)} min"
+        return details["delay"].format(label=label, minutes=round(row["delay_s"] / 60))
     return label
-
-
-def _where(row: dict[str, Any]) -> str:
-    return f", {row['city']}" if row.get("city") else ""
 
 
 def _free_flow(row: dict[str, Any]) -> str:

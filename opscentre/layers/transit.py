@@ -17,7 +17,8 @@ import zlib
 from datetime import datetime
 from typing import Any
 
-from opscentre.layers.base import CityData, Layer, LegendEntry, iso_utc, local_label, timestamps
+from opscentre.i18n import N_, Translator
+from opscentre.layers.base import CityData, Layer, LegendEntry, iso_utc, local_label, texts, timestamps
 
 VEHICLE = "vehicle"
 ALERT = "transit"
@@ -28,6 +29,32 @@ OUTLINE_COLOUR = "#0a1422"
 ALERTED_COLOUR = "#f28c1b"
 MARKER_SIZE = 10
 STALE_AFTER_S = 120  # behind the newest position by more than this: said in the hover
+
+# GTFS-Realtime words in a hover, in the page's language (a value not listed: its enum, lower case).
+VEHICLE_STATUS = {  # VehicleStopStatus -> (without a stop, with one)
+    "INCOMING_AT": (N_("incoming at"), N_("incoming at stop {stop}")),
+    "STOPPED_AT": (N_("stopped at"), N_("stopped at stop {stop}")),
+    "IN_TRANSIT_TO": (N_("in transit to"), N_("in transit to stop {stop}")),
+}
+OCCUPANCY = {
+    "EMPTY": N_("empty"), "MANY_SEATS_AVAILABLE": N_("many seats available"),
+    "FEW_SEATS_AVAILABLE": N_("few seats available"), "STANDING_ROOM_ONLY": N_("standing room only"),
+    "CRUSHED_STANDING_ROOM_ONLY": N_("crushed standing room only"), "FULL": N_("full"),
+    "NOT_ACCEPTING_PASSENGERS": N_("not accepting passengers"), "NO_DATA_AVAILABLE": N_("no data available"),
+    "NOT_BOARDABLE": N_("not boardable"),
+}
+EFFECTS = {  # a service alert's Effect
+    "NO_SERVICE": N_("no service"), "REDUCED_SERVICE": N_("reduced service"),
+    "SIGNIFICANT_DELAYS": N_("significant delays"), "DETOUR": N_("detour"),
+    "ADDITIONAL_SERVICE": N_("additional service"), "MODIFIED_SERVICE": N_("modified service"),
+    "OTHER_EFFECT": N_("other effect"), "UNKNOWN_EFFECT": N_("unknown effect"), "STOP_MOVED": N_("stop moved"),
+    "NO_EFFECT": N_("no effect"), "ACCESSIBILITY_ISSUE": N_("accessibility issue"),
+}
+
+
+def _enum_words(value: str, table: dict[str, str], t: Translator) -> str:
+    found = table.get(value.upper())
+    return t.gettext(found) if found else value.replace("_", " ").lower()
 
 
 def route_colour(route_id: str | None) -> str:
@@ -108,30 +135,38 @@ def features(data: CityData) -> list[dict[str, Any]]:
     return out
 
 
-def _hover(row: dict[str, Any], data: CityData) -> str:
+def _hover(row: dict[str, Any], data: CityData, t: Translator) -> str:
     properties = row["properties"]
     lines = [f"<b>{row['title']}</b>"]
     status = properties.get("current_status")
     details = []
     if status:
         stop = properties.get("stop_id")
-        details.append(status.replace("_", " ").lower() + (f" stop {stop}" if stop else ""))
+        words = VEHICLE_STATUS.get(str(status).upper())
+        if words:
+            details.append(t.gettext(words[1]).format(stop=stop) if stop else t.gettext(words[0]))
+        else:
+            details.append(str(status).replace("_", " ").lower() + (f" stop {stop}" if stop else ""))
     if properties.get("speed_ms") is not None:
         details.append(f"{properties['speed_ms'] * 3.6:.0f} km/h")
     if properties.get("occupancy"):
-        details.append(properties["occupancy"].replace("_", " ").lower())
+        details.append(_enum_words(str(properties["occupancy"]), OCCUPANCY, t))
     if details:
         lines.append(" · ".join(details))
     for alert in row["alerts"][:3]:
-        lines.append(f"⚠ {alert.get('event_type', '').replace('_', ' ').lower()}: {alert.get('title', '')}"[:160])
+        effect = _enum_words(str(alert.get("event_type", "")), EFFECTS, t)
+        lines.append(f"⚠ {effect}: {alert.get('title', '')}"[:160])
     local = datetime.fromtimestamp(row["observed_at"], data.tz)
-    age = f" — {row['behind_s'] / 60:.0f} min behind the newest" if row["behind_s"] > STALE_AFTER_S else ""
     zone = local_label(row["observed_at"], data.tz).rsplit("(", 1)[1].rstrip(")")
-    lines.append(f"position at {local:%H:%M:%S} ({zone}){age} · {row['source']}")
+    line = t.gettext("position at {time}").format(time=f"{local:%H:%M:%S} ({zone})")
+    if row["behind_s"] > STALE_AFTER_S:
+        line += " — " + t.gettext("{n} min behind the newest").format(n=f"{row['behind_s'] / 60:.0f}")
+    lines.append(f"{line} · {row['source']}")
     return "<br>".join(lines)
 
 
-def traces(data: CityData) -> list[dict[str, Any]]:
+def traces(data: CityData, t: Translator | None = None) -> list[dict[str, Any]]:
+    t = texts(t)
     rows = vehicle_rows(data)
     lat, lon = [r["lat"] for r in rows], [r["lon"] for r in rows]
     outline = {"type": "scattermap", "mode": "markers", "name": "Transit vehicles (route alert)", "lat": lat,
@@ -145,7 +180,7 @@ def traces(data: CityData) -> list[dict[str, Any]]:
         "lat": lat,
         "lon": lon,
         "marker": {"size": MARKER_SIZE, "color": [r["colour"] for r in rows], "opacity": 0.95},
-        "text": [_hover(r, data) for r in rows],
+        "text": [_hover(r, data, t) for r in rows],
         "hovertemplate": "%{text}<extra></extra>",
     }]
 

@@ -17,7 +17,8 @@ from typing import Any
 import shapely
 from shapely.geometry import shape
 
-from opscentre.layers.base import CityData, Layer, LegendEntry, iso_local, iso_utc, local_label, timestamps
+from opscentre.i18n import Translator
+from opscentre.layers.base import CityData, Layer, LegendEntry, iso_local, iso_utc, local_label, texts, timestamps
 from opscentre.layers.stages import STAGE_COLOURS
 
 CATEGORY = "warning"
@@ -110,20 +111,22 @@ def _anchor(geometry: Mapping[str, Any]) -> tuple[float, float] | None:
     return (round(point.x, 5), round(point.y, 5)) if not point.is_empty else None
 
 
-def _hover(event: Mapping[str, Any], data: CityData) -> str:
-    label = SEVERITY_STYLES[severity_key(event)][0]
+def _hover(event: Mapping[str, Any], data: CityData, t: Translator) -> str:
+    label = t.gettext(SEVERITY_STYLES[severity_key(event)][0])
     title = event.get("title") or ""
     if len(title) > MAX_HOVER_TITLE:
         title = title[: MAX_HOVER_TITLE - 1].rstrip() + "…"
     properties = event.get("properties") or {}
     who = properties.get("sender_name") or event.get("source")
-    until = f"until {local_label(event['ends_at'], data.tz)}" if event.get("ends_at") else "until further notice"
+    until = (t.gettext("until {time}").format(time=local_label(event["ends_at"], data.tz, t)) if event.get("ends_at")
+             else t.gettext("until further notice"))
     zones = len(event.get("zone_ids") or [])
-    area = f" · {zones} zone{'s' if zones != 1 else ''}" if zones else ""
+    area = " · " + t.ngettext("{n} zone", "{n} zones", zones).format(n=zones) if zones else ""
     return f"<b>{event.get('event_type')}</b> ({label})<br>{title}<br>{until}{area}<br>{who}"
 
 
-def traces(data: CityData) -> list[dict[str, Any]]:
+def traces(data: CityData, t: Translator | None = None) -> list[dict[str, Any]]:
+    t = texts(t)
     warnings = [e for e in data.events_of(CATEGORY) if e.get("geometry")]
     fills = []
     for key, (label, colour) in SEVERITY_STYLES.items():
@@ -151,7 +154,7 @@ def traces(data: CityData) -> list[dict[str, Any]]:
         "lon": [point[0] for _, point in anchored],
         "lat": [point[1] for _, point in anchored],
         "marker": {"size": 11, "color": [SEVERITY_STYLES[severity_key(e)][1] for e, _ in anchored], "opacity": 0.95},
-        "text": [_hover(e, data) for e, _ in anchored],
+        "text": [_hover(e, data, t) for e, _ in anchored],
         "hovertemplate": "%{text}<extra></extra>",
     }
     return [*fills, hover]

@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from opscentre.core.geo import Zones
-from opscentre.layers.base import CityData, Layer, LegendEntry, short_local_times, timestamps
+from opscentre.i18n import Translator
+from opscentre.layers.base import CityData, Layer, LegendEntry, number, short_local_times, texts, timestamps
 from opscentre.layers.rain_classes import NO_DATA, RAIN_CLASSES, RainClass, classify_rain
 from opscentre.layers.stages import stage_colour
 from opscentre.layers.zone_gauges import gauge_points, zone_gauges
@@ -119,16 +120,18 @@ def _round(coordinates: Any) -> Any:
     return [_round(c) for c in coordinates]
 
 
-def _hover_values(rows: list[dict[str, Any]], data: CityData) -> tuple[list[list[str]], str]:
+def _hover_values(rows: list[dict[str, Any]], data: CityData, t: Translator) -> tuple[list[list[str]], str]:
     """Per zone [class and value, the gauge it came from, local time]; the UTC offset once."""
-    times, offset = short_local_times([row["observed_at"] for row in rows], data.tz)
+    times, offset = short_local_times([row["observed_at"] for row in rows], data.tz, t)
+    no_reading = t.gettext("no rain gauge reading")
     values = []
     for row, time in zip(rows, times):
         if row["rain_mm"] is None:
-            values.append(["no rain gauge reading", "", ""])
+            values.append([no_reading, "", ""])
             continue
-        via = "nearest gauge" if row["from_nearest_gauge"] else "gauge"
-        values.append([f"{row['rain_class'].label}: {row['rain_mm']:.1f} {UNIT}", f"{via} {row['gauge_name']}",
+        via = t.gettext("nearest gauge {name}") if row["from_nearest_gauge"] else t.gettext("gauge {name}")
+        label = t.gettext(row["rain_class"].label)
+        values.append([f"{label}: {number(row['rain_mm'], t)} {UNIT}", via.format(name=row["gauge_name"]),
                        f"{time} · {row['source']}"])
     return values, offset
 
@@ -142,14 +145,15 @@ def _colourscale() -> list[list[Any]]:
     return scale
 
 
-def traces(data: CityData) -> list[dict[str, Any]]:
+def traces(data: CityData, t: Translator | None = None) -> list[dict[str, Any]]:
+    t = texts(t)
     rows = zone_rain(data)
-    hover, offset = _hover_values(rows, data)
+    hover, offset = _hover_values(rows, data, t)
     alerts = zone_alerts(data)
     for row, values in zip(rows, hover):
         here = alerts.get(row["zone_id"], [])
-        values.append(f"<br>⚠ {here[0].get('summary') or here[0].get('rule')}"
-                      + (f" (+{len(here) - 1} more)" if len(here) > 1 else "") if here else "")
+        more = " " + t.gettext("(+{n} more)").format(n=len(here) - 1) if len(here) > 1 else ""
+        values.append(f"<br>⚠ {here[0].get('summary') or here[0].get('rule')}{more}" if here else "")
     levels = [_alert_level(alerts.get(row["zone_id"], [])) for row in rows]
     return [{
         "type": "choroplethmap",

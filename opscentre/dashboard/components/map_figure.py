@@ -5,6 +5,10 @@ Dash `Patch` holding only the trace properties (a layer's `patched` paths) whose
 changed since what this browser holds — each replaced whole, in one operation. What a browser
 holds is tracked by a digest per (trace, property) kept in its own dcc.Store, so the server
 keeps no per-client state (any gunicorn worker can answer any tick).
+
+The traces are drawn in one language (`lang`: their hover texts, from the catalogue; None: the
+source language, English); a language draws the same traces with the same patchable paths, so
+only the texts' digests differ from one language to another.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import orjson
 from dash import Patch
 
 from opscentre.core.settings import Settings
+from opscentre.i18n import translator
 from opscentre.layers import LAYERS, CityData
 
 BACKGROUND = "#0a1422"
@@ -39,14 +44,16 @@ STALE_OPACITY = 0.3
 OPACITY_PATHS = ("opacity", "marker.opacity")
 
 
-def layer_traces(data: CityData, layer_ids: list[str],
-                 stale_feeds: frozenset[str] = frozenset()) -> dict[str, list[dict[str, Any]]]:
+def layer_traces(data: CityData, layer_ids: list[str], stale_feeds: frozenset[str] = frozenset(),
+                 lang: str | None = None) -> dict[str, list[dict[str, Any]]]:
+    """Every layer's traces, hover texts in `lang` (None: English)."""
+    t = translator(lang) if lang else None
     out = {}
     for layer_id in layer_ids:
         layer = LAYERS[layer_id]
         sources = layer.sources(data) if stale_feeds else set()
         stale = bool(sources) and sources <= stale_feeds
-        out[layer_id] = [_with_opacity(trace, stale) for trace in layer.traces(data)]
+        out[layer_id] = [_with_opacity(trace, stale) for trace in layer.traces(data, t)]
     return out
 
 
