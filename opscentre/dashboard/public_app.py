@@ -9,9 +9,12 @@ comes from the catalogue (opscentre.i18n) in the page's language: `?lang=` or th
 assets/public_lang.js adds `lang` to that one request; the callbacks read the language from the
 page's own store. No cookie: a page's language is in its URL, and the page stays cacheable.
 
-Two read-only callbacks, both on the map's tick: the map (LiveMap's Patches) and the panel (stage,
-update time, alerts, bairro answer — each sent only when it changed). The page's data comes from
-one function, public_pages.view_data.public_view_data.
+The map's hover texts are in the page's language too (public_pages/map.py: a LiveMap per
+language, drawing from one read of the store per data version).
+
+Two read-only callbacks, both on the map's tick: the map (LiveMap's Patches, in the language of
+the page's store) and the panel (stage, update time, alerts, bairro answer — each sent only when it
+changed). The page's data comes from one function, public_pages.view_data.public_view_data.
 """
 
 from __future__ import annotations
@@ -30,14 +33,14 @@ from opscentre.core.store import Store
 from opscentre.dashboard import ids
 from opscentre.dashboard.assets import ASSETS
 from opscentre.dashboard.components.banner import attribution
-from opscentre.dashboard.live_map import LiveMap
 from opscentre.dashboard.public_layers import PublicLayers
 from opscentre.dashboard.public_pages import components as parts
 from opscentre.dashboard.public_pages import ids as pids
 from opscentre.dashboard.public_pages.bairro import bairro_answer
+from opscentre.dashboard.public_pages.map import public_maps
 from opscentre.dashboard.public_pages.texts import page_model
 from opscentre.dashboard.public_pages.view_data import public_view_data
-from opscentre.i18n import lang_for, normalise, translator
+from opscentre.i18n import LANGUAGES, lang_for, normalise, translator
 from opscentre.layers import LAYERS
 
 PUBLIC_LAYERS = [layer_id for layer_id, layer in LAYERS.items() if layer.public]
@@ -69,7 +72,13 @@ def create_public_app(settings: Settings, store: Store, simulated: bool, prefix:
                      serve_locally=True, enable_mcp=False, compress=False,
                      suppress_callback_exceptions=True)  # no validation layout (see ops_app)
     app.city, app.default_lang = settings.city.name, settings.city.language
-    live = LiveMap(settings, store, simulated, PUBLIC_LAYERS, clock=clock, status_source=documents.city_status)
+    lives = public_maps(settings, store, simulated, PUBLIC_LAYERS, list(LANGUAGES), clock=clock,
+                        status_source=documents.city_status)
+
+    def page_lang(held: Any) -> str:
+        """The language of a page's callback: the one its panel store names (else the city's)."""
+        lang = normalise(held.get("lang")) if isinstance(held, dict) else None
+        return lang or normalise(settings.city.language) or "en"
 
     def live_models(lang: str, query: Any) -> dict[str, Any]:
         t, now = translator(lang), clock()
@@ -85,7 +94,7 @@ def create_public_app(settings: Settings, store: Store, simulated: bool, prefix:
         lang = lang_for(request.args, settings.city.language)
         t = translator(lang)
         shown = {name: part if part is not None else [] for name, part in live_models(lang, "").items()}
-        map_parts = live.initial(PUBLIC_LAYERS)
+        map_parts = lives[lang].initial(PUBLIC_LAYERS)
         panel = html.Div([
             html.Section(shown["stage"], id=pids.STAGE, className="public-card public-stage",
                          **{"aria-live": "polite"}),
@@ -117,9 +126,11 @@ def create_public_app(settings: Settings, store: Store, simulated: bool, prefix:
         Output(ids.MAP_STATE, "data"),
         Input(ids.TICK, "n_intervals"),
         State(ids.MAP_STATE, "data"),
+        State(pids.PANEL_STATE, "data"),
         prevent_initial_call=True,
     )
-    def map_tick(_n_intervals, held):
+    def map_tick(_n_intervals, held, panel):
+        live = lives[page_lang(panel)]
         figure, _status, _alerts, new_held = live.tick(held if isinstance(held, dict) else {})
         return figure, new_held
 
@@ -139,7 +150,7 @@ def create_public_app(settings: Settings, store: Store, simulated: bool, prefix:
     )
     def panel_tick(_n_intervals, _clicks, _submits, query, held):
         held = held if isinstance(held, dict) else {}
-        lang = normalise(held.get("lang")) or settings.city.language
+        lang = page_lang(held)
         shown = live_models(lang, query if isinstance(query, str) else "")
         before = held.get("digests") if isinstance(held.get("digests"), dict) else {}
         digests = {name: _digest(shown[name]) if shown[name] is not None else before.get(name) for name in LIVE_PARTS}
