@@ -22,6 +22,8 @@ from urllib.parse import quote, urlencode
 import shapely
 from shapely.geometry import shape
 
+from opscentre.i18n import N_, SOURCE_LANGUAGE, translator
+
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
@@ -33,38 +35,40 @@ MAX_LIMIT = 1000  # a larger limit is clamped to this (the spec allows it); see 
 MAX_OFFSET = 10_000_000
 JSON, GEOJSON, OPENAPI = "application/json", "application/geo+json", "application/vnd.oai.openapi+json;version=3.0"
 
-# Every human-readable text of the API, in one place (a translation catalogue will take it over).
+# Every human-readable text of the API, in English; its wording is the translation catalogue's
+# (opscentre/i18n). The API speaks English (LANGUAGE): a client's language is a parameter away.
+LANGUAGE = SOURCE_LANGUAGE
 TEXT: dict[str, str] = {
-    "title": "{city} — open data (OGC API – Features)",
-    "description": "The public map layers of the {city} operations centre, read-only, as OGC API – Features.",
-    "self": "This document",
-    "service-desc": "The API definition (OpenAPI 3.0)",
-    "conformance": "The conformance classes this API implements",
-    "data": "The collections: one per public layer",
-    "items": "The features of {layer}",
-    "collection": "The collection {layer}",
-    "next": "Next page",
-    "prev": "Previous page",
-    "layer:zones": "Every zone (bairro) with its worst 15-minute rain class and its worst public alert.",
-    "layer:warnings": "Weather warnings in force (NWS / CAP areas), by severity.",
-    "layer:traffic": "Road segments and reported jams by congestion level; traffic reports.",
-    "layer:outages": "Power outages and the customers affected, per zone.",
-    "layer:rivers": "River and channel stations: level against each station's own thresholds.",
-    "layer:rain_gauges": "Rain gauges: the last 15-minute rain, its class and the accumulations.",
-    "layer:air_quality": "Air quality stations: the index and its category.",
-    "layer:transit": "Transit vehicles by route, and service alerts.",
-    "error:bbox_count": "bbox must be 4 numbers: minx,miny,maxx,maxy (longitude, latitude in CRS84); got {n}",
-    "error:bbox_number": "bbox must be 4 finite numbers: minx,miny,maxx,maxy; {value!r} is not one",
-    "error:bbox_lon": "bbox longitudes must be within -180..180",
-    "error:bbox_lat": "bbox latitudes must be within -90..90",
-    "error:bbox_order": "bbox minimum must not exceed its maximum (minx <= maxx, miny <= maxy)",
-    "error:bbox_crs": "only bbox-crs {crs} is supported",
-    "error:limit": "limit must be a whole number from 1 (at most {max} are returned); got {value!r}",
-    "error:offset": "offset must be a whole number from 0; got {value!r}",
-    "error:format": "unknown f={value!r}: this API speaks JSON only (f=json)",
-    "error:not_acceptable": "this API answers JSON (application/json, application/geo+json) only",
-    "error:collection": "no collection {value!r}",
-    "error:feature": "no feature {value!r} in collection {layer!r}",
+    "title": N_("{city} — open data (OGC API – Features)"),
+    "description": N_("The public map layers of the {city} operations centre, read-only, as OGC API – Features."),
+    "self": N_("This document"),
+    "service-desc": N_("The API definition (OpenAPI 3.0)"),
+    "conformance": N_("The conformance classes this API implements"),
+    "data": N_("The collections: one per public layer"),
+    "items": N_("The features of {layer}"),
+    "collection": N_("The collection {layer}"),
+    "next": N_("Next page"),
+    "prev": N_("Previous page"),
+    "layer:zones": N_("Every zone (bairro) with its worst 15-minute rain class and its worst public alert."),
+    "layer:warnings": N_("Weather warnings in force (NWS / CAP areas), by severity."),
+    "layer:traffic": N_("Road segments and reported jams by congestion level; traffic reports."),
+    "layer:outages": N_("Power outages and the customers affected, per zone."),
+    "layer:rivers": N_("River and channel stations: level against each station's own thresholds."),
+    "layer:rain_gauges": N_("Rain gauges: the last 15-minute rain, its class and the accumulations."),
+    "layer:air_quality": N_("Air quality stations: the index and its category."),
+    "layer:transit": N_("Transit vehicles by route, and service alerts."),
+    "error:bbox_count": N_("bbox must be 4 numbers: minx,miny,maxx,maxy (longitude, latitude in CRS84); got {n}"),
+    "error:bbox_number": N_("bbox must be 4 finite numbers: minx,miny,maxx,maxy; {value!r} is not one"),
+    "error:bbox_lon": N_("bbox longitudes must be within -180..180"),
+    "error:bbox_lat": N_("bbox latitudes must be within -90..90"),
+    "error:bbox_order": N_("bbox minimum must not exceed its maximum (minx <= maxx, miny <= maxy)"),
+    "error:bbox_crs": N_("only bbox-crs {crs} is supported"),
+    "error:limit": N_("limit must be a whole number from 1 (at most {max} are returned); got {value!r}"),
+    "error:offset": N_("offset must be a whole number from 0; got {value!r}"),
+    "error:format": N_("unknown f={value!r}: this API speaks JSON only (f=json)"),
+    "error:not_acceptable": N_("this API answers JSON (application/json, application/geo+json) only"),
+    "error:collection": N_("no collection {value!r}"),
+    "error:feature": N_("no feature {value!r} in collection {layer!r}"),
 }
 
 
@@ -78,7 +82,7 @@ class OgcError(Exception):
 
 
 def text(key: str, **values: Any) -> str:
-    return TEXT[key].format(**values)
+    return translator(LANGUAGE).gettext(TEXT[key]).format(**values)
 
 
 # --- query parameters ---------------------------------------------------------------------------
@@ -201,7 +205,7 @@ def collection(catalogue: Catalogue, layer_id: str, base: str) -> dict[str, Any]
     return {
         "id": layer_id,
         "title": catalogue.layers[layer_id],
-        "description": TEXT.get(f"layer:{layer_id}", catalogue.layers[layer_id]),
+        "description": text(f"layer:{layer_id}") if f"layer:{layer_id}" in TEXT else catalogue.layers[layer_id],
         "extent": {"spatial": {"bbox": [list(catalogue.bounds)], "crs": CRS84}},
         "itemType": "feature",
         "crs": [CRS84],

@@ -1,5 +1,5 @@
-"""The SMS texts, Defesa Civil's advice and the CAP / Atom documents are worded by the one
-translation catalogue (opscentre/i18n), not by tables of their own."""
+"""The SMS texts, Defesa Civil's advice, the CAP / Atom documents and the OGC API's texts are
+worded by the one translation catalogue (opscentre/i18n), not by tables of their own."""
 
 from __future__ import annotations
 
@@ -19,12 +19,13 @@ from opscentre.core.notify.advice import ADVICE_TEXT, advice_for
 from opscentre.core.notify.messages import TEMPLATE_TEXT, places, render
 from opscentre.core.settings import load_settings
 from opscentre.i18n import catalogue_path, translator
+from opscentre.open_data import ogc
 from opscentre.open_data.atom import atom_feed
 from opscentre.open_data.cap import CAP_NS, PublicAlert, cap_document, publisher
 
 ROOT = Path(__file__).resolve().parents[2]
 MODULES = ("opscentre/core/notify/messages.py", "opscentre/core/notify/advice.py", "opscentre/open_data/cap.py",
-           "opscentre/open_data/atom.py")
+           "opscentre/open_data/atom.py", "opscentre/open_data/ogc.py")
 NS = {"cap": CAP_NS}
 T0 = 1796549400.0
 
@@ -148,3 +149,10 @@ def test_danish_and_unknown_languages_fall_back_to_english_where_the_catalogue_h
     feed = etree.fromstring(atom_feed([item], pub, T0, "da"))
     assert feed.findtext("{http://www.w3.org/2005/Atom}title") == da.gettext("Public alerts — {city}").format(
         city=copenhagen.city.name)
+
+
+def test_the_ogc_api_speaks_english_from_the_catalogue_which_has_its_portuguese_too():
+    assert ogc.text("items", layer="zones") == "The features of zones"
+    pt = translator("pt-BR")
+    assert pt.gettext(ogc.TEXT["items"]).format(layer="zones") == "As feições de zones"
+    assert all(pt.gettext(text) != text for text in ogc.TEXT.values())
