@@ -17,6 +17,8 @@ from opscentre.core.alert_store import AlertStore
 from opscentre.dashboard.public_pages import ids as pids
 
 PHONE = {"width": 390, "height": 844}
+# the hover text of the first rain gauge, as the browser's map holds it
+GAUGE_HOVER = "() => document.querySelector('.js-plotly-plot').data.find(t => t.name === 'Rain gauges').text[0]"
 COPACABANA, JARDIM_BOTANICO = "024", "028"
 
 pytestmark = needs_chromium
@@ -124,6 +126,7 @@ def test_the_phone_page_in_english_by_its_url(live, phone, store, rio_settings):
     assert phone.evaluate("() => document.documentElement.lang") == "en"
     assert "Stage 1 of 5" in phone.locator(f"#{pids.STAGE}").inner_text()
     assert "Never cross a flooded street" in phone.locator(f"#{pids.ALERTS}").inner_text()
+    assert "(rain gauge)" in phone.evaluate(GAUGE_HOVER) and "moderate: 2.0 mm/15 min" in phone.evaluate(GAUGE_HOVER)
     search = phone.locator(f"#{pids.BAIRRO_INPUT}")
     search.fill("copacabana")
     phone.locator(f"#{pids.BAIRRO_BUTTON}").click()
@@ -132,6 +135,8 @@ def test_the_phone_page_in_english_by_its_url(live, phone, store, rio_settings):
     phone.locator("a[hreflang='pt-BR']").click()  # the language switch is a plain link
     phone.wait_for_function(f"() => (document.getElementById('{pids.STAGE}') || {{}}).textContent"
                             "?.includes('Estágio 1 de 5')", timeout=30_000)
+    phone.wait_for_function(MAP_READY, timeout=60_000)
+    assert "(pluviômetro)" in phone.evaluate(GAUGE_HOVER) and "moderada: 2,0 mm/15 min" in phone.evaluate(GAUGE_HOVER)
     assert phone.evaluate("() => document.cookie") == ""
     assert phone.context.cookies() == []
     assert phone.offsite_requests == [] and phone.errors == [] and phone.csp_violations == []
