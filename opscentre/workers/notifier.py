@@ -44,8 +44,9 @@ BEAT_EVERY_S = 10.0
 # for the first time on an old outbox, or down for that long) is not sent: news that old would
 # mislead. It is logged, never silently dropped.
 MAX_AGE_S = 3600.0
-SEND_CONCURRENCY = 128  # requests in flight at once, over the channels' keep-alive pools (their pool_size)
-SEND_CHUNK = 32  # claimed together, recorded together; SEND_CONCURRENCY / SEND_CHUNK chunks under way at once
+SEND_CONCURRENCY = 256  # requests in flight at once, over the channels' keep-alive pools (their pool_size)
+SEND_CHUNK = 64  # claimed together, recorded together; SEND_CONCURRENCY / SEND_CHUNK chunks under way at once
+SEND_THREADS = 32  # for channels without send_async (webhooks, the log): the others share one event loop
 SEND_BATCH = SEND_CONCURRENCY * 4  # due deliveries taken per turn, so a new notification waits for
 # at most this many sends (a mass send is sent over many turns, between outbox reads)
 
@@ -64,7 +65,7 @@ class Notifier:
         self._people: tuple[int, dict[str, Recipient], tuple[Recipient, ...], RecipientAreas] | None = None
         sending = {name: ProviderOptOut(c, redis, clock) if name == "sms" else c for name, c in channels.enabled.items()}
         self.dispatcher = Dispatcher(self.deliveries, sending, self._target, clock=clock)  # (21610: opted out)
-        self.executor = ThreadPoolExecutor(SEND_CONCURRENCY, thread_name_prefix="send")
+        self.executor = ThreadPoolExecutor(SEND_THREADS, thread_name_prefix="send")
         self._recovered_at = 0.0
         self._beat_at = 0.0
         self._busy = False  # the last turn sent something: more may be due, so the next read does not wait

@@ -171,6 +171,9 @@ def new(*, notification_id: str, transition: str, channel: str, recipient_id: st
         next_attempt_at=None if needs_approval else now, budget_from=now, created_at=now, updated_at=now)
 
 
+_RNG = random.Random()  # for jitter when the caller gives none (seeding one per call costs more than the call)
+
+
 def transition(d: Delivery, event: Event, now: float, *, rng: random.Random | None = None,
                policy: RetryPolicy = POLICY, by: str | None = None, provider_id: str | None = None,
                error: str | None = None, retryable: bool = False, retry_after_s: float | None = None,
@@ -178,7 +181,7 @@ def transition(d: Delivery, event: Event, now: float, *, rng: random.Random | No
     """The delivery after `event` at `now`, or InvalidTransition. Repeating an outcome that is
     already recorded (the same provider id accepted twice, a late receipt) changes nothing."""
     handler = _HANDLERS[Event(event)]
-    changes = handler(d, now, rng=rng or random.Random(), policy=policy, by=by, provider_id=provider_id,
+    changes = handler(d, now, rng=rng or _RNG, policy=policy, by=by, provider_id=provider_id,
                       error=error, retryable=retryable, retry_after_s=retry_after_s, code=code, receipt=receipt)
     if changes is None:
         return d

@@ -11,6 +11,7 @@ number replied STOP after the provider took the message) opts it out the same wa
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -43,6 +44,14 @@ class ProviderOptOut:
         except DeliveryFailed as failure:
             if unsubscribed(failure.code):
                 self.opt_out(target, failure.code)
+            raise
+
+    async def send_async(self, payload: Any, target: str, idempotency_key: str) -> SendResult:
+        try:
+            return await self.channel.send_async(payload, target, idempotency_key)  # type: ignore[attr-defined]
+        except DeliveryFailed as failure:
+            if unsubscribed(failure.code):
+                await asyncio.to_thread(self.opt_out, target, failure.code)  # Redis: off the event loop
             raise
 
     def opt_out(self, phone: str, code: str) -> None:

@@ -611,12 +611,12 @@ def test_a_receipt_that_settles_a_delivery_mid_send_is_kept_over_the_senders_lat
     channel = sms(gateway)
     d = dispatcher(redis_client, {"sms": channel}, clock)
     (x,) = queue(d.store, 1, clock)
-    original_send = channel.send
+    original_send = channel.send_async
 
-    def send_while_a_receipt_lands(payload, target, key):
+    async def send_while_a_receipt_lands(payload, target, key):
         d.store.apply_receipt("SM-earlier", "delivered", None, clock(), key=key)
-        return original_send(payload, target, key)
+        return await original_send(payload, target, key)
 
-    channel.send = send_while_a_receipt_lands
+    channel.send_async = send_while_a_receipt_lands
     (after,) = d.send_due()
     assert after.state is State.DELIVERED and after.provider_id == "SM-earlier"

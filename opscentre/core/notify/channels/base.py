@@ -60,6 +60,15 @@ class Channel(Protocol):
 
 
 @runtime_checkable
+class AsyncSending(Channel, Protocol):
+    """A channel that can send as a coroutine: the dispatcher runs its sends on the channels'
+    event loop (aio.py) instead of a thread each."""
+
+    async def send_async(self, payload: Any, target: Any, idempotency_key: str) -> SendResult:
+        """Send once. Raises DeliveryFailed."""
+
+
+@runtime_checkable
 class Verifiable(Channel, Protocol):
     """A channel that cannot be resent blindly (SMS) asks its provider after an interrupted send."""
 

@@ -18,6 +18,7 @@ channel's send timeout, so no request of it can still be in flight:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import time
@@ -27,7 +28,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from opscentre.core.notify.breaker import BreakerEvent, BreakerState
-from opscentre.core.notify.channels.base import Channel, DeliveryFailed, SendResult, Verifiable
+from opscentre.core.notify.channels import aio
+from opscentre.core.notify.channels.base import AsyncSending, Channel, DeliveryFailed, SendResult, Verifiable
 from opscentre.core.notify.deliveries import CLAIMABLE, Delivery, Event, InvalidTransition, State, transition
 from opscentre.core.notify.delivery_store import DeliveryStore
 
@@ -68,7 +70,6 @@ class Dispatcher:
         return [d for done in self._runners[1].map(lambda c: self._send_chunk(c, executor), chunks) for d in done]
 
     def _send_chunk(self, batch: list[Delivery], executor: Executor | None) -> list[Delivery]:
-        run = executor.map if executor else map
         now = self.clock()
         due = [d for d in batch if d.state in CLAIMABLE and (d.next_attempt_at or 0) <= now]
         out: list[Delivery] = []
@@ -83,7 +84,7 @@ class Dispatcher:
             elif self._admitted(d, channel.gateway(target), now, closed):
                 ready[d.id] = (channel, target, channel.gateway(target))
         claimed = self.store.claim_many([d for d in due if d.id in ready], now)
-        results = list(run(lambda c: self._send(c, *ready[c.id][:2]), claimed))
+        results = self._send_all([(d, *ready[d.id][:2]) for d in claimed], executor)
         by_gateway: dict[str, list] = {}
         for d, outcome in zip(claimed, results, strict=True):
             failed = isinstance(outcome, DeliveryFailed)
@@ -129,14 +130,37 @@ class Dispatcher:
     def _target(self, d: Delivery) -> Any | None:
         return self.targets(d) if d.channel in self.channels else None
 
+    def _send_all(self, sends: list[tuple[Delivery, Channel, Any]],
+                  executor: Executor | None) -> list[SendResult | DeliveryFailed]:
+        """Every send of a chunk at once: those of a channel with `send_async` together on the
+        channels' event loop (aio.py: one hop there and back per chunk), any other on `executor`
+        (or here, one after another, without one)."""
+        coroutines = {i: self._send_async(d, c, t) for i, (d, c, t) in enumerate(sends) if isinstance(c, AsyncSending)}
+        gathered = aio.submit(_gather(list(coroutines.values()))) if coroutines else None
+        threaded = {i: (executor.submit(self._send, d, c, t) if executor else None)
+                    for i, (d, c, t) in enumerate(sends) if i not in coroutines}
+        results: dict[int, SendResult | DeliveryFailed] = {}
+        for i, future in threaded.items():
+            results[i] = future.result() if future else self._send(*sends[i])
+        if gathered is not None:
+            results.update(zip(coroutines, gathered.result(), strict=True))
+        return [results[i] for i in range(len(sends))]
+
     def _send(self, d: Delivery, channel: Channel, target: Any) -> SendResult | DeliveryFailed:
         try:
             return channel.send(d.body(), target, d.idempotency_key)
         except DeliveryFailed as failure:
             return failure
-        except Exception as exc:  # a bug in a channel: whether it sent is unknown
-            log.exception("%s channel raised on %s", channel.name, d.id)
-            return DeliveryFailed(f"internal error ({type(exc).__name__})", retryable=True, ambiguous=True)
+        except Exception as exc:
+            return _raised(channel, d, exc)
+
+    async def _send_async(self, d: Delivery, channel: AsyncSending, target: Any) -> SendResult | DeliveryFailed:
+        try:
+            return await channel.send_async(d.body(), target, d.idempotency_key)
+        except DeliveryFailed as failure:
+            return failure
+        except Exception as exc:
+            return _raised(channel, d, exc)
 
     def recover(self) -> list[Delivery]:
         """Resolve deliveries left in `sending` longer than their channel's send timeout."""
@@ -195,3 +219,13 @@ class Dispatcher:
             return self.store.record(d.id, Event.RECEIPT, now, receipt=found)
         return self.store.record(d.id, Event.FAILED, now, rng=self.rng, retryable=True,
                                  error="interrupted before the provider had it (checked): sent again")
+
+
+def _raised(channel: Channel, d: Delivery, exc: Exception) -> DeliveryFailed:
+    """A bug in a channel: whether it sent is unknown."""
+    log.error("%s channel raised on %s", channel.name, d.id, exc_info=exc)
+    return DeliveryFailed(f"internal error ({type(exc).__name__})", retryable=True, ambiguous=True)
+
+
+async def _gather(coroutines: list) -> list:
+    return await asyncio.gather(*coroutines)

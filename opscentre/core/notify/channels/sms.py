@@ -14,22 +14,22 @@ Any other 4xx is permanent too. The auth token and full phone numbers are never 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import email.utils
 import os
 import re
 import time
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
+import aiohttp
 import orjson
-import certifi
-import requests
-import urllib3
-from urllib3.exceptions import ConnectTimeoutError, HTTPError, NewConnectionError, ReadTimeoutError
 
+from opscentre.core.notify.channels import aio
 from opscentre.core.notify.channels.base import ChannelDisabled, DeliveryFailed, SendResult, retry_after_s
 from opscentre.core.notify.deliveries import Receipt, State
 from opscentre.core.notify.phones import masked as masked_phone
@@ -108,20 +108,21 @@ class SmsChannel:
     name = "sms"
     resend_safe = False  # an SMS cannot be unsent, and the API takes no idempotency key: look it up first
 
-    def __init__(self, settings: SmsSettings, pool: urllib3.PoolManager | None = None,
-                 connect_timeout_s: float = 3.05, read_timeout_s: float = 10.0, pool_size: int = 256,
-                 clock: Callable[[], float] = time.time):
+    def __init__(self, settings: SmsSettings, connect_timeout_s: float = 3.05, read_timeout_s: float = 10.0,
+                 pool_size: int = 256, clock: Callable[[], float] = time.time):
         if not settings.enabled:
             raise ChannelDisabled(settings.disabled_reason)
         self.settings = settings
-        self.pool = pool or connection_pool(settings.messages_url, pool_size)
-        self.timeout = urllib3.Timeout(connect=connect_timeout_s, read=read_timeout_s)
+        self.pool_size = pool_size
+        self.timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect_timeout_s, sock_read=read_timeout_s)
         self.read_timeout_s = read_timeout_s
         credentials = base64.b64encode(f"{settings.account_sid}:{settings.auth_token}".encode()).decode()
         self._headers = {"accept": "application/json", "authorization": f"Basic {credentials}"}
         self._form_headers = {**self._headers, "content-type": "application/x-www-form-urlencoded"}
         self.send_timeout_s = connect_timeout_s + read_timeout_s
         self.clock = clock  # the wall clock, for Retry-After dates
+        self._session: tuple[int, aiohttp.ClientSession] | None = None
+        self.proxy = aio.proxy_for(settings.api_url)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> SmsChannel:
@@ -135,30 +136,32 @@ class SmsChannel:
         return masked_phone(target)
 
     def send(self, payload: Any, target: str, idempotency_key: str) -> SendResult:
+        return aio.run(self.send_async(payload, target, idempotency_key))
+
+    async def send_async(self, payload: Any, target: str, idempotency_key: str) -> SendResult:
+        """Send once, on the channels' event loop (aio.py). Raises DeliveryFailed."""
         form = {"To": target, "From": self.settings.sender, "Body": _text(payload)}
         callback = self.settings.status_callback(idempotency_key)
         if callback:
             form["StatusCallback"] = callback
-        response, body = self._request("POST", data=urlencode(form).encode(), headers=self._form_headers)
+        status, headers, body = await self._request("POST", data=urlencode(form).encode(), headers=self._form_headers)
         sid = body.get("sid") if isinstance(body, dict) else None
-        if 200 <= response.status < 300:
+        if 200 <= status < 300:
             if isinstance(sid, str) and sid:
                 return SendResult(provider_id=sid, status=State.SENT)
-            kind = response.headers.get("content-type", "no content type").split(";")[0]
-            raise DeliveryFailed(f"the gateway answered {response.status} without a message sid ({kind})",
+            kind = headers.get("content-type", "no content type").split(";")[0]
+            raise DeliveryFailed(f"the gateway answered {status} without a message sid ({kind})",
                                  retryable=True, ambiguous=True)
-        raise self._failure(response, body)
+        raise self._failure(status, headers, body)
 
     def lookup(self, payload: Any, target: str, idempotency_key: str, since: float) -> Receipt | None:
         """The provider's message to `target` with this text created since `since` (Twilio's
         Message list, filtered by To and From), or None when the provider has none."""
-        response, body = self._request("GET", headers=self._headers, params={"To": target,
-                                                                              "From": self.settings.sender,
-                                                      "PageSize": LOOKUP_PAGE})
-        if not (200 <= response.status < 300) or not isinstance(body, dict) \
-                or not isinstance(body.get("messages"), list):
-            raise DeliveryFailed(f"the gateway cannot list messages (answered {response.status})",
-                                 retryable=True, code=str(response.status))
+        status, _, body = aio.run(self._request("GET", headers=self._headers, params={
+            "To": target, "From": self.settings.sender, "PageSize": LOOKUP_PAGE}))
+        if not (200 <= status < 300) or not isinstance(body, dict) or not isinstance(body.get("messages"), list):
+            raise DeliveryFailed(f"the gateway cannot list messages (answered {status})",
+                                 retryable=True, code=str(status))
         text = _text(payload)
         for message in body["messages"]:
             if not isinstance(message, dict) or message.get("body") != text or not message.get("sid"):
@@ -170,33 +173,40 @@ class SmsChannel:
                                error_code=None if code is None else str(code))
         return None
 
-    def _request(self, method: str, headers: dict[str, str], data: bytes | None = None,
-                 params: dict[str, Any] | None = None) -> tuple[urllib3.BaseHTTPResponse, Any]:
-        """The response and its JSON body (None when it is not JSON, or longer than allowed)."""
+    async def _request(self, method: str, headers: dict[str, str], data: bytes | None = None,
+                       params: dict[str, Any] | None = None) -> tuple[int, Mapping[str, str], Any]:
+        """The status, headers and JSON body (None when it is not JSON, or longer than allowed)."""
         where = urlsplit(self.settings.api_url).netloc
         url = self.settings.messages_url + (f"?{urlencode(params)}" if params else "")
         try:
-            response = self.pool.request(method, url, body=data, headers=headers, timeout=self.timeout,
-                                         preload_content=False, redirect=False, retries=False)
-        except NewConnectionError:  # refused, no route, DNS: the request never left
+            async with self._client().request(method, url, data=data, headers=headers, allow_redirects=False,
+                                              timeout=self.timeout, proxy=self.proxy) as response:
+                return response.status, response.headers, _json(await _read_body(response, MAX_RESPONSE_BYTES))
+        except aiohttp.ClientConnectorError:  # refused, no route, DNS: the request never left
             raise DeliveryFailed(f"cannot reach the SMS gateway {where}", retryable=True) from None
-        except ConnectTimeoutError:
+        except aiohttp.ConnectionTimeoutError:
             raise DeliveryFailed(f"timed out connecting to the SMS gateway {where}", retryable=True) from None
-        except ReadTimeoutError:
+        except (aiohttp.SocketTimeoutError, asyncio.TimeoutError):
             raise DeliveryFailed(f"no answer from the SMS gateway {where} within {self.read_timeout_s} s",
                                  retryable=True, ambiguous=True) from None
-        except HTTPError as exc:  # the connection broke off mid-request
+        except aiohttp.ClientError as exc:  # the connection broke off mid-request
             raise DeliveryFailed(f"SMS gateway request failed ({type(exc).__name__})", retryable=True,
                                  ambiguous=True) from None
-        return response, _json(_read_body(response, MAX_RESPONSE_BYTES))
 
-    def _failure(self, response: requests.Response, body: Any) -> DeliveryFailed:
-        status = response.status
+    def _client(self) -> aiohttp.ClientSession:
+        """This process's session (kept-alive connections, up to pool_size), made on the loop."""
+        if self._session is None or self._session[0] != os.getpid():
+            session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=self.pool_size, ssl=aio.ssl_context()))
+            self._session = (os.getpid(), session)
+            weakref.finalize(self, aio.close_later, session)
+        return self._session[1]
+
+    def _failure(self, status: int, headers: Mapping[str, str], body: Any) -> DeliveryFailed:
         code = str(body.get("code")) if isinstance(body, dict) and body.get("code") is not None else None
         said = _scrub(str(body.get("message") or "")) if isinstance(body, dict) else ""
         detail = f"gateway answered {status}" + (f", code {code}" if code else "") + (f": {said}" if said else "")
         if status == 429 or status >= 500 or code in RETRYABLE_CODES:
-            wait = retry_after_s(response.headers.get("retry-after"), self.clock())
+            wait = retry_after_s(headers.get("retry-after"), self.clock())
             return DeliveryFailed(detail, retryable=True, retry_after_s=wait, code=code or str(status))
         if code in NUMBER_CODES:
             return DeliveryFailed(f"{NUMBER_CODES[code]} (code {code}; not retried)", retryable=False, code=code)
@@ -206,29 +216,20 @@ class SmsChannel:
         return DeliveryFailed(f"{detail} (not retried)", retryable=False, code=code or str(status))
 
 
-def connection_pool(url: str, size: int) -> urllib3.PoolManager:
-    """Kept-alive connections (up to `size`) for one API root, with no hidden retries (retries are
-    the delivery lifecycle's). urllib3 directly: requests costs more per call than the call itself
-    at a thousand messages a second. Proxy and CA bundle from the environment as requests reads
-    them (HTTPS_PROXY / NO_PROXY, REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE, else certifi's)."""
-    options = {"maxsize": size, "retries": False, "cert_reqs": "CERT_REQUIRED",
-               "ca_certs": os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or certifi.where()}
-    proxy = requests.utils.get_environ_proxies(url).get(urlsplit(url).scheme)
-    return urllib3.ProxyManager(proxy, **options) if proxy else urllib3.PoolManager(**options)
-
-
-def _read_body(response: urllib3.BaseHTTPResponse, limit: int) -> bytes | None:
+async def _read_body(response: aiohttp.ClientResponse, limit: int) -> bytes | None:
     """The body, or None when it is longer than `limit` bytes (the rest is not read: the connection
     is closed, not reused) or breaks off."""
+    chunks, size = [], 0
     try:
-        raw = response.read(limit + 1)
-    except HTTPError:
-        raw = None
-    if raw is None or len(raw) > limit:
-        response.close()
-        raw = None
-    response.release_conn()
-    return raw
+        async for chunk in response.content.iter_chunked(64 * 1024):
+            size += len(chunk)
+            if size > limit:
+                response.close()
+                return None
+            chunks.append(chunk)
+    except aiohttp.ClientPayloadError:
+        return None
+    return b"".join(chunks)
 
 
 def _text(payload: Any) -> str:
