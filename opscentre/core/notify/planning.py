@@ -20,7 +20,6 @@ from opscentre.core.alerting.rules import AlertSeverity
 from opscentre.core.notify import deliveries
 from opscentre.core.notify.deliveries import Delivery, Event, State
 from opscentre.core.notify.messages import render, webhook_body
-from opscentre.core.notify.phones import masked
 from opscentre.core.notify.recipients import Recipient
 from opscentre.core.notify.routing import RecipientAreas, route, route_webhooks
 from opscentre.core.notify.subscribers import WebhookSubscriber
@@ -68,7 +67,7 @@ def plan(notification: Mapping[str, Any], recipients: Iterable[Recipient], areas
                 rendered[recipient.lang] = render(notification, recipient.lang, zone_names, settings)
             message = rendered[recipient.lang]
             out.append(deliveries.new(notification_id=notification_id, transition=transition, channel="sms",
-                                      recipient_id=recipient.id, target_masked=masked(recipient.phone),
+                                      recipient_id=recipient.id, target_masked=recipient.masked_phone,
                                       payload=message.text, now=now, segments=message.segments,
                                       incident_id=incident_id, needs_approval=hold))
     if "webhook" in channels:

@@ -7,6 +7,7 @@ Phone numbers are E.164 and never leave the notify room unmasked (`phones.masked
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
 import unicodedata
@@ -97,11 +98,17 @@ class Recipient(BaseModel):
                    point=point, radius_m=radius_m, consent=Consent(at=now, how=consent_how),
                    quiet_hours=quiet_hours, created_at=now)
 
-    def display(self, zone_names: Mapping[str, str]) -> dict[str, Any]:
-        """What an operator may see: the phone masked, zones by name (and code)."""
+    @functools.cached_property
+    def masked_phone(self) -> str:
+        """The phone as operators and logs see it (phones.masked, which keeps what it made: parsing
+        a number costs more than the rest of planning its message)."""
         from opscentre.core.notify.phones import masked
 
-        return {"id": self.id, "name": self.name, "phone": masked(self.phone), "lang": self.lang.value,
+        return masked(self.phone)
+
+    def display(self, zone_names: Mapping[str, str]) -> dict[str, Any]:
+        """What an operator may see: the phone masked, zones by name (and code)."""
+        return {"id": self.id, "name": self.name, "phone": self.masked_phone, "lang": self.lang.value,
                 "role": self.role.value, "zones": [zone_names.get(z, z) for z in self.zone_ids],
                 "zone_ids": list(self.zone_ids), "point": list(self.point) if self.point else None,
                 "radius_m": self.radius_m, "quiet_hours": "-".join(self.quiet_hours) if self.quiet_hours else None,

@@ -109,7 +109,7 @@ class SmsChannel:
     resend_safe = False  # an SMS cannot be unsent, and the API takes no idempotency key: look it up first
 
     def __init__(self, settings: SmsSettings, connect_timeout_s: float = 3.05, read_timeout_s: float = 10.0,
-                 pool_size: int = 256, clock: Callable[[], float] = time.time):
+                 pool_size: int = 512, clock: Callable[[], float] = time.time):
         if not settings.enabled:
             raise ChannelDisabled(settings.disabled_reason)
         self.settings = settings
@@ -180,7 +180,7 @@ class SmsChannel:
         url = self.settings.messages_url + (f"?{urlencode(params)}" if params else "")
         try:
             async with self._client().request(method, url, data=data, headers=headers, allow_redirects=False,
-                                              timeout=self.timeout, proxy=self.proxy) as response:
+                                              proxy=self.proxy) as response:
                 return response.status, response.headers, _json(await _read_body(response, MAX_RESPONSE_BYTES))
         except aiohttp.ClientConnectorError:  # refused, no route, DNS: the request never left
             raise DeliveryFailed(f"cannot reach the SMS gateway {where}", retryable=True) from None
@@ -196,7 +196,8 @@ class SmsChannel:
     def _client(self) -> aiohttp.ClientSession:
         """This process's session (kept-alive connections, up to pool_size), made on the loop."""
         if self._session is None or self._session[0] != os.getpid():
-            session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=self.pool_size, ssl=aio.ssl_context()))
+            session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=self.pool_size, ssl=aio.ssl_context()),
+                                            timeout=self.timeout)
             self._session = (os.getpid(), session)
             weakref.finalize(self, aio.close_later, session)
         return self._session[1]
@@ -219,6 +220,11 @@ class SmsChannel:
 async def _read_body(response: aiohttp.ClientResponse, limit: int) -> bytes | None:
     """The body, or None when it is longer than `limit` bytes (the rest is not read: the connection
     is closed, not reused) or breaks off."""
+    if response.content_length is not None and response.content_length <= limit:
+        try:
+            return await response.read()
+        except aiohttp.ClientPayloadError:
+            return None
     chunks, size = [], 0
     try:
         async for chunk in response.content.iter_chunked(64 * 1024):
