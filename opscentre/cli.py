@@ -15,6 +15,7 @@ import orjson
 from opscentre.cli_operator import COMMANDS as OPERATOR_COMMANDS
 from opscentre.cli_deliveries import COMMANDS as DELIVERY_COMMANDS, add_commands as add_delivery_commands
 from opscentre.cli_notify import COMMANDS as NOTIFY_COMMANDS, add_commands as add_notify_commands
+from opscentre.cli_users import COMMANDS as USER_COMMANDS, add_commands as add_user_commands
 
 from opscentre import __version__
 from opscentre.core.errors import ConfigError, ParseError, StoreUnavailable
@@ -88,8 +89,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="alerts, notify: background observations/s during the latency part (default 10000)")
     c.add_argument("--seconds", type=float, default=5.0, help="public: seconds measured per case (default 5)")
 
-    c = command("set-password", "set an operator password (reads it from stdin, or generates one) and end "
-                "that operator's signed-in sessions")
+    add_user_commands(command)
+    c = command("set-password", "the older name of `users passwd`: set an account's password (reads it from "
+                "stdin, or generates one) and end that account's signed-in sessions")
     c.add_argument("--user", default="operator")
     return p
 
@@ -320,26 +322,6 @@ def cmd_bench(args) -> int:
     return 0
 
 
-def cmd_set_password(args) -> int:
-    import secrets
-
-    from opscentre.core.alert_store import AlertStore
-    from opscentre.core.operators import set_password
-
-    password = sys.stdin.readline().strip() if not sys.stdin.isatty() else ""
-    if not password:
-        password = secrets.token_urlsafe(12)
-        print(f"new password for {args.user}: {password}")
-    if len(password) < 8:
-        print("opscentre: a password needs at least 8 characters", file=sys.stderr)
-        return 1
-    redis = _store().redis
-    ended = set_password(redis, args.user, password)
-    AlertStore(redis).record("cli", "password-set", args.user, {"sessions_ended": ended}, time.time())
-    print(f"password of {args.user} updated; {ended} signed-in session(s) ended")
-    return 0
-
-
 COMMANDS = {
     "up": cmd_up,
     "web": cmd_web,
@@ -352,8 +334,8 @@ COMMANDS = {
     "state": cmd_state,
     "alerts": cmd_alerts,
     "bench": cmd_bench,
-    "set-password": cmd_set_password,
 }
 COMMANDS.update(OPERATOR_COMMANDS)
 COMMANDS.update(NOTIFY_COMMANDS)
 COMMANDS.update(DELIVERY_COMMANDS)
+COMMANDS.update(USER_COMMANDS)

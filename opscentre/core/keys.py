@@ -14,6 +14,7 @@ UPDATES_CHANNEL = f"{PREFIX}:updates"  # pub/sub: feed id, published after each 
 SIM_CLOCK = f"{PREFIX}:sim:clock"  # hash: wall_epoch, sim_epoch, speed, scenario, seed
 OPERATORS = f"{PREFIX}:operators"  # hash username -> password hash (never the password)
 OPERATORS_DISABLED = f"{PREFIX}:operators:disabled"  # set of usernames that may not sign in
+OPERATOR_ROLES = f"{PREFIX}:operators:roles"  # hash username -> role (core/roles.py); none: an admin (pre-roles)
 LOGIN_LIMITS = f"{PREFIX}:login_limits"  # prefix of Flask-Limiter's windows of failed sign-ins
 ALERTS = f"{PREFIX}:alerts"  # hash fingerprint -> JSON Alert (open, and resolved within the last hour)
 ALERTS_VERSION = f"{PREFIX}:alerts:version"  # counter, +1 per write of ALERTS (with one ALERTS_CHANGES entry)

@@ -1,5 +1,8 @@
-"""Operator accounts: only password hashes are stored (in Redis, so every web process sees them).
-A new password or a disabled account ends every session of that operator (core/sessions.py)."""
+"""Operator accounts: only password hashes are stored (in Redis, so every web process sees them),
+with each account's role (core/roles.py). A new password or a disabled account ends every session
+of that operator (core/sessions.py); a new role counts from the next request (it is read on each
+checked action). An account without a stored role was made before roles existed: it is an admin
+(the first-start account), and `migrate_roles` writes that down."""
 
 from __future__ import annotations
 
@@ -11,22 +14,106 @@ from redis import Redis
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from opscentre.core import keys, sessions
+from opscentre.core.roles import Role, stored_role
 
 DEFAULT_OPERATOR = "operator"
+MAX_USERNAME = 64
+MIN_PASSWORD, MAX_PASSWORD = 8, 256
+USERNAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._@-")
+
+# Account and role in one step: a sign-in never sees the account without its role.
+_ADD = """if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]); redis.call('HSET', KEYS[2], ARGV[1], ARGV[3]); return 1"""
+_SET_ROLE = """if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2]); return 1"""
+
+
+class AccountError(ValueError):
+    """A refused account change, said in one line."""
+
+
+def check_username(username: str) -> str:
+    username = (username or "").strip()
+    if not username or len(username) > MAX_USERNAME or not set(username) <= USERNAME_CHARS:
+        raise AccountError(f"a username is 1 to {MAX_USERNAME} characters: letters, digits and . _ @ -")
+    return username
+
+
+def check_password(password: str) -> str:
+    if len(password or "") < MIN_PASSWORD:
+        raise AccountError(f"a password needs at least {MIN_PASSWORD} characters")
+    if len(password) > MAX_PASSWORD:
+        raise AccountError(f"a password holds at most {MAX_PASSWORD} characters")
+    return password
 
 
 def ensure_operator(redis: Redis, username: str = DEFAULT_OPERATOR) -> str | None:
-    """Create the operator with a random password if absent. Returns the password once
-    (the caller prints it), or None when the operator already exists."""
+    """Create the first-start account (an admin) with a random password if absent. Returns the
+    password once (the caller prints it), or None when the account already exists."""
     password = secrets.token_urlsafe(12)
-    created = redis.hsetnx(keys.OPERATORS, username, generate_password_hash(password))
+    created = redis.eval(_ADD, 2, keys.OPERATORS, keys.OPERATOR_ROLES, username, generate_password_hash(password),
+                         Role.ADMIN.value)
+    migrate_roles(redis)
     return password if created else None
+
+
+def add(redis: Redis, username: str, password: str, role: Role) -> None:
+    """A new account with its role; AccountError when the name is taken or the input is bad."""
+    username, password = check_username(username), check_password(password)
+    if not redis.eval(_ADD, 2, keys.OPERATORS, keys.OPERATOR_ROLES, username, generate_password_hash(password),
+                      Role(role).value):
+        raise AccountError(f"user {username!r} already exists (change it with `users passwd` / `users role`)")
+
+
+def exists(redis: Redis, username: str) -> bool:
+    return bool(redis.hexists(keys.OPERATORS, username))
+
+
+def role_of(redis: Redis, username: str) -> Role | None:
+    """The account's role, or None when there is no such account."""
+    pipe = redis.pipeline(transaction=False)
+    pipe.hexists(keys.OPERATORS, username)
+    pipe.hget(keys.OPERATOR_ROLES, username)
+    known, raw = pipe.execute()
+    return stored_role(raw) if known else None
+
+
+def set_role(redis: Redis, username: str, role: Role) -> None:
+    if not redis.eval(_SET_ROLE, 2, keys.OPERATORS, keys.OPERATOR_ROLES, username, Role(role).value):
+        raise AccountError(f"no user {username!r}")
+
+
+def migrate_roles(redis: Redis) -> list[str]:
+    """Write `admin` for every account that has no role yet (made before roles existed); their names."""
+    names = [n.decode() for n in redis.hkeys(keys.OPERATORS)]
+    have = redis.hmget(keys.OPERATOR_ROLES, names) if names else []
+    migrated = [n for n, r in zip(names, have) if r is None and redis.hsetnx(keys.OPERATOR_ROLES, n, Role.ADMIN.value)]
+    return migrated
+
+
+def accounts(redis: Redis) -> list[dict]:
+    """Every account: username, role, disabled — sorted by name (never a hash)."""
+    pipe = redis.pipeline(transaction=False)
+    pipe.hkeys(keys.OPERATORS)
+    pipe.hgetall(keys.OPERATOR_ROLES)
+    pipe.smembers(keys.OPERATORS_DISABLED)
+    names, roles, disabled = pipe.execute()
+    return [{"username": n.decode(), "role": stored_role(roles.get(n)).value, "disabled": n in disabled}
+            for n in sorted(names)]
 
 
 def set_password(redis: Redis, username: str, password: str) -> int:
     """Set the password and end the operator's sessions; returns how many were ended."""
     redis.hset(keys.OPERATORS, username, generate_password_hash(password))
     return sessions.end_all(redis, username)
+
+
+def change_password(redis: Redis, username: str, password: str) -> int:
+    """`set_password` for an existing account only, the password checked first."""
+    check_password(password)
+    if not exists(redis, username):
+        raise AccountError(f"no user {username!r}")
+    return set_password(redis, username, password)
 
 
 def disable(redis: Redis, username: str) -> int:
