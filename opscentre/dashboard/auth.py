@@ -8,7 +8,8 @@ endpoints and any non-GET, a redirect to /login for pages. Cross-origin POSTs ar
 token).
 
 The signed cookie names a session kept in Redis (core/sessions.py); every console request
-checks it, so a sign-out, a new password or a disabled account ends it everywhere. Failed
+checks it, so a sign-out, a new password or a disabled account ends it everywhere. What a
+signed-in user may change depends on their role, checked by each write (dashboard/roles.py). Failed
 sign-ins are counted in Redis per address and per username (Flask-Limiter), and at most
 CONCURRENT_CHECKS password checks (~150 ms of scrypt each) run at once per process.
 """
@@ -156,6 +157,12 @@ def install_auth(server: Flask, client: redis.Redis, city_name: str, lifetimes: 
     checks = BoundedSemaphore(CONCURRENT_CHECKS)
     audit = _Audit(client)
     operators.dummy_hash()
+    try:
+        migrated = operators.migrate_roles(client)  # accounts from before roles: admins (core/roles.py)
+    except REDIS_DOWN:
+        migrated = []  # (role_of reads a missing role the same way meanwhile)
+    if migrated:
+        log.info("accounts from before roles are admins now: %s", ", ".join(migrated))
 
     @manager.user_loader
     def load_operator(session_id: str) -> Operator | None:

@@ -1,8 +1,10 @@
 """The operator console: a full-window live map with layer toggles, legend and status bar.
 
 Its own Dash app on its own Flask server; every route except /login needs an operator session
-(see auth.py). The layer toggle changes what this browser shows; the one write is the
-acknowledge form (components/ack_form.py), which acts for the signed-in operator only.
+(see auth.py). The layer toggle changes what this browser shows; the writes are the alert
+actions (components/ack_form.py: acknowledge, resolve, silence) and the approvals of mass sends
+(components/approvals.py), each checked against the signed-in user's role on the server
+(dashboard/roles.py). The page shows the role and disables what it may not do.
 """
 
 from __future__ import annotations
@@ -12,16 +14,20 @@ from flask import Flask
 from flask_login import current_user
 
 from opscentre.core.alert_store import AlertStore
+from opscentre.core.notify.delivery_store import DeliveryStore
+from opscentre.core.roles import Action, allows
 from opscentre.core.settings import Settings
 from opscentre.core.store import Store
 from opscentre.dashboard import ids
 from opscentre.dashboard.assets import ASSETS
 from opscentre.dashboard.auth import csrf_token
 from opscentre.dashboard.components.ack_form import ack_form, register_ack
+from opscentre.dashboard.components.approvals import approvals_form, register_approvals
 from opscentre.dashboard.components.incident_panel import IncidentPanel
 from opscentre.dashboard.components.map_figure import visibility_patch
 from opscentre.dashboard.live_map import LiveMap, map_overlays, map_shell
 from opscentre.dashboard.redis_clients import REDIS_DOWN
+from opscentre.dashboard.roles import current_role
 from opscentre.layers import LAYERS
 
 OPS_LAYERS = list(LAYERS)
@@ -65,11 +71,17 @@ def create_ops_app(settings: Settings, store: Store, simulated: bool, server: Fl
                suppress_callback_exceptions=True)
     live = LiveMap(settings, store, simulated, OPS_LAYERS, operator_view=True)
     incidents = IncidentPanel(store.redis, settings.zones.name_by_id, settings.tz)
+    deliveries = DeliveryStore(store.redis)
 
     def layout():
         visible = list(OPS_LAYERS)
         parts = live.initial(visible)
         operator = getattr(current_user, "id", None) or ""
+        try:
+            role = current_role(store.redis)
+        except REDIS_DOWN:
+            role = None
+        can = {action for action in Action if allows(role, action)}
         header = [
             html.Div([html.Span(settings.city.name, className="city-name"),
                       html.Span("Operations centre", className="app-name")], className="brand"),
@@ -77,6 +89,7 @@ def create_ops_app(settings: Settings, store: Store, simulated: bool, server: Fl
             html.Div([html.Span("Layers", className="toolbar-label"), layer_toggle(OPS_LAYERS, visible)],
                      className="toolbar", role="group", **{"aria-label": "Map layers"}),
             html.Form([html.Span(operator, className="operator-name"),
+                       html.Span(role.value if role else "", id=ids.OPERATOR_ROLE, className="operator-role"),
                        dcc.Input(type="hidden", name="csrf_token", value=csrf_token()),
                        html.Button("Sign out", type="submit", className="signout")],
                       method="post", action="/logout", className="operator"),
@@ -86,12 +99,15 @@ def create_ops_app(settings: Settings, store: Store, simulated: bool, server: Fl
             open_alerts = AlertStore(store.redis).active()
         except REDIS_DOWN:
             open_alerts = []
-        return map_shell(parts, header, [*overlays, *incidents.initial(), ack_form(open_alerts)])
+        actions = html.Div([ack_form(open_alerts, can), approvals_form(deliveries, Action.APPROVE in can)],
+                           className="console-actions")
+        return map_shell(parts, header, [*overlays, *incidents.initial(), actions])
 
     app.layout = layout
     live.register(app)
     incidents.register(app)  # on the map's tick
     register_ack(app, store.redis)
+    register_approvals(app, store.redis)
 
     @app.callback(
         Output(ids.MAP, "figure", allow_duplicate=True),

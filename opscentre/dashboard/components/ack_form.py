@@ -1,9 +1,11 @@
-"""The operator console's acknowledge form: pick an open alert, write a note, acknowledge.
+"""The operator console's alert actions: pick an open alert, write a note, then acknowledge,
+resolve it by hand, or silence its notifications for a while.
 
-The callback runs on the server for a signed-in operator only: the auth guard answers 401 to
-any anonymous POST before Dash sees it, and the callback checks the session again and takes
-the operator's name from it — never from the request body. The note is stored as plain text
-and Dash renders it as text (never as HTML).
+Each callback runs on the server for a signed-in user whose role allows it (dashboard/roles.py:
+`guarded` answers 401 to nobody and 403, audited, to a role that may not — before the callback
+acts); it takes the user's name from the session, never from the request body. A role that may
+not sees the controls disabled. The note is stored as plain text and Dash renders it as text
+(never as HTML).
 """
 
 from __future__ import annotations
@@ -16,10 +18,14 @@ from dash.exceptions import PreventUpdate
 from flask_login import current_user
 
 from opscentre.core.alert_store import AlertStore, UnknownAlert
+from opscentre.core.alerting.silences import SilenceError, build_silence
+from opscentre.core.roles import Action
 from opscentre.dashboard import ids
 from opscentre.dashboard.redis_clients import REDIS_DOWN
+from opscentre.dashboard.roles import guarded
 
 MAX_NOTE = 1000
+SILENCE_FOR = {"1h": 3600, "4h": 4 * 3600, "12h": 12 * 3600, "24h": 24 * 3600}
 
 
 def ack_options(alerts: list[dict[str, Any]]) -> list[dict[str, str]]:
@@ -28,16 +34,28 @@ def ack_options(alerts: list[dict[str, Any]]) -> list[dict[str, str]]:
             for a in alerts if not a.get("acknowledged_by")]
 
 
-def ack_form(alerts: list[dict[str, Any]]) -> html.Div:
+def ack_form(alerts: list[dict[str, Any]], can: set[Action] | None = None) -> html.Div:
+    """The form; controls of actions not in `can` (what the user's role allows) are disabled."""
+    can = set(Action) if can is None else can
+    ack, resolve, silence = Action.ACK in can, Action.RESOLVE in can, Action.SILENCE in can
+    note = None if (ack or resolve or silence) else "Your role can see alerts but not act on them."
     return html.Div([
         html.Label("Acknowledge", htmlFor=ids.ACK_ALERT, className="panel-title"),
         dcc.Dropdown(id=ids.ACK_ALERT, options=ack_options(alerts), placeholder="Alert to acknowledge",
-                     clearable=True, className="ack-alert"),
+                     clearable=True, className="ack-alert", disabled=not (ack or resolve or silence)),
         dcc.Textarea(id=ids.ACK_NOTE, maxLength=MAX_NOTE, placeholder="Note: what was done (plain text)",
-                     className="ack-note"),
+                     className="ack-note", disabled=not (ack or resolve or silence)),
         html.Button("Acknowledge", id=ids.ACK_BUTTON, n_clicks=0, className="ack-button", accessKey="k",
-                    title="Acknowledge the selected alert (Alt+K)"),
-        html.Div(id=ids.ACK_RESULT, className="ack-result", role="status", **{"aria-live": "polite"}),
+                    title="Acknowledge the selected alert (Alt+K)", disabled=not ack),
+        html.Div([
+            html.Button("Resolve", id=ids.ACK_RESOLVE, n_clicks=0, className="ack-secondary", disabled=not resolve,
+                        title="Resolve the selected alert by hand (it reopens if its condition still holds)"),
+            html.Button("Silence", id=ids.ACK_SILENCE, n_clicks=0, className="ack-secondary", disabled=not silence,
+                        title="Mute the selected alert's notifications (it stays on the map and in this list)"),
+            dcc.Dropdown(id=ids.ACK_SILENCE_FOR, options=[{"label": f"for {k}", "value": k} for k in SILENCE_FOR],
+                         value="1h", clearable=False, className="ack-silence-for", disabled=not silence),
+        ], className="ack-more"),
+        html.Div(note, id=ids.ACK_RESULT, className="ack-result", role="status", **{"aria-live": "polite"}),
     ], className="ack-form")
 
 
@@ -61,9 +79,10 @@ def register_ack(app: Dash, redis_client) -> None:
         State(ids.ACK_NOTE, "value"),
         prevent_initial_call=True,
     )
+    @guarded(redis_client, Action.ACK)
     def acknowledge(_clicks, alert_id, note):
         if not getattr(current_user, "is_authenticated", False):
-            raise PreventUpdate  # the auth guard already refused it; never act for nobody
+            raise PreventUpdate  # (guarded refused it already; never act for nobody)
         if not alert_id:
             return "Choose an alert first.", no_update, no_update
         note = str(note or "")
@@ -76,3 +95,53 @@ def register_ack(app: Dash, redis_client) -> None:
         except REDIS_DOWN:
             return "Redis unreachable — not acknowledged, try again.", no_update, no_update
         return f"Acknowledged by {current_user.id}: {alert.summary or alert.rule}", "", None
+
+    @app.callback(
+        Output(ids.ACK_RESULT, "children", allow_duplicate=True),
+        Output(ids.ACK_ALERT, "value", allow_duplicate=True),
+        Input(ids.ACK_RESOLVE, "n_clicks"),
+        State(ids.ACK_ALERT, "value"),
+        State(ids.ACK_NOTE, "value"),
+        prevent_initial_call=True,
+    )
+    @guarded(redis_client, Action.RESOLVE)
+    def resolve(_clicks, alert_id, note):
+        if not alert_id:
+            return "Choose an alert first.", no_update
+        try:
+            alert = alerts.resolve_by_hand(str(alert_id)[:64], current_user.id, str(note or "")[:MAX_NOTE], time.time())
+        except UnknownAlert:
+            return "That alert is no longer open.", None
+        except (TimeoutError, *REDIS_DOWN):
+            return "Busy or Redis unreachable — not resolved, try again.", no_update
+        return f"Resolved by {current_user.id}: {alert.summary or alert.rule}", None
+
+    @app.callback(
+        Output(ids.ACK_RESULT, "children", allow_duplicate=True),
+        Input(ids.ACK_SILENCE, "n_clicks"),
+        State(ids.ACK_ALERT, "value"),
+        State(ids.ACK_SILENCE_FOR, "value"),
+        State(ids.ACK_NOTE, "value"),
+        prevent_initial_call=True,
+    )
+    @guarded(redis_client, Action.SILENCE)
+    def silence(_clicks, alert_id, duration, note):
+        if not alert_id:
+            return "Choose an alert first."
+        if duration not in SILENCE_FOR:
+            return "Choose how long to silence it."
+        now = time.time()
+        try:
+            alert = alerts.find(str(alert_id)[:64])
+            if "," in alert.fingerprint:
+                raise SilenceError("this alert cannot be matched alone; silence it with `opscentre silence`")
+            record = build_silence(f"fingerprint={alert.fingerprint}", now=now, duration_s=SILENCE_FOR[duration],
+                                   comment=str(note or "")[:MAX_NOTE])
+            alerts.add_silence(record, current_user.id, now)
+        except UnknownAlert:
+            return "That alert is no longer open."
+        except SilenceError as exc:
+            return str(exc)
+        except REDIS_DOWN:
+            return "Redis unreachable — not silenced, try again."
+        return f"Silenced for {duration} by {current_user.id}: {alert.summary or alert.rule}"
