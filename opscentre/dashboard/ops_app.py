@@ -2,8 +2,8 @@
 
 Its own Dash app on its own Flask server; every route except /login needs an operator session
 (see auth.py). The layer toggle changes what this browser shows; the writes are the alert
-actions (components/ack_form.py: acknowledge, resolve, silence) and the approvals of mass sends
-(components/approvals.py), each checked against the signed-in user's role on the server
+actions (components/ack_form.py: acknowledge, resolve, silence) the approvals of mass sends and
+retries of dead letters (components/approvals.py), each checked against the signed-in user's role on the server
 (dashboard/roles.py). The page shows the role and disables what it may not do.
 """
 
@@ -99,7 +99,8 @@ def create_ops_app(settings: Settings, store: Store, simulated: bool, server: Fl
             open_alerts = AlertStore(store.redis).active()
         except REDIS_DOWN:
             open_alerts = []
-        actions = html.Div([ack_form(open_alerts, can), approvals_form(deliveries, Action.APPROVE in can)],
+        actions = html.Div([ack_form(open_alerts, can), approvals_form(deliveries, Action.APPROVE in can,
+                                                                       Action.RETRY in can)],
                            className="console-actions")
         return map_shell(parts, header, [*overlays, *incidents.initial(), actions])
 

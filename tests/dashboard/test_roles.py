@@ -51,9 +51,10 @@ ACTIONS = {  # action -> (button, its form's values)
     Action.RESOLVE: (ids.ACK_RESOLVE, {ids.ACK_ALERT: ALERT_ID, ids.ACK_NOTE: "water gone"}),
     Action.SILENCE: (ids.ACK_SILENCE, {ids.ACK_ALERT: ALERT_ID, ids.ACK_SILENCE_FOR: "4h", ids.ACK_NOTE: "known"}),
     Action.APPROVE: (ids.APPROVE_BUTTON, {ids.APPROVALS: NOTIFICATION}),
+    Action.RETRY: (ids.RETRY_BUTTON, {ids.DEAD_LETTERS: "d-dead"}),
 }
 SUCCESS_TEXT = {Action.ACK: "Acknowledged by", Action.RESOLVE: "Resolved by", Action.SILENCE: "Silenced for 4h by",
-                Action.APPROVE: "approved by"}
+                Action.APPROVE: "approved by", Action.RETRY: "Queued again by"}
 
 
 @pytest.fixture
@@ -66,7 +67,10 @@ def city(store, rio_settings):
         Delivery(id=f"d-{i}", notification_id=NOTIFICATION, transition="opened", channel="sms", recipient_id=f"r{i}",
                  target_masked="+55 21 9****-**0{i}", idempotency_key=f"sms|{NOTIFICATION}|opened|r{i}",
                  payload='"Alerta"', state=State.AWAITING_APPROVAL, incident_id="i-1", created_at=now, updated_at=now)
-        for i in range(3)])
+        for i in range(3)] + [
+        Delivery(id="d-dead", notification_id="n-2", transition="opened", channel="sms", recipient_id="r9",
+                 target_masked="+55 21 9****-**09", idempotency_key="sms|n-2|opened|r9", payload='"Alerta"',
+                 state=State.DEAD, attempts=8, last_error="gateway down", created_at=now, updated_at=now)])
     for role in Role:
         operators.add(store.redis, f"{role.value}.user", PASSWORD, role)
     return store
@@ -86,6 +90,8 @@ def changed(redis, action: Action, username: str) -> bool:
         return alerts.find(ALERT_ID).state.value == "resolved"
     if action is Action.SILENCE:
         return [s["created_by"] for s in alerts.silences()] == [username]
+    if action is Action.RETRY:
+        return DeliveryStore(redis).get("d-dead").state is State.QUEUED
     return all(d.approvals == (username,) for d in DeliveryStore(redis).by_notification(NOTIFICATION))
 
 
@@ -144,7 +150,7 @@ def test_the_page_shows_the_role_and_disables_what_it_may_not_do(live, city):
         return '"disabled":true' in layout[start:layout.find("}", at)] or \
                '"disabled":true' in layout[at:layout.find("}", at)]
 
-    for component_id in (ids.ACK_BUTTON, ids.ACK_RESOLVE, ids.ACK_SILENCE, ids.APPROVE_BUTTON):
+    for component_id in (ids.ACK_BUTTON, ids.ACK_RESOLVE, ids.ACK_SILENCE, ids.APPROVE_BUTTON, ids.RETRY_BUTTON):
         assert disabled(viewer.replace(" ", ""), component_id), component_id
         assert not disabled(supervisor.replace(" ", ""), component_id), component_id
     assert '"viewer"' in viewer and '"supervisor"' in supervisor
@@ -157,7 +163,7 @@ def test_every_console_callback_that_writes_is_guarded(rio_settings, store):
     from opscentre.dashboard.ops_app import create_ops_app
 
     read_only = {ids.MAP, ids.MAP_STATE, ids.STATUS_BAR, ids.ALERTS_PANEL, ids.INCIDENT_PANEL, ids.INCIDENT_PANEL_STATE,
-                 ids.ACK_ALERT, ids.APPROVALS}  # what this browser shows: redraws, digests, options
+                 ids.ACK_ALERT, ids.APPROVALS, ids.DEAD_LETTERS}  # what this browser shows: redraws, digests, options
     dash_app = create_ops_app(rio_settings, store, True, Flask("roles-test"))
     guarded, unguarded_outputs = [], set()
     for output, spec in dash_app.callback_map.items():
@@ -167,4 +173,4 @@ def test_every_console_callback_that_writes_is_guarded(rio_settings, store):
         else:
             unguarded_outputs |= {o.split(".")[0] for o in output.strip(".").split("...")}
     assert unguarded_outputs <= read_only, unguarded_outputs
-    assert sorted(guarded) == sorted([Action.ACK, Action.RESOLVE, Action.SILENCE, Action.APPROVE])
+    assert sorted(guarded) == sorted([Action.ACK, Action.RESOLVE, Action.SILENCE, Action.APPROVE, Action.RETRY])

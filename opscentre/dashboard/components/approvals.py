@@ -1,10 +1,11 @@
-"""The console's approvals: mass sends held for the two-person rule (core/notify/planning.py), and
-an Approve button. The first supervisor's approval is recorded; a second, different one releases
-the messages (the delivery lifecycle refuses the same person twice).
+"""The console's messages that wait for a person: mass sends held for the two-person rule
+(core/notify/planning.py) with an Approve button — the first supervisor's approval is recorded, a
+second, different one releases the messages (the delivery lifecycle refuses the same person
+twice) — and dead letters with a Retry button.
 
-The Approve callback runs only for a role that may approve (dashboard/roles.py `guarded`: 403 and
-an audit entry otherwise); the approver's name comes from the session. Other roles see the list
-with the button disabled.
+Both callbacks run only for a role that may (dashboard/roles.py `guarded`: 403 and an audit entry
+otherwise); the name recorded comes from the session. Other roles see the lists with the buttons
+disabled.
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ from dash import Dash, Input, Output, State, dcc, html, no_update
 from flask_login import current_user
 
 from opscentre.core.notify.deliveries import InvalidTransition, State as Delivery
-from opscentre.core.notify.delivery_store import DeliveryStore
+from opscentre.core.notify.delivery_store import DeliveryStore, UnknownDelivery
 from opscentre.core.roles import Action
 from opscentre.dashboard import ids
 from opscentre.dashboard.redis_clients import REDIS_DOWN
 from opscentre.dashboard.roles import guarded
 
 MAX_LISTED = 1000  # deliveries read to build the list (a bigger send shows as "1000+")
+MAX_DEAD = 50  # dead letters offered for a retry, most recent first (all of them: `opscentre deliveries --dead`)
 
 
 def approval_options(store: DeliveryStore) -> list[dict[str, str]]:
@@ -41,11 +43,16 @@ def approval_options(store: DeliveryStore) -> list[dict[str, str]]:
     return options
 
 
-def approvals_form(store: DeliveryStore, can_approve: bool) -> html.Div:
+def dead_options(store: DeliveryStore) -> list[dict[str, str]]:
+    return [{"label": f"{d.channel} to {d.target_masked} · {d.last_error or d.state.value}"[:160], "value": d.id}
+            for d in store.by_state(Delivery.DEAD, MAX_DEAD)]
+
+
+def approvals_form(store: DeliveryStore, can_approve: bool, can_retry: bool) -> html.Div:
     try:
-        options = approval_options(store)
+        options, dead = approval_options(store), dead_options(store)
     except REDIS_DOWN:
-        options = []
+        options, dead = [], []
     return html.Div([
         html.Label("Mass sends awaiting approval", htmlFor=ids.APPROVALS, className="panel-title"),
         dcc.Dropdown(id=ids.APPROVALS, options=options, placeholder="None waiting" if not options else "Send to approve",
@@ -54,6 +61,12 @@ def approvals_form(store: DeliveryStore, can_approve: bool) -> html.Div:
                     title="Approve the send; a second supervisor's approval releases it"),
         html.Div(None if can_approve else "Approvals need a supervisor.", id=ids.APPROVE_RESULT,
                  className="ack-result", role="status", **{"aria-live": "polite"}),
+        html.Label("Dead letters", htmlFor=ids.DEAD_LETTERS, className="panel-title"),
+        dcc.Dropdown(id=ids.DEAD_LETTERS, options=dead, placeholder="None" if not dead else "Message to send again",
+                     clearable=True, className="approvals", disabled=not can_retry),
+        html.Button("Retry", id=ids.RETRY_BUTTON, n_clicks=0, className="ack-button", disabled=not can_retry,
+                    title="Queue the message again, with a fresh retry budget"),
+        html.Div(id=ids.RETRY_RESULT, className="ack-result", role="status", **{"aria-live": "polite"}),
     ], className="ack-form approvals-form")
 
 
@@ -67,6 +80,33 @@ def register_approvals(app: Dash, redis_client) -> None:
             return approval_options(store)
         except REDIS_DOWN:
             return no_update
+
+    @app.callback(Output(ids.DEAD_LETTERS, "options"), Input(ids.INCIDENT_PANEL, "children"), prevent_initial_call=True)
+    def refresh_dead(_panel):
+        try:
+            return dead_options(store)
+        except REDIS_DOWN:
+            return no_update
+
+    @app.callback(
+        Output(ids.RETRY_RESULT, "children"),
+        Output(ids.DEAD_LETTERS, "value"),
+        Output(ids.DEAD_LETTERS, "options", allow_duplicate=True),
+        Input(ids.RETRY_BUTTON, "n_clicks"),
+        State(ids.DEAD_LETTERS, "value"),
+        prevent_initial_call=True,
+    )
+    @guarded(redis_client, Action.RETRY)
+    def retry(_clicks, delivery_id) -> tuple[Any, Any, Any]:
+        if not delivery_id:
+            return "Choose a message first.", no_update, no_update
+        try:
+            store.retry(str(delivery_id)[:128], time.time(), by=current_user.id)
+        except (InvalidTransition, UnknownDelivery):
+            return "That message is not waiting for a retry any more.", None, dead_options(store)
+        except REDIS_DOWN:
+            return "Redis unreachable — not retried, try again.", no_update, no_update
+        return f"Queued again by {current_user.id}", None, dead_options(store)
 
     @app.callback(
         Output(ids.APPROVE_RESULT, "children"),
