@@ -1,5 +1,13 @@
 """The load of `opscentre bench public`: keep-alive HTTP clients (aiohttp) in spawned processes,
-closed loop, every answer's status, encoding, size and latency recorded in a measured window."""
+every answer's status, encoding, size and latency recorded in a measured window.
+
+Closed loop (no `rate`): each connection sends its next request when the last answer is read,
+like wrk: the most the server answers, with latencies that are mostly the queue the load itself
+makes. Open loop (`rate` requests/s in all): each connection sends on a fixed schedule, like
+wrk2, and a request's latency counts from when it was due, not from when a busy connection got
+round to it (no coordinated omission): the latency a steady stream of readers sees at that rate.
+Every request due in the window is counted, however late its answer (a server behind its
+schedule is drained, not cut off at the window's end)."""
 
 from __future__ import annotations
 
@@ -37,12 +45,13 @@ class LoadClients:
                 p.join()
 
     def run(self, url: str, headers: dict[str, str], connections: int, warmup: float, seconds: float,
-            expect: int) -> dict:
+            expect: int, rate: float | None = None) -> dict:
         n = len(self.processes)
         start = time.time() + 0.2  # every process starts at once
         for i, q in enumerate(self.tasks):
-            q.put({"url": url, "headers": headers, "connections": connections // n + (i < connections % n),
-                   "start": start, "warmup": warmup, "seconds": seconds, "expect": expect})
+            share = connections // n + (i < connections % n)
+            q.put({"url": url, "headers": headers, "connections": share, "start": start, "warmup": warmup,
+                   "seconds": seconds, "expect": expect, "rate": rate * share / connections if rate else None})
         merged: dict = {"latencies": [], "statuses": Counter(), "encodings": Counter(), "bytes": Counter(),
                         "errors": Counter(), "cpu_s": 0.0, "unexpected": []}
         for _ in range(n):
@@ -64,7 +73,7 @@ def _client_main(tasks, results) -> None:
 
 
 async def _load(url: str, headers: dict[str, str], connections: int, start: float, warmup: float,
-                seconds: float, expect: int) -> dict:
+                seconds: float, expect: int, rate: float | None = None) -> dict:
     import aiohttp
 
     begin, end = start + warmup, start + warmup + seconds
@@ -84,9 +93,18 @@ async def _load(url: str, headers: dict[str, str], connections: int, start: floa
                                      skip_auto_headers=("Accept-Encoding", "User-Agent")) as session:
         await asyncio.sleep(max(0.0, start - time.time()))
 
-        async def connection() -> None:
+        interval = connections / rate if rate else 0.0  # between one connection's requests, open loop
+        first = clock()
+
+        async def connection(i: int) -> None:
+            due = first + interval * i / connections  # the connections' schedules interleave
             while True:
-                sent = clock()
+                if rate:
+                    if due - clock() > 0:
+                        await asyncio.sleep(due - clock())
+                    sent, due = due, due + interval  # late (the last answer took longer): sent now, timed from due
+                else:
+                    sent = clock()
                 if sent >= end_c:
                     return
                 try:
@@ -102,12 +120,12 @@ async def _load(url: str, headers: dict[str, str], connections: int, start: floa
                 done = clock()
                 if status != expect and sent >= begin_c and len(unexpected) < UNEXPECTED_KEPT:
                     unexpected.append(f"{status} {encoding or ''} {body[:200]!r}")
-                if sent >= begin_c and done <= end_c:
+                if sent >= begin_c and (done <= end_c or rate):  # open loop: every request due in the window
                     latencies.append((done - sent) * 1000)
                     statuses[status] += 1
                     encodings[encoding or "identity"] += 1
                     sizes[len(body)] += 1
 
-        await asyncio.gather(*(connection() for _ in range(connections)))
+        await asyncio.gather(*(connection(i) for i in range(connections)))
     return {"latencies": latencies, "statuses": statuses, "encodings": encodings, "bytes": sizes,
             "errors": errors, "cpu_s": time.process_time() - cpu_at_start, "unexpected": unexpected}

@@ -11,7 +11,7 @@ from collections import Counter
 import orjson
 import pytest
 
-from opscentre.bench.public import PUBLIC_ALERTS, _figures, _judge, run_public_bench
+from opscentre.bench.public import PUBLIC_ALERTS, _figures, _judge, run_public_bench, steady_rate
 from opscentre.cli import _parser
 from opscentre.core.settings import load_settings
 
@@ -111,3 +111,65 @@ def test_an_answer_of_another_status_is_an_error_not_speed():
 def test_the_command_line_runs_it():
     args = _parser().parse_args(["bench", "public", "--json", "--seconds", "2", "-n", "8"])
     assert (args.name, args.json, args.seconds, args.size) == ("public", True, 2.0, 8)
+
+
+def test_each_case_is_also_measured_open_loop_at_its_goal_rate_and_its_p99_judged_there(figures):
+    for name, case in figures["cases"].items():
+        steady = case["at_rate"]
+        assert steady["offered_per_s"] == steady_rate(name) and steady["answers"] > 0, name
+        assert steady["errors"] == 0 and set(steady["statuses"]) == set(case["statuses"]), name
+    assert steady_rate("status.json 304") == 2000 and steady_rate("zones.geojson full") == 1000
+    assert steady_rate("alerts.atom full") == 1000  # no rate goal of its own: the full document's
+    assert figures["ceiling"]["at_rate"]["offered_per_s"] == 2000
+    for name, goal in figures["goals"].items():
+        assert goal["p99_at_per_s"] == steady_rate(name)
+        assert goal["checks"]["p99"] == (figures["cases"][name]["at_rate"]["p99_ms"] <= 50), name
+
+
+def test_a_fast_closed_loop_p99_does_not_pass_when_the_p99_at_the_goal_rate_is_slow():
+    f = {"errors": 0, "answers": 10, "requests_per_s": 10_000, "p99_ms": 1.0,
+         "at_rate": {"offered_per_s": 2000, "p99_ms": 80.0, "errors": 0}}
+    judged = _judge("status.json 304", f)
+    assert judged["checks"]["p99"] is False and judged["met"] is False
+
+
+def test_open_loop_latency_counts_from_when_a_request_was_due_not_when_it_was_sent():
+    """One connection offered twice what a 20 ms server answers (100/s): requests fall behind
+    their schedule, and their latency says so."""
+    import asyncio
+    import threading
+    import time
+
+    from aiohttp import web
+
+    from opscentre.bench.http_load import _load
+
+    async def slow(_request):
+        await asyncio.sleep(0.02)
+        return web.Response(text="ok")
+
+    ready, box = threading.Event(), {}
+
+    def serve():
+        loop = asyncio.new_event_loop()
+        app = web.Application()
+        app.router.add_get("/", slow)
+        runner = web.AppRunner(app)
+        loop.run_until_complete(runner.setup())
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        loop.run_until_complete(site.start())
+        box["port"], box["loop"] = site._server.sockets[0].getsockname()[1], loop
+        ready.set()
+        loop.run_forever()
+
+    threading.Thread(target=serve, daemon=True).start()
+    ready.wait(10)
+    try:
+        url = f"http://127.0.0.1:{box['port']}/"
+        closed = asyncio.run(_load(url, {}, 1, time.time(), 0.0, 0.5, 200))
+        opened = asyncio.run(_load(url, {}, 1, time.time(), 0.0, 0.5, 200, rate=100.0))
+    finally:
+        box["loop"].call_soon_threadsafe(box["loop"].stop)
+    assert min(closed["latencies"]) >= 20 and min(opened["latencies"]) >= 20
+    # ~25 answered of ~50 due: the last answered was due ~0.25 s before it could be sent (closed: ~20 ms each)
+    assert max(opened["latencies"]) > 100
