@@ -8,6 +8,7 @@ from typing import Any
 
 from opscentre.core.geo import Zones
 from opscentre.i18n import Translator
+from opscentre.i18n.vocabulary import HAZARDS, SEVERITIES
 from opscentre.layers.base import CityData, Layer, LegendEntry, number, short_local_times, texts, timestamps
 from opscentre.layers.rain_classes import NO_DATA, RAIN_CLASSES, RainClass, classify_rain
 from opscentre.layers.stages import stage_colour
@@ -145,6 +146,16 @@ def _colourscale() -> list[list[Any]]:
     return scale
 
 
+def _alert_words(alert: Mapping[str, Any], t: Translator) -> str:
+    """An alert in the hover: "Alerta: Chuva forte" from the catalogue when the reader gave its
+    hazard (`topic`: the public map does), else the rule's own summary (the console's operators)."""
+    if alert.get("topic"):
+        level = t.gettext(SEVERITIES.get(str(alert.get("severity")), SEVERITIES["warning"]))
+        return t.gettext("{level}: {hazard}").format(
+            level=level, hazard=t.gettext(HAZARDS.get(str(alert["topic"]), HAZARDS["other"])))
+    return str(alert.get("summary") or alert.get("rule"))
+
+
 def traces(data: CityData, t: Translator | None = None) -> list[dict[str, Any]]:
     t = texts(t)
     rows = zone_rain(data)
@@ -153,7 +164,7 @@ def traces(data: CityData, t: Translator | None = None) -> list[dict[str, Any]]:
     for row, values in zip(rows, hover):
         here = alerts.get(row["zone_id"], [])
         more = " " + t.gettext("(+{n} more)").format(n=len(here) - 1) if len(here) > 1 else ""
-        values.append(f"<br>⚠ {here[0].get('summary') or here[0].get('rule')}{more}" if here else "")
+        values.append(f"<br>⚠ {_alert_words(here[0], t)}{more}" if here else "")
     levels = [_alert_level(alerts.get(row["zone_id"], [])) for row in rows]
     return [{
         "type": "choroplethmap",

@@ -74,3 +74,15 @@ def test_languages_share_one_read_of_the_store_per_data_version(store, rio_setti
     write_city(store, rio_settings, rain_mm=0.0)
     status = read_status(store, True, rio_settings.zones.name_by_id, 0.0)
     assert "sem chuva" in maps["pt-BR"]._traces(status)[0]["rain_gauges"][1]["text"][0] and len(reads) == 2
+
+
+def test_a_bairros_alert_hovers_in_the_readers_words_not_the_rules_english_summary(live, store, rio_settings):
+    from city_seed import alert_record
+
+    from opscentre.core.alert_store import AlertStore
+
+    write_city(store, rio_settings, rain_mm=9.0)
+    AlertStore(store.redis).put([alert_record("a-7", "firing", zone_id=rio_settings.zones.ids[0])])
+    portuguese, english = map_tick(live, "pt-BR"), map_tick(live, "en")
+    assert "⚠ Alerta: Chuva forte" in portuguese and "warning rain at a-7" not in portuguese
+    assert "⚠ Warning: Heavy rain" in english

@@ -13,16 +13,19 @@ language, its traces taken from the shared ones.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from opscentre.core.notify.messages import topic_of
 from opscentre.core.settings import Settings
 from opscentre.core.store import Store
 from opscentre.dashboard.city_reading import read_city_data
 from opscentre.dashboard.components.map_figure import digests, layer_traces
 from opscentre.dashboard.live_map import LiveMap, stale_feeds
 from opscentre.i18n import SOURCE_LANGUAGE, normalise
+from opscentre.layers.base import CityData
 
 Traces = dict[str, list[dict[str, Any]]]
 
@@ -47,7 +50,8 @@ class SharedTraces:
             with self._lock:
                 built = self._built
                 if built is None or built[0] != key:
-                    built = self._built = (key, stale, read_city_data(self.store, self.settings), {})
+                    data = with_topics(read_city_data(self.store, self.settings), self.settings)
+                    built = self._built = (key, stale, data, {})
         by_lang: dict[str, tuple[Traces, dict[str, str]]] = built[3]
         found = by_lang.get(lang)
         if found is None:
@@ -57,6 +61,14 @@ class SharedTraces:
                     traces = layer_traces(built[2], self.layer_ids, built[1], lang)
                     found = by_lang[lang] = (traces, digests(traces))
         return found
+
+
+def with_topics(data: CityData, settings: Settings) -> CityData:
+    """The city's public alerts, each with its hazard (`topic`), so the hovers name it in the
+    reader's words rather than with the rule's English summary."""
+    rules = {rule.id: rule for rule in settings.rules}
+    alerts = [{**a, "topic": topic_of(rules.get(str(a.get("rule"))), str(a.get("rule") or ""))} for a in data.alerts]
+    return dataclasses.replace(data, alerts=alerts)
 
 
 @dataclass
