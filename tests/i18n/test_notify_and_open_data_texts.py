@@ -24,7 +24,8 @@ from opscentre.open_data.atom import atom_feed
 from opscentre.open_data.cap import CAP_NS, PublicAlert, cap_document, publisher
 
 ROOT = Path(__file__).resolve().parents[2]
-MODULES = ("opscentre/core/notify/messages.py", "opscentre/core/notify/advice.py", "opscentre/open_data/cap.py",
+MODULES = ("opscentre/core/notify/messages.py", "opscentre/core/notify/advice.py", "opscentre/core/notify/inbound.py",
+           "opscentre/open_data/cap.py",
            "opscentre/open_data/atom.py", "opscentre/open_data/ogc.py")
 NS = {"cap": CAP_NS}
 T0 = 1796549400.0

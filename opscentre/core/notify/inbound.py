@@ -13,6 +13,7 @@ from enum import Enum
 
 from opscentre.core.geo import Zones
 from opscentre.core.notify.recipients import Language
+from opscentre.i18n import N_, translator
 
 MAX_BODY = 320  # characters of an inbound message looked at (two SMS segments are plenty)
 
@@ -26,25 +27,14 @@ class Ask(str, Enum):
 SUBSCRIBE_WORDS = {"ALERTA": Language.PT_BR, "ALERT": Language.EN}
 STOP_WORDS = {"SAIR": Language.PT_BR, "PARAR": Language.PT_BR, "STOP": Language.EN, "UNSUBSCRIBE": Language.EN}
 
-REPLIES = {
-    Language.PT_BR: {
-        "subscribed": "Defesa Civil: você receberá alertas para {zone}. Envie SAIR para cancelar.",
-        "stopped": "Defesa Civil: você não receberá mais alertas. Envie ALERTA e o nome do bairro para voltar.",
-        "unknown_zone": "Defesa Civil: não encontramos o bairro \"{text}\".{suggestions} "
-                        "Envie ALERTA e o nome do bairro, ex.: ALERTA Copacabana.",
-        "suggestions": " Você quis dizer: {names}?",
-        "help": "Defesa Civil: para receber alertas envie ALERTA e o nome do bairro (ex.: ALERTA Copacabana). "
-                "Para cancelar envie SAIR.",
-    },
-    Language.EN: {
-        "subscribed": "Civil Defence: you will receive alerts for {zone}. Send STOP to cancel.",
-        "stopped": "Civil Defence: you will receive no more alerts. Send ALERT and a neighbourhood to come back.",
-        "unknown_zone": "Civil Defence: we could not find the neighbourhood \"{text}\".{suggestions} "
-                        "Send ALERT and its name, e.g. ALERT Copacabana.",
-        "suggestions": " Did you mean: {names}?",
-        "help": "Civil Defence: to receive alerts send ALERT and your neighbourhood (e.g. ALERT Copacabana). "
-                "To cancel send STOP.",
-    },
+REPLIES = {  # the replies' words; each language's are the catalogue's (opscentre/i18n)
+    "subscribed": N_("Civil Defence: you will receive alerts for {zone}. Send STOP to cancel."),
+    "stopped": N_("Civil Defence: you will receive no more alerts. Send ALERT and a neighbourhood to come back."),
+    "unknown_zone": N_("Civil Defence: we could not find the neighbourhood \"{text}\".{suggestions} "
+                       "Send ALERT and its name, e.g. ALERT Copacabana."),
+    "suggestions": N_(" Did you mean: {names}?"),
+    "help": N_("Civil Defence: to receive alerts send ALERT and your neighbourhood (e.g. ALERT Copacabana). "
+               "To cancel send STOP."),
 }
 
 
@@ -74,7 +64,8 @@ def parse(body: str, zones: Zones) -> Request:
 
 def reply(request: Request, zones: Zones) -> str:
     """The text to answer with, once the request has been carried out."""
-    texts = REPLIES[request.lang]
+    t = translator(request.lang.value)
+    texts = {name: t.gettext(text) for name, text in REPLIES.items()}
     if request.ask is Ask.STOP:
         return texts["stopped"]
     if request.ask is Ask.SUBSCRIBE and request.zone_id is not None:
