@@ -150,3 +150,8 @@ def snapshot(group: str) -> str:
 
 def snapshot_lock(group: str) -> str:
     return f"{PREFIX}:lock:snapshot:{group}"
+
+
+def refusal_noted(username: str, action: str) -> str:
+    """string, 60 s: a refused action of this user was audited this minute (dashboard/roles.py)"""
+    return f"{PREFIX}:refused:{action}:{username}"

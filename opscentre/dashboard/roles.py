@@ -1,8 +1,9 @@
 """The console's role check, on the server: every callback or endpoint that changes anything calls
 `require(action)` (or is wrapped in `guarded(action)`) before it acts. The role is read from Redis
 on each call, so a `users role` or `users disable` counts from the next click. A refusal is a 403
-with a JSON reason, recorded in the audit stream (actor, action `refused`, subject the action);
-nothing is changed. The page hides or disables the controls a role cannot use (`allowed`), but
+with a JSON reason, recorded in the audit stream (actor, action `refused`, subject the action;
+at most once a minute per user and action, so a scripted flood cannot fill Redis — the others are
+logged); nothing is changed. The page hides or disables the controls a role cannot use (`allowed`), but
 that is only a courtesy: this check is what counts.
 
 Who may do what is core/roles.py's table, nowhere else.
@@ -19,13 +20,14 @@ from flask import abort, jsonify, make_response, request
 from flask_login import current_user
 from redis import Redis
 
-from opscentre.core import operators
+from opscentre.core import keys, operators
 from opscentre.core.alert_store import AlertStore
 from opscentre.core.roles import MINIMUM, Action, Role, allows
 from opscentre.dashboard.redis_clients import REDIS_DOWN
 
 log = logging.getLogger("opscentre.web")
 GUARDED = "_opscentre_action"  # the attribute a guarded function carries: its action
+REFUSALS_AUDITED_EVERY_S = 60  # per user and action
 
 
 def _refuse(status: int, message: str, **extra) -> None:
@@ -61,9 +63,12 @@ def require(redis: Redis, action: Action) -> str:
         return username
     needed = MINIMUM[action]
     try:
-        AlertStore(redis).record(username, "refused", action.value,
-                                 {"role": role.value if role else None, "needs": needed.value, "path": request.path},
-                                 time.time())
+        if redis.set(keys.refusal_noted(username, action.value), 1, nx=True, ex=REFUSALS_AUDITED_EVERY_S):
+            AlertStore(redis).record(username, "refused", action.value,
+                                     {"role": role.value if role else None, "needs": needed.value,
+                                      "path": request.path}, time.time())
+        else:
+            log.warning("%s (role %s) refused %s again", username, role, action.value)
     except REDIS_DOWN:
         log.warning("audit: %s refused %s (role %s) not recorded (Redis unreachable)", username, action, role)
     _refuse(403, f"{action.value} needs the {needed.value} role or above; {username} is "

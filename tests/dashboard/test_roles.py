@@ -124,6 +124,9 @@ def test_each_write_for_each_role_is_decided_on_the_server(live, city, action, r
         (refusal,) = [e for e in audit if e["action"] == "refused"]
         assert refusal["actor"] == username and refusal["subject"] == action.value
         assert refusal["after"]["role"] == role.value
+        again = session.post(f"{live.url}/_dash-update-component", json=body, timeout=10)
+        assert again.status_code == 403 and snapshot(redis) == before
+        assert len([e for e in AlertStore(redis).audit() if e["action"] == "refused"]) == 1  # once a minute
 
 
 def test_a_role_change_counts_from_the_next_click_and_a_disabled_user_is_out(live, city):
