@@ -60,7 +60,8 @@ def test_bad_input_is_a_clear_error_and_changes_nothing(env, redis_client):
         (("users", "add", "bob", "--role", "root"), "a long password\n", "unknown role 'root'"),
         (("users", "add", "ana"), "other password\n", "user 'ana' already exists"),
         (("users", "add", "bob"), "short\n", "at least 8 characters"),
-        (("users", "add", "bob"), "\n", "at least 8 characters"),  # an empty line is an empty password
+        (("users", "add", "bob"), "\n", "the password is empty"),  # an empty line is an empty password
+        (("users", "add", "bob"), "          \n", "the password is empty"),
         (("users", "add", "bad name!"), "a long password\n", "a username is 1 to 64 characters"),
         (("users", "passwd", "nobody"), "a long password\n", "no user 'nobody'"),
         (("users", "passwd", "ana"), "tiny\n", "at least 8 characters"),

@@ -40,7 +40,9 @@ def check_username(username: str) -> str:
 
 
 def check_password(password: str) -> str:
-    if len(password or "") < MIN_PASSWORD:
+    if not (password or "").strip():
+        raise AccountError("the password is empty")
+    if len(password) < MIN_PASSWORD:
         raise AccountError(f"a password needs at least {MIN_PASSWORD} characters")
     if len(password) > MAX_PASSWORD:
         raise AccountError(f"a password holds at most {MAX_PASSWORD} characters")
