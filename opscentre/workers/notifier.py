@@ -47,8 +47,8 @@ MAX_AGE_S = 3600.0
 SEND_CONCURRENCY = 512  # requests in flight at once, over the channels' keep-alive pools (their pool_size)
 SEND_CHUNK = 256  # claimed together, recorded together; SEND_CONCURRENCY / SEND_CHUNK chunks under way at once
 SEND_THREADS = 32  # for channels without send_async (webhooks, the log): the others share one event loop
-SEND_BATCH = SEND_CONCURRENCY * 4  # due deliveries taken per turn, so a new notification waits for
-# at most this many sends (a mass send is sent over many turns, between outbox reads)
+SEND_BATCH = SEND_CONCURRENCY * 2  # due deliveries taken per turn, so a new notification waits for
+# at most this many sends, under a second (a mass send is sent over many turns, between outbox reads)
 
 
 class Notifier:
