@@ -76,18 +76,21 @@ def _parser() -> argparse.ArgumentParser:
     add_delivery_commands(command, _as_of)
 
     c = command("bench", "run a benchmark and print its figures beside a baseline")
-    c.add_argument("name", choices=["ingest", "alerts", "notify", "public"])
+    c.add_argument("name", choices=["ingest", "alerts", "notify", "public", "dashboard"])
     c.add_argument("--json", action="store_true", help="end with one JSON line")
     c.add_argument("-n", "--observations", "--entities", dest="size", type=int,
                    help="ingest: observations to push (default 500000); alerts: entities (default 50000); "
-                        "notify: recipients (default 10000); public: keep-alive connections (default 64)")
+                        "notify: recipients (default 10000); public: keep-alive connections (default 64); "
+                        "dashboard: entities (default 50000)")
     c.add_argument("--hours", type=float, default=24.0,
                    help="alerts, notify: hours of history per entity of the city (default 24)")
     c.add_argument("--samples", type=int, default=1000,
                    help="alerts, notify: latency probes, 0 to skip the latency part (default 1000)")
     c.add_argument("--ingest-rate", type=float, default=10_000.0,
                    help="alerts, notify: background observations/s during the latency part (default 10000)")
-    c.add_argument("--seconds", type=float, default=5.0, help="public: seconds measured per case (default 5)")
+    c.add_argument("--seconds", type=float, default=5.0, help="public: seconds measured per case (default 5); "
+                   "dashboard: seconds of the clients' load (default 5)")
+    c.add_argument("--clients", type=int, default=200, help="dashboard: simulated consoles (default 200)")
 
     add_user_commands(command)
     c = command("set-password", "the older name of `users passwd`: set an account's password (reads it from "
@@ -300,7 +303,11 @@ def cmd_alerts(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    if args.name == "public":
+    if args.name == "dashboard":
+        from opscentre.bench.dashboard import run_dashboard_bench
+
+        result = run_dashboard_bench(_settings(args), args.size or 50_000, clients=args.clients, seconds=args.seconds)
+    elif args.name == "public":
         from opscentre.bench.public import run_public_bench
 
         result = run_public_bench(_settings(args), args.seconds, connections=args.size or 64)
