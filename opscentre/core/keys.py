@@ -59,6 +59,13 @@ def feed_metrics(feed_id: str) -> str:
     return f"{PREFIX}:metrics:feed:{feed_id}"
 
 
+def write_once(write_id: str) -> str:
+    """string counter, expiring after 10 min: how many times one write's transaction ran in Redis
+    (1: the first time; more: redis-py re-sent it after a lost reply, and its appends and counters
+    are skipped). Store.write_poll / record_failure / record_not_modified; deleted by the next write"""
+    return f"{PREFIX}:write:{write_id}"
+
+
 def poll_lock(feed_id: str) -> str:
     """string with expiry: held while a poll of this feed runs, so polls never overlap"""
     return f"{PREFIX}:lock:poll:{feed_id}"

@@ -8,6 +8,7 @@ round trip). Reads return plain dicts; callers (layers, dashboard, CLI) never bu
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
@@ -26,8 +27,11 @@ METRIC_FIELDS = ("polls", "failures", "observations_stored", "observations_rejec
 # batch as a single JSON argument: redis-py's per-argument encoding, not Redis, is what limits
 # the one-HSET-per-reading shape (docs/data-model.md). Numbers pass through Lua's tostring
 # (14 significant digits).
-# KEYS: latest hash, history stream. ARGV: source (JSON string), columns JSON, MINID (ms).
+# KEYS: latest hash, history stream, the write's claim (WRITE_ONCE). ARGV: source (JSON string),
+# columns JSON, MINID (ms). A transaction re-sent by redis-py's retry finds the claim past 1 and
+# stores nothing (the history entry would be a duplicate).
 STORE_BATCH_LUA = """
+if redis.call('GET', KEYS[3]) ~= '1' then return 0 end
 local columns = cjson.decode(ARGV[2])
 local ids, values, times = columns.e, columns.v, columns.t
 local tail = ',' .. ARGV[1] .. ']'
@@ -48,6 +52,38 @@ if n > 0 then redis.call('HSET', KEYS[1], unpack(args, 1, n)) end
 redis.call('XADD', KEYS[2], 'MINID', ARGV[3], '*', 's', cjson.decode(ARGV[1]), 'd', ARGV[2])
 return #ids
 """
+
+# A write's counters, once: the feed's metrics (HINCRBY / HINCRBYFLOAT), and by its flags
+# 'f' consecutive_failures + 1, 'e' the registry's version + 1, 'v' the store's version + 1 and
+# the update published. Skipped, like a batch, when the claim is past 1 (a re-sent transaction).
+# KEYS: claim, metrics hash, health hash, version, entities version.
+# ARGV: channel, message, flags, count of integer pairs, then name/amount pairs (integers first).
+COUNT_ONCE_LUA = """
+if redis.call('GET', KEYS[1]) ~= '1' then return 0 end
+local flags = ARGV[3]
+local ints = tonumber(ARGV[4])
+local i = 5
+for _ = 1, ints do
+  redis.call('HINCRBY', KEYS[2], ARGV[i], ARGV[i + 1])
+  i = i + 2
+end
+while i < #ARGV do
+  redis.call('HINCRBYFLOAT', KEYS[2], ARGV[i], ARGV[i + 1])
+  i = i + 2
+end
+if string.find(flags, 'f', 1, true) then redis.call('HINCRBY', KEYS[3], 'consecutive_failures', 1) end
+if string.find(flags, 'e', 1, true) then redis.call('INCR', KEYS[5]) end
+if string.find(flags, 'v', 1, true) then
+  redis.call('INCR', KEYS[4])
+  redis.call('PUBLISH', ARGV[1], ARGV[2])
+end
+return 1
+"""
+
+# How long a write's claim outlives it: far past redis-py's last retry of the same transaction
+# (core/connection.py: 3 retries, 3 s connect and 10 s socket timeouts, backoff capped at 2 s).
+# The next write of the same Store deletes it sooner, in its own transaction.
+WRITE_ONCE_TTL_S = 600
 
 
 class HistoryEntry(NamedTuple):
@@ -92,6 +128,8 @@ class Store:
         # same validated object while a description does not change, so it needs no new check
         self._checked: dict[str, Entity] = {}
         self._store_batch = redis.register_script(STORE_BATCH_LUA)
+        self._count_once = redis.register_script(COUNT_ONCE_LUA)
+        self._finished_claim: str | None = None  # the last write's claim: no retry can re-send it now
 
     # ---- entities -------------------------------------------------------------------------
 
@@ -179,10 +217,9 @@ class Store:
         references, a cancel only ends them, and events past their `ends_at` (at `now`) go.
         """
         ended = [] if events_snapshot or not events else self._ended_events(feed_id, events, now or wall_now)
-        pipe = self.redis.pipeline(transaction=True)
+        pipe, claim = self._write_once()
         if new_entities:
             pipe.hset(keys.ENTITIES, mapping={e.entity_id: e.model_dump_json() for e in new_entities})
-            pipe.incr(keys.ENTITIES_VERSION)
         min_id = int((wall_now - retention_s) * 1000)
         kinds = set()
         for batch in batches:
@@ -190,7 +227,7 @@ class Store:
                 continue
             kinds.add(batch.kind)
             columns = orjson.dumps({"e": batch.entity_ids, "v": batch.values, "t": batch.observed_at})
-            self._store_batch(keys=[keys.latest(batch.kind), keys.history(batch.kind)],
+            self._store_batch(keys=[keys.latest(batch.kind), keys.history(batch.kind), claim],
                               args=[orjson.dumps(batch.source), columns, min_id], client=pipe)
         if kinds:
             pipe.sadd(keys.KINDS, *kinds)
@@ -211,11 +248,44 @@ class Store:
         for kind, mapping in by_kind.items():
             pipe.hset(keys.forecast(kind), mapping=mapping)
             pipe.sadd(keys.FORECAST_KINDS, kind)
-        self._health_and_metrics(pipe, feed_id, health, metrics)
-        pipe.incr(keys.VERSION)
-        pipe.publish(keys.UPDATES_CHANNEL, feed_id)
-        pipe.execute()
+        self._health(pipe, feed_id, health)
+        self._count(pipe, claim, feed_id, metrics, "ve" if new_entities else "v")
+        self._execute_once(pipe, claim)
         self._owners.update((e.entity_id, e.source) for e in new_entities)
+
+    # A write is re-sent whole by redis-py's Retry when the connection drops after Redis ran it
+    # but before its reply came back (the `net-cut` drill). Each write therefore carries a claim
+    # (WRITE_ONCE: INCR, first in its transaction): the history appends and the counters run only
+    # where the claim reads 1, so a re-send changes nothing; the other writes set values (HSET,
+    # SADD, DEL) and set the same ones again.
+
+    def _write_once(self):
+        """A transaction that starts by claiming a fresh write id: (pipeline, claim key)."""
+        claim = keys.write_once(uuid.uuid4().hex)
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.incr(claim)
+        pipe.expire(claim, WRITE_ONCE_TTL_S)
+        finished, self._finished_claim = self._finished_claim, None
+        if finished:
+            pipe.delete(finished)
+        return pipe, claim
+
+    def _execute_once(self, pipe, claim: str) -> list:
+        replies = pipe.execute()
+        self._finished_claim = claim
+        return replies
+
+    def _count(self, pipe, claim: str, feed_id: str, metrics: dict[str, float], flags: str) -> None:
+        ints, floats = [], []
+        for name, amount in metrics.items():
+            if isinstance(amount, float) and not amount.is_integer():
+                floats += (name, repr(amount))
+            elif amount:
+                ints += (name, int(amount))
+        self._count_once(keys=[claim, keys.feed_metrics(feed_id), keys.feed_health(feed_id), keys.VERSION,
+                               keys.ENTITIES_VERSION],
+                         args=[keys.UPDATES_CHANNEL, feed_id, flags or "-", len(ints) // 2, *ints, *floats],
+                         client=pipe)
 
     def _ended_events(self, source: str, messages: list[Event], now: float) -> list[str]:
         """Stored events of a message source that these messages replace or cancel, or that are over."""
@@ -229,29 +299,25 @@ class Store:
 
     def record_not_modified(self, feed_id: str, health: dict[str, Any], metrics: dict[str, float]) -> None:
         """A conditional GET found nothing new: the feed is healthy and its stored state current."""
-        pipe = self.redis.pipeline(transaction=False)
+        pipe, claim = self._write_once()
         pipe.hset(keys.feed_health(feed_id), "consecutive_failures", 0)
-        self._health_and_metrics(pipe, feed_id, health, metrics)
-        pipe.execute()
+        self._health(pipe, feed_id, health)
+        self._count(pipe, claim, feed_id, metrics, "")
+        self._execute_once(pipe, claim)
 
     def record_failure(self, feed_id: str, health: dict[str, Any], metrics: dict[str, float]) -> dict[str, Any]:
         """Record a failed poll (the last good data stays). Returns the health before it."""
         before = self.feed_health(feed_id)
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.hincrby(keys.feed_health(feed_id), "consecutive_failures", 1)
-        self._health_and_metrics(pipe, feed_id, health, metrics)
-        pipe.execute()
+        pipe, claim = self._write_once()
+        self._count(pipe, claim, feed_id, metrics, "f")  # (before the health, as it may set the count)
+        self._health(pipe, feed_id, health)
+        self._execute_once(pipe, claim)
         return before
 
-    def _health_and_metrics(self, pipe, feed_id: str, health: dict[str, Any], metrics: dict[str, float]) -> None:
+    def _health(self, pipe, feed_id: str, health: dict[str, Any]) -> None:
         pipe.sadd(keys.FEEDS, feed_id)
         if health:
             pipe.hset(keys.feed_health(feed_id), mapping={k: _encode(v) for k, v in health.items()})
-        for name, amount in metrics.items():
-            if isinstance(amount, float) and not amount.is_integer():
-                pipe.hincrbyfloat(keys.feed_metrics(feed_id), name, amount)
-            elif amount:
-                pipe.hincrby(keys.feed_metrics(feed_id), name, int(amount))
 
     def set_feed_disabled(self, feed_id: str) -> None:
         pipe = self.redis.pipeline(transaction=False)

@@ -1,0 +1,17 @@
+"""`opscentre drill NAME`: fault drills. Each runs real processes on loopback, injects one
+fault and returns its figures beside the expectation: {drill, lost, duplicated, recovery_s,
+expected, ok, ...}. One drill = one module plus one line in DRILLS."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+
+# name -> "module:function"; the function: run(settings, short: bool, progress: bool) -> result dict
+DRILLS: dict[str, str] = {
+}
+
+
+def drill(name: str) -> Callable[..., dict]:
+    module, function = DRILLS[name].split(":")
+    return getattr(importlib.import_module(module), function)
