@@ -92,6 +92,16 @@ def _parser() -> argparse.ArgumentParser:
                    "dashboard: seconds of the clients' load (default 5)")
     c.add_argument("--clients", type=int, default=200, help="dashboard: simulated consoles (default 200)")
 
+    from opscentre.drills import DRILLS
+
+    c = command("drill", "run a fault drill on loopback (a real Redis, the real write path): inject the fault and "
+                "print the figures (lost, duplicated, recovery_s) beside the expected bounds; exit 1 outside them")
+    c.add_argument("name", choices=sorted(DRILLS), help="net-cut: the connection drops after a poll's EXEC was "
+                   "sent and before its reply came back (and before it reached Redis)")
+    c.add_argument("--json", action="store_true",
+                   help="end with one JSON line: {drill, lost, duplicated, recovery_s, expected, ok, ...}")
+    c.add_argument("--short", action="store_true", help="a shortened run (what CI runs)")
+
     add_user_commands(command)
     c = command("set-password", "the older name of `users passwd`: set an account's password (reads it from "
                 "stdin, or generates one) and end that account's signed-in sessions")
@@ -329,6 +339,15 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def cmd_drill(args) -> int:
+    from opscentre.drills import drill
+
+    result = drill(args.name)(_settings(args), short=args.short, progress=True)
+    if args.json:
+        sys.stdout.buffer.write(orjson.dumps(result) + b"\n")
+    return 0 if result.get("ok") else 1
+
+
 COMMANDS = {
     "up": cmd_up,
     "web": cmd_web,
@@ -341,6 +360,7 @@ COMMANDS = {
     "state": cmd_state,
     "alerts": cmd_alerts,
     "bench": cmd_bench,
+    "drill": cmd_drill,
 }
 COMMANDS.update(OPERATOR_COMMANDS)
 COMMANDS.update(NOTIFY_COMMANDS)

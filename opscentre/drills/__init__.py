@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 # name -> "module:function"; the function: run(settings, short: bool, progress: bool) -> result dict
 DRILLS: dict[str, str] = {
+    "net-cut": "opscentre.drills.net_cut:run",
 }
 
 
