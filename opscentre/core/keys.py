@@ -25,6 +25,7 @@ SILENCES = f"{PREFIX}:silences"  # hash silence id -> JSON {matchers, starts_at,
 STAGE_RECORD = f"{PREFIX}:stage"  # string JSON {level, name, since, reasons, alert_ids, manual, set_by, previous}
 STAGE_OVERRIDE = f"{PREFIX}:stage:override"  # string JSON {level, by, note, set_at, expires_at}
 STAGE_HISTORY = f"{PREFIX}:stage:history"  # stream d=JSON stage record, one entry per change
+STAGE_PENDING = f"{PREFIX}:stage:pending"  # string JSON {id, level|null, by, note, requested_at, confirm_by, duration_s}: a stage change awaiting a second supervisor (core/stage_control.py); PX: an hour past confirm_by
 AUDIT = f"{PREFIX}:audit"  # stream d=JSON {at, actor, action, subject, before, after}; kept 90 days
 INCIDENTS = f"{PREFIX}:incidents"  # hash incident id -> JSON Incident (open, and resolved for a day)
 ALERT_REMINDERS = f"{PREFIX}:alert_reminders"  # hash alert id -> JSON {last_at, count, escalated}
