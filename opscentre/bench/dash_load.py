@@ -15,6 +15,8 @@ from typing import Any
 
 import orjson
 
+REQUEST_TIMEOUT_S = 15.0  # a tick not answered by then is an error (an overloaded server)
+
 
 def run_clients(url: str, body: dict[str, Any], state_index: int, cookies: dict[str, str], clients: int,
                 interval: float, seconds: float, warmup: float, full: bool = False) -> dict:
@@ -25,7 +27,7 @@ def run_clients(url: str, body: dict[str, Any], state_index: int, cookies: dict[
                                               warmup, full), daemon=True)
     process.start()
     try:
-        return results.get(timeout=warmup + seconds + 120)
+        return results.get(timeout=warmup + seconds + REQUEST_TIMEOUT_S + 60)
     finally:
         process.join(10)
         if process.is_alive():
@@ -48,11 +50,13 @@ async def _load(url: str, body: dict[str, Any], state_index: int, cookies: dict[
     statuses: dict[int, int] = {}
     sizes: list[int] = []
     errors: list[str] = []
+    failures = 0
     connector = aiohttp.TCPConnector(limit=clients)
     headers = {"Content-Type": "application/json", "Accept-Encoding": "gzip"}
-    async with aiohttp.ClientSession(connector=connector, cookies=cookies, timeout=aiohttp.ClientTimeout(total=60),
+    async with aiohttp.ClientSession(connector=connector, cookies=cookies, timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S),
                                      headers=headers) as session:
         async def client(i: int) -> None:
+            nonlocal failures
             held = body["state"][state_index].get("value")
             due = first + interval * i / clients
             while True:
@@ -69,8 +73,10 @@ async def _load(url: str, body: dict[str, Any], state_index: int, cookies: dict[
                         raw = await response.read()
                         status = response.status
                 except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
-                    if sent >= begin and len(errors) < 3:
-                        errors.append(f"{type(exc).__name__}: {exc}"[:200])
+                    if sent >= begin:
+                        failures += 1
+                        if len(errors) < 3:
+                            errors.append(f"{type(exc).__name__}: {exc}"[:200])
                     continue
                 if status == 200:
                     answer = orjson.loads(raw).get("response") or {}
@@ -81,4 +87,5 @@ async def _load(url: str, body: dict[str, Any], state_index: int, cookies: dict[
                     sizes.append(len(raw))
 
         await asyncio.gather(*(client(i) for i in range(clients)))
-    return {"latencies": latencies, "statuses": statuses, "sizes": sizes, "errors": errors, "seconds": seconds}
+    return {"latencies": latencies, "statuses": statuses, "sizes": sizes, "errors": errors, "failures": failures,
+            "seconds": seconds}

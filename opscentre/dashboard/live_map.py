@@ -2,8 +2,11 @@
 tick that keeps it current with Patches.
 
 A tick (every TICK_MS) reads the store version and the status. When the version moved, it
-sends a Patch with only the arrays whose content changed; when nothing changed it sends nothing
-at all. The traces are built once per (data version, stale feeds) and kept, so a page load or a
+sends a Patch with only what changed (the items of an array that changed, or the array whole:
+components/map_figure.py); when nothing changed it sends nothing at all. Point layers too big to
+draw whole are drawn by level of detail (layers/lod.py): zone aggregates at city zoom, the points
+in view when zoomed in; the console's tick also runs when the operator moves the map (its
+relayoutData gives the view), and the view the browser draws is kept in its map state. The traces are built once per (data version, stale feeds) and kept, so a page load or a
 tick with an empty or stale client state — anyone can post one to the public app — costs a
 comparison of digests, not a rebuild of the city. Redis being down shows "Redis unreachable —
 reconnecting" and keeps the last map.
@@ -38,8 +41,10 @@ from opscentre.dashboard.components.status_bar import (
     unreachable_model,
 )
 from opscentre.dashboard.redis_clients import REDIS_DOWN
+from opscentre.layers.lod import View, drawn, shown_view, view_of
 
 TICK_MS = 2000
+DRAWN_KEPT = 16  # (version, stale feeds, view) -> drawn traces kept, so a tick can patch items
 GRAPH_CONFIG = {"displaylogo": False, "scrollZoom": True, "displayModeBar": False, "responsive": True}
 
 
@@ -57,6 +62,8 @@ class LiveMap:
     _built: tuple | None = field(default=None, init=False, repr=False)  # (key, traces, digests)
     _model: tuple | None = field(default=None, init=False, repr=False)  # (status, its status bar model)
     _build_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    # (version, stale feeds, view key or None) -> (drawn traces, their digests), the newest last
+    _drawn: dict[tuple, tuple] = field(default_factory=dict, init=False, repr=False)
 
     @cached_property
     def index(self) -> dict[str, list[int]]:
@@ -95,17 +102,33 @@ class LiveMap:
                     built = self._built = (key, traces, digests(traces))
         return built[1], built[2]
 
+    def _drawn_for(self, status, view: View | None) -> tuple[dict[str, list[dict[str, Any]]], dict[str, str]]:
+        """The traces as drawn in `view` (None: the city) and their digests, kept for later ticks."""
+        traces, _ = self._traces(status)
+        view = shown_view(traces, view)
+        key = (status.version, tuple(sorted(stale_feeds(status))), tuple(view.key()) if view else None)
+        found = self._drawn.get(key)
+        if found is None:
+            shown = drawn(traces, self.settings.zones, view)
+            found = (shown, digests(shown))
+            with self._build_lock:
+                self._drawn[key] = found
+                while len(self._drawn) > DRAWN_KEPT:
+                    self._drawn.pop(next(iter(self._drawn)))
+        return found
+
     def initial(self, visible: list[str]) -> dict[str, Any]:
         """The components of a freshly loaded page: map, its stores, the tick, status and alerts."""
         try:
             status = self._status(self.clock())
-            traces, traces_digests = self._traces(status)
+            traces, traces_digests = self._drawn_for(status, None)
             model, version, stale = self._status_model(status), status.version, stale_feeds(status)
         except REDIS_DOWN:
             traces = layer_traces(empty_city_data(self.settings), self.layer_ids)
             model, version, stale, traces_digests = unreachable_model(), None, frozenset(), digests(traces)
         figure = build_figure(traces, self.settings, visible)
-        held = {"version": version, "digests": traces_digests, "status": _digest(model), "stale": sorted(stale)}
+        held = {"version": version, "digests": traces_digests, "status": _digest(model), "stale": sorted(stale),
+                "view": None}
         return {
             "graph": dcc.Graph(id=ids.MAP, figure=figure, config=GRAPH_CONFIG, className="city-map",
                                clear_on_unhover=True),
@@ -121,22 +144,30 @@ class LiveMap:
             Output(ids.ALERTS_PANEL, "children"),
             Output(ids.MAP_STATE, "data"),
             Input(ids.TICK, "n_intervals"),
+            Input(ids.MAP, "relayoutData"),
             State(ids.MAP_STATE, "data"),
             prevent_initial_call=True,
         )
-        def tick(_n_intervals, held):
-            return self.tick(held if isinstance(held, dict) else {})
+        def tick(_n_intervals, relayout, held):
+            return self.tick(held if isinstance(held, dict) else {}, relayout)
 
-    def tick(self, held: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
+    def tick(self, held: dict[str, Any], relayout: Any = None) -> tuple[Any, Any, Any, Any]:
+        """The tick's outputs for a browser holding `held`; `relayout`: the map's last relayoutData
+        (a new view when it carries one; otherwise the view the browser holds stays)."""
         held_digests = held.get("digests") if isinstance(held.get("digests"), dict) else {}
         figure, version, stale = no_update, held.get("version"), held.get("stale") or []
+        held_view = View.from_key(held.get("view"))
+        view = view_of(relayout) or held_view
+        view_key = view.key() if view else None
         try:
             status = self._status(self.clock())
             model = self._status_model(status)
             # A feed going stale changes no data (no version bump) but greys its layers.
-            if status.version != version or sorted(stale_feeds(status)) != stale:
-                traces, current = self._traces(status)
-                patch = figure_patch(traces, current, held_digests)
+            if status.version != version or sorted(stale_feeds(status)) != stale or view_key != held.get("view"):
+                traces, current = self._drawn_for(status, view)
+                shown = shown_view(self._traces(status)[0], held_view)
+                previous = self._drawn.get((version, tuple(stale), tuple(shown.key()) if shown else None))
+                patch = figure_patch(traces, current, held_digests, previous)
                 figure, version, stale = (patch if patch is not None else no_update), status.version, \
                     sorted(stale_feeds(status))
                 held_digests = current
@@ -145,9 +176,10 @@ class LiveMap:
         model_digest = _digest(model)
         status_changed = model_digest != held.get("status")
         if figure is no_update and not status_changed and version == held.get("version") \
-                and stale == (held.get("stale") or []):
+                and stale == (held.get("stale") or []) and view_key == held.get("view"):
             return no_update, no_update, no_update, no_update
-        new_held = {"version": version, "digests": held_digests, "status": model_digest, "stale": stale}
+        new_held = {"version": version, "digests": held_digests, "status": model_digest, "stale": stale,
+                    "view": view_key}
         if not status_changed:
             return figure, no_update, no_update, new_held
         return figure, status_bar(model), alerts_panel(model), new_held

@@ -52,8 +52,43 @@ class CityData:
         return list(self.events.get(category) or [])
 
     def of_type(self, entity_type: str) -> list[Mapping[str, Any]]:
-        """Entities of one type, in a stable order (by id), so trace arrays line up tick to tick."""
-        return [self.entities[k] for k in sorted(self.entities) if self.entities[k].get("entity_type") == entity_type]
+        """Entities of one type, in a stable order (by id), so trace arrays line up tick to tick.
+        Sorted once per registry read (the store hands out the same decoded registry until it
+        changes), not once per layer and tick."""
+        found = _by_type.get(id(self.entities))
+        if found is None or found[0] is not self.entities or found[1] != len(self.entities):
+            if len(_by_type) >= 4:
+                _by_type.pop(next(iter(_by_type)))
+            groups: dict[Any, list[Mapping[str, Any]]] = {}
+            for k in sorted(self.entities):
+                groups.setdefault(self.entities[k].get("entity_type"), []).append(self.entities[k])
+            found = _by_type[id(self.entities)] = (self.entities, len(self.entities), groups)
+        return list(found[2].get(entity_type, ()))
+
+
+# id(entities) -> (the registry, its size, entity type -> its entities by id): see CityData.of_type
+_by_type: dict[int, tuple[Mapping[str, Any], int, dict[Any, list[Mapping[str, Any]]]]] = {}
+
+
+class HoverTexts:
+    """A layer's hover texts kept per (language, entity) with the row they were written from: at
+    city scale most rows are unchanged from one data version to the next, and writing a text (a
+    local time, numbers in the language's signs) costs more than comparing its row."""
+
+    def __init__(self, size_max: int = 400_000):
+        self.size_max = size_max
+        self._held: dict[tuple[str, str], tuple[tzinfo, Mapping[str, Any], str]] = {}
+
+    def get(self, t: Translator, entity_id: str, row: Mapping[str, Any], tz: tzinfo,
+            write: Callable[[], str]) -> str:
+        held = self._held.get((t.lang, entity_id))
+        if held is not None and held[0] is tz and held[1] == row:  # (dict equality: in C)
+            return held[2]
+        if len(self._held) >= self.size_max:
+            self._held.clear()
+        text = write()
+        self._held[(t.lang, entity_id)] = (tz, row, text)
+        return text
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from opscentre.i18n import Translator
-from opscentre.layers.base import CityData, Layer, LegendEntry, local_label, number, station_feature, texts, timestamps
+from opscentre.layers.base import (CityData, HoverTexts, Layer, LegendEntry, local_label, number, station_feature,
+                                   texts, timestamps)
+from opscentre.layers.lod import LOD_KEY, lod_marks
 from opscentre.layers.rain_classes import RAIN_CLASSES, classify_rain
 
 KIND = "rain_mm"
@@ -77,6 +79,9 @@ def _hover(row: dict[str, Any], data: CityData, t: Translator) -> str:
             f"<br>{local_label(row['observed_at'], data.tz, t)} · {row['source']}")
 
 
+HOVER = HoverTexts()  # per (language, gauge): rewritten only when its row changed
+
+
 def traces(data: CityData, t: Translator | None = None) -> list[dict[str, Any]]:
     t = texts(t)
     rows = gauge_rows(data)
@@ -97,8 +102,12 @@ def traces(data: CityData, t: Translator | None = None) -> list[dict[str, Any]]:
             "color": [r["rain_class"].colour for r in rows],
             "opacity": 0.95,
         },
-        "text": [_hover(r, data, t) for r in rows],
+        "text": [HOVER.get(t, r["entity_id"], r, data.tz, lambda r=r: _hover(r, data, t)) for r in rows],
         "hovertemplate": "%{text}<extra></extra>",
+        # over lod.POINTS_MAX gauges the map draws a zone's worst gauge for the zone (layers/lod.py)
+        LOD_KEY: lod_marks([r["zone_id"] for r in rows],
+                           [r["rain_class"].level * 10_000 + (r["rain_mm"] or 0.0) for r in rows],
+                           t.gettext("rain gauges")),
     }]
 
 

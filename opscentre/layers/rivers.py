@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from opscentre.i18n import Translator
-from opscentre.layers.base import CityData, Layer, LegendEntry, local_label, number, station_feature, texts, timestamps
+from opscentre.layers.base import (CityData, HoverTexts, Layer, LegendEntry, local_label, number, station_feature,
+                                   texts, timestamps)
+from opscentre.layers.lod import LOD_KEY, lod_marks
 from opscentre.layers.stages import STAGE_COLOURS
 
 LEVEL = "river_level_m"
@@ -158,6 +160,9 @@ def _hover(row: dict[str, Any], data: CityData, t: Translator) -> str:
     return "<br>".join(parts)
 
 
+HOVER = HoverTexts()  # per (language, gauge): rewritten only when its row changed
+
+
 def traces(data: CityData, t: Translator | None = None) -> list[dict[str, Any]]:
     t = texts(t)
     rows = station_rows(data)
@@ -173,8 +178,12 @@ def traces(data: CityData, t: Translator | None = None) -> list[dict[str, Any]]:
         "lat": lat,
         "lon": lon,
         "marker": {"size": sizes, "color": [r["river_class"].colour for r in rows], "opacity": 0.95},
-        "text": [_hover(r, data, t) for r in rows],
+        "text": [HOVER.get(t, r["entity_id"], r, data.tz, lambda r=r: _hover(r, data, t)) for r in rows],
         "hovertemplate": "%{text}<extra></extra>",
+        # over lod.POINTS_MAX stations the map draws a zone's worst station for the zone (layers/lod.py)
+        LOD_KEY: lod_marks([r["zone_id"] for r in rows], [size * 1_000 + (r["level_m"] or 0.0)
+                                                         for size, r in zip(sizes, rows)],
+                           t.gettext("river stations")),
     }]
 
 

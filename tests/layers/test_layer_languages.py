@@ -69,8 +69,10 @@ def test_a_language_changes_only_the_texts_never_the_traces(rio):
         assert len(english) == len(portuguese), layer.layer_id
         for en_trace, pt_trace in zip(english, portuguese):
             assert en_trace.keys() == pt_trace.keys()
-            for key in en_trace.keys() - {"text", "customdata"}:
+            for key in en_trace.keys() - {"text", "customdata", "_lod"}:
                 assert en_trace[key] == pt_trace[key], (layer.layer_id, key)
+            if "_lod" in en_trace:  # level of detail: the same zones and ranks; its noun in words
+                assert {**en_trace["_lod"], "noun": None} == {**pt_trace["_lod"], "noun": None}
         assert hover(english) != hover(portuguese) or not hover(english), layer.layer_id
 
 

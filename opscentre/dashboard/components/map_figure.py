@@ -2,9 +2,16 @@
 
 The first figure carries everything, including the zones GeoJSON. After that a tick sends a
 Dash `Patch` holding only the trace properties (a layer's `patched` paths) whose content
-changed since what this browser holds — each replaced whole, in one operation. What a browser
-holds is tracked by a digest per (trace, property) kept in its own dcc.Store, so the server
-keeps no per-client state (any gunicorn worker can answer any tick).
+changed since what this browser holds. What a browser holds is tracked by a digest per (trace,
+property) kept in its own dcc.Store, so the server keeps no per-client state (any gunicorn
+worker can answer any tick). When the server still has the arrays of that digest (`previous`:
+the traces it drew for the version and view the browser says it holds) and only a few of their
+items changed, the Patch assigns just those items (`patch[...][k] = v`); otherwise the array is
+replaced whole, in one operation (many per-item operations cost the browser more than one).
+
+Point layers too big to draw whole are drawn by level of detail (layers/lod.py: zone aggregates
+at city zoom, the points in view when zoomed in): the traces given here are already the drawn
+ones; their private LOD marks are never sent.
 
 The traces are drawn in one language (`lang`: their hover texts, from the catalogue; None: the
 source language, English); a language draws the same traces with the same patchable paths, so
@@ -22,6 +29,7 @@ from dash import Patch
 from opscentre.core.settings import Settings
 from opscentre.i18n import translator
 from opscentre.layers import LAYERS, CityData
+from opscentre.layers.lod import LOD_KEY
 
 BACKGROUND = "#0a1422"
 # A map style with nothing to fetch: a background colour only (no tiles, no glyphs, no sprites).
@@ -86,7 +94,7 @@ def build_figure(traces: dict[str, list[dict[str, Any]]], settings: Settings, vi
     figure_data = []
     for layer_id, layer_traces_ in traces.items():
         for trace in layer_traces_:
-            figure_data.append({**trace, "visible": layer_id in visible})
+            figure_data.append({**{k: v for k, v in trace.items() if k != LOD_KEY}, "visible": layer_id in visible})
     return {"data": figure_data, "layout": map_layout(settings)}
 
 
@@ -139,27 +147,49 @@ def digests(traces: dict[str, list[dict[str, Any]]]) -> dict[str, str]:
     return out
 
 
+# The most items of one array a Patch assigns one by one; past it, the array goes whole.
+PER_ITEM_MAX = 64
+
+
 def figure_patch(traces: dict[str, list[dict[str, Any]]], current: dict[str, str],
-                 held: dict[str, str]) -> Patch | None:
-    """A Patch replacing whole each array whose digest (`current`, from `digests(traces)`) is not
-    the one the browser holds. None when nothing changed."""
+                 held: dict[str, str],
+                 previous: tuple[dict[str, list[dict[str, Any]]], dict[str, str]] | None = None) -> Patch | None:
+    """A Patch bringing the browser from what it holds (`held` digests) to `traces` (whose
+    digests are `current`, from `digests(traces)`). With `previous` (traces and their digests),
+    an array the browser holds exactly as it was there (same digest) and that changed in at most
+    PER_ITEM_MAX items gets only those items. None when nothing changed."""
     patch, changed, i = Patch(), 0, 0
+    before_traces, before_digests = previous if previous is not None else ({}, {})
     for layer_id, layer_traces_ in traces.items():
-        for trace in layer_traces_:
+        before_layer = before_traces.get(layer_id) or []
+        for j, trace in enumerate(layer_traces_):
             for path in (*LAYERS[layer_id].patched, *OPACITY_PATHS):
                 key = f"{i}:{path}"
-                if key not in current:
+                if key not in current or held.get(key) == current[key]:
                     continue
-                if held.get(key) != current[key]:
-                    value = _at(trace, path)
-                    target = patch["data"][i]
-                    *parents, leaf = path.split(".")
-                    for part in parents:
-                        target = target[part]
+                value = _at(trace, path)
+                target = patch["data"][i]
+                *parents, leaf = path.split(".")
+                for part in parents:
+                    target = target[part]
+                before = _at(before_layer[j], path) if j < len(before_layer) else None
+                items = _changed_items(before, value) if held.get(key) == before_digests.get(key) else None
+                if items is not None:
+                    for k in items:
+                        target[leaf][k] = value[k]
+                else:
                     target[leaf] = value
-                    changed += 1
+                changed += 1
             i += 1
     return patch if changed else None
+
+
+def _changed_items(before: Any, value: Any) -> list[int] | None:
+    """The indices where two equally long lists differ, or None when the whole list should go."""
+    if not isinstance(before, list) or not isinstance(value, list) or len(before) != len(value):
+        return None
+    items = [k for k, (a, b) in enumerate(zip(before, value)) if a != b]
+    return items if len(items) <= PER_ITEM_MAX else None
 
 
 def visibility_patch(index: dict[str, list[int]], visible: list[str]) -> Patch:
