@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from typing import Any
 
@@ -26,6 +26,7 @@ from opscentre.core.alerting.stage import StageDecision
 from opscentre.core.notify import outbox
 
 AUDIT_RETENTION_S = 90 * 86400
+STAGE_PENDING_KEPT_S = 3600  # a stage change past its 10 minutes is kept an hour, to say "expired"
 ACTOR_ENGINE = "engine"
 
 
@@ -345,6 +346,46 @@ class AlertStore:
         self._audit(pipe, now, by, "stage-override" if override else "stage-override-cleared", "stage",
                     before, override)
         pipe.execute()
+
+    def stage_pending(self) -> dict[str, Any] | None:
+        """The stage change waiting for a second supervisor (core/stage_control.py), expired or not."""
+        raw = self.redis.get(keys.STAGE_PENDING)
+        return orjson.loads(raw) if raw else None
+
+    def change_stage(self, decide: Callable[[dict[str, Any] | None, dict[str, Any] | None], Any], by: str,
+                     now: float) -> Any:
+        """Apply a stage_control decision atomically: `decide(override, pending)` -> Outcome, from
+        what is stored when the transaction starts (retried if either moves meanwhile); the override,
+        the waiting request and the audit entries are written together, or nothing is."""
+        from redis.exceptions import WatchError
+
+        while True:
+            with self.redis.pipeline(transaction=True) as pipe:
+                try:
+                    pipe.watch(keys.STAGE_OVERRIDE, keys.STAGE_PENDING)
+                    override, pending = pipe.get(keys.STAGE_OVERRIDE), pipe.get(keys.STAGE_PENDING)
+                    outcome = decide(orjson.loads(override) if override else None,
+                                     orjson.loads(pending) if pending else None)
+                    pipe.multi()
+                    if outcome.override is not None:
+                        verb, record = outcome.override
+                        if verb == "set":
+                            pipe.set(keys.STAGE_OVERRIDE, orjson.dumps(record))
+                        else:
+                            pipe.delete(keys.STAGE_OVERRIDE)
+                    if outcome.pending is not None:
+                        verb, record = outcome.pending
+                        if verb == "set":
+                            keep_s = float(record["confirm_by"]) - now + STAGE_PENDING_KEPT_S
+                            pipe.set(keys.STAGE_PENDING, orjson.dumps(record), px=max(1, int(keep_s * 1000)))
+                        else:
+                            pipe.delete(keys.STAGE_PENDING)
+                    for action, before, after in outcome.audit:
+                        self._audit(pipe, now, by, action, "stage", before, after)
+                    pipe.execute()
+                    return outcome
+                except WatchError:
+                    continue
 
     def stage_history(self, count: int = 100) -> list[dict[str, Any]]:
         return [orjson.loads(f[b"d"]) for _id, f in self.redis.xrevrange(keys.STAGE_HISTORY, count=count)]
