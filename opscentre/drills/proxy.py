@@ -72,8 +72,8 @@ class CuttingProxy:
         self.port = 0
         self.cuts: list[float] = []
         self.connections = 0
-        self._armed: dict[bytes, int] = {}
-        self._before: dict[bytes, int] = {}
+        self._armed: dict[bytes, list[bytes | None]] = {}  # command -> one entry per cut to come
+        self._before: dict[bytes, list[bytes | None]] = {}
         self._lock = threading.Lock()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="cutting-proxy", daemon=True)
@@ -122,27 +122,29 @@ class CuttingProxy:
     def __exit__(self, *exc) -> None:
         self.stop()
 
-    def cut_replies(self, command: bytes = b"EXEC", times: int = 1) -> None:
-        """The next `times` such commands reach Redis and run; their replies are lost."""
+    def cut_replies(self, command: bytes = b"EXEC", times: int = 1, containing: bytes | None = None) -> None:
+        """The next `times` such commands reach Redis and run; their replies are lost. With
+        `containing`, only a command whose transaction (since MULTI) holds those bytes, e.g. a key."""
         with self._lock:
-            self._armed[command.upper()] = self._armed.get(command.upper(), 0) + times
+            self._armed.setdefault(command.upper(), []).extend([containing] * times)
 
-    def cut_before(self, command: bytes = b"EXEC", times: int = 1) -> None:
+    def cut_before(self, command: bytes = b"EXEC", times: int = 1, containing: bytes | None = None) -> None:
         """The next `times` such commands (and what follows them) never reach Redis."""
         with self._lock:
-            self._before[command.upper()] = self._before.get(command.upper(), 0) + times
+            self._before.setdefault(command.upper(), []).extend([containing] * times)
 
     def armed(self, command: bytes = b"EXEC") -> int:
         with self._lock:
-            return self._armed.get(command.upper(), 0) + self._before.get(command.upper(), 0)
+            return len(self._armed.get(command.upper(), ())) + len(self._before.get(command.upper(), ()))
 
-    def _take(self, name: bytes, table: dict[bytes, int]) -> bool:
+    def _take(self, name: bytes, table: dict[bytes, list[bytes | None]], transaction: bytearray) -> bool:
         with self._lock:
-            left = table.get(name, 0)
-            if left <= 0:
-                return False
-            table[name] = left - 1
-            return True
+            waiting = table.get(name)
+            for i, containing in enumerate(waiting or ()):
+                if containing is None or containing in transaction:
+                    del waiting[i]
+                    return True
+            return False
 
     async def _handle(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
@@ -174,6 +176,8 @@ class CuttingProxy:
 
         async def client_to_upstream():
             buffer = bytearray()
+            transaction = bytearray()  # the commands since the last MULTI
+            in_multi = False
             while True:
                 data = await client_reader.read(65536)
                 if not data:
@@ -182,13 +186,17 @@ class CuttingProxy:
                 commands, _rest = _split_commands(buffer)
                 start = 0
                 for end, name in commands:
-                    if self._take(name, self._before):
+                    if name == b"MULTI" or not in_multi:
+                        transaction.clear()  # (outside a transaction: the command alone)
+                    in_multi = name == b"MULTI" or (in_multi and name not in (b"EXEC", b"DISCARD"))
+                    transaction += buffer[start:end]
+                    if self._take(name, self._before, transaction):
                         up_writer.write(bytes(buffer[:start]))
                         await up_writer.drain()
                         cutting.set()
                         executed.set()
                         return
-                    if self._take(name, self._armed):
+                    if self._take(name, self._armed, transaction):
                         cutting.set()
                         up_writer.write(bytes(buffer[:end]) + _PING)
                         await up_writer.drain()
@@ -209,8 +217,8 @@ class CuttingProxy:
                 await asyncio.wait_for(executed.wait(), 10)
                 self.cuts.append(time.monotonic())
                 client_writer.transport.abort()  # the reply is lost with the connection
-        except (asyncio.TimeoutError, ConnectionError, OSError):
-            pass
+        except (asyncio.TimeoutError, asyncio.CancelledError, ConnectionError, OSError):
+            pass  # (cancelled: the proxy stops)
         finally:
             for t in (relay, send):
                 t.cancel()
