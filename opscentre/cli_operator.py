@@ -1,4 +1,5 @@
-"""Operator commands: ack, unack, silence, silences, resolve, stage, audit export.
+"""Operator commands: ack, unack, silence, silences, resolve, stage (with the two-person rule of
+core/stage_control.py), audit export.
 
 Every action records who, when and what (before -> after) in the audit stream. Notes are
 stored as plain text (the UI always renders them escaped).
@@ -44,12 +45,16 @@ def add_commands(command: Callable[[str, str], argparse.ArgumentParser], parse_t
     c.add_argument("--by", required=True)
     c.add_argument("--note", default="")
 
-    c = command("stage", "show the city stage, or set it by hand (5 = crisis is only ever set by hand)")
-    c.add_argument("--set", type=int, choices=[1, 2, 3, 4, 5], dest="level")
+    c = command("stage", "show the city stage, or set or clear it by hand (supervisors; stage 5 and clearing a "
+                         "manual stage wait for a second supervisor's `stage confirm` within 10 minutes)")
+    c.add_argument("what", nargs="?", metavar="LEVEL|clear|confirm|reject",
+                   help="1-4: set at once; 5 or clear: ask, a different --by confirms; confirm / reject the waiting change")
+    c.add_argument("--set", type=int, choices=[1, 2, 3, 4, 5], dest="level", help="the same as LEVEL")
     c.add_argument("--for", dest="duration", metavar="DURATION", help="the override expires after this (e.g. 6h)")
-    c.add_argument("--clear", action="store_true", help="end the manual override; the stage is derived again")
-    c.add_argument("--by", default="")
-    c.add_argument("--note", default="")
+    c.add_argument("--clear", action="store_true", help="end the manual override (waits for a second supervisor)")
+    c.add_argument("--by", default="", help="who: needed to set, clear, confirm or reject")
+    c.add_argument("--note", default="", help="why (needed to set or clear)")
+    c.add_argument("--id", dest="request_id", default=None, help="confirm / reject: the waiting change's id")
     c.add_argument("--json", action="store_true")
 
     c = command("audit", "the audit trail of transitions and operator actions")
@@ -162,38 +167,82 @@ def cmd_resolve(args) -> int:
     return 0
 
 
+CLI_REASONS = {"no-name": "this needs --by NAME", "no-note": "a stage change needs a --note saying who decided it and why"}
+
+
+def _stage_action(args) -> tuple[str | None, int | None]:
+    """(verb, level) from `stage LEVEL|clear|confirm|reject` or the older `--set N` / `--clear`."""
+    what = (args.what or "").strip().lower()
+    if what and (args.level is not None or args.clear):
+        raise ValueError("give the level or action once (LEVEL, clear, confirm, reject, or --set / --clear)")
+    if what in ("confirm", "reject", "clear"):
+        return what, None
+    if what:
+        if not what.isdigit() or int(what) not in (1, 2, 3, 4, 5):
+            raise ValueError(f"{what[:20]!r}: a stage is 1 to 5, or clear, confirm, reject")
+        return "set", int(what)
+    if args.clear:
+        return "clear", None
+    if args.level is not None:
+        return "set", args.level
+    return None, None
+
+
+def _when(ts: float) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(ts))
+
+
 def cmd_stage(args) -> int:
-    from opscentre.core import state
+    from opscentre.core import stage_control, state
     from opscentre.core.alerting.rules import parse_duration
 
+    try:
+        verb, level = _stage_action(args)
+    except ValueError as exc:
+        return _fail(str(exc))
     store, alerts = _stores()
     now = time.time()
-    if args.level is not None or args.clear:
-        if not args.by.strip():
-            return _fail("setting the stage needs --by NAME")
-        if args.clear:
-            alerts.set_stage_override(None, args.by.strip(), now)
+    by = args.by.strip()
+    outcome = None
+    if verb is not None:
+        try:
+            duration = parse_duration(args.duration) if args.duration else None
+        except ValueError as exc:
+            return _fail(f"--for: {exc}")
+        if verb == "confirm":
+            def decide(override, pending):
+                return stage_control.confirm(by, now, override, pending, args.request_id)
+        elif verb == "reject":
+            def decide(override, pending):
+                return stage_control.reject(by, now, pending, args.request_id, args.note)
         else:
-            if args.level == 5 and not args.note.strip():
-                return _fail("stage 5 (crisis) needs a --note saying who decided it and why")
-            try:
-                expires = now + parse_duration(args.duration) if args.duration else None
-            except ValueError as exc:
-                return _fail(f"--for: {exc}")
-            alerts.set_stage_override({"level": args.level, "by": args.by.strip(), "note": args.note[:MAX_NOTE],
-                                       "set_at": now, "expires_at": expires}, args.by.strip(), now)
-        from opscentre.cli import _settings
-        from opscentre.workers.evaluation import evaluate_city
+            def decide(override, pending):
+                return stage_control.request(level, by, args.note[:MAX_NOTE + 1], now, override, pending, duration)
+        outcome = alerts.change_stage(decide, by or "cli", now)
+        if outcome.result is stage_control.Result.REFUSED:
+            reason = CLI_REASONS.get(outcome.refusal.value) or stage_control.REASONS[outcome.refusal]
+            return _fail(f"stage: {reason} Nothing was changed.")
+        if outcome.result in (stage_control.Result.APPLIED, stage_control.Result.CONFIRMED):
+            from opscentre.cli import _settings
+            from opscentre.workers.evaluation import evaluate_city
 
-        evaluate_city(_settings(args), store)
+            evaluate_city(_settings(args), store)
     current = state.stage(store)
+    pending = stage_control.waiting(alerts.stage_pending(), time.time())
     if args.json:
-        sys.stdout.buffer.write(orjson.dumps(current) + b"\n")
-    else:
-        print(f"stage {current['level']} ({current['name']}) since {current['since']}"
-              + (" — set by hand" if current.get("manual") else ""))
-        for reason in current.get("reasons") or []:
-            print(f"  {reason}")
+        sys.stdout.buffer.write(orjson.dumps({**current, "pending": pending}) + b"\n")
+        return 0
+    if outcome is not None and outcome.result is stage_control.Result.REJECTED:
+        print(f"stage change {outcome.request['id']} rejected by {by}")
+    print(f"stage {current['level']} ({current['name']}) since {current['since']}"
+          + (" — set by hand" if current.get("manual") else ""))
+    for reason in current.get("reasons") or []:
+        print(f"  {reason}")
+    if pending:
+        what = "clear the manual stage" if pending["level"] is None else f"stage {pending['level']}"
+        print(f"waiting for a second supervisor: {what}, asked by {pending['by']} at {_when(pending['requested_at'])}"
+              f" ({pending['note']}); confirm by {_when(pending['confirm_by'])} with"
+              f" `opscentre stage confirm --by NAME --id {pending['id']}`, or `opscentre stage reject --by NAME`")
     return 0
 
 

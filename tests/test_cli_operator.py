@@ -92,18 +92,52 @@ def test_resolve_by_hand_closes_the_alert_and_is_audited(env, firing, redis_clie
     assert opscentre("resolve", firing.id, "--by", "zelda.ops", env=env).returncode == 1  # already resolved
 
 
-def test_stage_5_is_set_by_hand_with_a_note_expires_and_is_audited(env, redis_client):
+def test_stage_5_is_set_by_hand_with_a_note_and_a_second_supervisor_expires_and_is_audited(env, redis_client):
     result = opscentre("stage", "--set", "5", "--by", "mayor.office", env=env)
     assert result.returncode == 1 and "needs a --note" in result.stderr
     result = opscentre("stage", "--set", "5", "--by", "mayor.office", "--note", "city in crisis", "--for", "6h",
                        "--json", env=env)
     assert result.returncode == 0, result.stderr
+    asked = orjson.loads(result.stdout)
+    assert asked["level"] == 1 and asked["pending"]["level"] == 5 and asked["pending"]["by"] == "mayor.office"
+    result = opscentre("stage", "confirm", "--by", "mayor.office", env=env)  # not the same person
+    assert result.returncode == 1 and "second supervisor" in result.stderr
+    result = opscentre("stage", "confirm", "--by", "civil.defence", "--id", asked["pending"]["id"], "--json", env=env)
+    assert result.returncode == 0, result.stderr
     stage = orjson.loads(result.stdout)
-    assert stage["level"] == 5 and stage["name"] == "crisis" and stage["manual"] is True
+    assert stage["level"] == 5 and stage["name"] == "crisis" and stage["manual"] is True and stage["pending"] is None
     assert stage["reasons"] == ["set by mayor.office: city in crisis"]
+    override = AlertStore(redis_client).stage_override()
+    assert override["confirmed_by"] == "civil.defence" and override["expires_at"] - override["set_at"] == 6 * 3600
     state = orjson.loads(opscentre("state", "--json", env=env).stdout)
     assert state["stage"]["level"] == 5
-    cleared = orjson.loads(opscentre("stage", "--clear", "--by", "mayor.office", "--json", env=env).stdout)
+    # clearing a manual stage waits for a second supervisor too
+    asked = orjson.loads(opscentre("stage", "clear", "--by", "mayor.office", "--note", "water down", "--json",
+                                   env=env).stdout)
+    assert asked["level"] == 5 and asked["pending"]["level"] is None
+    cleared = orjson.loads(opscentre("stage", "confirm", "--by", "civil.defence", "--json", env=env).stdout)
     assert cleared["level"] == 1 and cleared["manual"] is False
     actions = [e["action"] for e in audit(env)]
     assert actions.count("stage-changed") == 2 and "stage-override" in actions and "stage-override-cleared" in actions
+    assert actions.count("stage-change-requested") == 2 and actions.count("stage-change-confirmed") == 2
+
+
+def test_stages_1_to_4_are_set_at_once_and_a_waiting_change_can_be_rejected(env, redis_client):
+    result = opscentre("stage", "3", "--by", "ana.sup", "--note", "heavy rain coming", "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    assert orjson.loads(result.stdout)["level"] == 3
+    assert opscentre("stage", "--set", "4", "--by", "ana.sup", env=env).returncode == 1  # a note is needed
+    assert opscentre("stage", "5", "--by", "ana.sup", "--note", "crisis", env=env).returncode == 0
+    result = opscentre("stage", "2", "--by", "bia.sup", "--note", "calmer", env=env)
+    assert result.returncode == 1 and "waiting for confirmation" in result.stderr
+    shown = opscentre("stage", env=env)
+    assert "waiting for a second supervisor: stage 5, asked by ana.sup" in shown.stdout
+    result = opscentre("stage", "reject", "--by", "bia.sup", "--note", "not yet", env=env)
+    assert result.returncode == 0 and "rejected by bia.sup" in result.stdout
+    assert opscentre("stage", "confirm", "--by", "bia.sup", env=env).returncode == 1  # nothing waits
+    assert opscentre("stage", "7", "--by", "bia.sup", "--note", "x", env=env).returncode == 1
+    assert opscentre("stage", "clear", "--by", "bia.sup", env=env).returncode == 1  # a note is needed
+    stage = orjson.loads(opscentre("stage", "--json", env=env).stdout)
+    assert stage["level"] == 3 and stage["pending"] is None
+    actions = [e["action"] for e in audit(env)]
+    assert actions.count("stage-change-rejected") == 1 and actions.count("stage-override") == 1
