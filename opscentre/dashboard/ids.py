@@ -25,3 +25,16 @@ RETRY_BUTTON = "retry-button"
 RETRY_RESULT = "retry-result"
 INCIDENT_PANEL = "incident-panel"  # operator console: incidents and their messages by channel and state
 INCIDENT_PANEL_STATE = "incident-panel-state"  # dcc.Store: the digest of what the incident panel shows
+STAGE_LEVEL = "stage-level"  # operator console: the stage to set by hand (dropdown; components/stage_panel.py)
+STAGE_NOTE = "stage-note"  # ...the note saying who decided it and why
+STAGE_SET = "stage-set"
+STAGE_CLEAR = "stage-clear"  # end the manual stage (waits for a second supervisor)
+STAGE_PENDING = "stage-pending"  # the change waiting for a second supervisor, as text
+STAGE_PENDING_ID = "stage-pending-id"  # dcc.Store: the id of the waiting change this browser shows
+STAGE_CONFIRM = "stage-confirm"
+STAGE_REJECT = "stage-reject"
+STAGE_RESULT = "stage-result"  # what the last stage action did (aria-live)
+ATTENTION = "attention"  # operator console: the chime's element; data-chime = ringing | muted | silent (assets/attention.js)
+ATTENTION_STATE = "attention-state"  # dcc.Store: the firing alerts, the ringing ones and the stage this browser knows
+ATTENTION_LIVE = "attention-live"  # aria-live region: new alerts and stage changes, announced
+ATTENTION_MUTE = "attention-mute"  # the chime's mute toggle (per screen: localStorage)
