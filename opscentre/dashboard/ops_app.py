@@ -3,11 +3,16 @@
 Its own Dash app on its own Flask server; every route except /login needs an operator session
 (see auth.py). The layer toggle changes what this browser shows; the writes are the alert
 actions (components/ack_form.py: acknowledge, resolve, silence) the approvals of mass sends and
-retries of dead letters (components/approvals.py), each checked against the signed-in user's role on the server
-(dashboard/roles.py). The page shows the role and disables what it may not do.
+retries of dead letters (components/approvals.py), the stage set by hand with the two-person rule
+(components/stage_panel.py), each checked against the signed-in user's role on the server
+(dashboard/roles.py). The page shows the role and disables what it may not do. An unacknowledged
+critical alert chimes (mutable per screen) and new alerts are announced to screen readers
+(components/attention.py).
 """
 
 from __future__ import annotations
+
+import time
 
 from dash import Dash, Input, Output, dcc, html
 from flask import Flask
@@ -23,11 +28,15 @@ from opscentre.dashboard.assets import ASSETS
 from opscentre.dashboard.auth import csrf_token
 from opscentre.dashboard.components.ack_form import ack_form, register_ack
 from opscentre.dashboard.components.approvals import approvals_form, register_approvals
+from opscentre.dashboard.components.attention import attention_model, attention_parts, register_attention
 from opscentre.dashboard.components.incident_panel import IncidentPanel
 from opscentre.dashboard.components.map_figure import visibility_patch
+from opscentre.dashboard.components.stage_panel import register_stage, stage_panel
 from opscentre.dashboard.live_map import LiveMap, map_overlays, map_shell
 from opscentre.dashboard.redis_clients import REDIS_DOWN
 from opscentre.dashboard.roles import current_role
+from opscentre.core import stage_control
+from opscentre.i18n import translator
 from opscentre.layers import LAYERS
 
 OPS_LAYERS = list(LAYERS)
@@ -72,6 +81,7 @@ def create_ops_app(settings: Settings, store: Store, simulated: bool, server: Fl
     live = LiveMap(settings, store, simulated, OPS_LAYERS, operator_view=True)
     incidents = IncidentPanel(store.redis, settings.zones.name_by_id, settings.tz)
     deliveries = DeliveryStore(store.redis)
+    lang = settings.city.language  # the console's own texts (stage control, attention) are in the city's language
 
     def layout():
         visible = list(OPS_LAYERS)
@@ -82,10 +92,19 @@ def create_ops_app(settings: Settings, store: Store, simulated: bool, server: Fl
         except REDIS_DOWN:
             role = None
         can = {action for action in Action if allows(role, action)}
+        t = translator(lang)
+        alert_store = AlertStore(store.redis)
+        try:
+            status = live.status_source(time.time())
+            noticed = attention_model(status.alerts, status.stage)
+        except REDIS_DOWN:
+            noticed = attention_model([], None)
         header = [
             html.Div([html.Span(settings.city.name, className="city-name"),
                       html.Span("Operations centre", className="app-name")], className="brand"),
-            html.Div(parts["status"], id=ids.STATUS_BAR, className="status-bar", **{"aria-live": "polite"}),
+            # (not aria-live: it changes with every poll; the attention region announces what is new)
+            html.Div(parts["status"], id=ids.STATUS_BAR, className="status-bar"),
+            *attention_parts(t, noticed),
             html.Div([html.Span("Layers", className="toolbar-label"), layer_toggle(OPS_LAYERS, visible)],
                      className="toolbar", role="group", **{"aria-label": "Map layers"}),
             html.Form([html.Span(operator, className="operator-name"),
@@ -96,11 +115,13 @@ def create_ops_app(settings: Settings, store: Store, simulated: bool, server: Fl
         ]
         overlays = map_overlays(settings, simulated, OPS_LAYERS, parts)
         try:
-            open_alerts = AlertStore(store.redis).active()
+            open_alerts = alert_store.active()
+            pending = stage_control.waiting(alert_store.stage_pending(), time.time())
         except REDIS_DOWN:
-            open_alerts = []
+            open_alerts, pending = [], None
         actions = html.Div([ack_form(open_alerts, can), approvals_form(deliveries, Action.APPROVE in can,
-                                                                       Action.RETRY in can)],
+                                                                       Action.RETRY in can),
+                            stage_panel(t, pending, Action.STAGE in can, operator, settings.tz)],
                            className="console-actions")
         return map_shell(parts, header, [*overlays, *incidents.initial(), actions])
 
@@ -109,6 +130,8 @@ def create_ops_app(settings: Settings, store: Store, simulated: bool, server: Fl
     incidents.register(app)  # on the map's tick
     register_ack(app, store.redis)
     register_approvals(app, store.redis)
+    register_stage(app, store.redis, lang, settings.tz)
+    register_attention(app, live.status_source, lang)
 
     @app.callback(
         Output(ids.MAP, "figure", allow_duplicate=True),

@@ -166,7 +166,9 @@ def test_every_console_callback_that_writes_is_guarded(rio_settings, store):
     from opscentre.dashboard.ops_app import create_ops_app
 
     read_only = {ids.MAP, ids.MAP_STATE, ids.STATUS_BAR, ids.ALERTS_PANEL, ids.INCIDENT_PANEL, ids.INCIDENT_PANEL_STATE,
-                 ids.ACK_ALERT, ids.APPROVALS, ids.DEAD_LETTERS}  # what this browser shows: redraws, digests, options
+                 ids.ACK_ALERT, ids.APPROVALS, ids.DEAD_LETTERS,
+                 ids.STAGE_PENDING, ids.STAGE_PENDING_ID, ids.STAGE_CONFIRM, ids.STAGE_REJECT,  # another's request
+                 ids.ATTENTION, ids.ATTENTION_STATE, ids.ATTENTION_LIVE}  # what this browser shows: redraws, digests, options
     dash_app = create_ops_app(rio_settings, store, True, Flask("roles-test"))
     guarded, unguarded_outputs = [], set()
     for output, spec in dash_app.callback_map.items():
@@ -176,4 +178,5 @@ def test_every_console_callback_that_writes_is_guarded(rio_settings, store):
         else:
             unguarded_outputs |= {o.split(".")[0] for o in output.strip(".").split("...")}
     assert unguarded_outputs <= read_only, unguarded_outputs
-    assert sorted(guarded) == sorted([Action.ACK, Action.RESOLVE, Action.SILENCE, Action.APPROVE, Action.RETRY])
+    assert sorted(guarded) == sorted([Action.ACK, Action.RESOLVE, Action.SILENCE, Action.APPROVE, Action.RETRY,
+                                      Action.STAGE])
