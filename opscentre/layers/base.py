@@ -70,6 +70,26 @@ class CityData:
 _by_type: dict[int, tuple[Mapping[str, Any], int, dict[Any, list[Mapping[str, Any]]]]] = {}
 
 
+class Rows:
+    """A layer's rows kept per entity with what they were made from (the entity's registry record,
+    by identity, and its latest readings): at city scale a data version changes a few rows, and
+    a kept row is also what lets HoverTexts skip rewriting its text. Rows are never mutated."""
+
+    def __init__(self, size_max: int = 400_000):
+        self.size_max = size_max
+        self._held: dict[str, tuple[Mapping[str, Any], tuple, dict[str, Any]]] = {}
+
+    def get(self, entity: Mapping[str, Any], readings: tuple, make: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        held = self._held.get(entity["entity_id"])
+        if held is not None and held[0] is entity and held[1] == readings:
+            return held[2]
+        if len(self._held) >= self.size_max:
+            self._held.clear()
+        row = make()
+        self._held[entity["entity_id"]] = (entity, readings, row)
+        return row
+
+
 class HoverTexts:
     """A layer's hover texts kept per (language, entity) with the row they were written from: at
     city scale most rows are unchanged from one data version to the next, and writing a text (a

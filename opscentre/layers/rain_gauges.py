@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from opscentre.i18n import Translator
-from opscentre.layers.base import (CityData, HoverTexts, Layer, LegendEntry, local_label, number, station_feature,
+from opscentre.layers.base import (CityData, HoverTexts, Layer, Rows, LegendEntry, local_label, number, station_feature,
                                    texts, timestamps)
 from opscentre.layers.lod import LOD_KEY, lod_marks
 from opscentre.layers.rain_classes import RAIN_CLASSES, classify_rain
@@ -19,29 +19,38 @@ HALO_COLOUR = "#0a1422"
 def gauge_rows(data: CityData) -> list[dict[str, Any]]:
     """One row per rain gauge with a Point geometry, ordered by id."""
     rain = data.values(KIND)
-    accumulations = {kind: data.values(kind) for kind in ACCUMULATIONS}
+    accumulations = [data.values(kind) for kind in ACCUMULATIONS]
     rows = []
     for gauge in data.of_type("rain_gauge"):
         geometry = gauge.get("geometry") or {}
         if geometry.get("type") != "Point":
             continue
-        lon, lat = geometry["coordinates"][:2]
-        value, observed_at, source = rain.get(gauge["entity_id"], (None, None, None))
-        row = {
-            "entity_id": gauge["entity_id"],
-            "name": gauge.get("name") or gauge["entity_id"],
-            "zone_id": gauge.get("zone_id"),
-            "lon": round(float(lon), 5),
-            "lat": round(float(lat), 5),
-            "rain_mm": value,
-            "rain_class": classify_rain(value),
-            "observed_at": observed_at,
-            "source": source or gauge.get("source"),
-        }
-        for kind, latest in accumulations.items():
-            row[kind] = latest[gauge["entity_id"]][0] if gauge["entity_id"] in latest else None
-        rows.append(row)
+        entity_id = gauge["entity_id"]
+        readings = (rain.get(entity_id), *(latest.get(entity_id) for latest in accumulations))
+        rows.append(ROWS.get(gauge, readings, lambda gauge=gauge, readings=readings: _row(gauge, readings)))
     return rows
+
+
+ROWS = Rows()  # per gauge: remade only when its record or readings changed
+
+
+def _row(gauge: dict[str, Any], readings: tuple) -> dict[str, Any]:
+    lon, lat = gauge["geometry"]["coordinates"][:2]
+    value, observed_at, source = readings[0] or (None, None, None)
+    row = {
+        "entity_id": gauge["entity_id"],
+        "name": gauge.get("name") or gauge["entity_id"],
+        "zone_id": gauge.get("zone_id"),
+        "lon": round(float(lon), 5),
+        "lat": round(float(lat), 5),
+        "rain_mm": value,
+        "rain_class": classify_rain(value),
+        "observed_at": observed_at,
+        "source": source or gauge.get("source"),
+    }
+    for kind, reading in zip(ACCUMULATIONS, readings[1:]):
+        row[kind] = reading[0] if reading is not None else None
+    return row
 
 
 def features(data: CityData) -> list[dict[str, Any]]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from opscentre.i18n import Translator
-from opscentre.layers.base import (CityData, HoverTexts, Layer, LegendEntry, local_label, number, station_feature,
+from opscentre.layers.base import (CityData, HoverTexts, Layer, Rows, LegendEntry, local_label, number, station_feature,
                                    texts, timestamps)
 from opscentre.layers.lod import LOD_KEY, lod_marks
 from opscentre.layers.stages import STAGE_COLOURS
@@ -78,28 +78,37 @@ def station_rows(data: CityData) -> list[dict[str, Any]]:
         geometry = station.get("geometry") or {}
         if geometry.get("type") != "Point":
             continue
-        lon, lat = geometry["coordinates"][:2]
         entity_id = station["entity_id"]
-        level, observed_at, source = levels.get(entity_id, (None, None, None))
-        discharge = discharges.get(entity_id)
-        if observed_at is None and discharge is not None:
-            observed_at, source = discharge[1], discharge[2]
-        thresholds = thresholds_of(station)
-        rows.append({
-            "entity_id": entity_id,
-            "name": station.get("name") or entity_id,
-            "zone_id": station.get("zone_id"),
-            "lon": round(float(lon), 5),
-            "lat": round(float(lat), 5),
-            "level_m": level,
-            "discharge_m3s": discharge[0] if discharge else None,
-            "thresholds": thresholds,
-            "river_class": classify_level(level, thresholds),
-            "river": (station.get("properties") or {}).get("river"),
-            "observed_at": observed_at,
-            "source": source or station.get("source"),
-        })
+        readings = (levels.get(entity_id), discharges.get(entity_id))
+        rows.append(ROWS.get(station, readings, lambda station=station, readings=readings: _row(station, readings)))
     return rows
+
+
+ROWS = Rows()  # per station: remade only when its record or readings changed
+
+
+def _row(station: dict[str, Any], readings: tuple) -> dict[str, Any]:
+    lon, lat = station["geometry"]["coordinates"][:2]
+    entity_id = station["entity_id"]
+    level, observed_at, source = readings[0] or (None, None, None)
+    discharge = readings[1]
+    if observed_at is None and discharge is not None:
+        observed_at, source = discharge[1], discharge[2]
+    thresholds = thresholds_of(station)
+    return {
+        "entity_id": entity_id,
+        "name": station.get("name") or entity_id,
+        "zone_id": station.get("zone_id"),
+        "lon": round(float(lon), 5),
+        "lat": round(float(lat), 5),
+        "level_m": level,
+        "discharge_m3s": discharge[0] if discharge else None,
+        "thresholds": thresholds,
+        "river_class": classify_level(level, thresholds),
+        "river": (station.get("properties") or {}).get("river"),
+        "observed_at": observed_at,
+        "source": source or station.get("source"),
+    }
 
 
 def features(data: CityData) -> list[dict[str, Any]]:

@@ -26,7 +26,7 @@ def zone_rain(data: CityData) -> list[dict[str, Any]]:
     """Per zone, in zone order: the worst class, its value, and the gauge it came from."""
     readings = data.values(KIND)
     gauges = [g for g in data.of_type("rain_gauge") if g["entity_id"] in readings]
-    mapping = zone_gauges(data.zones, gauge_points(gauges))
+    mapping = zone_gauges(data.zones, _points(gauges))
     names = {g["entity_id"]: g.get("name") or g["entity_id"] for g in gauges}
     rows = []
     for zone_id, zone_name in zip(data.zones.ids, data.zones.names):
@@ -43,6 +43,18 @@ def zone_rain(data: CityData) -> list[dict[str, Any]]:
                        observed_at=observed_at, source=feed)
         rows.append(row)
     return rows
+
+
+_held_points: list = [None, None]  # [the gauges (list of records), their gauge_points]
+
+
+def _points(gauges: list) -> tuple:
+    """gauge_points(gauges), kept while the same records are given (compared by identity, in C:
+    the registry's records are the same objects until it changes)."""
+    if _held_points[0] is None or len(_held_points[0]) != len(gauges) or \
+            any(a is not b for a, b in zip(_held_points[0], gauges)):
+        _held_points[:] = [gauges, gauge_points(gauges)]
+    return _held_points[1]
 
 
 # Alert severities on COR's stage colour scale: a zone with alerts gets a thick outline in the
