@@ -25,6 +25,9 @@ log = logging.getLogger("opscentre")
 BACKOFF_START_S = 0.5
 BACKOFF_MAX_S = 15.0
 WORKER_TTL_S = 40
+# The worker's command thread (RQ's pubsub listener) waits at most this long at a time, so stopping it
+# takes at most this long (plus the 2 s pause after a lost connection).
+COMMAND_WAIT_S = 1.0
 FORGET_DEAD_WORKERS_S = 3600  # a worker silent this long is dropped from the heartbeat set  # RQ beats every ~25 s while idle; /healthz calls a worker fresh for 60 s
 
 
@@ -56,6 +59,32 @@ class HeartbeatWorker(SimpleWorker):
 
     stop_signalled = False
     password_refused = False
+    # RQ's own retries while it waits for a job and Redis is away (1, 2, 4... s) grow to 60 s by
+    # default: a worker idle when Redis went away would resume up to a minute after Redis came
+    # back. Capped like this module's backoff.
+    max_connection_wait_time = BACKOFF_MAX_S
+
+    def subscribe(self):
+        """RQ's subscribe, with the command thread waiting COMMAND_WAIT_S at a time instead of 60 s.
+        redis-py's PubSubWorkerThread.stop() joins the thread, and RQ's teardown calls it after
+        UNSUBSCRIBE: when the thread reads that reply before stop() clears its running flag (the
+        main thread preempted: a busy machine), it goes back to waiting for a subscription — for
+        RQ's 60 s. The worker's teardown then hung that long: after losing Redis no job ran for up
+        to a minute once Redis was back, and a stop signal took as long."""
+        self.pubsub = self.connection.pubsub()
+        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+        self.pubsub_thread = self.pubsub.run_in_thread(sleep_time=COMMAND_WAIT_S, daemon=True,
+                                                       exception_handler=self._pubsub_exception_handler)
+
+    def teardown(self):
+        try:
+            super().teardown()  # register_death, then unsubscribe
+        except (redis.ConnectionError, redis.TimeoutError):
+            # Redis is away: RQ never reaches unsubscribe, and the command thread would live on,
+            # reconnecting for a worker that is gone (one thread and connection per outage)
+            if self.pubsub_thread is not None:
+                self.pubsub_thread.stop(timeout=COMMAND_WAIT_S + 3)
+            raise
 
     def request_stop(self, signum, frame):
         # RQ's work() returns both on a stop signal and on losing Redis; only the first means "exit".
