@@ -31,7 +31,7 @@ from opscentre.dashboard.components.approvals import approvals_form, register_ap
 from opscentre.dashboard.components.attention import attention_model, attention_parts, register_attention
 from opscentre.dashboard.components.incident_panel import IncidentPanel
 from opscentre.dashboard.components.map_figure import visibility_patch
-from opscentre.dashboard.components.stage_panel import register_stage, stage_panel
+from opscentre.dashboard.components.stage_panel import pending_id, register_stage, stage_panel
 from opscentre.dashboard.live_map import LiveMap, map_overlays, map_shell
 from opscentre.dashboard.redis_clients import REDIS_DOWN
 from opscentre.dashboard.roles import current_role
@@ -81,6 +81,7 @@ def create_ops_app(settings: Settings, store: Store, simulated: bool, server: Fl
     live = LiveMap(settings, store, simulated, OPS_LAYERS, operator_view=True)
     incidents = IncidentPanel(store.redis, settings.zones.name_by_id, settings.tz)
     deliveries = DeliveryStore(store.redis)
+    waiting_id = pending_id(store.redis)
     lang = settings.city.language  # the console's own texts (stage control, attention) are in the city's language
 
     def layout():
@@ -95,8 +96,9 @@ def create_ops_app(settings: Settings, store: Store, simulated: bool, server: Fl
         t = translator(lang)
         alert_store = AlertStore(store.redis)
         try:
-            status = live.status_source(time.time())
-            noticed = attention_model(status.alerts, status.stage)
+            now = time.time()
+            status = live.status_source(now)
+            noticed = attention_model(status.alerts, status.stage, waiting_id(now))
         except REDIS_DOWN:
             noticed = attention_model([], None)
         header = [
@@ -131,7 +133,7 @@ def create_ops_app(settings: Settings, store: Store, simulated: bool, server: Fl
     register_ack(app, store.redis)
     register_approvals(app, store.redis)
     register_stage(app, store.redis, lang, settings.tz)
-    register_attention(app, live.status_source, lang)
+    register_attention(app, live.status_source, lang, waiting_id)
 
     @app.callback(
         Output(ids.MAP, "figure", allow_duplicate=True),

@@ -14,6 +14,8 @@ kept in localStorage, per screen), and says so in `data-chime` (ringing | muted 
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 from dash import Dash, Input, Output, State, dcc, html, no_update
@@ -29,13 +31,16 @@ RINGING_SEVERITIES = frozenset({"critical", "emergency"})
 MAX_ANNOUNCED = 5  # alerts named in one announcement; more are counted
 
 
-def attention_model(alerts: list[dict[str, Any]], stage: dict[str, Any] | None) -> dict[str, Any]:
-    """{firing: ids of firing alerts, ringing: the critical / emergency ones nobody acknowledged, stage}."""
+def attention_model(alerts: list[dict[str, Any]], stage: dict[str, Any] | None,
+                    stage_request: str | None = None) -> dict[str, Any]:
+    """{firing: ids of firing alerts, ringing: the critical / emergency ones nobody acknowledged, stage,
+    stage_request: the id of the stage change waiting for a second supervisor (the stage panel redraws
+    when it moves: one tick callback, not two)}."""
     firing = [a for a in alerts if a.get("state") == "firing"]
     return {"firing": sorted(a["id"] for a in firing),
             "ringing": sorted(a["id"] for a in firing
                               if a.get("severity") in RINGING_SEVERITIES and not a.get("acknowledged_by")),
-            "stage": (stage or {}).get("level")}
+            "stage": (stage or {}).get("level"), "stage_request": stage_request}
 
 
 def announcement(t: Translator, before: dict[str, Any] | None, after: dict[str, Any],
@@ -83,10 +88,10 @@ def attention_parts(t: Translator, model: dict[str, Any]) -> list[Any]:
     ]
 
 
-def register_attention(app: Dash, status_source, lang: str) -> None:
-    """`status_source(now)`: the console's status (dashboard/components/status_bar.OperatorStatus)."""
-    import time
-
+def register_attention(app: Dash, status_source, lang: str,
+                       stage_request: Callable[[float], str | None] = lambda _now: None) -> None:
+    """`status_source(now)`: the console's status (dashboard/components/status_bar.OperatorStatus);
+    `stage_request(now)`: the id of the stage change waiting for confirmation, if any."""
     t = translator(lang)
 
     @app.callback(
@@ -99,10 +104,11 @@ def register_attention(app: Dash, status_source, lang: str) -> None:
     )
     def attention(_n, held):
         try:
-            status = status_source(time.time())
+            now = time.time()
+            status = status_source(now)
+            model = attention_model(status.alerts, status.stage, stage_request(now))
         except (StoreUnavailable, *REDIS_DOWN):
             raise PreventUpdate from None
-        model = attention_model(status.alerts, status.stage)
         if model == held:
             raise PreventUpdate
         said = announcement(t, held, model, status.alerts)

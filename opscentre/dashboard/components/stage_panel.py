@@ -6,13 +6,14 @@ within 10 minutes, or anyone who may rejects it (the two-person rule, core/stage
 The one write callback runs only for a role that may (dashboard/roles.py `guarded`: 401 / 403 and
 an audit entry otherwise; nothing changes); the name recorded is the session's, never the
 request's. Every change is in the audit stream (AlertStore.change_stage). Other roles see the
-panel with its controls disabled. The waiting request is re-read on the map's tick and redrawn
-only when it changes.
+panel with its controls disabled. The waiting request is followed on the map's tick and redrawn
+only when it changes (components/attention.py's tick carries the request's id).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import datetime, tzinfo
 from typing import Any
 
@@ -88,6 +89,16 @@ def stage_panel(t: Translator, pending: dict[str, Any] | None, can: bool, me: st
     ], className="ack-form stage-panel", role="group", **{"aria-label": t.gettext("City stage by hand")})
 
 
+def pending_id(redis_client) -> Callable[[float], str | None]:
+    """For the attention tick: the id of the stage change waiting now (one GET)."""
+    alerts = AlertStore(redis_client)
+
+    def current(now: float) -> str | None:
+        return (stage_control.waiting(alerts.stage_pending(), now) or {}).get("id")
+
+    return current
+
+
 def register_stage(app: Dash, redis_client, lang: str, tz: tzinfo) -> None:
     alerts = AlertStore(redis_client)
     t = translator(lang)
@@ -152,11 +163,11 @@ def register_stage(app: Dash, redis_client, lang: str, tz: tzinfo) -> None:
         Output(ids.STAGE_PENDING_ID, "data", allow_duplicate=True),
         Output(ids.STAGE_CONFIRM, "disabled", allow_duplicate=True),
         Output(ids.STAGE_REJECT, "disabled", allow_duplicate=True),
-        Input(ids.TICK, "n_intervals"),
+        Input(ids.ATTENTION_STATE, "data"),  # (moves on the map's tick when the waiting request does)
         State(ids.STAGE_PENDING_ID, "data"),
         prevent_initial_call=True,
     )
-    def refresh(_n, shown_id):
+    def refresh(_attention, shown_id):
         """Show another supervisor's request (or its end) on this console: only when it changed."""
         try:
             pending = waiting_now()
