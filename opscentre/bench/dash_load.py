@@ -53,7 +53,8 @@ async def _load(url: str, body: dict[str, Any], state_index: int, cookies: dict[
     failures = 0
     connector = aiohttp.TCPConnector(limit=clients)
     headers = {"Content-Type": "application/json", "Accept-Encoding": "gzip"}
-    async with aiohttp.ClientSession(connector=connector, cookies=cookies, timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S),
+    timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)
+    async with aiohttp.ClientSession(connector=connector, cookies=cookies, timeout=timeout,
                                      headers=headers) as session:
         async def client(i: int) -> None:
             nonlocal failures

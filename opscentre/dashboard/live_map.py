@@ -6,8 +6,11 @@ sends a Patch with only what changed (the items of an array that changed, or the
 components/map_figure.py); when nothing changed it sends nothing at all. Point layers too big to
 draw whole are drawn by level of detail (layers/lod.py): zone aggregates at city zoom, the points
 in view when zoomed in; the console's tick also runs when the operator moves the map (its
-relayoutData gives the view), and the view the browser draws is kept in its map state. The traces are built once per (data version, stale feeds) and kept, so a page load or a
-tick with an empty or stale client state — anyone can post one to the public app — costs a
+relayoutData gives the view), and the view the browser draws is kept in its map state.
+
+The traces are built once per (data version, stale feeds) and kept (the layers rebuild only the
+rows that changed), and so are the last drawn views, so a page load or a tick with an empty or
+stale client state — anyone can post one to the public app — costs a
 comparison of digests, not a rebuild of the city. Redis being down shows "Redis unreachable —
 reconnecting" and keeps the last map.
 """
