@@ -80,12 +80,19 @@ class Rows:
         self._held: dict[str, tuple[Mapping[str, Any], tuple, dict[str, Any]]] = {}
 
     def get(self, entity: Mapping[str, Any], readings: tuple, make: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        row = self.held(entity, readings)
+        return row if row is not None else self.keep(entity, readings, make())
+
+    def held(self, entity: Mapping[str, Any], readings: tuple) -> dict[str, Any] | None:
+        """The row kept for this record and these readings, or None."""
         held = self._held.get(entity["entity_id"])
         if held is not None and held[0] is entity and held[1] == readings:
             return held[2]
+        return None
+
+    def keep(self, entity: Mapping[str, Any], readings: tuple, row: dict[str, Any]) -> dict[str, Any]:
         if len(self._held) >= self.size_max:
             self._held.clear()
-        row = make()
         self._held[entity["entity_id"]] = (entity, readings, row)
         return row
 

@@ -8,7 +8,7 @@ from typing import Any
 from opscentre.i18n import Translator
 from opscentre.layers.base import (CityData, HoverTexts, Layer, Rows, LegendEntry, local_label, number, station_feature,
                                    texts, timestamps)
-from opscentre.layers.lod import LOD_KEY, lod_marks
+from opscentre.layers.lod import LOD_KEY
 from opscentre.layers.rain_classes import RAIN_CLASSES, classify_rain
 
 KIND = "rain_mm"
@@ -19,15 +19,16 @@ HALO_COLOUR = "#0a1422"
 def gauge_rows(data: CityData) -> list[dict[str, Any]]:
     """One row per rain gauge with a Point geometry, ordered by id."""
     rain = data.values(KIND)
-    accumulations = [data.values(kind) for kind in ACCUMULATIONS]
-    rows = []
+    one_h, one_day, four_days = (data.values(kind) for kind in ACCUMULATIONS)
+    rows, held = [], ROWS.held
     for gauge in data.of_type("rain_gauge"):
         geometry = gauge.get("geometry") or {}
         if geometry.get("type") != "Point":
             continue
         entity_id = gauge["entity_id"]
-        readings = (rain.get(entity_id), *(latest.get(entity_id) for latest in accumulations))
-        rows.append(ROWS.get(gauge, readings, lambda gauge=gauge, readings=readings: _row(gauge, readings)))
+        readings = (rain.get(entity_id), one_h.get(entity_id), one_day.get(entity_id), four_days.get(entity_id))
+        kept = held(gauge, readings)
+        rows.append(kept if kept is not None else ROWS.keep(gauge, readings, _row(gauge, readings)))
     return rows
 
 
@@ -91,14 +92,57 @@ def _hover(row: dict[str, Any], data: CityData, t: Translator) -> str:
 HOVER = HoverTexts()  # per (language, gauge): rewritten only when its row changed
 
 
+# Per gauge, the columns of its point in the traces (name: how to read it from a row).
+def _columns(row: dict[str, Any], data: CityData, t: Translator) -> tuple:
+    size = row["rain_class"].marker_size
+    return (row["lat"], row["lon"], size, size + 5, row["rain_class"].colour,
+            HOVER.get(t, row["entity_id"], row, data.tz, lambda: _hover(row, data, t)),
+            row["zone_id"], row["rain_class"].level * 10_000 + (row["rain_mm"] or 0.0))
+
+
+COLUMNS = ("lat", "lon", "size", "halo", "colour", "text", "zone", "rank")
+# language -> (the rows, the time zone, the traces) of the last build: a build after a few gauges
+# changed copies the columns and rewrites only those gauges' items.
+_last: dict[str, tuple[list[dict[str, Any]], Any, list[dict[str, Any]]]] = {}
+
+
 def traces(data: CityData, t: Translator | None = None) -> list[dict[str, Any]]:
     t = texts(t)
     rows = gauge_rows(data)
-    sizes = [r["rain_class"].marker_size for r in rows]
-    lat, lon = [r["lat"] for r in rows], [r["lon"] for r in rows]
+    last = _last.get(t.lang)
+    columns = None
+    if last is not None and last[1] is data.tz and len(last[0]) == len(rows):
+        changed = [i for i, (a, b) in enumerate(zip(last[0], rows)) if a is not b]
+        if len(changed) <= len(rows) // 10 and all(last[0][i]["entity_id"] == rows[i]["entity_id"] for i in changed):
+            columns = dict(zip(COLUMNS, _held_columns(last[2])))
+            copied = set()  # a column is copied (never changed in place) when one of its items changes
+            for i in changed:
+                for name, value in zip(COLUMNS, _columns(rows[i], data, t)):
+                    if columns[name][i] != value:
+                        if name not in copied:
+                            columns[name] = list(columns[name])
+                            copied.add(name)
+                        columns[name][i] = value
+    if columns is None:
+        columns = dict(zip(COLUMNS, (list(c) for c in zip(*(_columns(r, data, t) for r in rows))))) if rows \
+            else {name: [] for name in COLUMNS}
+    built = _traces(columns, t)
+    _last[t.lang] = (rows, data.tz, built)
+    return built
+
+
+def _held_columns(built: list[dict[str, Any]]) -> tuple:
+    halo, main = built
+    marks = main[LOD_KEY]
+    return (main["lat"], main["lon"], main["marker"]["size"], halo["marker"]["size"], main["marker"]["color"],
+            main["text"], marks["zone"], marks["rank"])
+
+
+def _traces(columns: dict[str, list], t: Translator) -> list[dict[str, Any]]:
+    lat, lon = columns["lat"], columns["lon"]
     # A dark disc under each gauge, so a marker stands out from a zone of the same colour.
     halo = {"type": "scattermap", "mode": "markers", "name": "Rain gauges (outline)", "lat": lat, "lon": lon,
-            "marker": {"size": [size + 5 for size in sizes], "color": HALO_COLOUR, "opacity": 0.9},
+            "marker": {"size": columns["halo"], "color": HALO_COLOUR, "opacity": 0.9},
             "hoverinfo": "skip"}
     return [halo, {
         "type": "scattermap",
@@ -107,16 +151,14 @@ def traces(data: CityData, t: Translator | None = None) -> list[dict[str, Any]]:
         "lat": lat,
         "lon": lon,
         "marker": {
-            "size": sizes,
-            "color": [r["rain_class"].colour for r in rows],
+            "size": columns["size"],
+            "color": columns["colour"],
             "opacity": 0.95,
         },
-        "text": [HOVER.get(t, r["entity_id"], r, data.tz, lambda r=r: _hover(r, data, t)) for r in rows],
+        "text": columns["text"],
         "hovertemplate": "%{text}<extra></extra>",
         # over lod.POINTS_MAX gauges the map draws a zone's worst gauge for the zone (layers/lod.py)
-        LOD_KEY: lod_marks([r["zone_id"] for r in rows],
-                           [r["rain_class"].level * 10_000 + (r["rain_mm"] or 0.0) for r in rows],
-                           t.gettext("rain gauges")),
+        LOD_KEY: {"zone": columns["zone"], "rank": columns["rank"], "noun": t.gettext("rain gauges")},
     }]
 
 
