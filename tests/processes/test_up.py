@@ -9,7 +9,7 @@ import orjson
 import psutil
 import pytest
 
-from opscentre.processes.redis_server import RedisServer, free_port
+from opscentre.processes.redis_server import RedisServer, RedisServerError, free_port
 from tests.cli_helpers import clean_env, get, opscentre, wait_for
 
 
@@ -63,10 +63,13 @@ def test_worker_and_scheduler_reconnect_when_redis_comes_back(tmp_path, own_redi
     store = Store(connect(own_redis.url))
     store.set_sim_clock({"wall_epoch": time.time(), "sim_epoch": time.time(), "speed": 60, "scenario": "",
                          "scenario_start": "", "seed": 1})
+    # stderr to files, not pipes nobody reads while the test runs (a full pipe would block a child)
+    logs = {what: tmp_path / f"{what}.stderr" for what in ("worker", "cron")}
+    files = [path.open("w") for path in logs.values()]
     children = [subprocess.Popen([sys.executable, "-m", "opscentre", what], env=env,
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-                for what in ("worker", "cron")]
+                                 stdout=subprocess.DEVNULL, stderr=f) for what, f in zip(logs, files)]
     restarted = None
+    failure = None
     try:
         first = wait_for(lambda: store.feed_health("simulator").get("last_success_ts"), 60, what="first poll")
         # Kill Redis while a poll holds its feed's lock (the AOF keeps the lock): the busy-machine case
@@ -79,6 +82,8 @@ def test_worker_and_scheduler_reconnect_when_redis_comes_back(tmp_path, own_redi
         wait_for(lambda: (store.feed_health("simulator").get("last_success_ts") or 0) > first + 2, 60,
                  what="polls resumed after Redis came back")
         assert all(c.poll() is None for c in children)
+    except (AssertionError, RedisServerError) as exc:
+        failure = exc
     finally:
         for c in children:
             c.send_signal(signal.SIGTERM)
@@ -89,7 +94,15 @@ def test_worker_and_scheduler_reconnect_when_redis_comes_back(tmp_path, own_redi
                 c.kill()
         if restarted:
             restarted.stop()
-    stderr = " ".join(c.stderr.read() for c in children)
+        for f in files:
+            f.close()
+    stderr = " ".join(path.read_text() for path in logs.values())
+    if failure is not None:  # with what the processes said: a rare failure is diagnosed from its one run
+        said = "\n".join(f"--- {what}'s log lines ---\n" + "\n".join(
+            [line for line in path.read_text().splitlines() if line[:2] == "20"][-30:]) for what, path in logs.items())
+        redis_log = own_redis.directory / "redis.log"
+        said += "\n--- redis.log ---\n" + "\n".join(redis_log.read_text().splitlines()[-8:]) if redis_log.exists() else ""
+        raise AssertionError(f"{failure}\n{said}") from failure
     assert stderr.count("lost Redis") + stderr.count("Redis unavailable") <= 4, stderr  # no log storm
 
 
