@@ -153,7 +153,8 @@ MAP_READY = """() => {
             && document.querySelector('canvas.maplibregl-canvas'));
 }"""
 # Every map tick the page sends, recorded as the browser sees it: when sent, when its answer's
-# headers came (server time on loopback), its status, the decoded body's bytes, when it was read.
+# headers came (server time on loopback), its status, the decoded body's bytes, whether it
+# changed the map (a tick right after a write may still see the old data and change nothing).
 RECORDER = """(() => {
   const original = window.fetch;
   window.__ticks = [];
@@ -167,8 +168,11 @@ RECORDER = """(() => {
     if (url.includes('_dash-layout')) {
       response.clone().text().then(t => { window.__layout = {bytes: new Blob([t]).size, ms: headers - sent}; });
     } else if (url.includes('_dash-update-component') && body.includes('map-state.data')) {
+      // arrived: when its headers came (the body, on loopback, right after): a body read here
+      // may finish only after the page has applied and drawn it
       response.clone().text().then(t => window.__ticks.push({sent: sent, server_ms: headers - sent,
-        status: response.status, bytes: new Blob([t]).size, arrived: Date.now(), body: body}));
+        status: response.status, bytes: new Blob([t]).size, arrived: headers, body: body,
+        map: t.includes('"city-map"')}));
     }
     return response;
   };
@@ -209,10 +213,10 @@ def _browser(base: str, password: str, changer: Changer, changes: int, say) -> d
             for _ in range(changes):
                 written = changer.change() * 1000
                 page.wait_for_function(
-                    """(w) => { const t = window.__ticks.find(t => t.sent > w && t.status === 200);
+                    """(w) => { const t = window.__ticks.find(t => t.sent > w && t.map);
                                 return t && window.__paints.some(p => p >= t.arrived); }""",
                     arg=written, timeout=60_000)
-                tick = page.evaluate("(w) => window.__ticks.find(t => t.sent > w && t.status === 200)", written)
+                tick = page.evaluate("(w) => window.__ticks.find(t => t.sent > w && t.map)", written)
                 paint = page.evaluate("(a) => window.__paints.find(p => p >= a)", tick["arrived"])
                 repaints.append((paint - tick["arrived"]) / 1000)
                 to_paint.append((paint - written) / 1000)
