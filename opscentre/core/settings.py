@@ -44,7 +44,13 @@ class CitySettings(_Strict):
     zoom: float = 10.0
     cap_sender: str | None = Field(None, pattern=r"^[^\s,<&]{1,200}$",
                                    description="CAP <sender> of the public alerts (default opscentre@<city>)")
-    language: str = Field("en", description="the public view's default language (pt-BR, en, da; ?lang= switches)")
+    language: str = Field("en", description="the console's and the public view's default language (pt-BR, en, "
+                                            "da; ?lang= switches)")
+    # The city's own vocabulary: the air-quality index its legend names (core/air_quality: rio = IQA
+    # Rio (SMAC), eu = the European AQI, us_epa, eu_old) and its table of 15-min rain classes
+    # (layers/rain_classes.py: alerta_rio = Alerta Rio's; dmi = after DMI's cloudburst).
+    air_quality_scale: Literal["rio", "us_epa", "eu", "eu_old"] = "rio"
+    rain_classes: Literal["alerta_rio", "dmi"] = "alerta_rio"
 
     @field_validator("language")
     @classmethod

@@ -38,7 +38,10 @@ from werkzeug.exceptions import MethodNotAllowed
 from opscentre.core import keys, operators, sessions
 from opscentre.core.alert_store import AlertStore
 from opscentre.core.sessions import Lifetimes
+from opscentre.dashboard.console_language import SESSION_KEY as LANGUAGE_KEY
+from opscentre.dashboard.console_language import console_translator
 from opscentre.dashboard.redis_clients import REDIS_DOWN
+from opscentre.i18n import N_
 
 log = logging.getLogger("opscentre.web")
 
@@ -56,19 +59,24 @@ CHECK_WAIT_S = "OPSCENTRE_LOGIN_CHECK_WAIT_S"  # Flask config: how long a sign-i
 REFUSALS_AUDITED = parse("1/minute")  # per address: a flood of 429s must not flood the audit stream
 USER, CREATED, CSRF = "oc_user", "oc_created", "oc_csrf"  # in the signed cookie
 
+# The page's texts come from the catalogue, in the console's language (dashboard/console_language.py).
 LOGIN_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Sign in — {{ city }} operations centre</title><link rel="stylesheet" href="/assets/opscentre.css"></head>
+<html lang="{{ lang }}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{ title }}</title><link rel="stylesheet" href="/assets/opscentre.css"></head>
 <body class="login-body"><main class="login-card">
-<h1>{{ city }}</h1><p class="login-sub">Operations centre — operator sign-in</p>
+<h1>{{ city }}</h1><p class="login-sub">{{ sub }}</p>
 {% if error %}<p class="login-error" role="alert">{{ error }}</p>{% endif %}
 <form method="post" action="/login{% if next %}?next={{ next|urlencode }}{% endif %}">
-<label for="username">Username</label>
+<label for="username">{{ username_label }}</label>
 <input id="username" name="username" autocomplete="username" maxlength="64" required autofocus value="{{ username }}">
-<label for="password">Password</label>
+<label for="password">{{ password_label }}</label>
 <input id="password" name="password" type="password" autocomplete="current-password" maxlength="256" required>
-<button type="submit">Sign in</button></form>
-<p class="login-public"><a href="/public/">Public view</a></p></main></body></html>"""
+<button type="submit">{{ sign_in }}</button></form>
+<p class="login-public"><a href="/public/?lang={{ lang }}">{{ public_view }}</a></p></main></body></html>"""
+ENTER = N_("Enter a username and password.")
+BUSY = N_("Busy — try again in a moment.")
+UNREACHABLE = N_("Redis unreachable — try again shortly.")
+WRONG = N_("Wrong username or password.")
 
 
 class Operator(UserMixin):
@@ -199,9 +207,9 @@ def install_auth(server: Flask, client: redis.Redis, city_name: str, lifetimes: 
         username = (request.form.get("username") or "").strip()
         password = request.form.get("password") or ""
         if not username or len(username) > MAX_USERNAME or not password or len(password) > MAX_PASSWORD:
-            return _login_page(city_name, next_path, username[:MAX_USERNAME], "Enter a username and password."), 400
+            return _login_page(city_name, next_path, username[:MAX_USERNAME], ENTER), 400
         if not checks.acquire(timeout=server.config[CHECK_WAIT_S]):
-            return (_login_page(city_name, next_path, username, "Busy — try again in a moment."), 503,
+            return (_login_page(city_name, next_path, username, BUSY), 503,
                     {"Retry-After": "2"})
         try:
             # Sign-ins that were checked while this one waited may have filled a window since.
@@ -212,15 +220,18 @@ def install_auth(server: Flask, client: redis.Redis, city_name: str, lifetimes: 
             session_id = operators.sign_in(client, username, password, request.remote_addr, now, lifetimes,
                                            run=off_the_event_loop)
         except REDIS_DOWN:
-            return _login_page(city_name, next_path, username, "Redis unreachable — try again shortly."), 503
+            return _login_page(city_name, next_path, username, UNREACHABLE), 503
         finally:
             checks.release()
         if session_id is None:
             audit.record(username, "sign-in-failed")
-            return _login_page(city_name, next_path, username, "Wrong username or password."), 401
+            return _login_page(city_name, next_path, username, WRONG), 401
+        language = session.get(LANGUAGE_KEY)  # a language picked before signing in stays
         session.clear()
         session.permanent = True
         session.update({USER: username, CREATED: now, CSRF: secrets.token_urlsafe(32)})
+        if language:
+            session[LANGUAGE_KEY] = language
         login_user(Operator(username, session_id))
         audit.record(username, "signed-in")
         return redirect(next_path)
@@ -234,8 +245,9 @@ def install_auth(server: Flask, client: redis.Redis, city_name: str, lifetimes: 
         if noted:
             audit.record(_attempted_username(), "sign-in-refused", retry_after_s=wait)
         username = (request.form.get("username") or "").strip()[:MAX_USERNAME]
+        t = console_translator()
         page = _login_page(city_name, _safe_next(request.args.get("next")), username,
-                           f"Too many failed sign-ins. Try again in {_duration(wait)}.")
+                           t.gettext("Too many failed sign-ins. Try again in {wait}.").format(wait=_duration(wait)))
         return page, 429, {"Retry-After": str(wait)}
 
     @server.errorhandler(RateLimitExceeded)
@@ -275,13 +287,20 @@ class _Audit:
 
 
 def _duration(seconds: int) -> str:
+    t = console_translator()
     if seconds < 90:
-        return f"{seconds} seconds"
+        return t.gettext("{n} seconds").format(n=seconds)
     if seconds < 90 * 60:
-        return f"{round(seconds / 60)} minutes"
-    return f"{round(seconds / 3600)} hours"
+        return t.gettext("{n} minutes").format(n=round(seconds / 60))
+    return t.gettext("{n} hours").format(n=round(seconds / 3600))
 
 
 def _login_page(city: str, next_path: str, username: str, error: str) -> str:
-    return render_template_string(LOGIN_PAGE, city=city, next=next_path if next_path != "/" else "",
-                                  username=username, error=error)
+    """The sign-in page in the console's language; `error`: a marked text (or one translated already)."""
+    t = console_translator()
+    return render_template_string(
+        LOGIN_PAGE, city=city, next=next_path if next_path != "/" else "", username=username,
+        error=t.gettext(error) if error else "", lang=t.lang,
+        title=t.gettext("Sign in — {city} operations centre").format(city=city),
+        sub=t.gettext("Operations centre — operator sign-in"), username_label=t.gettext("Username"),
+        password_label=t.gettext("Password"), sign_in=t.gettext("Sign in"), public_view=t.gettext("Public view"))

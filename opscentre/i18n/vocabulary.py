@@ -48,6 +48,11 @@ LEGEND = (
     # air quality
     N_("Air quality"), N_("Air quality — IQA Rio (SMAC) category"), N_("Good"), N_("Regular"),
     N_("Inadequate"), N_("Bad"), N_("Terrible"), N_("no index"),
+    # air quality: the other scales' names as their tables spell them (core/air_quality; a city's
+    # legend shows its own scale's: layers/air_quality.py city_legend)
+    N_("Very poor"), N_("Extremely poor"),
+    # incidents (the console's only)
+    N_("Incidents — open, by severity (outline: their bairros)"),
     # transit
     N_("Transit"), N_("Transit — vehicles by route; service alerts"), N_("vehicle (colour: its route)"),
     N_("route with a service alert"),

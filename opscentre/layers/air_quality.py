@@ -6,7 +6,8 @@ station (`properties.aqi_scale`, written when the station was first seen); a sta
 one (or with an unknown one) is read on the default scale, Rio's IQA. Since the registry keeps
 a station's first description, changing the feed's `scale` later colours the stations already
 known with their old scale's table while their `aqi` values follow the new one — the scale of a
-city is meant to be chosen once. The legend shows the default scale's categories.
+city is meant to be chosen once. LAYER's legend shows the default scale's categories; a console's
+legend shows the city's (`city.air_quality_scale`: `city_legend`).
 """
 
 from __future__ import annotations
@@ -133,6 +134,18 @@ def traces(data: CityData, t: Translator | None = None) -> list[dict[str, Any]]:
         "text": [_hover(r, data, t) for r in rows],
         "hovertemplate": "%{text}<extra></extra>",
     }]
+
+
+TITLE = N_("Air quality — {index} category")
+
+
+def city_legend(scale_name: str | None) -> tuple[str, dict[str, str], tuple[LegendEntry, ...]]:
+    """The legend of the index a city uses (its config's `city.air_quality_scale`): the title as a
+    marked text and its fields, and an entry per category (the scale's own names, marked for the
+    catalogue above and in opscentre/i18n/vocabulary.py) then "no index". Rio's is LAYER's."""
+    aq = scale(scale_name if scale_name in SCALES else DEFAULT_SCALE)
+    return TITLE, {"index": aq.title}, (*(LegendEntry(c.name, c.colour, "dot") for c in aq.categories),
+                                        LegendEntry("no index", NO_INDEX_COLOUR, "dot"))
 
 
 LAYER = Layer(

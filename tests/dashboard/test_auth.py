@@ -29,7 +29,7 @@ def test_good_password_logs_in_and_bad_password_is_refused(live, operator):
     username, password = operator
     wrong = requests.post(f"{live.url}/login", data={"username": username, "password": "nope"}, timeout=10,
                           allow_redirects=False)
-    assert wrong.status_code == 401 and "Wrong username or password" in wrong.text
+    assert wrong.status_code == 401 and "Usuário ou senha incorretos" in wrong.text  # Rio: pt-BR
     assert "opscentre_session" not in wrong.cookies
     hostile = requests.post(f"{live.url}/login", data={"username": "x" * 10_000, "password": "y"}, timeout=10)
     assert hostile.status_code == 400
@@ -125,11 +125,11 @@ def test_a_crafted_anonymous_acknowledge_changes_nothing_and_an_operators_is_rec
     assert [e["action"] for e in AlertStore(store.redis).audit()] == ["signed-in"]
     allowed = session.post(f"{live.url}/_dash-update-component", json=body, timeout=10)
     assert allowed.status_code == 200, allowed.text
-    assert f"Acknowledged by {operator[0]}" in allowed.text
+    assert f"Reconhecido por {operator[0]}" in allowed.text  # Rio's console: pt-BR
     ack = AlertStore(store.redis).acks()["a-42"]
     assert ack["by"] == operator[0] and ack["note"] == note  # stored as the text it was
     _signed_in, entry = AlertStore(store.redis).audit()
     assert entry["actor"] == operator[0] and entry["action"] == "acknowledged"
     unknown = session.post(f"{live.url}/_dash-update-component", json=ack_callback_body(session, live, "a-0", "x"),
                            timeout=10)
-    assert "no longer open" in unknown.text and store.redis.hlen(keys.ALERT_ACKS) == 1
+    assert "não está mais aberto" in unknown.text and store.redis.hlen(keys.ALERT_ACKS) == 1

@@ -18,7 +18,10 @@ from opscentre.core.store import Store
 from opscentre.dashboard import ids
 from opscentre.dashboard.public_pages import ids as pids
 from opscentre.dashboard.server import create_public_wsgi_app
+from opscentre.i18n import translator
 from opscentre.layers import LAYERS
+
+PT = translator("pt-BR")  # Rio's console speaks the city's language
 
 TRACES = """() => document.querySelector('.js-plotly-plot').data.map(t => ({
   type: t.type, name: t.name, visible: t.visible, locations: t.locations ? t.locations.length : null,
@@ -104,20 +107,20 @@ def test_operator_logs_in_sees_the_map_and_toggles_traffic(live, page, store, ri
     page.wait_for_function(MAP_READY, timeout=60_000)
     toggles = page.locator(f"#{ids.LAYER_TOGGLE} input[type=checkbox]")
     labels = [label.strip() for label in page.locator(f"#{ids.LAYER_TOGGLE} label").all_inner_texts()]
-    assert labels == [layer.label for layer in LAYERS.values()]
+    assert labels == [PT.gettext(layer.label) for layer in LAYERS.values()]
     assert toggles.count() == len(LAYERS)
     shortcuts = page.locator(f"#{ids.LAYER_TOGGLE} [aria-keyshortcuts]")
     assert shortcuts.count() == len(LAYERS)
     keys = [shortcuts.nth(i).get_attribute("aria-keyshortcuts") for i in range(len(LAYERS))]
-    assert len(set(keys)) == len(keys) and keys[labels.index("Rain gauges")] == "Alt+R"
-    assert "Feeds 1/1 healthy" in page.locator(f"#{ids.STATUS_BAR}").inner_text()
+    assert len(set(keys)) == len(keys) and keys[labels.index(PT.gettext("Rain gauges"))] == "Alt+R"
+    assert "Fontes 1/1 saudáveis" in page.locator(f"#{ids.STATUS_BAR}").inner_text()
     assert operator[0] in page.locator(".operator-name").inner_text()
     time.sleep(1.5)
     page.screenshot(path="/tmp/ops.png")
     hover = hover_text_at_gauge(page, 0)
     assert "mm/15 min" in hover and "(UTC-03)" in hover and "simulator" in hover
 
-    traffic_box = toggles.nth(labels.index("Traffic"))
+    traffic_box = toggles.nth(labels.index(PT.gettext("Traffic")))
     traffic_box.focus()  # keyboard: focus the toggle, Space flips it
     page.keyboard.press("Space")
     page.wait_for_function("() => document.querySelector('.js-plotly-plot').data"
@@ -168,17 +171,17 @@ def test_operator_acknowledges_an_alert_with_a_note_that_stays_text(live, page, 
     page.wait_for_function(MAP_READY, timeout=60_000)
     assert "critical rain at a-77" in page.locator(f"#{ids.ALERTS_PANEL}").inner_text()
     page.click(f"#{ids.ACK_ALERT}")
-    page.get_by_role("dialog").get_by_text("critical · critical rain at a-77").click()
+    page.get_by_role("dialog").get_by_text("crítico · critical rain at a-77").click()
     note = '<img src=x onerror="alert(1)"> pumps running'
     page.fill(f"#{ids.ACK_NOTE}", note)
     page.keyboard.press("Tab")
     page.keyboard.press("Enter")  # the button has the focus after the note: keyboard only
-    page.wait_for_function(f"() => document.getElementById('{ids.ACK_RESULT}').textContent.includes('Acknowledged')",
+    page.wait_for_function(f"() => document.getElementById('{ids.ACK_RESULT}').textContent.includes('Reconhecido')",
                            timeout=10_000)
     assert AlertStore(store.redis).acks()["a-77"]["by"] == operator[0]
     page.wait_for_function(f"() => document.getElementById('{ids.ALERTS_PANEL}').textContent.includes('pumps')",
                            timeout=10_000)
     panel = page.locator(f"#{ids.ALERTS_PANEL}")
-    assert f"ack {operator[0]}: <img src=x" in panel.inner_text()  # shown as the text it is
+    assert f"reconhecido por {operator[0]}: <img src=x" in panel.inner_text()  # shown as the text it is
     assert panel.locator("img").count() == 0 and dialogs == []
     assert page.offsite_requests == [] and page.errors == [] and page.csp_violations == []

@@ -119,15 +119,17 @@ def test_operator_sees_each_incidents_messages_by_channel_update_live(live, redi
         panel.wait_for(timeout=60_000)
         storm = panel.locator("[data-incident=i-storm]")
         assert storm.locator(".incident-zones").inner_text() == "Copacabana, Leme"
-        assert "critical" in storm.inner_text().lower() and "min ago" in storm.inner_text()
-        assert storm.locator(".incident-messages").all_inner_texts() == ["SMS 4 · 4 waiting", "webhook 3 · 3 waiting"]
-        assert "resolved" in panel.locator("[data-incident=i-heat]").inner_text()
+        # (Rio's console speaks pt-BR, the city's language)
+        assert "crítico" in storm.inner_text().lower() and "min" in storm.inner_text() and "há" in storm.inner_text()
+        assert storm.locator(".incident-messages").all_inner_texts() == ["SMS 4 · 4 aguardando",
+                                                                         "webhook 3 · 3 aguardando"]
+        assert "resolvido" in panel.locator("[data-incident=i-heat]").inner_text()
 
         settle(store, sms, hook, time.time())  # the notifier sends, the receipts come back: the tick shows it
         page.wait_for_function(f"() => document.getElementById('{ids.INCIDENT_PANEL}').textContent"
-                               ".includes('SMS 4 · 2 delivered · 1 waiting · 1 failed')", timeout=20_000)
+                               ".includes('SMS 4 · 2 entregues · 1 aguardando · 1 com falha')", timeout=20_000)
         assert storm.locator(".incident-messages").all_inner_texts() == [
-            "SMS 4 · 2 delivered · 1 waiting · 1 failed", "webhook 3 · 3 delivered"]
+            "SMS 4 · 2 entregues · 1 aguardando · 1 com falha", "webhook 3 · 3 entregues"]
         page.screenshot(path="/tmp/incident-panel.png")
         found = page.offsite_requests, page.errors, page.csp_violations
         browser.close()

@@ -45,7 +45,7 @@ def test_the_sixth_failure_within_a_minute_from_one_address_gets_429_with_retry_
     refused = sign_in(client, operator[0], "wrong")
     assert refused.status_code == 429
     assert 1 <= int(refused.headers["Retry-After"]) <= 61
-    assert refused.mimetype == "text/html" and "Too many failed sign-ins. Try again in" in refused.text
+    assert refused.mimetype == "text/html" and "Muitas tentativas de acesso falharam. Tente de novo em" in refused.text  # Rio: pt-BR
     assert '<form method="post" action="/login' in refused.text  # a readable page, not a bare error
 
 
@@ -95,7 +95,7 @@ def test_a_full_hour_tier_makes_the_wait_as_long_as_the_hour(wsgi_app, redis_cli
     refused = sign_in(client_from(wsgi_app, "198.51.100.11"), *operator)
     assert refused.status_code == 429
     assert 9 * 60 <= int(refused.headers["Retry-After"]) <= 11 * 60  # when the oldest failure leaves the hour
-    assert "Try again in 10 minutes" in refused.text
+    assert "Tente de novo em 10 minutos" in refused.text
 
 
 def test_an_unknown_user_costs_a_password_check_like_a_known_one(wsgi_app, operator, counted_checks):

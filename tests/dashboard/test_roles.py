@@ -53,8 +53,9 @@ ACTIONS = {  # action -> (button, its form's values)
     Action.APPROVE: (ids.APPROVE_BUTTON, {ids.APPROVALS: NOTIFICATION}),
     Action.RETRY: (ids.RETRY_BUTTON, {ids.DEAD_LETTERS: "d-dead"}),
 }
-SUCCESS_TEXT = {Action.ACK: "Acknowledged by", Action.RESOLVE: "Resolved by", Action.SILENCE: "Silenced for 4h by",
-                Action.APPROVE: "approved by", Action.RETRY: "Queued again by"}
+# (Rio's console speaks pt-BR, the city's language)
+SUCCESS_TEXT = {Action.ACK: "Reconhecido por", Action.RESOLVE: "Resolvido por", Action.SILENCE: "Silenciado por 4h por",
+                Action.APPROVE: "aprovadas por", Action.RETRY: "Reenfileirada por"}
 
 
 @pytest.fixture

@@ -5,7 +5,8 @@ Each callback runs on the server for a signed-in user whose role allows it (dash
 `guarded` answers 401 to nobody and 403, audited, to a role that may not — before the callback
 acts); it takes the user's name from the session, never from the request body. A role that may
 not sees the controls disabled. The note is stored as plain text and Dash renders it as text
-(never as HTML).
+(never as HTML). Every text is in the console's language (dashboard/console_language.py); the
+alerts' summaries are the rules' own (the city's config).
 """
 
 from __future__ import annotations
@@ -21,38 +22,47 @@ from opscentre.core.alert_store import AlertStore, UnknownAlert
 from opscentre.core.alerting.silences import SilenceError, build_silence
 from opscentre.core.roles import Action
 from opscentre.dashboard import ids
+from opscentre.dashboard.console_language import console_translator
 from opscentre.dashboard.redis_clients import REDIS_DOWN
 from opscentre.dashboard.roles import guarded
+from opscentre.dashboard.components.status_bar import severity_word
+from opscentre.i18n import Translator
 
 MAX_NOTE = 1000
 SILENCE_FOR = {"1h": 3600, "4h": 4 * 3600, "12h": 12 * 3600, "24h": 24 * 3600}
 
 
-def ack_options(alerts: list[dict[str, Any]]) -> list[dict[str, str]]:
+def ack_options(alerts: list[dict[str, Any]], t: Translator | None = None) -> list[dict[str, str]]:
     """Dropdown options: the open alerts not yet acknowledged, most severe first."""
-    return [{"label": f"{a['severity']} · {a.get('summary') or a['rule']}"[:120], "value": a["id"]}
+    t = console_translator(t)
+    return [{"label": f"{severity_word(t, a['severity'])} · {a.get('summary') or a['rule']}"[:120], "value": a["id"]}
             for a in alerts if not a.get("acknowledged_by")]
 
 
-def ack_form(alerts: list[dict[str, Any]], can: set[Action] | None = None) -> html.Div:
+def ack_form(alerts: list[dict[str, Any]], can: set[Action] | None = None, t: Translator | None = None) -> html.Div:
     """The form; controls of actions not in `can` (what the user's role allows) are disabled."""
+    t = console_translator(t)
     can = set(Action) if can is None else can
     ack, resolve, silence = Action.ACK in can, Action.RESOLVE in can, Action.SILENCE in can
-    note = None if (ack or resolve or silence) else "Your role can see alerts but not act on them."
+    note = None if (ack or resolve or silence) else t.gettext("Your role can see alerts but not act on them.")
     return html.Div([
-        html.Label("Acknowledge", htmlFor=ids.ACK_ALERT, className="panel-title"),
-        dcc.Dropdown(id=ids.ACK_ALERT, options=ack_options(alerts), placeholder="Alert to acknowledge",
+        html.Label(t.gettext("Acknowledge"), htmlFor=ids.ACK_ALERT, className="panel-title"),
+        dcc.Dropdown(id=ids.ACK_ALERT, options=ack_options(alerts, t), placeholder=t.gettext("Alert to acknowledge"),
                      clearable=True, className="ack-alert", disabled=not (ack or resolve or silence)),
-        dcc.Textarea(id=ids.ACK_NOTE, maxLength=MAX_NOTE, placeholder="Note: what was done (plain text)",
+        dcc.Textarea(id=ids.ACK_NOTE, maxLength=MAX_NOTE, placeholder=t.gettext("Note: what was done (plain text)"),
                      className="ack-note", disabled=not (ack or resolve or silence)),
-        html.Button("Acknowledge", id=ids.ACK_BUTTON, n_clicks=0, className="ack-button", accessKey="k",
-                    title="Acknowledge the selected alert (Alt+K)", disabled=not ack),
+        html.Button(t.gettext("Acknowledge"), id=ids.ACK_BUTTON, n_clicks=0, className="ack-button", accessKey="k",
+                    title=t.gettext("Acknowledge the selected alert (Alt+K)"), disabled=not ack),
         html.Div([
-            html.Button("Resolve", id=ids.ACK_RESOLVE, n_clicks=0, className="ack-secondary", disabled=not resolve,
-                        title="Resolve the selected alert by hand (it reopens if its condition still holds)"),
-            html.Button("Silence", id=ids.ACK_SILENCE, n_clicks=0, className="ack-secondary", disabled=not silence,
-                        title="Mute the selected alert's notifications (it stays on the map and in this list)"),
-            dcc.Dropdown(id=ids.ACK_SILENCE_FOR, options=[{"label": f"for {k}", "value": k} for k in SILENCE_FOR],
+            html.Button(t.gettext("Resolve"), id=ids.ACK_RESOLVE, n_clicks=0, className="ack-secondary",
+                        disabled=not resolve,
+                        title=t.gettext("Resolve the selected alert by hand (it reopens if its condition still holds)")),
+            html.Button(t.gettext("Silence"), id=ids.ACK_SILENCE, n_clicks=0, className="ack-secondary",
+                        disabled=not silence,
+                        title=t.gettext("Mute the selected alert's notifications (it stays on the map and in this list)")),
+            dcc.Dropdown(id=ids.ACK_SILENCE_FOR,
+                         options=[{"label": t.gettext("for {duration}").format(duration=k), "value": k}
+                                  for k in SILENCE_FOR],
                          value="1h", clearable=False, className="ack-silence-for", disabled=not silence),
         ], className="ack-more"),
         html.Div(note, id=ids.ACK_RESULT, className="ack-result", role="status", **{"aria-live": "polite"}),
@@ -66,7 +76,7 @@ def register_ack(app: Dash, redis_client) -> None:
     @app.callback(Output(ids.ACK_ALERT, "options"), Input(ids.ALERTS_PANEL, "children"), prevent_initial_call=True)
     def refresh_options(_panel):
         try:
-            return ack_options(alerts.active())
+            return ack_options(alerts.active(), console_translator())
         except REDIS_DOWN:
             return no_update
 
@@ -83,18 +93,20 @@ def register_ack(app: Dash, redis_client) -> None:
     def acknowledge(_clicks, alert_id, note):
         if not getattr(current_user, "is_authenticated", False):
             raise PreventUpdate  # (guarded refused it already; never act for nobody)
+        t = console_translator()
         if not alert_id:
-            return "Choose an alert first.", no_update, no_update
+            return t.gettext("Choose an alert first."), no_update, no_update
         note = str(note or "")
         if len(note) > MAX_NOTE:
-            return f"The note holds at most {MAX_NOTE} characters.", no_update, no_update
+            return t.gettext("The note holds at most {n} characters.").format(n=MAX_NOTE), no_update, no_update
         try:
             alert = alerts.acknowledge(str(alert_id)[:64], current_user.id, note, time.time())
         except UnknownAlert:
-            return "That alert is no longer open.", no_update, None
+            return t.gettext("That alert is no longer open."), no_update, None
         except REDIS_DOWN:
-            return "Redis unreachable — not acknowledged, try again.", no_update, no_update
-        return f"Acknowledged by {current_user.id}: {alert.summary or alert.rule}", "", None
+            return t.gettext("Redis unreachable — not acknowledged, try again."), no_update, no_update
+        return (t.gettext("Acknowledged by {name}: {alert}").format(name=current_user.id,
+                                                                     alert=alert.summary or alert.rule), "", None)
 
     @app.callback(
         Output(ids.ACK_RESULT, "children", allow_duplicate=True),
@@ -106,15 +118,16 @@ def register_ack(app: Dash, redis_client) -> None:
     )
     @guarded(redis_client, Action.RESOLVE)
     def resolve(_clicks, alert_id, note):
+        t = console_translator()
         if not alert_id:
-            return "Choose an alert first.", no_update
+            return t.gettext("Choose an alert first."), no_update
         try:
             alert = alerts.resolve_by_hand(str(alert_id)[:64], current_user.id, str(note or "")[:MAX_NOTE], time.time())
         except UnknownAlert:
-            return "That alert is no longer open.", None
+            return t.gettext("That alert is no longer open."), None
         except (TimeoutError, *REDIS_DOWN):
-            return "Busy or Redis unreachable — not resolved, try again.", no_update
-        return f"Resolved by {current_user.id}: {alert.summary or alert.rule}", None
+            return t.gettext("Busy or Redis unreachable — not resolved, try again."), no_update
+        return t.gettext("Resolved by {name}: {alert}").format(name=current_user.id, alert=alert.summary or alert.rule), None
 
     @app.callback(
         Output(ids.ACK_RESULT, "children", allow_duplicate=True),
@@ -126,22 +139,24 @@ def register_ack(app: Dash, redis_client) -> None:
     )
     @guarded(redis_client, Action.SILENCE)
     def silence(_clicks, alert_id, duration, note):
+        t = console_translator()
         if not alert_id:
-            return "Choose an alert first."
+            return t.gettext("Choose an alert first.")
         if duration not in SILENCE_FOR:
-            return "Choose how long to silence it."
+            return t.gettext("Choose how long to silence it.")
         now = time.time()
         try:
             alert = alerts.find(str(alert_id)[:64])
             if "," in alert.fingerprint:
-                raise SilenceError("this alert cannot be matched alone; silence it with `opscentre silence`")
+                raise SilenceError(t.gettext("this alert cannot be matched alone; silence it with `opscentre silence`"))
             record = build_silence(f"fingerprint={alert.fingerprint}", now=now, duration_s=SILENCE_FOR[duration],
                                    comment=str(note or "")[:MAX_NOTE])
             alerts.add_silence(record, current_user.id, now)
         except UnknownAlert:
-            return "That alert is no longer open."
+            return t.gettext("That alert is no longer open.")
         except SilenceError as exc:
             return str(exc)
         except REDIS_DOWN:
-            return "Redis unreachable — not silenced, try again."
-        return f"Silenced for {duration} by {current_user.id}: {alert.summary or alert.rule}"
+            return t.gettext("Redis unreachable — not silenced, try again.")
+        return t.gettext("Silenced for {duration} by {name}: {alert}").format(duration=duration, name=current_user.id,
+                                                                              alert=alert.summary or alert.rule)

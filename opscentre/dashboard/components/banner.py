@@ -6,12 +6,17 @@ from dash import html
 
 from opscentre.core.settings import Settings
 from opscentre.dashboard import ids
+from opscentre.dashboard.console_language import console_translator
+from opscentre.i18n import N_, Translator
+
+SIMULATED = N_("SIMULATED DATA — not real observations")
 
 
-def simulated_banner(simulated: bool) -> html.Div | None:
+def simulated_banner(simulated: bool, t: Translator | None = None) -> html.Div | None:
+    """The banner in the language of `t` (None: the console request's)."""
     if not simulated:
         return None
-    return html.Div("SIMULATED DATA — not real observations", id=ids.BANNER, className="simulated-banner",
+    return html.Div(console_translator(t).gettext(SIMULATED), id=ids.BANNER, className="simulated-banner",
                     role="status")
 
 

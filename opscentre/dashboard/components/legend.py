@@ -1,21 +1,40 @@
-"""The map legend, drawn from the layers' own legend entries."""
+"""The map legend, drawn from the layers' own legend entries in the console's language, with the
+city's own vocabulary where a layer has one: the air-quality index the city uses
+(`city.air_quality_scale`, layers/air_quality.py `city_legend`), not Rio's."""
 
 from __future__ import annotations
 
 from dash import html
 
-from opscentre.layers import LAYERS
+from opscentre.core.settings import Settings
+from opscentre.dashboard.console_language import console_translator
+from opscentre.i18n import Translator
+from opscentre.layers import LAYERS, LegendEntry
+from opscentre.layers import air_quality
 
 
-def legend(layer_ids: list[str]) -> html.Details:
+def layer_legend(layer_id: str, t: Translator, settings: Settings | None = None) -> tuple[str, tuple[LegendEntry, ...]]:
+    """A layer's legend title (translated) and entries (labels still to translate), in the city's
+    vocabulary when `settings` are given."""
+    layer = LAYERS[layer_id]
+    if layer_id == air_quality.LAYER.layer_id and settings is not None:
+        title, fields, entries = air_quality.city_legend(settings.city.air_quality_scale)
+        return t.gettext(title).format(**fields), entries
+    return t.gettext(layer.title), layer.legend
+
+
+def legend(layer_ids: list[str], t: Translator | None = None, settings: Settings | None = None) -> html.Details:
+    """The legend in the language of `t` (None: the console request's). The layers' titles and
+    labels are listed for translation in opscentre/i18n/vocabulary.py."""
+    t = console_translator(t)
     sections = []
     for layer_id in layer_ids:
-        layer = LAYERS[layer_id]
+        title, entries = layer_legend(layer_id, t, settings)
         sections.append(html.Div([
-            html.Div(layer.title, className="legend-title"),
+            html.Div(title, className="legend-title"),
             html.Ul([html.Li([html.Span(className=f"swatch swatch-{entry.shape}",
-                                        style={"backgroundColor": entry.colour}), entry.label])
-                     for entry in layer.legend], className="legend-list"),
+                                        style={"backgroundColor": entry.colour}), t.gettext(entry.label)])
+                     for entry in entries], className="legend-list"),
         ], className="legend-section", **{"data-layer": layer_id}))
-    return html.Details([html.Summary("Legend", className="legend-summary"), *sections], open=True,
-                        className="legend", **{"aria-label": "Map legend"})
+    return html.Details([html.Summary(t.gettext("Legend"), className="legend-summary"), *sections], open=True,
+                        className="legend", **{"aria-label": t.gettext("Map legend")})
