@@ -48,7 +48,7 @@ class CitySettings(_Strict):
                                             "da; ?lang= switches)")
     # The city's own vocabulary: the air-quality index its legend names (core/air_quality: rio = IQA
     # Rio (SMAC), eu = the European AQI, us_epa, eu_old) and its table of 15-min rain classes
-    # (layers/rain_classes.py: alerta_rio = Alerta Rio's; dmi = after DMI's cloudburst).
+    # (layers/rain_classes.py RAIN_TABLES: alerta_rio = Alerta Rio's; dmi = after DMI's words).
     air_quality_scale: Literal["rio", "us_epa", "eu", "eu_old"] = "rio"
     rain_classes: Literal["alerta_rio", "dmi"] = "alerta_rio"
 

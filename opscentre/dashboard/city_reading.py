@@ -13,6 +13,7 @@ from opscentre.core.settings import Settings
 from opscentre.core.store import Store
 from opscentre.dashboard.public_alerts import public_alerts
 from opscentre.layers import LAYERS, CityData
+from opscentre.layers.rain_classes import rain_table
 
 LAYER_KINDS = sorted({kind for layer in LAYERS.values() for kind in layer.kinds})
 LAYER_EVENT_CATEGORIES = sorted({c for layer in LAYERS.values() for c in layer.event_categories})
@@ -73,9 +74,11 @@ def read_city_data(store: Store, settings: Settings, now: float | None = None) -
                     tz=settings.tz, events=events,
                     forecasts={kind: store.forecasts(kind) for kind in LAYER_FORECAST_KINDS},
                     alerts=public_alerts(AlertStore(store.redis).active(), settings.zones.name_by_id),
-                    incidents=_open_incidents(store, settings.zones.name_by_id))
+                    incidents=_open_incidents(store, settings.zones.name_by_id),
+                    rain_classes=rain_table(settings.city.rain_classes))
 
 
 def empty_city_data(settings: Settings) -> CityData:
     """The city with no data (Redis unreachable): same traces, nothing in them."""
-    return CityData(entities={}, latest={}, zones=settings.zones, tz=settings.tz)
+    return CityData(entities={}, latest={}, zones=settings.zones, tz=settings.tz,
+                    rain_classes=rain_table(settings.city.rain_classes))

@@ -22,6 +22,7 @@ from typing import Any
 
 from opscentre.core.geo import Zones
 from opscentre.i18n import LANGUAGES, N_, SOURCE_LANGUAGE, Translator, translator
+from opscentre.layers.rain_classes import RAIN_CLASSES, RainClass
 
 Latest = Mapping[str, tuple[float, float, str]]  # entity_id -> (value, observed_at unix s, source)
 
@@ -44,6 +45,8 @@ class CityData:
     alerts: list[Mapping[str, Any]] = field(default_factory=list)
     # open incidents ({id, severity, zone_ids, alerts, opened_at, title}); operator layers only
     incidents: list[Mapping[str, Any]] = field(default_factory=list)
+    # the city's 15-min rain classes (its config's city.rain_classes: layers/rain_classes.py)
+    rain_classes: tuple[RainClass, ...] = RAIN_CLASSES
 
     def values(self, kind: str) -> Latest:
         return self.latest.get(kind) or {}

@@ -28,14 +28,14 @@ def gauge_rows(data: CityData) -> list[dict[str, Any]]:
         entity_id = gauge["entity_id"]
         readings = (rain.get(entity_id), one_h.get(entity_id), one_day.get(entity_id), four_days.get(entity_id))
         kept = held(gauge, readings)
-        rows.append(kept if kept is not None else ROWS.keep(gauge, readings, _row(gauge, readings)))
+        rows.append(kept if kept is not None else ROWS.keep(gauge, readings, _row(gauge, readings, data.rain_classes)))
     return rows
 
 
 ROWS = Rows()  # per gauge: remade only when its record or readings changed
 
 
-def _row(gauge: dict[str, Any], readings: tuple) -> dict[str, Any]:
+def _row(gauge: dict[str, Any], readings: tuple, classes: tuple = RAIN_CLASSES) -> dict[str, Any]:
     lon, lat = gauge["geometry"]["coordinates"][:2]
     value, observed_at, source = readings[0] or (None, None, None)
     row = {
@@ -45,7 +45,7 @@ def _row(gauge: dict[str, Any], readings: tuple) -> dict[str, Any]:
         "lon": round(float(lon), 5),
         "lat": round(float(lat), 5),
         "rain_mm": value,
-        "rain_class": classify_rain(value),
+        "rain_class": classify_rain(value, classes),  # the city's table (data.rain_classes)
         "observed_at": observed_at,
         "source": source or gauge.get("source"),
     }

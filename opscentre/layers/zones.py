@@ -38,7 +38,7 @@ def zone_rain(data: CityData) -> list[dict[str, Any]]:
         if candidates:
             value, gauge_id = max(candidates)
             _, observed_at, feed = readings[gauge_id]
-            row.update(rain_class=classify_rain(value), rain_mm=value, gauge_id=gauge_id,
+            row.update(rain_class=classify_rain(value, data.rain_classes), rain_mm=value, gauge_id=gauge_id,
                        gauge_name=names.get(gauge_id), from_nearest_gauge=source.nearest,
                        observed_at=observed_at, source=feed)
         rows.append(row)

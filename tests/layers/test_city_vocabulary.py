@@ -60,3 +60,45 @@ def test_an_unknown_index_is_refused_with_its_line(tmp_path):
     with pytest.raises(ConfigError) as refused:
         load_settings(path)
     assert "air_quality_scale" in str(refused.value)
+
+
+def test_copenhagens_rain_classes_are_its_own_in_the_legend_and_on_the_map(copenhagen, rio):
+    from dataclasses import replace
+
+    from layer_city import city, gauge, inside
+
+    from opscentre.dashboard.city_reading import empty_city_data
+    from opscentre.layers import rain_gauges, zones
+    from opscentre.layers.rain_classes import ALERTA_RIO, DMI, classify_rain
+
+    assert copenhagen.city.rain_classes == "dmi" and rio.city.rain_classes == "alerta_rio"
+    assert empty_city_data(copenhagen).rain_classes is DMI and empty_city_data(rio).rain_classes is ALERTA_RIO
+    from opscentre.dashboard.components.legend import layer_legend
+
+    for layer_id in ("zones", "rain_gauges"):
+        labels = [e.label for e in layer_legend(layer_id, translator("en"), copenhagen)[1]]
+        assert "cloudburst" in labels and "light" in labels and "very heavy" not in labels
+        assert layer_legend(layer_id, translator("en"), rio)[1] == LAYERS[layer_id].legend  # Rio's as it was
+    assert "skybrud" in text(legend(list(LAYERS), translator("da"), copenhagen))
+    assert classify_rain(8.0, DMI).key == "very_heavy" and classify_rain(8.0).key == "heavy"
+    assert classify_rain(0.5, DMI).label == "moderate" and classify_rain(0.5).label == "weak"
+    # the map: 8 mm in 15 min is a cloudburst in Copenhagen's table, heavy rain in Alerta Rio's
+    zone_id = rio.zones.ids[0]
+    rio_data = city(rio, [gauge("g-1", *inside(rio, zone_id), zone_id=zone_id)], rain_mm={"g-1": 8.0})
+    cph_data = replace(city(rio, [gauge("g-1", *inside(rio, zone_id), zone_id=zone_id)], rain_mm={"g-1": 8.0}),
+                       rain_classes=DMI)
+    assert rain_gauges.gauge_rows(rio_data)[0]["rain_class"].key == "heavy"
+    assert rain_gauges.gauge_rows(cph_data)[0]["rain_class"].label == "cloudburst"
+    assert zones.zone_rain(rio_data)[0]["rain_class"].key == "heavy"
+    assert zones.zone_rain(cph_data)[0]["rain_class"].key == "very_heavy"
+
+
+def test_every_rain_table_has_five_rising_classes_with_the_same_keys():
+    from opscentre.core.settings import CitySettings
+    from opscentre.layers.rain_classes import RAIN_CLASSES, RAIN_TABLES
+
+    assert set(RAIN_TABLES) == set(CitySettings.model_fields["rain_classes"].annotation.__args__)
+    for table in RAIN_TABLES.values():
+        assert [c.key for c in table] == [c.key for c in RAIN_CLASSES]
+        assert [c.level for c in table] == [1, 2, 3, 4, 5]
+        assert [c.upper_mm for c in table] == sorted(c.upper_mm for c in table)

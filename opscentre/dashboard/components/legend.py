@@ -1,6 +1,8 @@
 """The map legend, drawn from the layers' own legend entries in the console's language, with the
 city's own vocabulary where a layer has one: the air-quality index the city uses
-(`city.air_quality_scale`, layers/air_quality.py `city_legend`), not Rio's."""
+(`city.air_quality_scale`, layers/air_quality.py `city_legend`) and its rain classes
+(`city.rain_classes`, layers/rain_classes.py: the zones and gauges are coloured with them), not Rio's
+(layers/city_legends.py)."""
 
 from __future__ import annotations
 
@@ -9,18 +11,17 @@ from dash import html
 from opscentre.core.settings import Settings
 from opscentre.dashboard.console_language import console_translator
 from opscentre.i18n import Translator
-from opscentre.layers import LAYERS, LegendEntry
-from opscentre.layers import air_quality
+from opscentre.layers import LegendEntry
+from opscentre.layers.city_legends import city_legend
 
 
 def layer_legend(layer_id: str, t: Translator, settings: Settings | None = None) -> tuple[str, tuple[LegendEntry, ...]]:
     """A layer's legend title (translated) and entries (labels still to translate), in the city's
-    vocabulary when `settings` are given."""
-    layer = LAYERS[layer_id]
-    if layer_id == air_quality.LAYER.layer_id and settings is not None:
-        title, fields, entries = air_quality.city_legend(settings.city.air_quality_scale)
-        return t.gettext(title).format(**fields), entries
-    return t.gettext(layer.title), layer.legend
+    vocabulary when `settings` are given (layers/city_legends.py)."""
+    city = settings.city if settings is not None else None
+    title, fields, entries = city_legend(layer_id, city.air_quality_scale if city else None,
+                                         city.rain_classes if city else None)
+    return t.gettext(title).format(**fields) if fields else t.gettext(title), entries
 
 
 def legend(layer_ids: list[str], t: Translator | None = None, settings: Settings | None = None) -> html.Details:
