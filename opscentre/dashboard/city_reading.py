@@ -75,10 +75,12 @@ def read_city_data(store: Store, settings: Settings, now: float | None = None) -
                     forecasts={kind: store.forecasts(kind) for kind in LAYER_FORECAST_KINDS},
                     alerts=public_alerts(AlertStore(store.redis).active(), settings.zones.name_by_id),
                     incidents=_open_incidents(store, settings.zones.name_by_id),
-                    rain_classes=rain_table(settings.city.rain_classes))
+                    rain_classes=rain_table(settings.city.rain_classes),
+                    air_quality_scale=settings.city.air_quality_scale)
 
 
 def empty_city_data(settings: Settings) -> CityData:
     """The city with no data (Redis unreachable): same traces, nothing in them."""
     return CityData(entities={}, latest={}, zones=settings.zones, tz=settings.tz,
-                    rain_classes=rain_table(settings.city.rain_classes))
+                    rain_classes=rain_table(settings.city.rain_classes),
+                    air_quality_scale=settings.city.air_quality_scale)

@@ -3,7 +3,8 @@
 The colours and category names come from the breakpoint table of the station's scale
 (core/air_quality). A layer has no settings, so the scale is the one the feed stored on the
 station (`properties.aqi_scale`, written when the station was first seen); a station without
-one (or with an unknown one) is read on the default scale, Rio's IQA. Since the registry keeps
+one (or with an unknown one) is read on the city's (`city.air_quality_scale`, in CityData; by
+default Rio's IQA). Since the registry keeps
 a station's first description, changing the feed's `scale` later colours the stations already
 known with their old scale's table while their `aqi` values follow the new one — the scale of a
 city is meant to be chosen once. LAYER's legend shows the default scale's categories; a console's
@@ -31,9 +32,10 @@ HALO_COLOUR = "#0a1422"
 MARKER_SIZE = 13
 
 
-def station_scale(station: dict[str, Any] | Any) -> Scale:
+def station_scale(station: dict[str, Any] | Any, default: str = DEFAULT_SCALE) -> Scale:
+    """The scale the feed stored on the station, else `default` (the city's: data.air_quality_scale)."""
     name = (station.get("properties") or {}).get("aqi_scale")
-    return scale(name if name in SCALES else DEFAULT_SCALE)
+    return scale(name if name in SCALES else default if default in SCALES else DEFAULT_SCALE)
 
 
 def station_rows(data: CityData) -> list[dict[str, Any]]:
@@ -47,7 +49,7 @@ def station_rows(data: CityData) -> list[dict[str, Any]]:
             continue
         lon, lat = geometry["coordinates"][:2]
         entity_id = station["entity_id"]
-        aq = station_scale(station)
+        aq = station_scale(station, data.air_quality_scale)
         aqi, observed_at, source = index.get(entity_id, (None, None, None))
         category = aq.category_of(aqi) if aqi is not None else None
         values, times = {}, []

@@ -47,6 +47,8 @@ class CityData:
     incidents: list[Mapping[str, Any]] = field(default_factory=list)
     # the city's 15-min rain classes (its config's city.rain_classes: layers/rain_classes.py)
     rain_classes: tuple[RainClass, ...] = RAIN_CLASSES
+    # the air-quality index the city uses (city.air_quality_scale): a station stored without its own
+    air_quality_scale: str = "rio"
 
     def values(self, kind: str) -> Latest:
         return self.latest.get(kind) or {}

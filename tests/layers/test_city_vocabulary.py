@@ -102,3 +102,21 @@ def test_every_rain_table_has_five_rising_classes_with_the_same_keys():
         assert [c.key for c in table] == [c.key for c in RAIN_CLASSES]
         assert [c.level for c in table] == [1, 2, 3, 4, 5]
         assert [c.upper_mm for c in table] == sorted(c.upper_mm for c in table)
+
+
+def test_a_station_stored_without_a_scale_is_read_on_the_citys(copenhagen, rio):
+    from dataclasses import replace
+
+    from layer_city import city, inside
+
+    from opscentre.dashboard.city_reading import empty_city_data
+    from opscentre.layers.air_quality import LAYER
+
+    assert empty_city_data(copenhagen).air_quality_scale == "eu" and empty_city_data(rio).air_quality_scale == "rio"
+    lon, lat = inside(rio, rio.zones.ids[0])
+    bare = {"entity_id": "s", "entity_type": "air_quality_station", "name": "s", "source": "openaq", "zone_id": None,
+            "geometry": {"type": "Point", "coordinates": [lon, lat]}, "properties": {}}
+    data = city(rio, [bare], aqi={"s": 250.0})
+    assert LAYER.features(data)[0]["properties"]["aqi_scale"] == "rio"  # Rio's, as before
+    on_eu = LAYER.features(replace(data, air_quality_scale="eu"))[0]["properties"]
+    assert on_eu["aqi_scale"] == "eu" and on_eu["aqi_scale_title"] == "European AQI (2024)"
