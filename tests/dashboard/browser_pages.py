@@ -4,6 +4,7 @@ must work with no internet), throw, or break the Content-Security-Policy."""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import pytest
@@ -41,3 +42,28 @@ def watched(page):
     page.on("console", lambda message: "Content Security Policy" in message.text
             and page.csp_violations.append(message.text))
     return page
+
+
+@contextlib.contextmanager
+def desktop_page(width: int = 1440, height: int = 900):
+    """A watched page of a fresh headless Chromium at a control room's screen size."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = launch(playwright)
+        context = chromium.new_context(viewport={"width": width, "height": height})
+        try:
+            yield watched(context.new_page())
+        finally:
+            context.close()
+            chromium.close()
+
+
+def sign_in(page, base_url: str, username: str, password: str) -> None:
+    """Through the sign-in form, then wait for the console's map."""
+    page.goto(f"{base_url}/login")
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base_url}/")
+    page.wait_for_function(MAP_READY, timeout=60_000)

@@ -9,7 +9,8 @@ import time
 from pathlib import Path
 
 import pytest
-from browser_pages import MAP_READY, launch, needs_chromium, watched
+from browser_pages import MAP_READY, desktop_page, needs_chromium
+from browser_pages import sign_in as signed_in
 from city_seed import alert_record, write_city
 
 from opscentre.core import operators
@@ -24,14 +25,8 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "var" / "test-artifacts"
 
 @pytest.fixture
 def page():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = launch(playwright)
-        context = chromium.new_context(viewport={"width": 1440, "height": 900})
-        yield watched(context.new_page())
-        context.close()
-        chromium.close()
+    with desktop_page() as page:
+        yield page
 
 
 @pytest.fixture
@@ -42,12 +37,7 @@ def city(store, rio_settings):
 
 
 def sign_in(page, live, username: str) -> None:
-    page.goto(f"{live.url}/login")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live.url}/")
-    page.wait_for_function(MAP_READY, timeout=60_000)
+    signed_in(page, live.url, username, PASSWORD)
 
 
 def chime(page) -> str:

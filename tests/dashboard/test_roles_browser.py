@@ -6,7 +6,8 @@ from __future__ import annotations
 import time
 
 import pytest
-from browser_pages import MAP_READY, launch, needs_chromium, watched
+from browser_pages import desktop_page, needs_chromium
+from browser_pages import sign_in as signed_in
 from city_seed import alert_record, write_city
 
 from opscentre.core import operators
@@ -22,23 +23,12 @@ PASSWORD = "a long test password"
 
 @pytest.fixture
 def page():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = launch(playwright)
-        context = chromium.new_context(viewport={"width": 1440, "height": 900})
-        yield watched(context.new_page())
-        context.close()
-        chromium.close()
+    with desktop_page() as page:
+        yield page
 
 
 def sign_in(page, live, username: str) -> None:
-    page.goto(f"{live.url}/login")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live.url}/")
-    page.wait_for_function(MAP_READY, timeout=60_000)
+    signed_in(page, live.url, username, PASSWORD)
 
 
 @pytest.fixture

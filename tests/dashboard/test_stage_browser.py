@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from browser_pages import MAP_READY, launch, needs_chromium, watched
+from browser_pages import launch, needs_chromium, sign_in, watched
 from city_seed import write_city
 
 from opscentre.core import operators
@@ -34,12 +34,7 @@ def browser():
 
 def console(browser, live, username: str):
     page = watched(browser.new_context(viewport={"width": 1440, "height": 900}).new_page())
-    page.goto(f"{live.url}/login")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live.url}/")
-    page.wait_for_function(MAP_READY, timeout=60_000)
+    sign_in(page, live.url, username, PASSWORD)
     return page
 
 
