@@ -51,7 +51,7 @@ def test_a_viewer_sees_everything_and_can_change_nothing(live, page, city):
     assert "critical rain at a-5" in page.locator(f"#{ids.ALERTS_PANEL}").inner_text()
     for button in (ids.ACK_BUTTON, ids.ACK_RESOLVE, ids.ACK_SILENCE, ids.APPROVE_BUTTON, ids.RETRY_BUTTON):
         assert page.locator(f"#{button}").is_disabled(), button
-    assert "not act on them" in page.locator(f"#{ids.ACK_RESULT}").inner_text()
+    assert "não agir sobre eles" in page.locator(f"#{ids.ACK_RESULT}").inner_text()
     assert page.offsite_requests == [] and page.errors == [] and page.csp_violations == []
 
 
@@ -59,9 +59,9 @@ def test_a_supervisor_approves_a_mass_send_from_the_console(live, page, city):
     sign_in(page, live, "sara.sup")
     assert page.locator(f"#{ids.APPROVE_BUTTON}").is_enabled()
     page.click(f"#{ids.APPROVALS}")
-    page.get_by_role("dialog").get_by_text("1 sms · incident i-1").click()
+    page.get_by_role("dialog").get_by_text("1 sms · incidente i-1").click()
     page.click(f"#{ids.APPROVE_BUTTON}")
-    page.wait_for_function(f"() => document.getElementById('{ids.APPROVE_RESULT}').textContent.includes('approved by')",
+    page.wait_for_function(f"() => document.getElementById('{ids.APPROVE_RESULT}').textContent.includes('aprovadas por')",
                            timeout=10_000)
     assert DeliveryStore(city.redis).get("d-1").approvals == ("sara.sup",)
     assert page.errors == [] and page.csp_violations == []
