@@ -101,7 +101,8 @@ class LiveMap:
             with self._build_lock:
                 built = self._built
                 if built is None or built[0] != key:
-                    traces = layer_traces(read_city_data(self.store, self.settings), self.layer_ids, stale)
+                    traces = layer_traces(read_city_data(self.store, self.settings), self.layer_ids, stale,
+                                          self.settings.city.language)  # the console's hovers: the city's language
                     built = self._built = (key, traces, digests(traces))
         return built[1], built[2]
 
@@ -127,7 +128,7 @@ class LiveMap:
             traces, traces_digests = self._drawn_for(status, None)
             model, version, stale = self._status_model(status), status.version, stale_feeds(status)
         except REDIS_DOWN:
-            traces = layer_traces(empty_city_data(self.settings), self.layer_ids)
+            traces = layer_traces(empty_city_data(self.settings), self.layer_ids, lang=self.settings.city.language)
             model, version, stale, traces_digests = unreachable_model(), None, frozenset(), digests(traces)
         figure = build_figure(traces, self.settings, visible)
         held = {"version": version, "digests": traces_digests, "status": _digest(model), "stale": sorted(stale),

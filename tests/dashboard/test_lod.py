@@ -57,7 +57,7 @@ def test_at_city_zoom_the_map_holds_a_marker_per_bairro_not_every_gauge(store, r
     assert len(gauges["lat"]) == len(zones.ids)  # the alert city puts gauges in every bairro
     points = {(round(lon, 5), round(lat, 5)) for lon, lat in zones.representative_points}
     assert set(zip(gauges["lon"], gauges["lat"])) <= points
-    assert all(" rain gauges<br>" in text for text in gauges["text"])
+    assert all(" pluviômetros<br>" in text for text in gauges["text"])  # (Rio's console: its language)
     counts = sorted(int(text.split("</b>: ")[1].split(" ")[0]) for text in gauges["text"])
     assert sum(counts) == GAUGES
     assert LOD_KEY not in orjson.dumps(figure).decode()  # the private marks never leave the server
