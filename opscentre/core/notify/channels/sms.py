@@ -10,6 +10,10 @@ are retryable; so is a 2xx without a message sid (HTML from a proxy, garbage), b
 provider may have taken that one it is marked ambiguous, checked with `lookup` before any
 resend. The Twilio codes in NUMBER_CODES say this number will never take an SMS: permanent.
 Any other 4xx is permanent too. The auth token and full phone numbers are never in a reason.
+
+Requests go through aiohttp on the channels' event loop (aio.py): the notifier awaits
+`send_async` for hundreds of messages at once over kept-alive connections; `send` and `lookup`
+are the same requests, waited for.
 """
 
 from __future__ import annotations
