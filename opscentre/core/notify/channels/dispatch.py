@@ -51,9 +51,10 @@ class Dispatcher:
     def send_due(self, limit: int = 100, executor: Executor | None = None, chunk: int | None = None,
                  overlap: int = 1) -> list[Delivery]:
         """Attempt every due delivery (up to `limit`), `chunk` at a time (default 16 with an
-        executor, else 1), each chunk's sends concurrent on `executor` (bounded concurrency over
-        the channels' keep-alive pools), `overlap` chunks under way at once (so one chunk's round
-        trips to Redis overlap others' sends): returns those that changed.
+        executor, else 1), each chunk's sends concurrent (an async channel's as coroutines on the
+        channels' event loop, any other's on `executor`: bounded concurrency over kept-alive
+        pools), `overlap` chunks under way at once (so one chunk's round trips to Redis overlap
+        others' sends): returns those that changed.
 
         Per chunk: the breakers are read once per gateway (a closed breaker admits without a
         write; any other takes each request through its transition, as one request at a time
