@@ -135,9 +135,10 @@ def _supervise(children: list[Child], stopping: dict) -> None:
 
 def _print_banner(settings: Settings, base: str, password: str | None, speed: float,
                   scenario: str | None, seconds: float, ready: bool) -> None:
-    login = (f"user '{DEFAULT_OPERATOR}', password '{password}'  (shown once: only its hash is kept)"
+    login = (f"user '{DEFAULT_OPERATOR}' (admin), password '{password}'  (shown once: only its hash is kept)"
              if password else
-             f"user '{DEFAULT_OPERATOR}' (password set at first start; change it with `opscentre set-password`)")
+             f"user '{DEFAULT_OPERATOR}' (admin; password set at first start; change it with "
+             f"`opscentre users passwd {DEFAULT_OPERATOR}`)")
     lines = [
         "",
         f"opscentre is up: {settings.city.name}" + (" — SIMULATED DATA" if settings.simulated else ""),
