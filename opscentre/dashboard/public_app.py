@@ -108,7 +108,7 @@ def create_public_app(settings: Settings, store: Store, simulated: bool, prefix:
                      role="img", **{"aria-label": t.gettext("Live map of the city; the lists on this page "
                                                             "say the same in words")}),
             html.Div(shown["zones"], id=pids.ZONES_WITH_ALERTS, className="public-zones"),
-            parts.legend(PUBLIC_LAYERS, t),
+            parts.legend(PUBLIC_LAYERS, t, settings.city),
             attribution(settings),
         ], id=pids.MAP_SECTION, className="public-map-section")
         held = {"lang": lang, "digests": {name: _digest(shown[name]) for name in LIVE_PARTS}}

@@ -120,3 +120,13 @@ def test_a_station_stored_without_a_scale_is_read_on_the_citys(copenhagen, rio):
     assert LAYER.features(data)[0]["properties"]["aqi_scale"] == "rio"  # Rio's, as before
     on_eu = LAYER.features(replace(data, air_quality_scale="eu"))[0]["properties"]
     assert on_eu["aqi_scale"] == "eu" and on_eu["aqi_scale_title"] == "European AQI (2024)"
+
+
+def test_the_public_pages_legend_speaks_the_citys_vocabulary_too(copenhagen, rio):
+    from opscentre.dashboard.public_pages.components import legend as public_legend
+
+    shown = text(public_legend(list(LAYERS), translator("en"), copenhagen.city))
+    assert "Air quality — European AQI (2024) category" in shown and "IQA Rio" not in shown
+    rio_pt = text(public_legend(list(LAYERS), translator("pt-BR"), rio.city))
+    assert "Qualidade do ar — categoria do IQA Rio (SMAC)" in rio_pt
+    assert rio_pt == text(public_legend(list(LAYERS), translator("pt-BR")))  # Rio's words are the layers' own

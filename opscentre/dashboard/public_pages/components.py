@@ -12,6 +12,7 @@ from opscentre.core.settings import Settings
 from opscentre.dashboard.public_pages import ids as pids
 from opscentre.i18n import LANGUAGE_NAMES, LANGUAGES, Translator
 from opscentre.layers import LAYERS
+from opscentre.layers.city_legends import city_legend
 
 OPEN_DATA_LAYERS = ("zones", "warnings", "rain_gauges", "rivers", "traffic", "outages", "air_quality", "transit")
 
@@ -112,16 +113,19 @@ def zones_with_alerts(model: dict[str, Any], t: Translator) -> list[Any]:
                            className="public-zone-list")]
 
 
-def legend(layer_ids: list[str], t: Translator) -> html.Details:
-    """The map's legend with every colour named; the shape of a swatch tells areas, lines and dots."""
+def legend(layer_ids: list[str], t: Translator, city: Any = None) -> html.Details:
+    """The map's legend with every colour named; the shape of a swatch tells areas, lines and dots.
+    In the city's vocabulary (`city`: settings.city — its air-quality index, its rain classes)."""
     sections = []
     for layer_id in layer_ids:
-        layer = LAYERS[layer_id]
+        title, fields, entries = city_legend(layer_id, getattr(city, "air_quality_scale", None),
+                                             getattr(city, "rain_classes", None))
         sections.append(html.Div([
-            html.H4(t.gettext(layer.title), className="public-legend-title"),
+            html.H4(t.gettext(title).format(**fields) if fields else t.gettext(title),
+                    className="public-legend-title"),
             html.Ul([html.Li([html.Span(className=f"swatch swatch-{entry.shape}", style={"backgroundColor": entry.colour},
                                         **{"aria-hidden": "true"}), t.gettext(entry.label)])
-                     for entry in layer.legend], className="public-legend-list"),
+                     for entry in entries], className="public-legend-list"),
         ], className="public-legend-section", **{"data-layer": layer_id}))
     return html.Details([html.Summary(t.gettext("Map legend")), *sections], className="public-legend")
 
