@@ -48,6 +48,7 @@ import orjson
 import redis
 
 from opscentre.bench.alert_city import SOURCE, STEP_S, make_city, store_city
+from opscentre.bench.chromium import ARGS, CHROMIUM, MAP_READY
 from opscentre.bench.web_process import WebProcess
 from opscentre.core.models import ObservationBatch
 from opscentre.core.settings import Settings
@@ -144,14 +145,6 @@ class Changer:
         return wall
 
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--enable-unsafe-swiftshader",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
-MAP_READY = """() => {
-  const gd = document.querySelector('.js-plotly-plot');
-  return !!(gd && gd.data && gd.data.length && gd._fullLayout && gd._fullLayout.map
-            && document.querySelector('canvas.maplibregl-canvas'));
-}"""
 # Every map tick the page sends, recorded as the browser sees it: when sent, when its answer's
 # headers came (server time on loopback), its status, the decoded body's bytes, whether it
 # changed the map (a tick right after a write may still see the old data and change nothing).
@@ -193,7 +186,7 @@ def _browser(base: str, password: str, changer: Changer, changes: int, say) -> d
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
             context = browser.new_context(viewport={"width": 1440, "height": 900})
             page = context.new_page()

@@ -9,14 +9,10 @@ from pathlib import Path
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--enable-unsafe-swiftshader",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
-MAP_READY = """() => {
-  const gd = document.querySelector('.js-plotly-plot');
-  return !!(gd && gd.data && gd.data.length && gd._fullLayout && gd._fullLayout.map
-            && document.querySelector('canvas.maplibregl-canvas'));
-}"""
+from opscentre.bench import chromium
+
+CHROMIUM = Path(chromium.CHROMIUM)
+ARGS, MAP_READY = chromium.ARGS, chromium.MAP_READY
 
 needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's Chromium at /usr/bin/chromium "
                                                                   "(apt-get install -y chromium)")
