@@ -111,9 +111,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.command in ("web", "public"):
-        # The web serves with gevent workers (processes/web.py); patch before settings pull in
+    if args.command == "web":
+        # The console serves with gevent workers (processes/web.py); patch before settings pull in
         # ssl and sockets, as gevent asks, rather than in each worker after they were imported.
+        # (The public process serves with granian: its app runs on plain threads.)
         from gevent import monkey
 
         monkey.patch_all()
@@ -183,7 +184,7 @@ def cmd_up(args) -> int:
 def cmd_web(args, public_only: bool = False) -> int:
     from opscentre.core.connection import connect, redis_url
     from opscentre.core.read_model import public_recheck_s
-    from opscentre.processes.web import check_port_free, host, port, secret_key, serve
+    from opscentre.processes.web import check_port_free, host, port, secret_key, serve, serve_public
 
     from opscentre.dashboard.security import WebSecurity
 
@@ -208,7 +209,7 @@ def cmd_web(args, public_only: bool = False) -> int:
 
         return create_wsgi_app(settings, url, key, security)
 
-    serve(factory, bind_host, bind_port)
+    (serve_public if public_only else serve)(factory, bind_host, bind_port)
     return 0
 
 

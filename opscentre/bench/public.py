@@ -5,7 +5,7 @@ Set-up. A fresh embedded Redis (not persisted) in a temporary directory; the cit
 as a poll stores it (the config's 33 Alerta Rio gauges with a reading each: Rio's demo by
 default, so `zones.geojson` is the full 166 bairros) and PUBLIC_ALERTS public alerts firing, each
 with its audit transition (so `alerts.atom` has entries and each its CAP). Then the REAL public
-process, `opscentre public` (gunicorn, gevent workers, as the Procfile runs it), started as a
+process, `opscentre public` (granian, as the Procfile runs it), started as a
 subprocess with REDIS_URL, PORT and OPSCENTRE_DATA_DIR of the bench; it is ready when
 `status.json` answers 200.
 
@@ -23,7 +23,7 @@ Cases, each with `Accept-Encoding: gzip` as browsers send it:
   (full) the whole document, expected 200 (and gzip-compressed: the issue's goal);
   (304) `If-None-Match` with the ETag the full answer carried, expected 304.
 
-Baselines, served by the same gunicorn process in the same run (no file is added to the
+Baselines, served by the same server process in the same run (no file is added to the
 package, and no route to the server): what that server sends fastest, a static file.
 - big: the script of the public page's Dash bundle (`/public/_dash-component-suites/...`, Dash
   reads it from its package and answers it as it is) whose size is closest to the bytes a full
@@ -33,7 +33,7 @@ package, and no route to the server): what that server sends fastest, a static f
 - small: the public page's asset (`/public/assets/...`, Flask's static files, with ETag and
   304) whose size is closest to status.json's answer.
 Then, beside them (no goal): the ceiling of the server stack itself, an empty WSGI app answering
-304 under the same gunicorn set-up (processes/web.py serve(), gevent workers), alone.
+304 under the same granian set-up (processes/web.py serve_public()), alone.
 `value` is status.json answered 304, in requests/s; `baseline_value` the small static asset
 answered 304; `ratio` value / baseline_value.
 
@@ -60,13 +60,13 @@ from opscentre.bench.web_process import EMPTY_ETAG, EMPTY_SERVER, WebProcess
 from opscentre.bench.web_process import get as _get
 from opscentre.core.settings import Settings
 from opscentre.processes.redis_server import RedisServer
+from opscentre.processes.web import PUBLIC_WORKERS as SERVER_WORKERS  # what `opscentre public` runs
 
 GOAL_SMALL_PER_S = 2000.0  # 304s and small JSON
 GOAL_ZONES_PER_S = 1000.0  # the full zones.geojson
 GOAL_P99_MS = 50.0
 SETTLE_S = 2.0  # between open-loop cases
 PUBLIC_ALERTS = 4
-SERVER_WORKERS = 2  # processes/web.py serve()'s default, what `opscentre public` runs
 
 # name, path; each measured full (200) and with If-None-Match (304)
 ENDPOINTS = [
@@ -93,7 +93,7 @@ def run_public_bench(settings: Settings, seconds: float = 5.0, warmup: float = 1
             say(f"writing the city ({settings.city.name}, {len(settings.zones.ids)} zones) and {PUBLIC_ALERTS} "
                 "public alerts into a fresh embedded Redis ...")
             _write_city(settings, redis.Redis.from_url(server.url))
-            say("starting `opscentre public` (gunicorn, gevent workers) ...")
+            say("starting `opscentre public` (granian) ...")
             web = WebProcess(settings, server.url, Path(tmp)).start()
             say(f"  serving on {web.base}; {clients} load process(es) of aiohttp, {connections} kept-alive "
                 f"connections, {warmup:g} s warm-up + {seconds:g} s per case")
@@ -112,7 +112,7 @@ def run_public_bench(settings: Settings, seconds: float = 5.0, warmup: float = 1
                     results[name]["at_rate"] = _measure(load, web, name, _current(cases[name]), connections, warmup,
                                                         seconds, say, rate=steady_rate(name))
                 web.stop()
-                say("the ceiling: an empty WSGI app answering 304, alone, under the same gunicorn set-up ...")
+                say("the ceiling: an empty WSGI app answering 304, alone, under the same granian set-up ...")
                 web = WebProcess(settings, server.url, Path(tmp), EMPTY_SERVER, "/", "empty").start()
                 case = _case(web.base, "/", {**GZIP, "If-None-Match": EMPTY_ETAG}, 304, 0, None)
                 ceiling = _measure(load, web, "empty app 304", case, connections, warmup, seconds, say)
@@ -125,8 +125,8 @@ def run_public_bench(settings: Settings, seconds: float = 5.0, warmup: float = 1
     result = _result(results, cases, seconds, warmup, connections, clients, say)
     result["loadavg_before"] = load_before
     say(f"load average (1, 5, 15 min): {load_before} before, {result['loadavg']} after; {os.cpu_count()} CPUs")
-    result["ceiling"] = {**ceiling, "what": "an empty WSGI app answering 304 under the same gunicorn set-up "
-                                            "(processes/web.py serve(), gevent workers): the most this server "
+    result["ceiling"] = {**ceiling, "what": "an empty WSGI app answering 304 under the same granian set-up "
+                                            "(processes/web.py serve_public()): the most this server "
                                             "stack does, before any work of the app (no goal; beside the figures)"}
     return result
 
@@ -404,7 +404,7 @@ def _result(results: dict, cases: dict, seconds: float, warmup: float, connectio
     return {
         "bench": "public", "value": value,
         "unit": "requests/s of /api/public/status.json answered 304 (If-None-Match, Accept-Encoding: gzip) by "
-                f"`opscentre public` ({SERVER_WORKERS} gevent workers), {connections} keep-alive connections on "
+                f"`opscentre public` (granian, {SERVER_WORKERS} workers), {connections} keep-alive connections on "
                 f"loopback from {clients} aiohttp process(es), {seconds:g} s after {warmup:g} s warm-up",
         "baseline": f"a static file of the same server answered 304: {small['path']} ({small['bytes']:,} B)",
         "baseline_value": baseline["requests_per_s"],

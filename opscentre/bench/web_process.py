@@ -91,7 +91,7 @@ EMPTY_ETAG = '"empty"'
 
 
 def empty_app(environ, start_response):
-    """The ceiling: a WSGI app that does nothing, served by the same gunicorn set-up (serve())."""
+    """The ceiling: a WSGI app that does nothing, served by the same set-up (serve_public())."""
     if environ.get("HTTP_IF_NONE_MATCH") == EMPTY_ETAG:
         start_response("304 Not Modified", [("ETag", EMPTY_ETAG)])
         return [b""]
@@ -100,14 +100,13 @@ def empty_app(environ, start_response):
 
 
 def serve_empty() -> None:
-    """In its own process, gevent's patch applied first (as `opscentre public` does)."""
-    from opscentre.processes.web import port, serve
+    """In its own process, as `opscentre public` serves."""
+    from opscentre.processes.web import port, serve_public
 
-    serve(lambda: empty_app, "127.0.0.1", port())
+    serve_public(lambda: empty_app, "127.0.0.1", port())
 
 
-EMPTY_SERVER = [sys.executable, "-c", "from gevent import monkey; monkey.patch_all(); "
-                "from opscentre.bench.web_process import serve_empty; serve_empty()"]
+EMPTY_SERVER = [sys.executable, "-c", "from opscentre.bench.web_process import serve_empty; serve_empty()"]
 
 
 def _own_group_dying_with_parent() -> None:

@@ -82,7 +82,7 @@ def test_the_static_baselines_are_files_the_same_server_serves(figures):
 def test_the_ceiling_is_an_empty_app_answering_304_under_the_same_server(figures):
     ceiling = figures["ceiling"]
     assert ceiling["path"] == "/" and ceiling["statuses"] == {"304": ceiling["answers"]} and ceiling["answers"] > 0
-    assert ceiling["errors"] == 0 and "gunicorn" in ceiling["what"]
+    assert ceiling["errors"] == 0 and "granian" in ceiling["what"]
 
 
 def test_the_goals_are_the_issues(figures):

@@ -1,4 +1,5 @@
-"""The real `opscentre web` (gunicorn, gevent workers) against slow and greedy clients."""
+"""The real `opscentre web` (gunicorn, gevent workers) and `opscentre public` (granian) against
+slow and greedy clients."""
 
 from __future__ import annotations
 
@@ -19,13 +20,13 @@ from tests.cli_helpers import clean_env, wait_for
 SLOW_CLIENTS = 200
 
 
-@pytest.fixture(scope="module")
-def web(redis_server, tmp_path_factory):
+@pytest.fixture(scope="module", params=["web", "public"])
+def web(request, redis_server, tmp_path_factory):
     port = free_port()
-    log = tmp_path_factory.mktemp("web") / "web.log"
+    log = tmp_path_factory.mktemp(request.param) / "web.log"
     env = clean_env(REDIS_URL=redis_server.url, PORT=str(port), OPSCENTRE_DATA_DIR=str(log.parent))
     with log.open("w") as out:
-        process = subprocess.Popen([sys.executable, "-m", "opscentre", "web"], env=env, stdout=out,
+        process = subprocess.Popen([sys.executable, "-m", "opscentre", request.param], env=env, stdout=out,
                                    stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
