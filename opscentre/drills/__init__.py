@@ -10,6 +10,8 @@ from collections.abc import Callable
 # name -> "module:function"; the function: run(settings, short: bool, progress: bool) -> result dict
 DRILLS: dict[str, str] = {
     "net-cut": "opscentre.drills.net_cut:run",
+    "redis-kill": "opscentre.drills.redis_kill:run",
+    "redis-kill-fsync-always": "opscentre.drills.redis_kill:run_fsync_always",
 }
 
 
