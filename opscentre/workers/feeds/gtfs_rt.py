@@ -199,7 +199,27 @@ def _checked(message: rt.FeedMessage, what: str) -> rt.FeedMessage:
         raise ParseError(f"GTFS-realtime {what} is not a FeedMessage (no header with gtfs_realtime_version)")
     if message.header.incrementality == rt.FeedHeader.DIFFERENTIAL:
         raise ParseError(f"GTFS-realtime {what} is DIFFERENTIAL; only FULL_DATASET feeds are supported")
+    _repair_text(message)
     return message
+
+
+def _repair_text(message: Any) -> None:
+    """A string field that is not UTF-8 (a corrupt byte: protobuf does not check proto2 strings)
+    comes back as bytes, which no text code here expects (an event's JSON, sorting routes):
+    such a string is read with U+FFFD in place of its bad bytes (found by `drill fuzz`)."""
+    for descriptor, value in message.ListFields():
+        if descriptor.is_extension:
+            continue
+        if descriptor.type == descriptor.TYPE_MESSAGE:
+            for item in value if descriptor.is_repeated else (value,):
+                _repair_text(item)
+        elif descriptor.type == descriptor.TYPE_STRING:
+            if descriptor.is_repeated:
+                for i, item in enumerate(value):
+                    if isinstance(item, bytes):
+                        value[i] = item.decode("utf-8", "replace")
+            elif isinstance(value, bytes):
+                setattr(message, descriptor.name, value.decode("utf-8", "replace"))
 
 
 class _Reader:

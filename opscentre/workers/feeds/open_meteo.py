@@ -290,6 +290,14 @@ def _coords(item: Any) -> tuple[float, float] | None:
     return float(lat), float(lon)
 
 
+def _plain_number(value: Any) -> float | None:
+    """A finite number as given, else None: an entity's properties hold no arbitrary JSON (a
+    list nested 600 deep could not be stored: found by `drill fuzz`)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return value
+    return None
+
+
 def _zone(zone_id: str, name: str, point: tuple[float, float], item: Any, now: float, options: OpenMeteoOptions,
           out: ParseResult, columns: dict[str, tuple[list[str], list[float], list[float]]]) -> None:
     eid = entity_id(zone_id)
@@ -307,8 +315,9 @@ def _zone(zone_id: str, name: str, point: tuple[float, float], item: Any, now: f
         out.entities.append(_validate_entity({
             "entity_id": eid, "entity_type": "zone", "name": name, "zone_id": zone_id,
             "geometry": {"type": "Point", "coordinates": [round(point[0], 6), round(point[1], 6)]},
-            "properties": {"grid_latitude": item.get("latitude"), "grid_longitude": item.get("longitude"),
-                           "elevation_m": item.get("elevation")},
+            "properties": {"grid_latitude": _plain_number(item.get("latitude")),
+                           "grid_longitude": _plain_number(item.get("longitude")),
+                           "elevation_m": _plain_number(item.get("elevation"))},
         }))
     except ValidationError as exc:
         reject(ALL_KINDS, f"entity refused: {exc.errors()[0]['msg']}")

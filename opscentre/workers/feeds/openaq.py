@@ -254,7 +254,7 @@ class _Collector:
             readings = []
         point = _coordinates(location.get("coordinates"))
         if point is None:  # a raw sensors response: the station is where its sensors read
-            found = (_coordinates((s.get("latest") or {}).get("coordinates")) for s in readings)
+            found = (_coordinates(s["latest"].get("coordinates")) for s in readings if isinstance(s.get("latest"), dict))
             point = next((p for p in found if p is not None), None)
         problem = _place_problem(point, self.bounds)
         if problem:

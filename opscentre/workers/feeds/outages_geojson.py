@@ -51,6 +51,7 @@ GEOMETRY_TYPES = ("Point", "Polygon", "MultiPolygon")
 # Severity by customers affected (lower bounds).
 SEVERITY_BY_CUSTOMERS = ((5000, Severity.SEVERE), (500, Severity.MODERATE), (0, Severity.MINOR))
 PROPERTY_TEXT_MAX = 200
+MAX_TIME_S = 253_402_300_799  # 9999-12-31T23:59:59Z: a start time past it is not a time
 
 _validate_entity = EntityValidator(SOURCE)
 
@@ -183,7 +184,10 @@ def _start(value: Any, field: str, tz: ZoneInfo) -> tuple[float | None, str | No
         return None, None
     number = _number(value)
     if number is not None:  # UNIX seconds, or milliseconds (as ArcGIS exports give)
-        return (number / 1000 if number > 1e11 else number), None
+        seconds = number / 1000 if number > 1e11 else number
+        if abs(seconds) > MAX_TIME_S:  # not a time (a hashed id could not even be built from it)
+            return None, f"{field} {value!r} is not a time"
+        return seconds, None
     if not isinstance(value, str):
         return None, f"{field} {value!r} is not a time"
     text = value.strip()

@@ -135,6 +135,8 @@ def _load(payload: bytes) -> Element:
                          f"entity declarations or external references are not accepted)")
     except XmlSyntaxError as exc:
         raise ParseError(f"CAP payload is not well-formed XML (truncated?): {exc}")
+    except LookupError as exc:  # <?xml encoding="..."?> names an encoding Python does not know
+        raise ParseError(f"CAP payload declares an unknown encoding: {exc}")
 
 
 def _namespace(tag: str) -> str:
