@@ -1,8 +1,15 @@
 """`opscentre up`: the whole centre in one process tree — embedded Redis (unless REDIS_URL is
-set), worker(s), the RQ cron scheduler and the web app. Ctrl-C stops every child."""
+set), worker(s), the RQ cron scheduler and the web app. Ctrl-C stops every child.
+
+One `up` per data directory: it holds an exclusive lock on `up.lock` there for its whole life
+(the kernel releases it when the process ends, however it ends), so a second `up` on the same
+directory is refused before it starts anything; and at shutdown it removes only the Redis URL
+file it wrote.
+"""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import subprocess
@@ -17,8 +24,9 @@ from opscentre.core.operators import DEFAULT_OPERATOR, ensure_operator
 from opscentre.core.settings import Settings
 from opscentre.core.store import Store
 from opscentre.processes.redis_server import RedisServer, die_with_parent, write_private
-from opscentre.processes.web import check_port_free, ensure_data_dir, host, port
+from opscentre.processes.web import StartupError, check_port_free, ensure_data_dir, host, port
 
+LOCK_FILE = "up.lock"
 RESTART_BACKOFF_MAX_S = 30.0
 READY_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 15.0
@@ -47,9 +55,43 @@ class Child:
                 self.process.wait()
 
 
+def own_data_dir(data) -> int:
+    """Lock the data directory for this process (the returned descriptor holds the lock: keep it
+    open), or say which `up` holds it."""
+    fd = os.open(data / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
+        os.close(fd)
+        raise StartupError(f"another `opscentre up` (pid {holder}) is running on the data directory {data}: "
+                           "stop it first, or give this one its own with OPSCENTRE_DATA_DIR=...") from None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    return fd
+
+
+def remove_if_ours(path, content: str) -> None:
+    """Delete `path` only if it still holds what we wrote there."""
+    try:
+        if path.read_text() == content:
+            path.unlink()
+    except FileNotFoundError:
+        pass
+
+
 def run_up(settings: Settings, speed: float, scenario: str | None, seed: int | None, workers: int = 2) -> int:
     started = time.monotonic()
     data = ensure_data_dir()
+    lock = own_data_dir(data)
+    try:
+        return _run_up(settings, speed, scenario, seed, workers, data, started)
+    finally:
+        os.close(lock)
+
+
+def _run_up(settings: Settings, speed: float, scenario: str | None, seed: int | None, workers: int, data,
+            started: float) -> int:
     bind_host, bind_port = host(), port()
     check_port_free(bind_host, bind_port)
 
@@ -94,7 +136,7 @@ def run_up(settings: Settings, speed: float, scenario: str | None, seed: int | N
             child.wait_or_kill(deadline)
         if redis_server:
             redis_server.stop()
-            (data / EMBEDDED_URL_FILE).unlink(missing_ok=True)
+            remove_if_ours(data / EMBEDDED_URL_FILE, redis_server.url)
         print("opscentre stopped.", flush=True)
     return 0
 

@@ -4,6 +4,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import orjson
 import psutil
@@ -45,6 +46,13 @@ def test_up_runs_the_whole_city_and_ctrl_c_leaves_no_process(up):
     status, body = get(f"{base}/api/public/layers/zones.geojson")
     assert status == 200 and len(orjson.loads(body)["features"]) == 166
 
+    # a second `up` on the same data directory is refused before it starts anything
+    second = subprocess.run([sys.executable, "-m", "opscentre", "up"], env={**env, "PORT": str(free_port())},
+                            capture_output=True, text=True, timeout=60)
+    assert second.returncode == 1
+    assert f"another `opscentre up` (pid {process.pid})" in second.stderr and env["OPSCENTRE_DATA_DIR"] in second.stderr
+    assert opscentre("state", "--json", env=env).returncode == 0  # the first one's Redis is still found
+
     process.send_signal(signal.SIGINT)
     output, _ = process.communicate(timeout=60)
     assert process.returncode == 0, output
@@ -52,6 +60,7 @@ def test_up_runs_the_whole_city_and_ctrl_c_leaves_no_process(up):
     time.sleep(0.5)
     survivors = [p for p in descendants if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
     assert survivors == [], f"left running: {[p.cmdline() for p in survivors]}"
+    assert not (Path(env["OPSCENTRE_DATA_DIR"]) / "redis.url").exists()  # it removed what it wrote
 
 
 def test_worker_and_scheduler_reconnect_when_redis_comes_back(tmp_path, own_redis):
