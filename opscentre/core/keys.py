@@ -145,6 +145,12 @@ def breaker(gateway: str) -> str:
     return f"{PREFIX}:breaker:{gateway}"
 
 
+def breaker_waiting(gateway: str) -> str:
+    """set of delivery ids: messages that failed at, or were held back from, a gateway whose breaker
+    is not closed; made due at once when it closes (delivery_store.breaker_outcomes)"""
+    return f"{PREFIX}:breaker:{gateway}:waiting"
+
+
 def sms_sent_to(recipient_id: str) -> str:
     """zset delivery id -> unix s it was planned: the SMS a recipient was texted in the last hour
     (the per-recipient limit, core/notify/rate_limit.py); expires an hour after its last entry"""

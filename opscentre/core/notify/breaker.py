@@ -6,8 +6,15 @@ within probe_timeout_s) --> open again, one backoff step further. While open or 
 other request is refused, so a gateway that is down sees one request per backoff step, not one
 per waiting message (Alertmanager sent a down receiver ~8 requests/s).
 
-The steps use the same Backoff as deliveries, with "equal jitter" (each wait is between half its
-ceiling and its ceiling), so the probe rate has a floor that grows: 0.5-1 s, 1-2 s ... 150-300 s.
+The steps use the same Backoff as deliveries, each wait between 7/8 of its ceiling and its
+ceiling: 0.875-1 s, 1.75-2 s, 3.5-4 s, then 7-8 s for as long as the gateway stays down. Capped
+that low on purpose: the cap is both the load on a down gateway (one probe per 7-8 s: over ten
+minutes at most 0.16 requests/s, ~50x fewer than Alertmanager's ~8/s) and how long after the
+gateway's return its waiting messages go (at the next probe: ~4 s on average, at most 8 s; the
+messages that waited are made due the moment it succeeds — delivery_store.breaker_outcomes). A
+longer cap would spare a down gateway little more and keep a city's alerts waiting minutes after
+it is back. The two goals pull against each other: probing at least every 5 s (recovery ≤ 5 s
+whenever the gateway returns) is at least 0.2 requests/s.
 The state lives in Redis (delivery_store), so every notifier process shares one breaker per gateway.
 """
 
@@ -35,7 +42,7 @@ class BreakerEvent(str, Enum):
 @dataclass(frozen=True)
 class BreakerPolicy:
     threshold: int = 5  # consecutive retryable failures that open it
-    backoff: Backoff = Backoff(base_s=1.0, cap_s=300.0, floor_s=0.5, min_fraction=0.5)
+    backoff: Backoff = Backoff(base_s=1.0, cap_s=8.0, floor_s=0.5, min_fraction=0.875)
     probe_timeout_s: float = 60.0  # a probe that never reported back counts as failed after this
 
 

@@ -177,12 +177,17 @@ _RNG = random.Random()  # for jitter when the caller gives none (seeding one per
 def transition(d: Delivery, event: Event, now: float, *, rng: random.Random | None = None,
                policy: RetryPolicy = POLICY, by: str | None = None, provider_id: str | None = None,
                error: str | None = None, retryable: bool = False, retry_after_s: float | None = None,
-               code: str | None = None, receipt: Receipt | None = None) -> Delivery:
+               code: str | None = None, receipt: Receipt | None = None, probe: bool = False) -> Delivery:
     """The delivery after `event` at `now`, or InvalidTransition. Repeating an outcome that is
-    already recorded (the same provider id accepted twice, a late receipt) changes nothing."""
+    already recorded (the same provider id accepted twice, a late receipt) changes nothing.
+    `probe` (FAILED): the send was its gateway's circuit-breaker probe, the one request a gateway
+    that is down gets per backoff step; its failure says the gateway is still down, not that this
+    message cannot go, so the attempt is given back: an outage, however long, does not spend the
+    retry budget of the messages that take turns probing it."""
     handler = _HANDLERS[Event(event)]
     changes = handler(d, now, rng=rng or _RNG, policy=policy, by=by, provider_id=provider_id,
-                      error=error, retryable=retryable, retry_after_s=retry_after_s, code=code, receipt=receipt)
+                      error=error, retryable=retryable, retry_after_s=retry_after_s, code=code, receipt=receipt,
+                      probe=probe)
     if changes is None:
         return d
     return d.model_copy(update={**changes, "updated_at": now})
@@ -235,12 +240,16 @@ def _delivered(d, now, *, provider_id, **_):
             "last_error": None, "error_code": None, "retryable": None}
 
 
-def _failed(d, now, *, rng, policy, error, retryable, retry_after_s, code, **_):
+def _failed(d, now, *, rng, policy, error, retryable, retry_after_s, code, probe, **_):
     if d.state is not State.SENDING:
         raise _refuse(d, "record a failure")
     failure = {"last_error": error or "failed", "error_code": code, "retryable": bool(retryable)}
-    if retryable and d.attempts < policy.max_attempts:
-        at = now + policy.backoff.delay(d.attempts - 1, rng, retry_after_s)
+    attempts = d.attempts
+    if probe and retryable:
+        attempts = max(0, d.attempts - 1)  # the gateway's outage, not this message's: given back
+        failure["attempts"] = attempts
+    if retryable and attempts < policy.max_attempts:
+        at = now + policy.backoff.delay(attempts - 1, rng, retry_after_s)
         if at <= d.budget_from + policy.max_age_s:
             return {**failure, "state": State.FAILED, "next_attempt_at": at}
     if retryable:

@@ -72,6 +72,16 @@ return applied
 """
 _SEEN = ("state", "attempts", "updated_at")
 
+# A gateway's breaker closed: the messages that waited for it are due now (only those still
+# waiting to be sent, and only ever earlier), and the list is forgotten.
+_RELEASE = """
+local ids = redis.call('smembers', KEYS[1])
+for _, id in ipairs(ids) do redis.call('zadd', KEYS[2], 'XX', 'LT', ARGV[1], id) end
+redis.call('del', KEYS[1])
+return #ids
+"""
+WAITING_TTL_S = 86400  # as long as a message may wait (RetryPolicy.max_age_s)
+
 
 class UnknownDelivery(KeyError):
     pass
@@ -85,6 +95,7 @@ class DeliveryStore:
         self.breaker_policy = breaker_policy
         self._add = redis.register_script(_ADD)
         self._apply = redis.register_script(_APPLY)
+        self._release = redis.register_script(_RELEASE)
 
     # ---- writes ---------------------------------------------------------------------------
 
@@ -170,10 +181,28 @@ class DeliveryStore:
                 written[chunk[int(position) - 1][0]] = True
         return written
 
-    def defer(self, delivery_id: str, until: float) -> None:
+    def defer(self, delivery_id: str, until: float, gateway: str | None = None) -> None:
         """Look at a due delivery again no earlier than `until` (its gateway's breaker is open).
-        Only moves it later, only while it is still waiting; its state is untouched."""
-        self.redis.zadd(keys.DELIVERIES_DUE, {delivery_id: until}, xx=True, gt=True)
+        Only moves it later, only while it is still waiting; its state is untouched. With
+        `gateway`, it is among the messages made due at once when that breaker closes."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zadd(keys.DELIVERIES_DUE, {delivery_id: until}, xx=True, gt=True)
+            if gateway is not None:
+                self._waiting(pipe, gateway, [delivery_id])
+            pipe.execute()
+
+    def wait_for_gateway(self, gateway: str, delivery_ids: list[str]) -> None:
+        """These deliveries failed at `gateway` (retryable): when its breaker closes after an
+        outage, they go at once instead of when their own backoff ends."""
+        if delivery_ids:
+            with self.redis.pipeline(transaction=False) as pipe:
+                self._waiting(pipe, gateway, delivery_ids)
+                pipe.execute()
+
+    @staticmethod
+    def _waiting(pipe, gateway: str, delivery_ids: list[str]) -> None:
+        pipe.sadd(keys.breaker_waiting(gateway), *delivery_ids)
+        pipe.expire(keys.breaker_waiting(gateway), WAITING_TTL_S)
 
     def retry(self, delivery_id: str, now: float, by: str = "operator") -> Delivery:
         """An operator sends a dead letter (or an unknown or undelivered message) again: queued,
@@ -272,7 +301,9 @@ class DeliveryStore:
     def breaker_outcomes(self, gateway: str, outcomes: list[tuple[breakers.BreakerEvent, float | None]],
                          now: float, rng: random.Random) -> breakers.Breaker:
         """A batch's outcomes at one gateway (SUCCESS / FAILURE, retry_after_s), in the order they
-        came back, as one transition each: one round trip when they change nothing."""
+        came back, as one transition each: one round trip when they change nothing. When they close
+        the breaker (a probe found the gateway back), the messages that waited for it are due now:
+        they do not wait out a backoff step, or their own backoff, once it answers again."""
         key = keys.breaker(gateway)
         seen = _breaker(self.redis.hgetall(key))
         after = seen
@@ -280,7 +311,10 @@ class DeliveryStore:
             after, _ = breakers.transition(after, event, now, rng, self.breaker_policy, wait)
         if after == seen:
             return after
-        return self._breaker_write(key, outcomes, now, rng)[0]
+        after = self._breaker_write(key, outcomes, now, rng)[0]
+        if seen.state is not breakers.BreakerState.CLOSED and after.state is breakers.BreakerState.CLOSED:
+            self._release(keys=[keys.breaker_waiting(gateway), keys.DELIVERIES_DUE], args=[repr(now)])
+        return after
 
     def _breaker_write(self, key: str, events: list[tuple[breakers.BreakerEvent, float | None]], now: float,
                        rng: random.Random) -> tuple[breakers.Breaker, bool]:

@@ -76,6 +76,7 @@ class Dispatcher:
         out: list[Delivery] = []
         ready: dict[str, tuple[Channel, Any, str]] = {}
         closed: dict[str, bool] = {}
+        probes: set[str] = set()  # sent to a gateway whose breaker is not closed: its probe
         for d, target in zip(due, map(self._target, due), strict=True):
             channel = self.channels.get(d.channel)
             if channel is None:
@@ -84,16 +85,22 @@ class Dispatcher:
                 out.append(self._record(d, Event.CANCEL, error="the recipient is gone (removed or opted out)"))
             elif self._admitted(d, channel.gateway(target), now, closed):
                 ready[d.id] = (channel, target, channel.gateway(target))
+                if not closed[ready[d.id][2]]:
+                    probes.add(d.id)
         claimed = self.store.claim_many([d for d in due if d.id in ready], now)
         results = self._send_all([(d, *ready[d.id][:2]) for d in claimed], executor)
         by_gateway: dict[str, list] = {}
+        failed_at: dict[str, list[str]] = {}
         for d, outcome in zip(claimed, results, strict=True):
             failed = isinstance(outcome, DeliveryFailed)
             event = BreakerEvent.FAILURE if failed and outcome.retryable else BreakerEvent.SUCCESS  # a 4xx: it is up
             by_gateway.setdefault(ready[d.id][2], []).append((event, outcome.retry_after_s if failed else None))
+            if event is BreakerEvent.FAILURE:
+                failed_at.setdefault(ready[d.id][2], []).append(d.id)
         now = self.clock()
         for gateway, outcomes in by_gateway.items():
-            self.store.breaker_outcomes(gateway, outcomes, now, self.rng)
+            if self.store.breaker_outcomes(gateway, outcomes, now, self.rng).state is not BreakerState.CLOSED:
+                self.store.wait_for_gateway(gateway, failed_at.get(gateway, []))  # due when it closes
         changes, events = [], []
         for d, outcome in zip(claimed, results, strict=True):
             channel = ready[d.id][0]
@@ -108,7 +115,8 @@ class Dispatcher:
                     continue
                 event, details = Event.FAILED, {"rng": self.rng, "error": outcome.reason,
                                                 "retryable": outcome.retryable,
-                                                "retry_after_s": outcome.retry_after_s, "code": outcome.code}
+                                                "retry_after_s": outcome.retry_after_s, "code": outcome.code,
+                                                "probe": d.id in probes}
             events.append((event, details))
             changes.append((d, transition(d, event, now, policy=self.store.policy, **details)))
         for (d, after), (event, details), ok in zip(changes, events, self.store.apply_many(changes, now),
@@ -125,7 +133,7 @@ class Dispatcher:
             return True
         breaker, admitted = self.store.breaker_event(gateway, BreakerEvent.REQUEST, now, self.rng)
         if not admitted:
-            self.store.defer(d.id, breaker.wait_until() + self.rng.uniform(0, DEFER_SPREAD_S))
+            self.store.defer(d.id, breaker.wait_until() + self.rng.uniform(0, DEFER_SPREAD_S), gateway)
         return admitted
 
     def _target(self, d: Delivery) -> Any | None:
