@@ -12,6 +12,7 @@ DRILLS: dict[str, str] = {
     "net-cut": "opscentre.drills.net_cut:run",
     "redis-kill": "opscentre.drills.redis_kill:run",
     "redis-kill-fsync-always": "opscentre.drills.redis_kill:run_fsync_always",
+    "worker-kill": "opscentre.drills.worker_kill:run",
     "fuzz": "opscentre.drills.fuzz:run",
 }
 

@@ -35,7 +35,8 @@ from opscentre.workers.readings_cache import ReadingsCache
 
 log = logging.getLogger("opscentre.alerts")
 
-LOCK_S = 120
+LOCK_S = locks.LEASE_S  # a lease (core/locks.py): a worker killed mid-evaluation holds it this long at most
+PENDING_S = 120  # what was left pending for a running evaluation, kept at most this long
 MAX_ROUNDS = 5
 ALL_RULES = "*"
 ENTITY_SEP = "\x1f"  # pending member 'kind<SEP>entity id': that entity's readings of that kind
@@ -84,16 +85,15 @@ def evaluate_city(settings: Settings, store: Store, now: float | None = None, wa
         return EvaluationSummary(0, 0, None)
     total, evaluation, stage, ran = 0, None, None, False
     for _attempt in range(2):  # a request left while we were releasing the lock is taken up once more
-        token = locks.acquire(store.redis, keys.EVALUATE_LOCK, LOCK_S)
-        if token is None:  # another evaluation is running: it takes up what we leave pending
-            if requested:  # (empty on the second attempt: what was left is pending already)
-                pipe = store.redis.pipeline(transaction=True)
-                pipe.sadd(keys.EVALUATE_PENDING, *requested)
-                pipe.expire(keys.EVALUATE_PENDING, LOCK_S)
-                pipe.execute()
-            break
-        ran = True
-        try:
+        with locks.Lease(store.redis, keys.EVALUATE_LOCK, LOCK_S) as lease:
+            if lease.token is None:  # another evaluation is running: it takes up what we leave pending
+                if requested:  # (empty on the second attempt: what was left is pending already)
+                    pipe = store.redis.pipeline(transaction=True)
+                    pipe.sadd(keys.EVALUATE_PENDING, *requested)
+                    pipe.expire(keys.EVALUATE_PENDING, PENDING_S)
+                    pipe.execute()
+                break
+            ran = True
             pending = requested | _take_pending(store)
             for _ in range(MAX_ROUNDS if pending else 0):  # (nothing left if another holder took it)
                 wall = wall_now if wall_now is not None else time.time()
@@ -104,11 +104,8 @@ def evaluate_city(settings: Settings, store: Store, now: float | None = None, wa
                 pending = _take_pending(store)
                 if not pending:
                     break
-                locks.renew(store.redis, keys.EVALUATE_LOCK, token, LOCK_S)
             if pending:  # still busy after MAX_ROUNDS: leave the rest to the next evaluation
                 store.redis.sadd(keys.EVALUATE_PENDING, *pending)
-        finally:
-            locks.release(store.redis, keys.EVALUATE_LOCK, token)
         if not store.redis.exists(keys.EVALUATE_PENDING):
             break
         requested = set()

@@ -26,8 +26,9 @@ from opscentre.workers.schedule import poll_interval
 
 log = logging.getLogger("opscentre.poll")
 
-# A poll holds its feed's lock at most this long (then the lock expires even if the worker died).
-POLL_LOCK_S = 300
+# A poll holds its feed's lock as a lease (core/locks.py): renewed while the poll runs, lapsed
+# this long after a worker killed mid-poll, when the next poll of the feed runs again.
+POLL_LOCK_S = locks.LEASE_S
 MAX_ERROR_TEXT = 500
 
 
@@ -47,16 +48,12 @@ def poll(feed_id: str) -> dict:
 
 
 def poll_feed(feed_id: str, settings: Settings, store: Store) -> dict:
-    lock = keys.poll_lock(feed_id)
-    token = locks.acquire(store.redis, lock, POLL_LOCK_S)
-    if token is None:
-        return {"feed": feed_id, "skipped": "previous poll of this feed is still running"}
-    try:
+    with locks.Lease(store.redis, keys.poll_lock(feed_id), POLL_LOCK_S) as lease:
+        if lease.token is None:
+            return {"feed": feed_id, "skipped": "previous poll of this feed is still running"}
         summary = _poll_once(feed_id, settings, store)
         return {"feed": feed_id, "stored": summary.stored, "rejected": summary.rejected} if summary else {
             "feed": feed_id, "failed": True}
-    finally:
-        locks.release(store.redis, lock, token)
 
 
 def _poll_once(feed_id: str, settings: Settings, store: Store) -> PollSummary | None:

@@ -13,7 +13,7 @@ from opscentre.workers.feeds import FEEDS
 
 log = logging.getLogger("opscentre.schedule")
 
-POLL_JOB_TIMEOUT_S = 240  # a multi-request poll (Open-Meteo batches, OpenAQ stations) with retries; < POLL_LOCK_S
+POLL_JOB_TIMEOUT_S = 240  # a multi-request poll (Open-Meteo batches, OpenAQ stations) with retries (its lock is a renewed lease)
 POLL_RESULT_TTL_S = 300
 
 
