@@ -14,6 +14,7 @@ DRILLS: dict[str, str] = {
     "redis-kill-fsync-always": "opscentre.drills.redis_kill:run_fsync_always",
     "worker-kill": "opscentre.drills.worker_kill:run",
     "fuzz": "opscentre.drills.fuzz:run",
+    "sentinel-failover": "opscentre.drills.sentinel_failover:run",
 }
 
 
