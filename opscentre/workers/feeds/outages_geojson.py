@@ -159,7 +159,12 @@ def _geometry(value: Any, bounds: Bounds | None) -> tuple[dict[str, Any] | None,
     if bounds is not None and not any(inside(y, x, bounds) for x, y in points):
         problem = point_problem(points[0][1], points[0][0], bounds) or "outside the city"
         return None, problem + " (GeoJSON is [lon, lat])"
-    return {"type": value["type"], "coordinates": coordinates}, None
+    geometry = {"type": value["type"], "coordinates": coordinates}
+    try:  # what the zone join reads: a ring of 2 positions, or 4 numbers to a position, is no shape
+        anchor_point(geometry)
+    except (ValueError, TypeError) as exc:
+        return None, f"{value['type']} is not a valid shape: {str(exc)[:100]}"
+    return geometry, None
 
 
 def _points(node: Any, depth: int):

@@ -96,3 +96,23 @@ def test_an_open_meteo_location_with_nested_values_for_its_coordinates_is_stored
     assert summary.new_entities == 1
     (stored,) = Store(redis_client).entities().values()
     assert stored["properties"]["elevation_m"] is None and stored["properties"]["grid_latitude"] == document["latitude"]
+
+
+@pytest.mark.parametrize("geometry", [
+    {"type": "Point", "coordinates": [-80.5, 35.1, -80.5, 35.1]},  # a position of 4 numbers
+    {"type": "Polygon", "coordinates": [[[-80.5, 35.1], [-80.4, 35.2]]]},  # a ring of 2 positions
+])
+def test_an_outage_whose_geometry_is_no_shape_is_rejected_alone(tmp_path, redis_client, geometry):
+    # shapely refused it in the zone join (ValueError: The ordinate (last) dimension should be 2 or 3).
+    from opscentre.workers.feeds.outages_geojson import OutagesOptions
+
+    document = orjson.loads((FIXTURES / "outages_geojson" / "union_power_coop_outages_30day.geojson").read_bytes())
+    document["features"] = document["features"][:3]
+    document["features"][0]["geometry"] = geometry
+    options = {"url": "http://127.0.0.1:9/outages.geojson"}
+    city = grid_city(tmp_path, bbox=(-80.82, 34.82, -80.19, 35.59), tz="America/New_York",
+                     feeds={"outages_geojson": {"options": options}})
+    ctx = FeedContext("outages_geojson", OutagesOptions(**options), city, datetime(2018, 10, 15, 17, tzinfo=timezone.utc))
+    summary = store_payload(FEEDS["outages_geojson"], orjson.dumps(document), ctx, Store(redis_client))
+    assert summary.rejected >= 1 and "is not a valid shape" in " ".join(summary.reasons)
+    assert len(Store(redis_client).events("outage")) == 2
