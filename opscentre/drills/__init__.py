@@ -10,6 +10,9 @@ from collections.abc import Callable
 # name -> "module:function"; the function: run(settings, short: bool, progress: bool) -> result dict
 DRILLS: dict[str, str] = {
     "net-cut": "opscentre.drills.net_cut:run",
+    "gateway-down": "opscentre.drills.gateway_down:run",
+    "notifier-kill": "opscentre.drills.notifier_kill:run",
+    "restart-all": "opscentre.drills.restart_all:run",
     "redis-kill": "opscentre.drills.redis_kill:run",
     "redis-kill-fsync-always": "opscentre.drills.redis_kill:run_fsync_always",
     "worker-kill": "opscentre.drills.worker_kill:run",
