@@ -105,6 +105,7 @@ def run(settings: Settings, short: bool = False, progress: bool = True, payloads
         f"real Redis (random seed {random_seed})")
     totals = {"payloads": 0, "stored": 0, "failed": 0, "crashes": 0, "lost": 0, "duplicated": 0}
     by_kind: dict[str, int] = {}
+    by_mutation: dict[str, dict[str, int]] = {}  # first mutation -> outcome -> payloads
     crash_examples: list[dict] = []
     per_feed_figures: dict[str, dict] = {}
     started = time.monotonic()
@@ -119,7 +120,7 @@ def run(settings: Settings, short: bool = False, progress: bool = True, payloads
                 client.flushall()
                 city = _city(Path(tmp) / feed_id, feed_id, SEEDS[feed_id])
                 figures = _fuzz_feed(feed_id, city, client, per_feed, random.Random(f"{random_seed}:{feed_id}"),
-                                     by_kind, crash_examples, say)
+                                     by_kind, by_mutation, crash_examples, say)
                 per_feed_figures[feed_id] = figures
                 for k in totals:
                     totals[k] += figures.get(k, 0)
@@ -135,7 +136,8 @@ def run(settings: Settings, short: bool = False, progress: bool = True, payloads
     result = {"drill": "fuzz", "lost": totals["lost"], "duplicated": totals["duplicated"], "recovery_s": 0,
               "expected": expected, "ok": ok, "crashes": totals["crashes"], "payloads": totals["payloads"],
               "stored": totals["stored"], "failed": totals["failed"], "seed_polls_stored": seeds_ok,
-              "by_kind": dict(sorted(by_kind.items(), key=lambda kv: -kv[1])), "feeds": per_feed_figures,
+              "by_kind": dict(sorted(by_kind.items(), key=lambda kv: -kv[1])), "by_mutation": by_mutation,
+              "feeds": per_feed_figures,
               "crash_examples": crash_examples[:20], "random_seed": random_seed, "per_feed": per_feed,
               "seconds": round(time.monotonic() - started, 1), "short": short}
     say(f"  payloads:   {result['payloads']:,} ({result['stored']:,} stored, {result['failed']:,} refused whole)")
@@ -143,6 +145,9 @@ def run(settings: Settings, short: bool = False, progress: bool = True, payloads
     say(f"  lost:       {result['lost']} payloads changed what the last good poll left   expected: 0")
     say(f"  duplicated: {result['duplicated']} history rows beyond a poll's own   expected: 0")
     say(f"  seed polls: {seeds_ok} of {len(feeds)} stored   expected: all (the unmutated payload is good)")
+    say("  by mutation (first applied): " + "; ".join(
+        f"{m} {c['stored']}/{c['refused']}/{c['crashed']}" for m, c in sorted(by_mutation.items()))
+        + "   (stored/refused/crashed)")
     say("  failures by kind:")
     for kind, n in list(result["by_kind"].items())[:25]:
         say(f"    {n:6}  {kind}")
@@ -153,7 +158,8 @@ def run(settings: Settings, short: bool = False, progress: bool = True, payloads
 
 
 def _fuzz_feed(feed_id: str, city: Settings, client: redis.Redis, count: int, rng: random.Random,
-               by_kind: dict[str, int], crash_examples: list[dict], say) -> dict:
+               by_kind: dict[str, int], by_mutation: dict[str, dict[str, int]], crash_examples: list[dict],
+               say) -> dict:
     seed = SEEDS[feed_id]
     feed = FEEDS[feed_id]
     payload = (SEEDS_DIR / seed.file).read_bytes()
@@ -172,6 +178,9 @@ def _fuzz_feed(feed_id: str, city: Settings, client: redis.Redis, count: int, rn
     for name, body in mutated(payload, seed.fmt, count, rng):
         figures["payloads"] += 1
         outcome, summary = _poll(feed, body, ctx, store)
+        family = re.sub(r" \(.*", "", name.split(" + ")[0])
+        counts = by_mutation.setdefault(family, {"stored": 0, "refused": 0, "crashed": 0})
+        counts["stored" if outcome is None else "crashed" if outcome[0].startswith("crash") else "refused"] += 1
         if outcome is None:
             figures["stored"] += 1
             figures["duplicated"] += max(0, _history_rows(client, last_ids) - summary.observations)
@@ -239,9 +248,9 @@ class _time_limit:
 
 def _reason(message: str) -> str:
     """A failure's reason without its particulars (positions, values), to count by kind."""
-    head = message.split(": ", 1)[0] if ": " in message[:120] else message[:120]
-    head = re.sub(r"'[^']*'|\"[^\"]*\"", "…", head)
-    return re.sub(r"\d+", "N", head)[:120]
+    head = message.split(": line ", 1)[0]  # orjson's position
+    head = re.sub(r"'[^']*'|\"[^\"]*\"|\([^()]*\d[^()]*\)", "…", head)
+    return re.sub(r"(?<![A-Za-z-])\d+", "N", head)[:160]
 
 
 def _data_state(client: redis.Redis) -> dict[bytes, Any]:
