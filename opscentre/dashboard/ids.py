@@ -38,3 +38,18 @@ ATTENTION = "attention"  # operator console: the chime's element; data-chime = r
 ATTENTION_STATE = "attention-state"  # dcc.Store: the firing alerts, the ringing ones and the stage this browser knows
 ATTENTION_LIVE = "attention-live"  # aria-live region: new alerts and stage changes, announced
 ATTENTION_MUTE = "attention-mute"  # the chime's mute toggle (per screen: localStorage)
+# The console's pages (dashboard/pages/): the router and what each page adds
+URL = "console-url"  # dcc.Location: the page's path (the router follows it)
+PAGE = "console-page"  # the current page, whole (header and main)
+PAGE_SHOWN = "console-page-shown"  # dcc.Store: the path the page drawn is for
+NAV = "console-nav"  # the pages' links, in every page's header
+QUEUE_TICK = "queue-tick"  # alerts page: dcc.Interval refreshing the queue (the queue itself is ACK_ALERT)
+QUEUE_INCIDENTS = "queue-incidents"  # alerts page: the incidents, with links to their pages
+AUDIT_WHO = "audit-who"  # audit page: the filters...
+AUDIT_WHAT = "audit-what"
+AUDIT_FROM = "audit-from"  # (the city's local time, YYYY-MM-DDTHH:MM)
+AUDIT_TO = "audit-to"
+AUDIT_TABLE = "audit-table"  # ...what they let through
+AUDIT_EXPORT = "audit-export"  # the CSV link for the same filters
+QUEUE_EMPTY = "queue-empty"  # alerts page: "no open alerts" (or Redis unreachable) instead of the queue
+INCIDENT_MAP = "incident-map"  # incident page: its bairros on a small map

@@ -43,12 +43,22 @@ def ack_form(alerts: list[dict[str, Any]], can: set[Action] | None = None, t: Tr
     """The form; controls of actions not in `can` (what the user's role allows) are disabled."""
     t = console_translator(t)
     can = set(Action) if can is None else can
-    ack, resolve, silence = Action.ACK in can, Action.RESOLVE in can, Action.SILENCE in can
-    note = None if (ack or resolve or silence) else t.gettext("Your role can see alerts but not act on them.")
+    acts = bool(can & {Action.ACK, Action.RESOLVE, Action.SILENCE})
     return html.Div([
         html.Label(t.gettext("Acknowledge"), htmlFor=ids.ACK_ALERT, className="panel-title"),
         dcc.Dropdown(id=ids.ACK_ALERT, options=ack_options(alerts, t), placeholder=t.gettext("Alert to acknowledge"),
-                     clearable=True, className="ack-alert", disabled=not (ack or resolve or silence)),
+                     clearable=True, className="ack-alert", disabled=not acts),
+        *ack_controls(can, t),
+    ], className="ack-form")
+
+
+def ack_controls(can: set[Action], t: Translator) -> list[Any]:
+    """The note, the action buttons and the result, acting on whatever component carries the id
+    ACK_ALERT on the page (the map's dropdown; the alerts page's queue): the callbacks below serve
+    both."""
+    ack, resolve, silence = Action.ACK in can, Action.RESOLVE in can, Action.SILENCE in can
+    note = None if (ack or resolve or silence) else t.gettext("Your role can see alerts but not act on them.")
+    return [
         dcc.Textarea(id=ids.ACK_NOTE, maxLength=MAX_NOTE, placeholder=t.gettext("Note: what was done (plain text)"),
                      className="ack-note", disabled=not (ack or resolve or silence)),
         html.Button(t.gettext("Acknowledge"), id=ids.ACK_BUTTON, n_clicks=0, className="ack-button", accessKey="k",
@@ -66,7 +76,7 @@ def ack_form(alerts: list[dict[str, Any]], can: set[Action] | None = None, t: Tr
                          value="1h", clearable=False, className="ack-silence-for", disabled=not silence),
         ], className="ack-more"),
         html.Div(note, id=ids.ACK_RESULT, className="ack-result", role="status", **{"aria-live": "polite"}),
-    ], className="ack-form")
+    ]
 
 
 def register_ack(app: Dash, redis_client) -> None:
