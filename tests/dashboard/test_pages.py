@@ -5,7 +5,10 @@ is refused, and the audit filters and exports as CSV in the city's time."""
 
 from __future__ import annotations
 
+import csv
+import io
 import time
+from datetime import datetime
 
 import pytest
 import requests
@@ -17,6 +20,7 @@ from opscentre.core.alerting.incidents import Incident
 from opscentre.core.roles import Role
 from opscentre.dashboard import ids
 from opscentre.dashboard.pages import alerts as alerts_page
+from opscentre.dashboard.pages import audit as audit_page
 from opscentre.dashboard.pages import find
 from opscentre.i18n import translator
 
@@ -56,7 +60,8 @@ def city(store, rio_settings):
 
 def test_paths_find_their_pages():
     assert find("/")[0].path == "/" and find("/alerts")[0].path == "/alerts" and find("/alerts/")[0].path == "/alerts"
-    assert find("/nowhere")[0] is None
+    assert find("/incident/i-9") == (find("/incident/x")[0], "i-9")
+    assert find("/incident/")[0] is None and find("/nowhere")[0] is None
 
 
 def test_the_queue_is_ordered_by_severity_then_age():
@@ -85,6 +90,9 @@ def test_every_page_is_drawn_for_the_page_that_asks_and_needs_a_sign_in(live, ci
     queue = layout_for(session, live, "/alerts").replace(" ", "")
     assert f'"id":"{ids.MAP}"' not in queue and '"data-alert":"a-crit"' in queue
     assert queue.index('"data-alert":"a-crit"') < queue.index('"data-alert":"a-old"')  # critical first
+    incident = layout_for(session, live, "/incident/i-9").replace(" ", "")
+    assert f'"id":"{ids.INCIDENT_MAP}"' in incident and '"data-alert":"a-crit"' in incident
+    assert f'"id":"{ids.AUDIT_TABLE}"' in layout_for(session, live, "/audit").replace(" ", "")
 
 
 def test_the_router_draws_a_page_followed_inside_the_console(live, city):
@@ -123,3 +131,44 @@ def test_a_viewer_sees_the_queue_but_a_crafted_acknowledgement_is_refused(live, 
     operator = sign_in(live, "operator.user")
     assert operator.post(f"{live.url}/_dash-update-component", json=body, timeout=10).status_code == 200
     assert AlertStore(redis).acks()["a-crit"]["by"] == "operator.user"
+
+
+def test_local_times_are_read_in_the_citys_zone(rio_settings):
+    tz = rio_settings.tz
+    at = audit_page.parse_local("2026-12-07 14:30", tz)
+    assert datetime.fromtimestamp(at, tz).strftime("%H:%M") == "14:30" and audit_page.parse_local(" ", tz) is None
+    with pytest.raises(ValueError):
+        audit_page.parse_local("yesterday", tz)
+
+
+def test_the_audit_filters_by_who_what_and_when_and_exports_the_same_as_csv(live, city, rio_settings):
+    alerts = AlertStore(city.redis)
+    now = time.time()
+    alerts.record("ana", "acknowledged", "a-1", {"note": "pumps on"}, now - 3 * 3600)
+    alerts.record("ana", "acknowledged", "a-2", {"note": "checked"}, now - 60)
+    alerts.record("bruno", "acknowledged", "a-3", {"note": ""}, now - 30)
+    alerts.record("ana", "resolved-by-hand", "a-2", {"note": "dry"}, now - 20)
+    since = datetime.fromtimestamp(now - 3600, rio_settings.tz).strftime("%Y-%m-%d %H:%M")
+    session = sign_in(live, "viewer.user")
+    body = {"output": f"..{ids.AUDIT_TABLE}.children...{ids.AUDIT_EXPORT}.href..",
+            "outputs": [{"id": ids.AUDIT_TABLE, "property": "children"}, {"id": ids.AUDIT_EXPORT, "property": "href"}],
+            "inputs": [{"id": ids.AUDIT_WHO, "property": "value", "value": "ana"},
+                       {"id": ids.AUDIT_WHAT, "property": "value", "value": "acknowledged"},
+                       {"id": ids.AUDIT_FROM, "property": "value", "value": since},
+                       {"id": ids.AUDIT_TO, "property": "value", "value": None}],
+            "changedPropIds": [f"{ids.AUDIT_WHO}.value"]}
+    response = session.post(f"{live.url}/_dash-update-component", json=body, timeout=10)
+    assert response.status_code == 200, response.text
+    shown = response.json()["response"]
+    assert '"a-2"' in response.text and '"a-1"' not in response.text and '"a-3"' not in response.text
+    href = shown[ids.AUDIT_EXPORT]["href"]
+    assert href.startswith("/audit.csv?") and "who=ana" in href
+    exported = session.get(f"{live.url}{href}", timeout=10)
+    assert exported.status_code == 200 and exported.headers["Content-Type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(exported.text)))
+    assert [(r["actor"], r["action"], r["subject"]) for r in rows] == [("ana", "acknowledged", "a-2")]
+    assert rows[0]["at"].endswith("-03:00")  # Rio's local time, with its offset
+    everything = session.get(f"{live.url}/audit.csv?from=2000-01-01", timeout=10)
+    assert {r["subject"] for r in csv.DictReader(io.StringIO(everything.text))} >= {"a-1", "a-2", "a-3"}
+    assert session.get(f"{live.url}/audit.csv?from=soon", timeout=10).status_code == 400
+    assert requests.get(f"{live.url}/audit.csv", timeout=10, allow_redirects=False).status_code in (302, 401)

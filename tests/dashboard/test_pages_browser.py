@@ -83,6 +83,19 @@ def test_an_operator_acknowledges_from_the_queue_with_the_keyboard_and_finds_it_
         page.keyboard.press("j")  # on from the row last chosen
         wait_for(page, lambda: checked(page) == "a-warn")
 
+        page.click(f"#{ids.NAV} a[href='/audit']")
+        page.wait_for_selector(f"#{ids.AUDIT_TABLE} tr[data-action='acknowledged']")
+        assert "a-crit" in page.locator(f"#{ids.AUDIT_TABLE}").inner_text()
+        page.screenshot(path=str(ARTIFACTS / "page-audit.png"), full_page=True)
+
+        page.goto(f"{live.url}/incident/i-7")
+        page.wait_for_function("() => { const gd = document.querySelector('#incident-map .js-plotly-plot')"
+                               " || document.querySelector('.incident-map.js-plotly-plot');"
+                               " return !!(gd && gd.data && gd.data.length === 2 && gd._fullLayout"
+                               " && gd._fullLayout.map); }", timeout=60_000)
+        assert "olga.ops" in page.locator(".incident-timeline").inner_text()  # the acknowledgement, by whom
+        page.screenshot(path=str(ARTIFACTS / "page-incident.png"), full_page=True)
+
         page.click(f"#{ids.NAV} a[href='/']")  # and back to the map
         page.wait_for_selector(".js-plotly-plot canvas.maplibregl-canvas", timeout=60_000)
         assert page.offsite_requests == [] and page.errors == [] and page.csp_violations == []

@@ -27,7 +27,7 @@ from dash.exceptions import PreventUpdate
 from flask import has_request_context, request
 
 from opscentre.dashboard import ids
-from opscentre.dashboard.pages import alerts
+from opscentre.dashboard.pages import alerts, audit, incident
 from opscentre.dashboard.pages import map as map_page
 from opscentre.dashboard.pages.frame import Console, Page, Viewer, not_found
 from opscentre.i18n import N_
@@ -35,6 +35,8 @@ from opscentre.i18n import N_
 PAGES: tuple[Page, ...] = (
     map_page.PAGE,
     alerts.PAGE,
+    incident.PAGE,
+    audit.PAGE,
 )
 NAV_LABEL = N_("Console pages")
 MAX_PATH = 200
