@@ -52,7 +52,9 @@ POLL_EVERY_S = 0.010
 READINGS_PER_POLL = 100
 DRILL_FEED = "sentinel_drill"
 KIND = "rain_mm"
-WITHOUT_WRITES_BOUND_S = 10.0  # down-after 1 s + election + redis-py's retries and backoff
+# down-after 1 s + the election (~1.3 s here) + redis-py's retries; a first failover that times out
+# (failover-timeout 5 s) and is tried again by another sentinel still fits
+WITHOUT_WRITES_BOUND_S = 15.0
 FOLLOW_BOUND_S = 60.0  # a process's reconnect backoff is capped at 15 s (processes/runners.py)
 
 
@@ -190,9 +192,9 @@ def _drill_feed(settings: Settings) -> Feed:
 class Ingest(threading.Thread):
     """Polls every POLL_EVERY_S until stopped; records which were acknowledged, and when."""
 
-    def __init__(self, settings: Settings, client: redis.Redis, t0: float):
+    def __init__(self, settings: Settings, client: redis.Redis, t0: float, say):
         super().__init__(daemon=True)
-        self.settings, self.store, self.t0 = settings, Store(client), t0
+        self.settings, self.store, self.t0, self.say = settings, Store(client), t0, say
         self.feed = _drill_feed(settings)
         self.acked: dict[int, float] = {}  # poll -> monotonic time acknowledged
         self.failed: dict[int, float] = {}
@@ -209,7 +211,7 @@ class Ingest(threading.Thread):
             except (redis.ConnectionError, redis.TimeoutError, redis.ReadOnlyError, OSError) as exc:
                 self.failed[poll] = time.monotonic()
                 if len(self.failed) == 1 or len(self.failed) % 50 == 0:
-                    print(f"  ingest: poll {poll} not acknowledged ({type(exc).__name__})", file=sys.stderr, flush=True)
+                    self.say(f"  ingest: poll {poll} not acknowledged ({type(exc).__name__})")
             except redis.ResponseError:  # e.g. a replica refusing writes right after its promotion was undone
                 self.failed[poll] = time.monotonic()
             poll += 1
@@ -313,7 +315,7 @@ def _drill(settings: Settings, group: SentinelGroup, healthz: str, warmup_s: flo
     client = connect()  # the project's client, through Sentinel
     primary_port = group.ports["primary"]
     t0 = float(int(time.time()) - 7200)  # the polls' stamps: within the retention window, never in the future
-    ingest = Ingest(settings, client, t0)
+    ingest = Ingest(settings, client, t0, say)
     ingest.start()
     time.sleep(warmup_s)
     lag = group._info(primary_port, "replication")
