@@ -1,4 +1,5 @@
-"""/healthz: component status as JSON; 503 when Redis, every worker or the scheduler is down.
+"""/healthz: component status as JSON; 503 when Redis, every worker or the scheduler is down, or
+when Redis cannot persist (it then refuses every write with MISCONF: nothing is stored).
 
 Anyone gets the status and its code; the components (worker names carry the host name and
 PIDs) only a client on this machine or one presenting OPSCENTRE_HEALTH_TOKEN (security.py).
@@ -10,6 +11,7 @@ is a degraded feed, not a dead operations centre.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from typing import Any
@@ -31,6 +33,9 @@ from opscentre.dashboard.security import WebSecurity
 WORKER_FRESH_S = 60
 SCHEDULER_FRESH_S = 150
 
+log = logging.getLogger("opscentre.health")
+_PERSISTENCE_SEEN = {"ok": True}  # this process's last finding, so the log says a change once
+
 
 def _beats(beats: dict[str, float], now: float, fresh_s: float) -> dict[str, Any]:
     ages = {name: round(now - float(ts), 1) for name, ts in beats.items()}
@@ -39,9 +44,9 @@ def _beats(beats: dict[str, float], now: float, fresh_s: float) -> dict[str, Any
 
 
 def health_report(client: redis.Redis, now: float) -> tuple[bool, dict[str, Any]]:
-    """(healthy, report). Healthy means Redis answers, a worker and a scheduler beat recently."""
+    """(healthy, report). Healthy means Redis answers and can persist, a worker and a scheduler beat recently."""
     try:
-        client.ping()
+        refusal = _ping(client)
         store = Store(client)
         workers = _beats(store.heartbeats(), now, WORKER_FRESH_S)
         # RQ's cron scheduler registry: zset name -> last heartbeat (unix s). Read here because
@@ -50,6 +55,7 @@ def health_report(client: redis.Redis, now: float) -> tuple[bool, dict[str, Any]
         scheduler = _beats(schedulers, now, SCHEDULER_FRESH_S)
         feeds = {feed_id: effective_status(h, now) for feed_id, h in store.all_feed_health().items()}
         notifications = _notifications(client, store, now)
+        persistence = _persistence(client, refusal)
     except REDIS_DOWN as exc:
         report = {"status": "down",
                   "components": {"redis": {"status": "down", "error": type(exc).__name__},
@@ -57,12 +63,13 @@ def health_report(client: redis.Redis, now: float) -> tuple[bool, dict[str, Any]
                                  "feeds": {"status": "unknown"}}}
         return False, report
     feeds_ok = all(s in ("ok", "disabled") for s in feeds.values())
-    healthy = workers["status"] == "ok" and scheduler["status"] == "ok"
+    healthy = workers["status"] == "ok" and scheduler["status"] == "ok" and persistence["status"] == "ok"
     report = {
         "status": "ok" if healthy and feeds_ok and notifications["status"] == "ok"
         else ("degraded" if healthy else "down"),
         "components": {
             "redis": {"status": "ok"},
+            "persistence": persistence,
             "workers": workers,
             "scheduler": scheduler,
             "feeds": {"status": "ok" if feeds_ok else "degraded", "feeds": feeds},
@@ -70,6 +77,40 @@ def health_report(client: redis.Redis, now: float) -> tuple[bool, dict[str, Any]
         },
     }
     return healthy, report
+
+
+def _ping(client: redis.Redis) -> str | None:
+    """PING; a Redis that cannot persist answers it (and every write) with MISCONF, but still
+    serves reads: that refusal's text, for the report."""
+    try:
+        client.ping()
+    except redis.ResponseError as exc:
+        if not str(exc).startswith("MISCONF"):
+            raise
+        return str(exc)
+    return None
+
+
+def _persistence(client: redis.Redis, refusal: str | None) -> dict[str, Any]:
+    """Whether Redis can write its append-only file. When it cannot (a full or read-only disk:
+    the `disk-full` drill) it answers reads and refuses every write with MISCONF until it can:
+    polls fail, nothing new is stored. Down then, and said once in the log."""
+    try:
+        info = client.info("persistence")
+    except redis.ResponseError:  # a managed Redis that does not show it
+        info = {}
+    failed = refusal is not None or (info.get("aof_enabled") and info.get("aof_last_write_status", "ok") != "ok")
+    if not failed:
+        if not _PERSISTENCE_SEEN["ok"]:
+            log.warning("Redis writes its append-only file again: writes are accepted")
+            _PERSISTENCE_SEEN["ok"] = True
+        return {"status": "ok", "aof": "on" if info.get("aof_enabled") else ("off" if info else "unknown")}
+    error = ("Redis cannot persist: it refuses every write until it can, so nothing new is stored "
+             f"({refusal or 'aof_last_write_status: err'}). Free space where its data lives (its log says more)")
+    if _PERSISTENCE_SEEN["ok"]:
+        log.error("%s", error)
+        _PERSISTENCE_SEEN["ok"] = False
+    return {"status": "down", "error": error}
 
 
 def _notifications(client: redis.Redis, store: Store, now: float) -> dict[str, Any]:

@@ -16,6 +16,7 @@ DRILLS: dict[str, str] = {
     "redis-kill": "opscentre.drills.redis_kill:run",
     "redis-kill-fsync-always": "opscentre.drills.redis_kill:run_fsync_always",
     "worker-kill": "opscentre.drills.worker_kill:run",
+    "disk-full": "opscentre.drills.disk_full:run",
     "fuzz": "opscentre.drills.fuzz:run",
     "sentinel-failover": "opscentre.drills.sentinel_failover:run",
 }

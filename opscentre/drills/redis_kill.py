@@ -73,15 +73,18 @@ def run_fsync_always(settings: Settings, short: bool = False, progress: bool = T
 
 class Writer(threading.Thread):
     """Polls of READINGS_PER_POLL readings every POLL_EVERY_S; each reading's value is its poll's
-    number. Remembers which polls were acknowledged, and when."""
+    number. Remembers which polls were acknowledged, and when. `retry_refused`: a poll Redis
+    refused is sent again (a job retried) instead of given up."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, retry_refused: bool = False):
         super().__init__(daemon=True, name="drill-writer")
         self.client = connect(url, check=False)
         self.store = Store(self.client)
         self.stop = threading.Event()
         self.acknowledged: list[tuple[int, float]] = []  # (poll, monotonic time of its reply)
         self.refused = 0
+        self.retry_refused = retry_refused
+        self.last_refusal: str | None = None
         self.entities = [Entity(entity_id=f"drill-{i}", entity_type="rain_gauge", source=FEED_ID, zone_id="drill",
                                 geometry={"type": "Point", "coordinates": [0.0, 0.0]})
                          for i in range(READINGS_PER_POLL)]
@@ -99,8 +102,12 @@ class Writer(threading.Thread):
                                       retention_s=48 * 3600, wall_now=time.time())
                 self.acknowledged.append((poll, time.monotonic()))
                 new_entities = []
-            except (redis.ConnectionError, redis.TimeoutError, redis.ResponseError):
+            except (redis.ConnectionError, redis.TimeoutError, redis.ResponseError) as exc:
                 self.refused += 1  # not acknowledged: the writer knows it was not stored
+                self.last_refusal = f"{type(exc).__name__}: {exc}"
+                if self.retry_refused:
+                    self.stop.wait(POLL_EVERY_S)
+                    continue
             poll += 1
             self.stop.wait(POLL_EVERY_S)
         self.client.close()
@@ -206,6 +213,8 @@ def _count(url: str, writer: Writer, fsync: str) -> dict:
     try:
         stored = Counter()
         for _entry_id, fields in direct.xrange(keys.history(KIND)):
+            if fields[b"s"] != FEED_ID.encode():
+                continue  # (another writer's: the simulator of the disk-full drill)
             columns = orjson.loads(fields[b"d"])
             stored[int(columns["v"][0])] += 1
         metrics = direct.hgetall(keys.feed_metrics(FEED_ID))
