@@ -45,8 +45,8 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--seed", type=int, help="simulator seed (default: from the config)")
     c.add_argument("--workers", type=int, default=2, help="feed workers to run (default 2)")
 
-    command("web", "serve the operator console and the public view (gunicorn) on $PORT")
-    command("public", "serve only the public view and public API (gunicorn) on $PORT")
+    command("web", "serve the operator console and the public view (granian) on $PORT")
+    command("public", "serve only the public view and public API (granian) on $PORT")
     c = command("worker", "run a feed worker (RQ)")
     c.add_argument("--burst", action="store_true", help="work until the queue is empty, then exit")
     command("notifier", "run the notifier: outbox -> deliveries -> SMS and webhooks (any number may run)")
@@ -111,13 +111,6 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.command == "web":
-        # The console serves with gevent workers (processes/web.py); patch before settings pull in
-        # ssl and sockets, as gevent asks, rather than in each worker after they were imported.
-        # (The public process serves with granian: its app runs on plain threads.)
-        from gevent import monkey
-
-        monkey.patch_all()
     logging.basicConfig(level=os.environ.get("OPSCENTRE_LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if getattr(args, "config", None):
@@ -184,7 +177,7 @@ def cmd_up(args) -> int:
 def cmd_web(args, public_only: bool = False) -> int:
     from opscentre.core.connection import connect, redis_url
     from opscentre.core.read_model import public_recheck_s
-    from opscentre.processes.web import check_port_free, host, port, secret_key, serve, serve_public
+    from opscentre.processes.web import check_port_free, host, port, secret_key, serve
 
     from opscentre.dashboard.security import WebSecurity
 
@@ -209,7 +202,7 @@ def cmd_web(args, public_only: bool = False) -> int:
 
         return create_wsgi_app(settings, url, key, security)
 
-    (serve_public if public_only else serve)(factory, bind_host, bind_port)
+    serve(factory, bind_host, bind_port)
     return 0
 
 

@@ -4,7 +4,7 @@ Set-up. A fresh embedded Redis (not persisted); the city of `bench alerts` (benc
 N entities in the config's zones, 40% rain gauges, 30% road sensors, 20% weather stations, 10%
 river stations) with 90 minutes of readings, each entity placed at a random spot near its zone's
 representative point (the alert city puts them all on the point; a map draws them where they
-are); a viewer account. Then the REAL web process, `opscentre web` (gunicorn, gevent workers, as
+are); a viewer account. Then the REAL web process, `opscentre web` (granian, as
 the Procfile runs it), started as a subprocess.
 
 Measured:

@@ -33,7 +33,7 @@ package, and no route to the server): what that server sends fastest, a static f
 - small: the public page's asset (`/public/assets/...`, Flask's static files, with ETag and
   304) whose size is closest to status.json's answer.
 Then, beside them (no goal): the ceiling of the server stack itself, an empty WSGI app answering
-304 under the same granian set-up (processes/web.py serve_public()), alone.
+304 under the same granian set-up (processes/web.py serve()), alone.
 `value` is status.json answered 304, in requests/s; `baseline_value` the small static asset
 answered 304; `ratio` value / baseline_value.
 
@@ -126,7 +126,7 @@ def run_public_bench(settings: Settings, seconds: float = 5.0, warmup: float = 1
     result["loadavg_before"] = load_before
     say(f"load average (1, 5, 15 min): {load_before} before, {result['loadavg']} after; {os.cpu_count()} CPUs")
     result["ceiling"] = {**ceiling, "what": "an empty WSGI app answering 304 under the same granian set-up "
-                                            "(processes/web.py serve_public()): the most this server "
+                                            "(processes/web.py serve()): the most this server "
                                             "stack does, before any work of the app (no goal; beside the figures)"}
     return result
 

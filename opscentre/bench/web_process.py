@@ -1,6 +1,6 @@
 """The web processes `opscentre bench public` measures: the real `opscentre public` in a subprocess
 (its own process group, stopped with the bench) and, for the ceiling, an empty WSGI app under
-the same gunicorn set-up; and one plain GET for the bench's own checks."""
+the same server set-up; and one plain GET for the bench's own checks."""
 
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ class WebProcess:
         raise RuntimeError(f"{' '.join(self.command[-2:])} did not answer within {START_TIMEOUT_S:g} s: {self._tail()}")
 
     def cpu_s(self) -> float:
-        """CPU seconds used so far by gunicorn's master and workers."""
+        """CPU seconds used so far by the server's main process and workers."""
         import psutil
 
         try:
@@ -76,7 +76,7 @@ class WebProcess:
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
             try:
-                os.killpg(self.process.pid, signal.SIGTERM)  # gunicorn and its workers
+                os.killpg(self.process.pid, signal.SIGTERM)  # the server and its workers
             except ProcessLookupError:
                 pass
             try:
@@ -91,7 +91,7 @@ EMPTY_ETAG = '"empty"'
 
 
 def empty_app(environ, start_response):
-    """The ceiling: a WSGI app that does nothing, served by the same set-up (serve_public())."""
+    """The ceiling: a WSGI app that does nothing, served by the same set-up (processes/web.py serve())."""
     if environ.get("HTTP_IF_NONE_MATCH") == EMPTY_ETAG:
         start_response("304 Not Modified", [("ETag", EMPTY_ETAG)])
         return [b""]
@@ -101,9 +101,9 @@ def empty_app(environ, start_response):
 
 def serve_empty() -> None:
     """In its own process, as `opscentre public` serves."""
-    from opscentre.processes.web import port, serve_public
+    from opscentre.processes.web import port, serve
 
-    serve_public(lambda: empty_app, "127.0.0.1", port())
+    serve(lambda: empty_app, "127.0.0.1", port())
 
 
 EMPTY_SERVER = [sys.executable, "-c", "from opscentre.bench.web_process import serve_empty; serve_empty()"]

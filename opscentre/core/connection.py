@@ -18,9 +18,8 @@ from redis.sentinel import MasterNotFoundError, Sentinel
 
 from opscentre.core.errors import StoreUnavailable
 
-# What a read raises when Redis cannot be reached (connect refused, timeout, loading). Here, not
-# in core/errors.py: the CLI imports that before gevent patches the standard library, and redis
-# imports ssl.
+# What a read raises when Redis cannot be reached (connect refused, timeout, loading). (Here, not
+# in core/errors.py, which the CLI imports at start: redis is imported only by commands that use it.)
 REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, StoreUnavailable, OSError)
 
 EMBEDDED_URL_FILE = "redis.url"

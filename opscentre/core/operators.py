@@ -7,7 +7,6 @@ checked action). An account without a stored role was made before roles existed:
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
 from functools import cache
 
 from redis import Redis
@@ -136,10 +135,6 @@ def dummy_hash() -> str:
     return generate_password_hash(secrets.token_urlsafe(16))
 
 
-def _call(fn: Callable, *args):
-    return fn(*args)
-
-
 def _account(redis: Redis, username: str) -> tuple[bytes | None, bool]:
     pipe = redis.pipeline(transaction=False)
     pipe.hget(keys.OPERATORS, username)
@@ -148,23 +143,22 @@ def _account(redis: Redis, username: str) -> tuple[bytes | None, bool]:
     return stored, bool(disabled)
 
 
-def verify(redis: Redis, username: str, password: str, run: Callable = _call) -> bool:
-    """Whether the password is the user's (and the user is enabled). `run(check, hash, password)`
-    runs the password check (~150 ms of CPU), e.g. off a server's event loop."""
+def verify(redis: Redis, username: str, password: str) -> bool:
+    """Whether the password is the user's (and the user is enabled); the check costs ~150 ms of CPU."""
     stored, disabled = _account(redis, username)
-    matches = run(check_password_hash, stored.decode() if stored else dummy_hash(), password)
+    matches = check_password_hash(stored.decode() if stored else dummy_hash(), password)
     return bool(stored) and matches and not disabled
 
 
 def sign_in(redis: Redis, username: str, password: str, address: str | None, now: float,
-            lifetimes: sessions.Lifetimes, run: Callable = _call) -> str | None:
+            lifetimes: sessions.Lifetimes) -> str | None:
     """Check the password and open a session: its id, or None when refused.
 
     A new password or a disable that lands during the check wins: both change the account before
     ending its sessions, so a session opened after that end is caught by reading the account
     again, and one opened before it is ended by it."""
     stored, disabled = _account(redis, username)
-    matches = run(check_password_hash, stored.decode() if stored else dummy_hash(), password)
+    matches = check_password_hash(stored.decode() if stored else dummy_hash(), password)
     if not (stored and matches and not disabled):
         return None
     session_id = sessions.create(redis, username, address, now, lifetimes)

@@ -11,7 +11,9 @@ The signed cookie names a session kept in Redis (core/sessions.py); every consol
 checks it, so a sign-out, a new password or a disabled account ends it everywhere. What a
 signed-in user may change depends on their role, checked by each write (dashboard/roles.py). Failed
 sign-ins are counted in Redis per address and per username (Flask-Limiter), and at most
-CONCURRENT_CHECKS password checks (~150 ms of scrypt each) run at once per process.
+CONCURRENT_CHECKS password checks (~150 ms of scrypt each) run at once per process; a sign-in
+waits for one at most CHECK_WAIT_S (then 503, Retry-After), so a burst of sign-ins holds at most
+a few of the worker's threads (processes/web.py) and the consoles' ticks go on.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ import hmac
 import logging
 import math
 import secrets
-import sys
 import time
 from datetime import timedelta
 from threading import BoundedSemaphore
@@ -124,18 +125,6 @@ def _attempted_username() -> str:
     return (request.form.get("username") or "").strip()[:MAX_USERNAME] or "-"
 
 
-def off_the_event_loop(fn, *args):
-    """Under gevent (the web's workers) a password check would stop the worker's event loop for its
-    ~150 ms, and a flood of them every other request with it: run it in a native thread of the
-    hub's pool instead (scrypt releases the GIL). Under threads, in the calling thread."""
-    monkey = sys.modules.get("gevent.monkey")
-    if monkey is not None and monkey.is_module_patched("threading"):
-        import gevent
-
-        return gevent.get_hub().threadpool.spawn(fn, *args).get()
-    return fn(*args)
-
-
 def _failed(response) -> bool:
     return response.status_code == 401
 
@@ -159,7 +148,7 @@ def install_auth(server: Flask, client: redis.Redis, city_name: str, lifetimes: 
         PERMANENT_SESSION_LIFETIME=timedelta(seconds=lifetimes.absolute_s),
         SESSION_REFRESH_EACH_REQUEST=False,  # a request must not re-issue (and so extend) the cookie
     )
-    server.config.setdefault(CHECK_WAIT_S, 2.0)
+    server.config.setdefault(CHECK_WAIT_S, 0.5)
     manager = LoginManager(server)
     limiter = _login_limiter(server, client)
     checks = BoundedSemaphore(CONCURRENT_CHECKS)
@@ -217,8 +206,7 @@ def install_auth(server: Flask, client: redis.Redis, city_name: str, lifetimes: 
             if full:
                 return refuse(full)
             now = time.time()
-            session_id = operators.sign_in(client, username, password, request.remote_addr, now, lifetimes,
-                                           run=off_the_event_loop)
+            session_id = operators.sign_in(client, username, password, request.remote_addr, now, lifetimes)
         except REDIS_DOWN:
             return _login_page(city_name, next_path, username, UNREACHABLE), 503
         finally:

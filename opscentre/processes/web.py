@@ -1,11 +1,10 @@
 """Serving the web apps, and the start-up checks that give clear messages.
 
-The console (`opscentre web`, and `opscentre up`'s one port) is served by gunicorn with gevent
-workers: serve(). The public process (`opscentre public`), which must answer thousands of
-requests a second, by granian: serve_public(). Granian parses HTTP and holds connections in Rust,
-so the Python work of a public answer is the app's own: measured with `wrk` on loopback, an empty
-WSGI app answered ~60,000 304s/s under granian and ~16,000/s under gunicorn+gevent (2 workers
-each), and `opscentre bench public` gives the figures of the real app."""
+Both web processes serve with granian: serve(). Granian parses HTTP and holds connections in
+Rust, so the Python work of an answer is the app's own: measured with `wrk` on loopback, an empty
+WSGI app answered ~60,000 304s/s under granian and ~16,000/s under gunicorn + gevent (what served
+before; 2 workers each), and `opscentre bench public` / `bench dashboard` give the real apps'
+figures."""
 
 from __future__ import annotations
 
@@ -84,57 +83,24 @@ def secret_key() -> str:
     return path.read_text().strip()
 
 
-# gunicorn's gevent workers: a connection costs a greenlet, not a thread, so clients that send
-# their headers slowly (or keep idle connections open) cannot take the server's threads; each
-# request's headers must arrive within HEADER_TIMEOUT_S (gunicorn bounds the read of every
-# request on a connection by its keep-alive setting) or the connection is closed. Measured with
-# the gthread workers used before: 16 slow-header connections stopped every route.
-WORKER_CONNECTIONS = 1000
+# Both web processes (`opscentre web`, also `opscentre up`'s one port, and `opscentre public`) are
+# served by granian. Its HTTP/1 is hyper's (Rust): a connection costs no Python thread, so clients
+# that send their headers slowly or hold idle connections cannot take the app's threads; a
+# request's headers (and the next request on an idle keep-alive connection) must arrive within
+# HEADER_TIMEOUT_S, and headers over MAX_HEADER_BYTES close the connection. The WSGI app runs on
+# THREADS threads per worker: the answers are made from memory or a few Redis round trips, and
+# the heavy work (a city's map rebuild, a password's scrypt) runs beside the requests or is
+# bounded (dashboard/live_map.py, dashboard/auth.py), so a few threads per core suffice and keep
+# the interpreter's hand-offs few.
 HEADER_TIMEOUT_S = 5
+WORKERS = 2
+THREADS = 4  # (granian warns above 2 × cores + 1)
+BACKPRESSURE = 1024  # requests in progress per worker; more wait in the kernel's backlog
+MAX_HEADER_BYTES = 64 * 1024
+PUBLIC_WORKERS = WORKERS  # (what `opscentre bench public` reports)
 
 
-def serve(app_factory, bind_host: str, bind_port: int, workers: int = 2) -> None:
-    """Run gunicorn in this process (it forks its workers)."""
-    from gunicorn.app.base import BaseApplication
-
-    class Application(BaseApplication):
-        def load_config(self):
-            self.cfg.set("bind", f"{bind_host}:{bind_port}")
-            self.cfg.set("workers", workers)
-            self.cfg.set("worker_class", "gevent")
-            self.cfg.set("worker_connections", WORKER_CONNECTIONS)
-            self.cfg.set("keepalive", HEADER_TIMEOUT_S)
-            self.cfg.set("limit_request_line", 8190)
-            self.cfg.set("limit_request_fields", 100)
-            self.cfg.set("limit_request_field_size", 8190)
-            # Forwarded headers are believed only through OPSCENTRE_TRUST_PROXY (dashboard/security.py)
-            self.cfg.set("forwarded_allow_ips", "")
-            self.cfg.set("timeout", 60)
-            self.cfg.set("graceful_timeout", 5)
-            self.cfg.set("accesslog", None)
-            self.cfg.set("loglevel", "warning")
-            self.cfg.set("proc_name", "opscentre-web")
-
-        def load(self):
-            return app_factory()
-
-    Application().run()
-
-
-# granian for the public process. Its HTTP/1 is hyper's (Rust): a connection costs no Python
-# thread, a request's headers must arrive within PUBLIC_HEADER_TIMEOUT_MS, and headers larger
-# than PUBLIC_MAX_HEADER_BYTES close the connection. The WSGI app runs on PUBLIC_THREADS threads
-# per worker: a public answer is served from memory (dashboard/fast_path.py), and one that must
-# ask Redis waits at most the client's socket timeout, so a few threads per core suffice and keep
-# the GIL's hand-offs few.
-PUBLIC_WORKERS = 2
-PUBLIC_THREADS = 4  # (granian warns above 2 × cores + 1)
-PUBLIC_BACKPRESSURE = 1024  # requests in progress per worker; more wait in the kernel's backlog
-PUBLIC_HEADER_TIMEOUT_MS = HEADER_TIMEOUT_S * 1000
-PUBLIC_MAX_HEADER_BYTES = 64 * 1024
-
-
-def serve_public(app_factory, bind_host: str, bind_port: int, workers: int = PUBLIC_WORKERS) -> None:
+def serve(app_factory, bind_host: str, bind_port: int, workers: int = WORKERS) -> None:
     """Run granian in this process: it forks `workers` processes, each calling app_factory()."""
     from granian.constants import Interfaces, RuntimeModes
     from granian.http import HTTP1Settings
@@ -142,10 +108,8 @@ def serve_public(app_factory, bind_host: str, bind_port: int, workers: int = PUB
     from granian.server import Server
 
     server = Server(
-        "opscentre.public", address=bind_host, port=bind_port, interface=Interfaces.WSGI, workers=workers,
-        blocking_threads=PUBLIC_THREADS, backpressure=PUBLIC_BACKPRESSURE, runtime_mode=RuntimeModes.st,
-        http1_settings=HTTP1Settings(header_read_timeout=PUBLIC_HEADER_TIMEOUT_MS,
-                                     max_buffer_size=PUBLIC_MAX_HEADER_BYTES),
-        websockets=False, log_level=LogLevels.warning, log_access=False,
-        respawn_failed_workers=True)
+        "opscentre", address=bind_host, port=bind_port, interface=Interfaces.WSGI, workers=workers,
+        blocking_threads=THREADS, backpressure=BACKPRESSURE, runtime_mode=RuntimeModes.st,
+        http1_settings=HTTP1Settings(header_read_timeout=HEADER_TIMEOUT_S * 1000, max_buffer_size=MAX_HEADER_BYTES),
+        websockets=False, log_level=LogLevels.warning, log_access=False, respawn_failed_workers=True)
     server.serve(target_loader=app_factory, wrap_loader=False)

@@ -1,5 +1,6 @@
 """The live update without a browser: what a tick returns after the store changes."""
 
+import threading
 import time
 
 import orjson
@@ -20,6 +21,13 @@ def first_page(store, settings):
     parts = live.initial(list(LAYERS))
     held = parts["stores"][0].data
     return live, parts, held
+
+
+def caught_up(live: LiveMap) -> LiveMap:
+    """`live` once the store's newest version is built (a tick does not wait for a build: it is
+    built beside the requests)."""
+    live.catch_up()
+    return live
 
 
 def patched_paths(patch: Patch) -> set[tuple]:
@@ -56,7 +64,7 @@ def test_rain_change_patches_only_zone_and_gauge_arrays(store, rio_settings):
     live, parts, held = first_page(store, rio_settings)
     index = live.index
     write_city(store, rio_settings, rain_mm=15.0, jam_level=1, observed_at=time.time() + 60)
-    figure, status, _alerts, new_held = live.tick(held)
+    figure, status, _alerts, new_held = caught_up(live).tick(held)
     assert isinstance(figure, Patch)
     paths = arrays_touched(figure)
     zones, gauges = index["zones"][0], index["rain_gauges"][1] - 1  # the gauges are drawn last
@@ -81,7 +89,7 @@ def test_traffic_change_moves_segments_between_level_traces(store, rio_settings)
     live, parts, held = first_page(store, rio_settings)
     start, stop = live.index["traffic"]
     write_city(store, rio_settings, jam_level=5, speed_kmh=3, observed_at=time.time() + 60)
-    figure, *_ = live.tick(held)
+    figure, *_ = caught_up(live).tick(held)
     paths = arrays_touched(figure)
     free, standstill = start + 1, start + 6
     assert ("data", free, "lat") in paths and ("data", standstill, "lat") in paths
@@ -108,7 +116,7 @@ def test_redis_coming_back_fills_the_map(own_redis, rio_settings):
     held = parts["stores"][0].data
     own_redis.start()
     write_city(Store(redis.Redis.from_url(own_redis.url)), rio_settings, rain_mm=7.0)
-    figure, status, *_ = live.tick(held)
+    figure, status, *_ = caught_up(live).tick(held)
     assert isinstance(figure, Patch) and "Stage 1" in orjson.dumps(to_json(status)).decode()
 
 
@@ -120,7 +128,7 @@ def test_a_feed_going_stale_greys_its_layers_and_says_since_when_then_recovers(s
     assert first_figure["data"][start]["opacity"] == 1.0
     later = time.time() + 3600  # the simulator polls every 60 s: stale after 3 missed polls
     live.clock = lambda: later
-    figure, status, _alerts, stale_held = live.tick(held)
+    figure, status, _alerts, stale_held = caught_up(live).tick(held)
     assert isinstance(figure, Patch)  # nothing was stored, yet the map changes: the layers grey out
     ops = {tuple(op["location"]): op["params"]["value"] for op in figure.to_plotly_json()["operations"]}
     assert ops[("data", start, "opacity")] == 0.3
@@ -130,7 +138,7 @@ def test_a_feed_going_stale_greys_its_layers_and_says_since_when_then_recovers(s
     assert stale_held["stale"] == ["simulator"]
     assert live.tick(stale_held) == (no_update, no_update, no_update, no_update)
     write_city(store, rio_settings, rain_mm=1.0, observed_at=later)  # the feed is back
-    figure, status, _alerts, _ = live.tick(stale_held)
+    figure, status, _alerts, _ = caught_up(live).tick(stale_held)
     ops = {tuple(op["location"]): op["params"]["value"] for op in figure.to_plotly_json()["operations"]}
     assert ops[("data", start, "opacity")] == 1.0
     assert "stale" not in to_json(status)
@@ -172,6 +180,26 @@ def test_the_public_map_reads_the_read_models_status_and_greys_a_stale_feed_with
     now[0] += STATUS_MAX_AGE_S / 2
     assert live.tick(held) == (no_update, no_update, no_update, no_update)  # the same snapshot: nothing read
     now[0] += 3600  # no poll for an hour: the feed is stale though no data moved; the snapshot, too old, is rebuilt
-    figure, _status, _alerts, stale_held = live.tick(held)
+    figure, _status, _alerts, stale_held = caught_up(live).tick(held)
     ops = {tuple(op["location"]): op["params"]["value"] for op in figure.to_plotly_json()["operations"]}
     assert ops[("data", start, "opacity")] == 0.3 and stale_held["stale"] == ["simulator"]
+
+
+def test_a_tick_never_waits_for_a_rebuild_it_shows_the_last_built_version_then_patches(store, rio_settings):
+    write_city(store, rio_settings, rain_mm=0.0, jam_level=1)
+    live, _parts, held = first_page(store, rio_settings)
+    gate = threading.Event()
+    built = live._traces
+
+    def slow_build(status):  # a rebuild that takes as long as the test wants
+        gate.wait(30)
+        return built(status)
+
+    live._traces = slow_build
+    write_city(store, rio_settings, rain_mm=15.0, jam_level=1, observed_at=time.time() + 60)
+    figure, status, _alerts, new_held = live.tick(held)  # answered while the new version is being built
+    assert figure is no_update and new_held["version"] == held["version"]  # the map: the last built
+    assert status is not no_update  # the status bar is current at once
+    gate.set()
+    figure, *_ = caught_up(live).tick(new_held)
+    assert isinstance(figure, Patch)  # then the new version, as a patch

@@ -2,8 +2,6 @@
 every web process), the same password check for unknown users, a bound on concurrent checks,
 and every sign-in event in the audit stream."""
 
-import subprocess
-import sys
 import threading
 import time
 from types import SimpleNamespace
@@ -200,35 +198,3 @@ def test_sign_in_events_are_audited_with_the_address_and_never_the_password(wsgi
     assert entries[-1]["after"]["retry_after_s"] >= 1
     raw = b"".join(fields[b"d"] for _id, fields in redis_client.xrange(keys.AUDIT))
     assert b"not-the-password" not in raw and operator[1].encode() not in raw
-
-
-GEVENT_SCRIPT = """
-from gevent import monkey
-monkey.patch_all()
-import gevent
-from opscentre.dashboard.auth import off_the_event_loop
-
-native = monkey.get_original("_thread", "allocate_lock")()
-native.acquire()
-order = []
-
-def check(stored, password):  # stands for scrypt: holds its thread until the loop served someone else
-    order.append("check done" if native.acquire(timeout=10) else "check alone")
-    return password == "right"
-
-def other_request():
-    order.append("served meanwhile")
-    native.release()
-
-other = gevent.spawn(other_request)
-assert off_the_event_loop(check, "hash", "right") is True
-other.join()
-print(order)
-"""
-
-
-def test_under_gevent_a_password_check_leaves_the_event_loop_serving():
-    result = subprocess.run([sys.executable, "-c", GEVENT_SCRIPT], capture_output=True, text=True, timeout=120,
-                            check=False)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "['served meanwhile', 'check done']"

@@ -21,7 +21,9 @@ def layout_text(live, query: str = "") -> str:
 
 
 def map_tick(live, lang) -> str:
-    """What the map's tick answers a page in `lang` that holds nothing yet (every array is sent)."""
+    """What the map's tick answers a page in `lang` that holds nothing yet (every array is sent),
+    once the store's newest data is built (a page load waits for that; a tick not long)."""
+    assert requests.get(f"{live.url}/public/_dash-layout", params={"lang": lang}, timeout=20).status_code == 200
     dependencies = requests.get(f"{live.url}/public/_dash-dependencies", timeout=10).json()
     (tick,) = [d for d in dependencies if f"{ids.MAP}.figure" in d["output"]]
     values = {(ids.TICK, "n_intervals"): 1, (ids.MAP_STATE, "data"): {},

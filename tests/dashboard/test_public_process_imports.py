@@ -37,10 +37,3 @@ def test_settings_know_which_feeds_are_simulated_without_the_registry():
     from opscentre.workers.feeds import FEEDS
 
     assert SIMULATED_FEEDS == {feed_id for feed_id, feed in FEEDS.items() if feed.simulated}
-
-
-def test_the_command_line_imports_neither_redis_nor_ssl_before_gevent_patches_them():
-    done = subprocess.run([sys.executable, "-c", "import sys, opscentre.cli; "
-                           "print(sorted(m for m in ('ssl', 'redis') if m in sys.modules))"],
-                          capture_output=True, text=True, timeout=60, check=True)
-    assert done.stdout.strip() == "[]"  # (`opscentre web` patches the standard library first, as gevent asks)

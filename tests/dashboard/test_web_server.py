@@ -1,5 +1,4 @@
-"""The real `opscentre web` (gunicorn, gevent workers) and `opscentre public` (granian) against
-slow and greedy clients."""
+"""The real `opscentre web` and `opscentre public` (granian) against slow and greedy clients."""
 
 from __future__ import annotations
 

@@ -31,7 +31,7 @@ def test_up_runs_the_whole_city_and_ctrl_c_leaves_no_process(up):
     base = f"http://127.0.0.1:{port}"
     wait_for(lambda: get(f"{base}/healthz")[0] == 200, timeout=90, what="/healthz 200")
     descendants = psutil.Process(process.pid).children(recursive=True)
-    assert len(descendants) >= 4  # redis, workers, cron, web (+ gunicorn workers)
+    assert len(descendants) >= 4  # redis, workers, cron, web (+ its workers)
 
     def simulator_stored():
         result = opscentre("state", "--json", env=env)  # finds the embedded Redis via the data dir

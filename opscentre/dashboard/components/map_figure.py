@@ -3,7 +3,7 @@
 The first figure carries everything, including the zones GeoJSON. After that a tick sends a
 Dash `Patch` holding only the trace properties (a layer's `patched` paths) whose content
 changed since what this browser holds. What a browser holds is tracked by a digest per (trace,
-property) kept in its own dcc.Store, so the server keeps no per-client state (any gunicorn
+property) kept in its own dcc.Store, so the server keeps no per-client state (any web
 worker can answer any tick). When the server still has the arrays of that digest (`previous`:
 the traces it drew for the version and view the browser says it holds) and only a few of their
 items changed, the Patch assigns just those items (`patch[...][k] = v`); otherwise the array is
