@@ -67,7 +67,8 @@ def test_paths_find_their_pages():
 def test_the_queue_is_ordered_by_severity_then_age():
     t = translator("en")
     now = 10_000.0
-    alerts = [{"id": "w-new", "severity": "warning", "started_at": "1970-01-01T02:40:00Z", "rule": "r", "zone_id": None},
+    alerts = [{"id": "w-new", "severity": "warning", "started_at": "1970-01-01T02:40:00Z", "rule": "r",
+               "zone_id": None},
               {"id": "w-old", "severity": "warning", "started_at": "1970-01-01T01:00:00Z", "rule": "r", "zone_id": "z1",
                "acknowledged_by": "ana"},
               {"id": "c", "severity": "critical", "started_at": "1970-01-01T02:00:00Z", "rule": "r", "zone_id": "z1",

@@ -93,6 +93,11 @@ def test_an_operator_acknowledges_from_the_queue_with_the_keyboard_and_finds_it_
                                " || document.querySelector('.incident-map.js-plotly-plot');"
                                " return !!(gd && gd.data && gd.data.length === 2 && gd._fullLayout"
                                " && gd._fullLayout.map); }", timeout=60_000)
+        page.wait_for_selector(f"#{ids.INCIDENT_MAP} canvas.maplibregl-canvas", timeout=60_000)
+        page.wait_for_function("() => { const gd = document.querySelector('.incident-map .js-plotly-plot')"
+                               " || document.querySelector('.incident-map.js-plotly-plot'); const m = gd &&"
+                               " gd._fullLayout.map._subplot.map; return gd.__cityFitted && m && !m.isMoving()"
+                               " && m.loaded(); }", timeout=60_000)  # fitted to its bairros, and drawn
         assert "olga.ops" in page.locator(".incident-timeline").inner_text()  # the acknowledgement, by whom
         page.screenshot(path=str(ARTIFACTS / "page-incident.png"), full_page=True)
 

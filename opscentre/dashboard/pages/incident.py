@@ -13,6 +13,7 @@ from datetime import tzinfo
 from typing import Any
 
 import orjson
+import shapely
 from dash import dcc, html
 
 from opscentre.core.alerting.incidents import CITY_WIDE, Incident
@@ -90,7 +91,13 @@ def small_map(console: Console, zone_ids: list[str]) -> dcc.Graph:
          "marker": {"opacity": 0.6, "line": {"width": 2, "color": "#ffd166"}}},
     ]
     layout = {**map_layout(console.settings), "uirevision": "incident"}
+    if hit:  # fitted to its bairros (assets/fit_city.js fits a map to its meta.city_bounds)
+        index = {z: i for i, z in enumerate(zones.ids)}
+        west, south, east, north = shapely.union_all([zones.geometries[index[z]] for z in hit]).bounds
+        pad = max(east - west, north - south) * 0.3 + 0.005
+        layout["meta"] = {"city_bounds": [round(b, 5) for b in (west - pad, south - pad, east + pad, north + pad)]}
     return dcc.Graph(id=ids.INCIDENT_MAP, figure={"data": traces, "layout": layout}, className="incident-map",
+                     style={"height": "360px"},
                      config={"displaylogo": False, "displayModeBar": False, "scrollZoom": True, "responsive": True})
 
 
@@ -127,22 +134,24 @@ def layout(console: Console, viewer: Viewer, incident_id: str = "") -> html.Div:
                 html.Span(zones_text(incident.zone_ids, console.settings.zones.name_by_id, t),
                           className="incident-zones"), " · ", head], className="incident-summary"),
         html.Div([
-            html.Section([html.H2(t.gettext(TEXT["timeline"]), className="panel-title"),
-                          html.Ol([html.Li([html.Span(e["when"], className="timeline-when"), " ",
-                                            html.Span(e["what"], className="timeline-what"), " ",
-                                            html.Span(" · ".join(x for x in (severity_word(t, e["severity"])
-                                                                             if e["severity"] else "",
-                                                                             e["rule"], e["where"]) if x),
-                                                      className="timeline-detail")],
-                                           className="timeline-event", **{"data-alert": e["alert"]})
-                                   for e in events], className="incident-timeline")],
-                         className="incident-section"),
+            html.Div([
+                html.Section([html.H2(t.gettext(TEXT["timeline"]), className="panel-title"),
+                              html.Ol([html.Li([html.Span(e["when"], className="timeline-when"), " ",
+                                                html.Span(e["what"], className="timeline-what"), " ",
+                                                html.Span(" · ".join(x for x in (severity_word(t, e["severity"])
+                                                                                 if e["severity"] else "",
+                                                                                 e["rule"], e["where"]) if x),
+                                                          className="timeline-detail")],
+                                               className="timeline-event", **{"data-alert": e["alert"]})
+                                       for e in events], className="incident-timeline")],
+                             className="incident-section"),
+                html.Section([html.H2(t.gettext(TEXT["notifications"]), className="panel-title"),
+                              html.Ul([html.Li(line, className="incident-messages")
+                                       for line in notification_lines(counts, t)], className="incident-notifications")],
+                             className="incident-section"),
+            ]),
             html.Section([html.H2(t.gettext(TEXT["bairros"]), className="panel-title"),
                           small_map(console, incident.zone_ids)], className="incident-section"),
-            html.Section([html.H2(t.gettext(TEXT["notifications"]), className="panel-title"),
-                          html.Ul([html.Li(line, className="incident-messages")
-                                   for line in notification_lines(counts, t)], className="incident-notifications")],
-                         className="incident-section"),
         ], className="incident-columns"),
         back,
     ]
