@@ -33,7 +33,6 @@ import orjson
 import redis
 
 from opscentre.core.clock import new_clock
-from opscentre.core.connection import connect
 from opscentre.core.settings import Settings
 from opscentre.core.store import Store
 from opscentre.drills.redis_kill import Writer, _count
@@ -223,18 +222,20 @@ def _fault_and_recovery(server: RedisOnTmpfs, tmpfs: PrivateTmpfs, processes: Pr
     full_at = time.monotonic()
     polls_before_full = len(writer.acknowledged)
     say(f"  full after {full_at - started:.1f} s: {writer.last_refusal}")
-    simulator_before = processes.simulator_polls()
+    simulator_before = _wait(processes.simulator_polls, 10, 0.1) or 0
     status, body = _wait(lambda: _healthz_down(processes.base), 30, 0.2) or (None, {})
     persistence = body.get("components", {}).get("persistence", {})
     time.sleep(max(0.0, fault_s - (time.monotonic() - full_at)))
-    simulator_while_full = processes.simulator_polls() - simulator_before
+    simulator_at_end = _wait(processes.simulator_polls, 10, 0.1)
+    if simulator_at_end is None:
+        raise RuntimeError("cannot read the simulator's polls from Redis while its disk is full")
+    simulator_while_full = (simulator_at_end or 0) - simulator_before
     refusal = writer.last_refusal or ""
     tmpfs.resize(ROOM_SIZE)
     room_at = time.monotonic()
     say(f"  space returned (tmpfs grown to {ROOM_SIZE}B) after {room_at - full_at:.1f} s full")
     writes_back = _wait(lambda: writer.first_after(room_at), 60, 0.01)
-    polls_back = _wait(lambda: processes.simulator_polls() > simulator_before + simulator_while_full and time.monotonic(),
-                       60, 0.1)
+    polls_back = _wait(lambda: (processes.simulator_polls() or 0) > (simulator_at_end or 0) and time.monotonic(), 60, 0.1)
     healthz_back = _wait(lambda: _get(processes.base + "/healthz")[0] == 200 and time.monotonic(), 60, 0.2)
     back = [t if t else float("inf") for t in (writes_back, polls_back, healthz_back)]
     return {"full_after_s": round(full_at - started, 2), "polls_before_full": polls_before_full,
@@ -278,7 +279,9 @@ class Processes:
 
     def __init__(self, url: str, directory: Path, settings: Settings):
         self.url, self.directory = url, directory
-        self.client = connect(url)
+        # A plain client for the drill's reads: the project's pings idle connections (redis-py's
+        # health check), and a Redis that cannot persist answers PING with MISCONF
+        self.client = redis.Redis.from_url(url)
         self.store = Store(self.client)
         self.store.set_sim_clock(new_clock(None, time.time(), SPEED, None, 1))
         port = free_port()
@@ -296,7 +299,7 @@ class Processes:
             with self.logs[name].open("w") as log:
                 self.children[name] = subprocess.Popen([*me, *args], env=env, stdout=log, stderr=subprocess.STDOUT,
                                                        preexec_fn=die_with_parent)
-        ready = _wait(lambda: _get(self.base + "/healthz")[0] == 200 and self.simulator_polls() > 0, START_TIMEOUT_S,
+        ready = _wait(lambda: _get(self.base + "/healthz")[0] == 200 and (self.simulator_polls() or 0) > 0, START_TIMEOUT_S,
                       0.25)
         if not ready:
             self.stop()
@@ -304,11 +307,12 @@ class Processes:
                                + " | ".join(f"{n}: {p.read_text()[-300:]}" for n, p in self.logs.items()))
         self.ready_s = time.monotonic() - started
 
-    def simulator_polls(self) -> int:
+    def simulator_polls(self) -> int | None:
+        """The simulator's polls stored so far (None: not known now)."""
         try:
             return int(self.store.all_feed_metrics().get("simulator", {}).get("polls", 0))
         except redis.RedisError:
-            return 0
+            return None
 
     def said(self) -> dict:
         text = {name: path.read_text(errors="replace") for name, path in self.logs.items()}

@@ -85,6 +85,7 @@ class Writer(threading.Thread):
         self.refused = 0
         self.retry_refused = retry_refused
         self.last_refusal: str | None = None
+        self.in_flight = False  # a poll under way: sent, or about to be, its reply not yet back
         self.entities = [Entity(entity_id=f"drill-{i}", entity_type="rain_gauge", source=FEED_ID, zone_id="drill",
                                 geometry={"type": "Point", "coordinates": [0.0, 0.0]})
                          for i in range(READINGS_PER_POLL)]
@@ -97,6 +98,7 @@ class Writer(threading.Thread):
             batch = ObservationBatch(source=FEED_ID, kind=KIND, entity_ids=[e.entity_id for e in self.entities],
                                      values=[float(poll)] * READINGS_PER_POLL, observed_at=[t] * READINGS_PER_POLL)
             try:
+                self.in_flight = True
                 self.store.write_poll(FEED_ID, new_entities, [batch], {"status": "ok"},
                                       {"polls": 1, "observations_stored": READINGS_PER_POLL},
                                       retention_s=48 * 3600, wall_now=time.time())
@@ -104,10 +106,12 @@ class Writer(threading.Thread):
                 new_entities = []
             except (redis.ConnectionError, redis.TimeoutError, redis.ResponseError) as exc:
                 self.refused += 1  # not acknowledged: the writer knows it was not stored
+                self.in_flight = False
                 self.last_refusal = f"{type(exc).__name__}: {exc}"
                 if self.retry_refused:
                     self.stop.wait(POLL_EVERY_S)
                     continue
+            self.in_flight = False
             poll += 1
             self.stop.wait(POLL_EVERY_S)
         self.client.close()
@@ -135,16 +139,17 @@ def _run(name: str, fsync: str, short: bool, progress: bool) -> dict:
             for k in range(kills):
                 _wait_for_polls(writer, int(ingest_s / POLL_EVERY_S / 2), ingest_s * 20)
                 time.sleep(ingest_s / 2)
+                mid_write = bool(_wait_for(lambda: writer.in_flight, 2.0, writer, 0.0002))  # a poll under way
                 killed_at = time.monotonic()
                 server.kill()
                 server = DrillRedis(server.directory, port=server.port, fsync=fsync).start()
                 answering = time.monotonic()
                 resumed = _wait_for(lambda: writer.first_after(answering), 30, writer)
-                rounds.append({"restart_s": answering - killed_at,
+                rounds.append({"mid_write": mid_write, "restart_s": answering - killed_at,
                                "recovery_s": max(0.0, (resumed or float("inf")) - answering),
                                "outage_s": (resumed or float("inf")) - killed_at})
-                say(f"  kill {k + 1}: Redis answered again {answering - killed_at:.2f} s after the kill, "
-                    f"polls resumed {rounds[-1]['recovery_s']:.2f} s after that")
+                say(f"  kill {k + 1}{' (a poll under way)' if mid_write else ''}: Redis answered again "
+                    f"{answering - killed_at:.2f} s after the kill, polls resumed {rounds[-1]['recovery_s']:.2f} s after that")
             _wait_for_polls(writer, 10, 30)
         finally:
             writer.stop.set()
@@ -164,12 +169,15 @@ def _run(name: str, fsync: str, short: bool, progress: bool) -> dict:
           and recovery_s <= RECOVERY_BOUND_S and len(rounds) == kills)
     result = {"drill": name, "lost": figures.pop("lost"), "duplicated": figures.pop("duplicated"),
               "recovery_s": recovery_s, "expected": expected, "ok": ok, "appendfsync": fsync, "kills": len(rounds),
+              "kills_mid_write": sum(r["mid_write"] for r in rounds),
               "restart_s_max": round(max((r["restart_s"] for r in rounds), default=0.0), 3),
               "outage_s_max": round(max((r["outage_s"] for r in rounds), default=0.0), 3),
               "observations_per_s": round(rate), "power_cut_bound_obs": power_cut_bound,
               "power_cut_bound_s": 0 if fsync == "always" else FSYNC_PERIOD_S,
               "power_cut_worst_obs": 0 if fsync == "always" else round(rate * SLOW_FSYNC_WORST_S),
               **figures, "short": short}
+    say(f"  kills:               {result['kills']}, {result['kills_mid_write']} of them sent while a poll was under way "
+        "(sent, its reply not back: the client's retry sends it again to the restarted Redis)")
     say(f"  polls acknowledged:  {result['polls_acknowledged']:,} ({result['observations_acknowledged']:,} "
         f"observations, {result['observations_per_s']:,}/s), refused while Redis was away: {result['polls_refused']}")
     say(f"  lost:                {result['lost']} acknowledged observations missing after the restarts   "
@@ -195,7 +203,7 @@ def _wait_for_polls(writer: Writer, more: int, timeout: float) -> None:
     _wait_for(lambda: len(writer.acknowledged) >= target or None, timeout, writer)
 
 
-def _wait_for(predicate, timeout: float, writer: Writer | None = None):
+def _wait_for(predicate, timeout: float, writer: Writer | None = None, interval: float = 0.005):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if writer is not None and not writer.is_alive():
@@ -203,7 +211,7 @@ def _wait_for(predicate, timeout: float, writer: Writer | None = None):
         value = predicate()
         if value:
             return value
-        time.sleep(0.005)
+        time.sleep(interval)
     return None
 
 
