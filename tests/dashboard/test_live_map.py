@@ -203,3 +203,46 @@ def test_a_tick_never_waits_for_a_rebuild_it_shows_the_last_built_version_then_p
     gate.set()
     figure, *_ = caught_up(live).tick(new_held)
     assert isinstance(figure, Patch)  # then the new version, as a patch
+
+
+def post_tick(client, held: dict, interval: int) -> dict:
+    """The console's tick callback as a browser posts it (real Dash dispatch, Flask test client)."""
+    from opscentre.dashboard import ids
+
+    (tick,) = [d for d in client.get("/_dash-dependencies").get_json() if f"{ids.MAP_STATE}.data" in d["output"]]
+    values = {(ids.TICK, "n_intervals"): 1, (ids.MAP_STATE, "data"): held, (ids.TICK, "interval"): interval}
+    body = {
+        "output": tick["output"],
+        "outputs": [{"id": o.split(".")[0], "property": o.split(".")[1].split("@")[0]}
+                    for o in tick["output"].strip(".").split("...")],
+        "inputs": [{**i, "value": values.get((i["id"], i["property"]))} for i in tick["inputs"]],
+        "state": [{**s, "value": values.get((s["id"], s["property"]))} for s in tick["state"]],
+        "changedPropIds": [f"{ids.TICK}.n_intervals"],
+    }
+    answer = client.post("/_dash-update-component", json=body)
+    assert answer.status_code in (200, 204), answer.get_data(as_text=True)
+    return answer.get_json()["response"] if answer.status_code == 200 else {}
+
+
+def test_while_a_new_version_is_built_the_browser_ticks_sooner_then_back_to_every_two_seconds(store, rio_settings):
+    from dash import Dash, html
+
+    from opscentre.dashboard import ids
+    from opscentre.dashboard.live_map import CATCH_UP_MS, TICK_MS
+
+    write_city(store, rio_settings, rain_mm=0.0, jam_level=1)
+    live, parts, held = first_page(store, rio_settings)
+    app = Dash(__name__)
+    app.layout = html.Div([parts["graph"], *parts["stores"], html.Div(id=ids.STATUS_BAR), html.Div(id=ids.ALERTS_PANEL)])
+    live.register(app)
+    client = app.server.test_client()
+    gate = threading.Event()
+    built = live._traces
+    live._traces = lambda status: (gate.wait(30), built(status))[1]
+    write_city(store, rio_settings, rain_mm=15.0, jam_level=1, observed_at=time.time() + 60)
+    answer = post_tick(client, held, TICK_MS)
+    assert answer[ids.TICK]["interval"] == CATCH_UP_MS and ids.MAP not in answer  # not built yet: ask again soon
+    gate.set()
+    live.catch_up()
+    answer = post_tick(client, held, CATCH_UP_MS)
+    assert answer[ids.TICK]["interval"] == TICK_MS and ids.MAP in answer  # built: the patch, and back to 2 s
