@@ -279,9 +279,8 @@ class Processes:
 
     def __init__(self, url: str, directory: Path, settings: Settings):
         self.url, self.directory = url, directory
-        # A plain client for the drill's reads: the project's pings idle connections (redis-py's
-        # health check), and a Redis that cannot persist answers PING with MISCONF
         self.client = redis.Redis.from_url(url)
+        self.read_errors: list[str] = []
         self.store = Store(self.client)
         self.store.set_sim_clock(new_clock(None, time.time(), SPEED, None, 1))
         port = free_port()
@@ -311,13 +310,15 @@ class Processes:
         """The simulator's polls stored so far (None: not known now)."""
         try:
             return int(self.store.all_feed_metrics().get("simulator", {}).get("polls", 0))
-        except redis.RedisError:
+        except redis.RedisError as exc:  # counted and said, never read as 0 polls
+            self.read_errors.append(f"{type(exc).__name__}: {exc}"[:200])
             return None
 
     def said(self) -> dict:
         text = {name: path.read_text(errors="replace") for name, path in self.logs.items()}
         return {"logs": {"web": "cannot persist" in text["web"],
                          "worker": MISCONF in text["worker"], "cron": MISCONF in text["cron"]},
+                "drill_read_errors": len(self.read_errors), "drill_read_error": self.read_errors[-1:],
                 "worker_says": next((line[:200] for line in text["worker"].splitlines() if MISCONF in line), ""),
                 "web_says": next((line[:200] for line in text["web"].splitlines() if "cannot persist" in line), "")}
 

@@ -18,7 +18,8 @@ def test_worker_kill_shortened_duplicates_nothing_and_the_work_resumes_once_the_
     assert result["kills_by_moment"] == {"poll-fetch": 1, "poll-evaluate": 1, "evaluation": 1}
     assert result["duplicated"] == 0 and result["lost"] == 0 and result["counter_mismatch"] == 0
     assert result["alert_transitions_duplicated"] == 0 and result["alert_transitions"] > 0
-    assert result["lock_after_kill_s_max"] <= result["expected"]["lock_after_kill_s_max"] < 300
+    assert result["alert_transitions_across_kills"][0] > 0  # the first kill: the first poll's evaluation opening alerts
+    # the dead worker's lock lapses with its lease (it was the poll's whole budget, 300 s)
+    assert result["lock_after_kill_s_max"] <= result["expected"]["lock_after_kill_s_max"] <= LEASE_S + 1
     assert result["recovery_s"] <= result["expected"]["recovery_s_max"]
-    assert result["expected"]["lock_after_kill_s_max"] < LEASE_S + 5
     assert "recorded twice" in run.stderr and "expected: 0" in run.stderr
