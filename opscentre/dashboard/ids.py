@@ -53,3 +53,6 @@ AUDIT_TABLE = "audit-table"  # ...what they let through
 AUDIT_EXPORT = "audit-export"  # the CSV link for the same filters
 QUEUE_EMPTY = "queue-empty"  # alerts page: "no open alerts" (or Redis unreachable) instead of the queue
 INCIDENT_MAP = "incident-map"  # incident page: its bairros on a small map
+FEEDS_TABLE = "feeds-table"  # feeds page: the health table
+FEEDS_STATE = "feeds-state"  # dcc.Store: what the table shows (redrawn only when it changed)
+FEEDS_TICK = "feeds-tick"

@@ -12,7 +12,7 @@ from datetime import datetime
 
 import pytest
 import requests
-from city_seed import alert_record
+from city_seed import alert_record, write_city
 
 from opscentre.core import keys, operators
 from opscentre.core.alert_store import AlertStore
@@ -21,6 +21,7 @@ from opscentre.core.roles import Role
 from opscentre.dashboard import ids
 from opscentre.dashboard.pages import alerts as alerts_page
 from opscentre.dashboard.pages import audit as audit_page
+from opscentre.dashboard.pages import feeds as feeds_page
 from opscentre.dashboard.pages import find
 from opscentre.i18n import translator
 
@@ -173,3 +174,29 @@ def test_the_audit_filters_by_who_what_and_when_and_exports_the_same_as_csv(live
     assert {r["subject"] for r in csv.DictReader(io.StringIO(everything.text))} >= {"a-1", "a-2", "a-3"}
     assert session.get(f"{live.url}/audit.csv?from=soon", timeout=10).status_code == 400
     assert requests.get(f"{live.url}/audit.csv", timeout=10, allow_redirects=False).status_code in (302, 401)
+
+
+def test_the_feeds_table_puts_the_worst_first_and_says_why(rio_settings):
+    t = translator("en")
+    now = 100_000.0
+    health = {"simulator": {"status": "ok", "last_success_ts": now - 30, "interval_s": 60, "items": 146,
+                            "simulated": True},
+              "waze": {"status": "ok", "last_success_ts": now - 3600, "interval_s": 120, "items": 20},
+              "cemaden": {"status": "failing", "last_error": "HTTP 503", "last_error_kind": "unavailable",
+                          "consecutive_failures": 4, "last_success_ts": None, "interval_s": 600}}
+    metrics = {"simulator": {"polls": 12, "failures": 0, "observations_stored": 1752}}
+    rows = feeds_page.feed_rows(health, metrics, now, rio_settings.tz, t)
+    assert [(r["id"], r["status"]) for r in rows] == [("cemaden", "failing"), ("waze", "stale"), ("simulator", "ok")]
+    assert rows[0]["last_error"] == "HTTP 503 (unavailable)" and rows[0]["failures"] == 4
+    assert rows[0]["last_success"] == "never" and rows[2]["totals"] == "12 · 0 · 1752" and rows[2]["simulated"]
+
+
+def test_the_feeds_page_shows_each_feed_and_its_last_error(live, city, rio_settings):
+    write_city(city, rio_settings, rain_mm=1.0)
+    city.record_failure("cemaden", {"status": "failing", "last_error": "HTTP 503", "interval_s": 600},
+                        {"polls": 1, "failures": 1})
+    page = layout_for(sign_in(live, "viewer.user"), live, "/feeds").replace(" ", "")
+    # (Dash writes a component's data-* props in either order)
+    assert '"data-status":"failing","data-feed":"cemaden"' in page or '"data-feed":"cemaden","data-status":"failing"' in page
+    assert "HTTP503" in page
+    assert page.index('"data-feed":"cemaden"') < page.index('"data-feed":"simulator"')

@@ -1,7 +1,7 @@
 """The console's pages in a real headless Chromium: an operator signs in at the map, follows the
 header's link to the alerts page (no reload), moves through the queue with j / k, acknowledges with
 a, and the acknowledgement is in the audit (and on the audit page); the incident page draws its
-bairros on a small map. Screenshots of each page are kept as test artifacts."""
+bairros on a small map; the feeds page lists the feeds. Screenshots of each page are kept as test artifacts."""
 
 from __future__ import annotations
 
@@ -100,6 +100,10 @@ def test_an_operator_acknowledges_from_the_queue_with_the_keyboard_and_finds_it_
                                " && m.loaded(); }", timeout=60_000)  # fitted to its bairros, and drawn
         assert "olga.ops" in page.locator(".incident-timeline").inner_text()  # the acknowledgement, by whom
         page.screenshot(path=str(ARTIFACTS / "page-incident.png"), full_page=True)
+
+        page.click(f"#{ids.NAV} a[href='/feeds']")
+        page.wait_for_selector(f"#{ids.FEEDS_TABLE} tr[data-feed='simulator']")
+        page.screenshot(path=str(ARTIFACTS / "page-feeds.png"), full_page=True)
 
         page.click(f"#{ids.NAV} a[href='/']")  # and back to the map
         page.wait_for_selector(".js-plotly-plot canvas.maplibregl-canvas", timeout=60_000)

@@ -170,7 +170,9 @@ def test_every_console_callback_that_writes_is_guarded(rio_settings, store):
                  ids.ACK_ALERT, ids.APPROVALS, ids.DEAD_LETTERS,
                  ids.STAGE_PENDING, ids.STAGE_PENDING_ID, ids.STAGE_CONFIRM, ids.STAGE_REJECT,  # another's request
                  ids.ATTENTION, ids.ATTENTION_STATE, ids.ATTENTION_LIVE,  # what this browser shows: redraws, digests, options
-                 ids.PAGE, ids.PAGE_SHOWN, ids.QUEUE_EMPTY, ids.QUEUE_INCIDENTS, ids.AUDIT_TABLE, ids.AUDIT_EXPORT}  # pages/
+                 ids.PAGE, ids.PAGE_SHOWN, ids.QUEUE_EMPTY, ids.QUEUE_INCIDENTS,
+                 ids.AUDIT_TABLE, ids.AUDIT_EXPORT, ids.FEEDS_TABLE, ids.FEEDS_STATE,  # pages/
+                 ids.TICK}  # (its interval: faster while a big city's new version is built)
     dash_app = create_ops_app(rio_settings, store, True, Flask("roles-test"))
     guarded, unguarded_outputs = [], set()
     for output, spec in dash_app.callback_map.items():

@@ -27,7 +27,7 @@ from dash.exceptions import PreventUpdate
 from flask import has_request_context, request
 
 from opscentre.dashboard import ids
-from opscentre.dashboard.pages import alerts, audit, incident
+from opscentre.dashboard.pages import alerts, audit, feeds, incident
 from opscentre.dashboard.pages import map as map_page
 from opscentre.dashboard.pages.frame import Console, Page, Viewer, not_found
 from opscentre.i18n import N_
@@ -37,6 +37,7 @@ PAGES: tuple[Page, ...] = (
     alerts.PAGE,
     incident.PAGE,
     audit.PAGE,
+    feeds.PAGE,
 )
 NAV_LABEL = N_("Console pages")
 MAX_PATH = 200
