@@ -143,6 +143,14 @@ def test_local_times_are_read_in_the_citys_zone(rio_settings):
         audit_page.parse_local("yesterday", tz)
 
 
+def test_an_exported_cell_never_starts_like_a_formula(rio_settings):
+    rows = list(csv.reader(io.StringIO(audit_page.csv_text(
+        [{"at": 0, "actor": "=cmd|' /C calc'!A0", "action": "acknowledged", "subject": "@SUM(1)",
+          "after": {"note": "=HYPERLINK(\"x\")"}}], rio_settings.tz))))
+    assert rows[1][1].startswith("'=") and rows[1][2] == "acknowledged" and rows[1][3].startswith("'@")
+    assert rows[1][5].startswith("{")  # (JSON: starts with a brace)
+
+
 def test_the_audit_filters_by_who_what_and_when_and_exports_the_same_as_csv(live, city, rio_settings):
     alerts = AlertStore(city.redis)
     now = time.time()

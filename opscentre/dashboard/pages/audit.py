@@ -34,6 +34,7 @@ DEFAULT_S = 86400  # with no "from": the last day
 CHOICES_FROM_S = 7 * 86400  # the who / what choices: those seen in the last week
 MAX_FIELD = 64
 EXPORT = "/audit.csv"
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 LOCAL_FORMATS = ("%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d")
 TEXT = {
     "title": N_("Audit"),
@@ -88,13 +89,21 @@ def _detail(entry: Mapping[str, Any]) -> str:
     return "" if after is None else orjson.dumps(after, option=orjson.OPT_SORT_KEYS).decode()
 
 
+def _cell(value: Any) -> str:
+    """A text cell a spreadsheet will not run: one starting like a formula gets a leading quote
+    (OWASP's advice on CSV injection; the audit holds what people typed, and usernames)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in FORMULA_STARTS else text
+
+
 def csv_text(entries: Iterable[Mapping[str, Any]], tz: tzinfo) -> str:
     """The export: one row per entry, times in the city's zone with their offset, before/after as JSON."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["at", "actor", "action", "subject", "before", "after"])
     for e in entries:
-        writer.writerow([local_time(float(e.get("at") or 0), tz), e.get("actor"), e.get("action"), e.get("subject"),
+        writer.writerow([local_time(float(e.get("at") or 0), tz), _cell(e.get("actor")), _cell(e.get("action")),
+                         _cell(e.get("subject")),
                          "" if e.get("before") is None else orjson.dumps(e["before"]).decode(), _detail(e)])
     return out.getvalue()
 
