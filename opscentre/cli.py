@@ -76,12 +76,12 @@ def _parser() -> argparse.ArgumentParser:
     add_delivery_commands(command, _as_of)
 
     c = command("bench", "run a benchmark and print its figures beside a baseline")
-    c.add_argument("name", choices=["ingest", "alerts", "notify", "public", "dashboard"])
+    c.add_argument("name", choices=["ingest", "alerts", "notify", "public", "dashboard", "scale"])
     c.add_argument("--json", action="store_true", help="end with one JSON line")
     c.add_argument("-n", "--observations", "--entities", dest="size", type=int,
                    help="ingest: observations to push (default 500000); alerts: entities (default 50000); "
                         "notify: recipients (default 10000); public: keep-alive connections (default 64); "
-                        "dashboard: entities (default 50000)")
+                        "dashboard: entities (default 50000); scale: observations per worker count (default 2000000)")
     c.add_argument("--hours", type=float, default=24.0,
                    help="alerts, notify: hours of history per entity of the city (default 24)")
     c.add_argument("--samples", type=int, default=1000,
@@ -324,6 +324,10 @@ def cmd_bench(args) -> int:
         from opscentre.bench.alerts import run_alerts_bench
 
         result = run_alerts_bench(_settings(args), args.size or 50_000, args.hours, args.samples, args.ingest_rate)
+    elif args.name == "scale":
+        from opscentre.bench.scale import run_scale_bench
+
+        result = run_scale_bench(_settings(args), args.size or 2_000_000)
     else:
         from opscentre.bench.ingest import run_ingest_bench
 

@@ -1,0 +1,53 @@
+"""`opscentre bench scale` at a tiny size (one round of polls, 1 and 2 worker processes): the
+figures' shape, and that every poll enqueued ran on a real worker and stored its readings exactly
+once. Never timings: a benchmark is a command, not a timed test."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from opscentre.bench.scale import READINGS_PER_POLL, SHARDS, run_scale_bench
+from opscentre.cli import _parser
+from opscentre.core.settings import load_settings
+
+
+@pytest.fixture(scope="module")
+def figures():
+    return run_scale_bench(load_settings(), observations=SHARDS * READINGS_PER_POLL, worker_counts=(1, 2),
+                           progress=False)
+
+
+def test_the_figures_are_one_json_object_in_the_bench_contract_shape(figures):
+    line = orjson.loads(orjson.dumps(figures))
+    assert line["bench"] == "scale"
+    for key in ("value", "baseline_value", "ratio"):
+        assert isinstance(line[key], (int, float)) and line[key] > 0, key
+    assert isinstance(line["unit"], str) and isinstance(line["baseline"], str)
+    assert [run["workers"] for run in line["runs"]] == [1, 2]
+    for run in line["runs"]:
+        assert run["observations_per_s"] > 0 and run["seconds"] > 0
+        assert run["redis_cpu_pct"] >= 0 and run["workers_cpu_pct"] > 0
+    assert line["runs"][0]["speedup"] == 1.0 and line["value"] == line["runs"][1]["speedup"]
+
+
+def test_every_poll_enqueued_ran_on_a_worker_and_none_failed(figures):
+    for run in figures["runs"]:
+        assert run["polls"] + run["polls_skipped"] == SHARDS * figures["rounds"]
+        assert run["polls_failed"] == 0
+        assert sum(run["polls_per_worker"]) == SHARDS * figures["rounds"]
+        assert len(run["polls_per_worker"]) <= run["workers"]
+
+
+def test_every_observation_of_a_poll_that_ran_was_stored_exactly_once(figures):
+    for run in figures["runs"]:
+        assert run["duplicated"] == 0
+        assert run["polls_short"] == 0
+        assert run["stored_readings"] == run["expected_stored"] > 0
+        assert run["observations"] == run["polls"] * READINGS_PER_POLL
+    assert figures["exactly_once"] is True
+
+
+def test_the_command_line_takes_the_scale_bench_and_its_size():
+    args = _parser().parse_args(["bench", "scale", "-n", "80000", "--json"])
+    assert (args.name, args.size, args.json) == ("scale", 80000, True)
