@@ -4,7 +4,8 @@ A real redis-server persisting as the embedded one does (AOF, `appendfsync every
 variant `redis-kill-fsync-always` with `appendfsync always`), written to by the project's own
 client (core/connection.py, with its Retry) and Store: one poll of 100 readings every 10 ms
 (10,000 observations/s), each poll's readings carrying the poll's number. While polls run,
-Redis is killed (SIGKILL: no chance to flush) and started again on the same directory and port.
+Redis is killed (SIGKILL: no chance to flush) with a poll under way, and started again on the
+same directory and port; the client's retry sends that poll again to the restarted Redis.
 At the end the drill reads the history back and counts, by poll number, the polls acknowledged
 to the writer and then missing (lost) and those stored more than once (duplicated).
 
@@ -58,7 +59,8 @@ class DrillRedis(RedisServer):
     def _write_config(self) -> Path:
         path = super()._write_config()
         text = path.read_text()
-        assert "appendfsync everysec\n" in text
+        if "appendfsync everysec\n" not in text:
+            raise RuntimeError(f"no `appendfsync everysec` line to replace in {path}")
         path.write_text(text.replace("appendfsync everysec\n", f"appendfsync {self.fsync}\n"))
         return path
 
@@ -92,6 +94,7 @@ class Writer(threading.Thread):
 
     def run(self) -> None:
         poll, base = 0, time.time()
+        next_at = time.monotonic()
         new_entities = self.entities
         while not self.stop.is_set():
             t = base + poll * POLL_EVERY_S
@@ -109,12 +112,19 @@ class Writer(threading.Thread):
                 self.in_flight = False
                 self.last_refusal = f"{type(exc).__name__}: {exc}"
                 if self.retry_refused:
-                    self.stop.wait(POLL_EVERY_S)
+                    next_at = self._pace(next_at)
                     continue
             self.in_flight = False
             poll += 1
-            self.stop.wait(POLL_EVERY_S)
+            next_at = self._pace(next_at)
         self.client.close()
+
+    def _pace(self, next_at: float) -> float:
+        """One poll every POLL_EVERY_S on the clock (not a pause after each); no burst to catch
+        up after an outage."""
+        next_at = max(next_at + POLL_EVERY_S, time.monotonic())
+        self.stop.wait(max(0.0, next_at - time.monotonic()))
+        return next_at
 
     def first_after(self, moment: float) -> float | None:
         return next((t for _poll, t in self.acknowledged if t > moment), None)
