@@ -1,6 +1,7 @@
 """The console's pages in a real headless Chromium: an operator signs in at the map, follows the
 header's link to the alerts page (no reload), moves through the queue with j / k, acknowledges with
-a, and the acknowledgement is in the audit (and on the audit page); the incident page draws its
+a, and the acknowledgement is in the audit (and on the audit page) and stops the chime, which
+rings on every page; the incident page draws its
 bairros on a small map; the feeds page lists the feeds. Screenshots of each page are kept as test artifacts."""
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ from opscentre.dashboard import ids
 pytestmark = needs_chromium
 PASSWORD = "a long test password"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "var" / "test-artifacts"
+SETTLED = """() => { const gd = document.querySelector('SELECTOR');
+  const m = gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot
+            && gd._fullLayout.map._subplot.map;
+  return !!(gd && gd.__cityFitted && m && m.loaded() && !m.isMoving()); }"""
 
 
 @pytest.fixture
@@ -61,11 +66,15 @@ def test_an_operator_acknowledges_from_the_queue_with_the_keyboard_and_finds_it_
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with desktop_page() as page:
         sign_in(page, live.url, "olga.ops", PASSWORD)
+        # (leaving a plotly map while it still draws its fit throws in plotly: let it settle first)
+        page.wait_for_function(SETTLED.replace("SELECTOR", ".city-map .js-plotly-plot, .city-map.js-plotly-plot"),
+                               timeout=60_000)
         page.click(f"#{ids.NAV} a[href='/alerts']")  # an in-app link: the router draws the page
         page.wait_for_selector(".alert-queue input[type=radio]")
         assert page.url == f"{live.url}/alerts"
         rows = page.eval_on_selector_all(".alert-queue [data-alert]", "els => els.map(e => e.dataset.alert)")
         assert rows == ["a-crit", "a-warn", "a-adv"]  # most severe first
+        page.wait_for_selector(f"#{ids.ATTENTION}[data-chime='ringing']")  # the chime rings on every page
         page.locator("body").press("j")
         wait_for(page, lambda: checked(page) == "a-crit")
         page.keyboard.press("j")
@@ -78,6 +87,7 @@ def test_an_operator_acknowledges_from_the_queue_with_the_keyboard_and_finds_it_
         assert audit[0]["actor"] == "olga.ops"
         page.wait_for_selector("[data-alert='a-crit'] .queue-acked")  # the queue says so without a reload
         assert "olga.ops" in page.locator(f"#{ids.ACK_RESULT}").inner_text()
+        page.wait_for_selector(f"#{ids.ATTENTION}[data-chime='silent']")  # acknowledged: quiet
         page.screenshot(path=str(ARTIFACTS / "page-alerts.png"), full_page=True)
 
         page.keyboard.press("j")  # on from the row last chosen
@@ -94,10 +104,8 @@ def test_an_operator_acknowledges_from_the_queue_with_the_keyboard_and_finds_it_
                                " return !!(gd && gd.data && gd.data.length === 2 && gd._fullLayout"
                                " && gd._fullLayout.map); }", timeout=60_000)
         page.wait_for_selector(f"#{ids.INCIDENT_MAP} canvas.maplibregl-canvas", timeout=60_000)
-        page.wait_for_function("() => { const gd = document.querySelector('.incident-map .js-plotly-plot')"
-                               " || document.querySelector('.incident-map.js-plotly-plot'); const m = gd &&"
-                               " gd._fullLayout.map._subplot.map; return gd.__cityFitted && m && !m.isMoving()"
-                               " && m.loaded(); }", timeout=60_000)  # fitted to its bairros, and drawn
+        incident_map = ".incident-map .js-plotly-plot, .incident-map.js-plotly-plot"
+        page.wait_for_function(SETTLED.replace("SELECTOR", incident_map), timeout=60_000)  # fitted to its bairros
         assert "olga.ops" in page.locator(".incident-timeline").inner_text()  # the acknowledgement, by whom
         page.screenshot(path=str(ARTIFACTS / "page-incident.png"), full_page=True)
 

@@ -4,6 +4,7 @@ the pages' links, the page's own items, the language switch, the signed-in user 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,15 +13,17 @@ from dash import Dash, dcc, html
 from flask_login import current_user
 
 from opscentre.core.alert_store import AlertStore
+from opscentre.core.errors import StoreUnavailable
 from opscentre.core.notify.delivery_store import DeliveryStore
 from opscentre.core.roles import Action, Role, allows
 from opscentre.core.settings import Settings
 from opscentre.core.store import Store
 from opscentre.dashboard import ids
 from opscentre.dashboard.auth import csrf_token
+from opscentre.dashboard.components.attention import attention_model, attention_parts
 from opscentre.dashboard.components.incident_panel import IncidentPanel
 from opscentre.dashboard.console_language import console_lang
-from opscentre.dashboard.live_map import LiveMap
+from opscentre.dashboard.live_map import TICK_MS, LiveMap
 from opscentre.dashboard.redis_clients import REDIS_DOWN
 from opscentre.dashboard.roles import current_role
 from opscentre.i18n import LANGUAGE_NAMES, LANGUAGES, N_, Translator, translator
@@ -111,12 +114,26 @@ def header(console: Console, viewer: Viewer, items: list[Any]) -> list[Any]:
     ]
 
 
+def attention(console: Console, t: Translator) -> list[Any]:
+    """The chime and the announcer (components/attention.py), on every page: they follow the map's
+    tick (ids.TICK), whose other callbacks need the map and stay quiet where it is not."""
+    try:
+        now = time.time()
+        status = console.live.status_source(now)
+        noticed = attention_model(status.alerts, status.stage, console.waiting_id(now))
+    except (StoreUnavailable, *REDIS_DOWN):
+        noticed = attention_model([], None)
+    return attention_parts(t, noticed)
+
+
 def page_shell(console: Console, viewer: Viewer, items: list[Any], main: list[Any], title: str) -> html.Div:
-    """A page other than the map: the header, then the page's content in a scrolling main."""
+    """A page other than the map: the header (with the chime), then the page's content in a
+    scrolling main."""
     return html.Div([
-        html.Header(header(console, viewer, items), className="topbar"),
+        html.Header(header(console, viewer, [*attention(console, viewer.t), *items]), className="topbar"),
         html.Main([html.H1(title, className="page-title"), *main], className="page-main",
                   **{"aria-label": title}),
+        dcc.Interval(id=ids.TICK, interval=TICK_MS),
     ], className="page")
 
 

@@ -17,13 +17,13 @@ from opscentre.core.roles import Action
 from opscentre.dashboard import ids
 from opscentre.dashboard.components.ack_form import ack_form, register_ack
 from opscentre.dashboard.components.approvals import approvals_form, register_approvals
-from opscentre.dashboard.components.attention import attention_model, attention_parts, register_attention
+from opscentre.dashboard.components.attention import register_attention
 from opscentre.dashboard.components.banner import attribution, simulated_banner
 from opscentre.dashboard.components.legend import legend
 from opscentre.dashboard.components.map_figure import visibility_patch
 from opscentre.dashboard.components.stage_panel import register_stage, stage_panel
 from opscentre.dashboard.live_map import map_shell
-from opscentre.dashboard.pages.frame import Console, Page, Viewer, header
+from opscentre.dashboard.pages.frame import Console, Page, Viewer, attention, header
 from opscentre.dashboard.redis_clients import REDIS_DOWN
 from opscentre.i18n import N_, Translator, translator
 from opscentre.layers import LAYERS
@@ -70,16 +70,10 @@ def layout(console: Console, viewer: Viewer, _param: str = "") -> html.Div:
     visible = list(OPS_LAYERS)
     parts = live.initial(visible)
     alert_store = console.alerts
-    try:
-        now = time.time()
-        status = live.status_source(now)
-        noticed = attention_model(status.alerts, status.stage, console.waiting_id(now))
-    except REDIS_DOWN:
-        noticed = attention_model([], None)
     items = [
         # (not aria-live: it changes with every poll; the attention region announces what is new)
         html.Div(parts["status"], id=ids.STATUS_BAR, className="status-bar"),
-        *attention_parts(t, noticed),
+        *attention(console, t),
         html.Div([html.Span(t.gettext("Layers"), className="toolbar-label"), layer_toggle(OPS_LAYERS, visible, t)],
                  className="toolbar", role="group", **{"aria-label": t.gettext("Map layers")}),
     ]
