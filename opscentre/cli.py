@@ -101,6 +101,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--json", action="store_true",
                    help="end with one JSON line: {drill, lost, duplicated, recovery_s, expected, ok, ...}")
     c.add_argument("--short", action="store_true", help="a shortened run (what CI runs)")
+    c.add_argument("--minutes", type=float, default=None, help="soak only: how long to run (default 60)")
 
     add_user_commands(command)
     c = command("set-password", "the older name of `users passwd`: set an account's password (reads it from "
@@ -340,7 +341,13 @@ def cmd_bench(args) -> int:
 def cmd_drill(args) -> int:
     from opscentre.drills import drill
 
-    result = drill(args.name)(_settings(args), short=args.short, progress=True)
+    options = {}
+    if args.minutes is not None:
+        if args.name != "soak" or args.minutes <= 0:
+            print("opscentre: --minutes is for the soak drill, and must be > 0", file=sys.stderr)
+            return EXIT_CONFIG
+        options["minutes"] = args.minutes
+    result = drill(args.name)(_settings(args), short=args.short, progress=True, **options)
     if args.json:
         sys.stdout.buffer.write(orjson.dumps(result) + b"\n")
     return 0 if result.get("ok") else 1

@@ -19,6 +19,7 @@ DRILLS: dict[str, str] = {
     "disk-full": "opscentre.drills.disk_full:run",
     "fuzz": "opscentre.drills.fuzz:run",
     "sentinel-failover": "opscentre.drills.sentinel_failover:run",
+    "soak": "opscentre.drills.soak:run",
 }
 
 
