@@ -44,6 +44,7 @@ PAGE = "console-page"  # the current page, whole (header and main)
 PAGE_SHOWN = "console-page-shown"  # dcc.Store: the path the page drawn is for
 NAV = "console-nav"  # the pages' links, in every page's header
 QUEUE_TICK = "queue-tick"  # alerts page: dcc.Interval refreshing the queue (the queue itself is ACK_ALERT)
+QUEUE_TITLE = "queue-title"  # its heading (the queue section is labelled by it)
 QUEUE_INCIDENTS = "queue-incidents"  # alerts page: the incidents, with links to their pages
 AUDIT_WHO = "audit-who"  # audit page: the filters...
 AUDIT_WHAT = "audit-what"

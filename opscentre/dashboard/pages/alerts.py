@@ -125,13 +125,13 @@ def layout(console: Console, viewer: Viewer, _param: str = "") -> html.Div:
     options, empty = queue(console, t)
     main = [
         html.Section([
-            html.H2(t.gettext(TEXT["queue"]), id="queue-title", className="panel-title"),
+            html.H2(t.gettext(TEXT["queue"]), id=ids.QUEUE_TITLE, className="panel-title"),
             html.P(t.gettext(TEXT["keys"]), className="queue-keys"),
             html.Div(empty, id=ids.QUEUE_EMPTY, className="queue-empty"),
             dcc.RadioItems(id=ids.ACK_ALERT, options=options, value=None, className="alert-queue",
                            labelClassName="queue-option", inputClassName="queue-input"),
             html.Div(ack_controls(viewer.can, t), className="ack-form queue-actions"),
-        ], className="queue-section", **{"aria-labelledby": "queue-title"}),
+        ], className="queue-section", **{"aria-labelledby": ids.QUEUE_TITLE}),
         html.Section([html.H2(t.gettext(TEXT["incidents"]), className="panel-title"),
                       html.Div(incident_links(console, t), id=ids.QUEUE_INCIDENTS)], className="queue-incidents"),
         dcc.Interval(id=ids.QUEUE_TICK, interval=QUEUE_TICK_MS),
