@@ -20,7 +20,8 @@ to the last one's end, RQ's own timestamps), Redis's CPU over that time (INFO cp
 per cent of one core) and the workers' (per cent of one core, summed), so the wall is named:
 Redis is one thread; the workers need a core each. Observations per worker CPU-second say
 whether a worker's work per observation grew with more workers (contention) or the workers
-only got less of the machine (other load: the load average is printed before and after). Then the history is read back: each poll's
+only got less of the machine (other load: the machine's idle CPU over the run, and the load
+average before and after, are printed beside). Then the history is read back: each poll's
 readings must be stored exactly once (a poll that found its feed's previous poll still running
 skips, stores nothing, and is counted).
 """
@@ -172,10 +173,12 @@ def _run(settings: Settings, url: str, directory: Path, count: int, rounds: int,
         warm = _enqueue(queue, range(0, warm_rounds))
         _wait_done(client, warm)
         cpu_before, procs_before, wall = _redis_cpu(client), _cpu_seconds(workers), time.monotonic()
+        machine_before = psutil.cpu_times()
         timed = _enqueue(queue, range(warm_rounds, warm_rounds + rounds))
         _wait_done(client, timed)
         wall = time.monotonic() - wall
         redis_cpu, workers_cpu = _redis_cpu(client) - cpu_before, _cpu_seconds(workers) - procs_before
+        machine_idle = _idle_share(machine_before, psutil.cpu_times())
         jobs = [j for j in Job.fetch_many(timed, connection=client) if j and j.started_at and j.ended_at]
         span = max(j.ended_at for j in jobs).timestamp() - min(j.started_at for j in jobs).timestamp()
         results = [j.return_value() or {} for j in jobs]
@@ -193,11 +196,13 @@ def _run(settings: Settings, url: str, directory: Path, count: int, rounds: int,
            "polls": len(stored_polls), "polls_skipped": skipped, "polls_failed": len(results) - len(stored_polls) - skipped,
            "polls_per_worker": sorted(by_worker.values(), reverse=True), "seconds": round(span, 3), "redis_cpu_pct": round(100 * redis_cpu / wall, 1),
            "workers_cpu_pct": round(100 * workers_cpu / wall, 1),
+           "machine_idle_pct": round(100 * machine_idle, 1),
            "observations_per_worker_cpu_s": round(observations / workers_cpu) if workers_cpu else None, **counted,
            "expected_stored": (len(stored_polls) + warm_stored) * READINGS_PER_POLL}
     say(f"  {count} worker process{'es' if count > 1 else ''}: {rate:>9,.0f} obs/s  ({observations:,} in {span:.2f} s; "
         f"Redis CPU {run['redis_cpu_pct']:.0f}% of a core, workers {run['workers_cpu_pct']:.0f}% "
-        f"({run['observations_per_worker_cpu_s'] or 0:,} obs per worker CPU-second); "
+        f"({run['observations_per_worker_cpu_s'] or 0:,} obs per worker CPU-second); machine idle "
+        f"{run['machine_idle_pct']:.0f}%; "
         f"{skipped} polls skipped, {run['duplicated']} duplicated)")
     return run
 
@@ -263,6 +268,12 @@ def _cpu_seconds(processes: list[subprocess.Popen]) -> float:
     return total
 
 
+def _idle_share(before, after) -> float:
+    """The share of the machine's CPU time (all CPUs) left idle between two psutil.cpu_times()."""
+    total = sum(after) - sum(before)
+    return (after.idle - before.idle) / total if total > 0 else 0.0
+
+
 def count_stored(client: redis.Redis) -> dict:
     """What the history holds of the shard feeds: readings by (feed, poll) against one poll's
     worth each — duplicated (stored more than once) and short (a poll's readings missing)."""
@@ -305,7 +316,8 @@ def _result(runs: list[dict], rounds: int, load_before: list[float], say) -> dic
     say(f"  speed-up: {speedups}   "
         f"goal: 2 workers >= {GOAL_TWO_WORKERS}x")
     if stops:
-        say(f"  stops scaling at {stops} worker processes (on {os.cpu_count()} CPUs)")
+        say(f"  stops scaling at {stops} worker processes (on {os.cpu_count()} CPUs): "
+            f"less than 10% more than with {stops // 2 if stops in (2, 4) else 'fewer'}")
     say(f"  every poll's readings stored exactly once: {'yes' if exactly_once else 'NO'}; "
         f"load average {result['loadavg_after']} after")
     return result
