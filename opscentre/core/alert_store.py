@@ -227,7 +227,8 @@ class AlertStore:
         for t in evaluation.transitions:
             self._audit(pipe, wall_now, ACTOR_ENGINE, t.change.value, t.alert_id, {
                 "rule": t.rule, "fingerprint": t.fingerprint, "state": t.state_before, "severity": t.severity_before},
-                {"state": t.state_after, "severity": t.severity_after, "value": t.value})
+                {"state": t.state_after, "severity": t.severity_after, "value": t.value, "zone_id": t.zone_id,
+                 "entity_id": t.entity_id})
         if stage is not None:
             self._stage(pipe, stage, now, wall_now)
         if not (changed or evaluation.removed):

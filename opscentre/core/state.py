@@ -20,7 +20,11 @@ def iso_utc(ts: float | None) -> str | None:
 def stage(store: Store) -> dict[str, Any]:
     """The city stage {level, name, since, reasons, manual}. Until the alert engine has decided
     one, the city is at stage 1."""
-    stored = AlertStore(store.redis).stage()
+    return stage_view(AlertStore(store.redis).stage())
+
+
+def stage_view(stored: dict[str, Any] | None) -> dict[str, Any]:
+    """A stored stage record as the contract shows it (stage 1 when there is none)."""
     if not stored:
         return {"level": 1, "name": STAGE_NAMES[1], "since": None, "reasons": [], "manual": False}
     level = int(stored.get("level", 1))
