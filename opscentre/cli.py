@@ -93,11 +93,11 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--clients", type=int, default=200, help="dashboard: simulated consoles (default 200)")
 
     from opscentre.drills import DRILLS
+    from opscentre.drills import help_text as drill_help
 
     c = command("drill", "run a fault drill on loopback (a real Redis, the real write path): inject the fault and "
                 "print the figures (lost, duplicated, recovery_s) beside the expected bounds; exit 1 outside them")
-    c.add_argument("name", choices=sorted(DRILLS), help="net-cut: the connection drops after a poll's EXEC was "
-                   "sent and before its reply came back (and before it reached Redis)")
+    c.add_argument("name", choices=sorted(DRILLS), help=drill_help())
     c.add_argument("--json", action="store_true",
                    help="end with one JSON line: {drill, lost, duplicated, recovery_s, expected, ok, ...}")
     c.add_argument("--short", action="store_true", help="a shortened run (what CI runs)")

@@ -46,3 +46,10 @@ def test_net_cut_counts_the_duplicates_of_a_store_without_the_write_once_claim(m
 def test_every_drill_is_a_module_function():
     for name in DRILLS:
         assert callable(drill(name))
+
+
+def test_the_help_says_what_each_drill_injects():
+    run = opscentre("drill", "--help", env=clean_env(), timeout=60)
+    text = " ".join(run.stdout.split())
+    for name in DRILLS:
+        assert f"{name}:" in text
