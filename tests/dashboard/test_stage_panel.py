@@ -149,3 +149,12 @@ def test_the_stage_panel_is_disabled_for_roles_that_may_not(live, people):
     for component_id in (ids.STAGE_SET, ids.STAGE_CLEAR, ids.STAGE_LEVEL, ids.STAGE_NOTE):
         assert disabled(viewer, component_id), component_id
         assert not disabled(supervisor, component_id), component_id
+
+
+def test_the_stage_panel_answers_in_the_language_each_user_picked(live, people, rio_settings):
+    assert rio_settings.city.language == "pt-BR"
+    city = sign_in(live, "supervisor.user")
+    picked = sign_in(live, "second.sup")
+    assert picked.get(f"{live.url}/?lang=en", timeout=10).status_code == 200  # kept in that user's session
+    assert "Escolha" in result_of(click(city, live, ids.STAGE_SET))  # no stage chosen: the city's language
+    assert result_of(click(picked, live, ids.STAGE_SET)) == "Choose a stage first."

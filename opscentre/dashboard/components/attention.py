@@ -24,7 +24,8 @@ from dash.exceptions import PreventUpdate
 from opscentre.core.errors import StoreUnavailable
 from opscentre.dashboard import ids
 from opscentre.dashboard.redis_clients import REDIS_DOWN
-from opscentre.i18n import Translator, translator
+from opscentre.dashboard.console_language import console_translator
+from opscentre.i18n import Translator
 from opscentre.i18n.vocabulary import SEVERITIES, STAGES
 
 RINGING_SEVERITIES = frozenset({"critical", "emergency"})
@@ -88,11 +89,11 @@ def attention_parts(t: Translator, model: dict[str, Any]) -> list[Any]:
     ]
 
 
-def register_attention(app: Dash, status_source, lang: str,
+def register_attention(app: Dash, status_source,
                        stage_request: Callable[[float], str | None] = lambda _now: None) -> None:
     """`status_source(now)`: the console's status (dashboard/components/status_bar.OperatorStatus);
-    `stage_request(now)`: the id of the stage change waiting for confirmation, if any."""
-    t = translator(lang)
+    `stage_request(now)`: the id of the stage change waiting for confirmation, if any. The
+    announcements are in the signed-in user's console language."""
 
     @app.callback(
         Output(ids.ATTENTION_STATE, "data"),
@@ -111,5 +112,5 @@ def register_attention(app: Dash, status_source, lang: str,
             raise PreventUpdate from None
         if model == held:
             raise PreventUpdate
-        said = announcement(t, held, model, status.alerts)
+        said = announcement(console_translator(), held, model, status.alerts)
         return model, alarm_class(model), said if said else no_update

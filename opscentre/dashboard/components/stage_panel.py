@@ -28,7 +28,8 @@ from opscentre.core.stage_control import Result
 from opscentre.dashboard import ids
 from opscentre.dashboard.redis_clients import REDIS_DOWN
 from opscentre.dashboard.roles import allowed, guarded
-from opscentre.i18n import Translator, translator
+from opscentre.dashboard.console_language import console_translator
+from opscentre.i18n import Translator
 from opscentre.i18n.vocabulary import STAGES
 
 NO_REQUEST = ""  # the pending-id store's value when nothing waits
@@ -99,9 +100,9 @@ def pending_id(redis_client) -> Callable[[float], str | None]:
     return current
 
 
-def register_stage(app: Dash, redis_client, lang: str, tz: tzinfo) -> None:
+def register_stage(app: Dash, redis_client, tz: tzinfo) -> None:
+    """The stage panel's callbacks; their answers in the signed-in user's console language."""
     alerts = AlertStore(redis_client)
-    t = translator(lang)
 
     def waiting_now() -> dict[str, Any] | None:
         return stage_control.waiting(alerts.stage_pending(), time.time())
@@ -123,6 +124,7 @@ def register_stage(app: Dash, redis_client, lang: str, tz: tzinfo) -> None:
     )
     @guarded(redis_client, Action.STAGE)
     def change(_set, _clear, _confirm, _reject, level, note, request_id) -> tuple[Any, ...]:
+        t = console_translator()
         me, now = current_user.id, time.time()
         clicked = ctx.triggered_id
         note = str(note or "")[:stage_control.MAX_NOTE + 1]
@@ -169,6 +171,7 @@ def register_stage(app: Dash, redis_client, lang: str, tz: tzinfo) -> None:
     )
     def refresh(_attention, shown_id):
         """Show another supervisor's request (or its end) on this console: only when it changed."""
+        t = console_translator()
         try:
             pending = waiting_now()
         except REDIS_DOWN:

@@ -97,14 +97,12 @@ def layout(console: Console, viewer: Viewer, _param: str = "") -> html.Div:
 
 def register(app: Dash, console: Console) -> None:
     live, settings = console.live, console.settings
-    # the stage panel's and attention's callbacks speak the city's language; the rest, the console's
-    lang = settings.city.language
     live.register(app)
     console.incidents.register(app)  # on the map's tick
     register_ack(app, console.store.redis)  # (the alerts page's queue uses the same actions)
     register_approvals(app, console.store.redis)
-    register_stage(app, console.store.redis, lang, settings.tz)
-    register_attention(app, live.status_source, lang, console.waiting_id)
+    register_stage(app, console.store.redis, settings.tz)
+    register_attention(app, live.status_source, console.waiting_id)
 
     @app.callback(
         Output(ids.MAP, "figure", allow_duplicate=True),
