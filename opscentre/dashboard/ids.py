@@ -57,3 +57,9 @@ INCIDENT_MAP = "incident-map"  # incident page: its bairros on a small map
 FEEDS_TABLE = "feeds-table"  # feeds page: the health table
 FEEDS_STATE = "feeds-state"  # dcc.Store: what the table shows (redrawn only when it changed)
 FEEDS_TICK = "feeds-tick"
+# wall page (/wall, pages/wall.py)
+WALL_STAGE_BAR = "wall-stage-bar"  # the stage's band (its colour)
+WALL_STAGE = "wall-stage"  # ...its level, name and since when
+WALL_SIDE = "wall-side"  # the side panel whose sections cycle (assets/wall.js)
+WALL_STATE = "wall-state"  # dcc.Store: the digest of what the stage and the panels show
+WALL_CYCLE = "wall-cycle"  # dcc.Interval: the side panel's cycle
