@@ -43,6 +43,7 @@ import psutil
 import redis
 from rq import Queue
 from rq.job import Job
+from rq.registry import StartedJobRegistry
 
 from opscentre.core import keys
 from opscentre.core.connection import connect
@@ -197,7 +198,9 @@ def _run(settings: Settings, url: str, directory: Path, count: int, rounds: int,
            "polls_per_worker": sorted(by_worker.values(), reverse=True), "seconds": round(span, 3), "redis_cpu_pct": round(100 * redis_cpu / wall, 1),
            "workers_cpu_pct": round(100 * workers_cpu / wall, 1),
            "machine_idle_pct": round(100 * machine_idle, 1),
-           "observations_per_worker_cpu_s": round(observations / workers_cpu) if workers_cpu else None, **counted,
+           "observations_per_worker_cpu_s": round(observations / workers_cpu) if workers_cpu else None,
+           "worker_cpu_us_per_observation": round(1e6 * workers_cpu / observations, 2),
+           "redis_cpu_us_per_observation": round(1e6 * redis_cpu / observations, 2), **counted,
            "expected_stored": (len(stored_polls) + warm_stored) * READINGS_PER_POLL}
     say(f"  {count} worker process{'es' if count > 1 else ''}: {rate:>9,.0f} obs/s  ({observations:,} in {span:.2f} s; "
         f"Redis CPU {run['redis_cpu_pct']:.0f}% of a core, workers {run['workers_cpu_pct']:.0f}% "
@@ -245,14 +248,20 @@ def _enqueue(queue: Queue, polls: range) -> list[str]:
 
 
 def _wait_done(client: redis.Redis, job_ids: list[str]) -> None:
+    """Until every job is done. Two cheap reads while work is queued or running (reading every
+    job's status meanwhile would load Redis and this process beside the workers measured)."""
+    queue = Queue(keys.FEED_QUEUE, connection=client)
+    started = StartedJobRegistry(queue=queue)
     deadline = time.monotonic() + RUN_TIMEOUT_S
     pending = list(job_ids)
     while pending:
-        statuses = [j.get_status(refresh=False) if j else None for j in Job.fetch_many(pending, connection=client)]
-        pending = [i for i, s in zip(pending, statuses) if s not in ("finished", "failed", "stopped", "canceled")]
+        if queue.count == 0 and started.count == 0:  # (a job between the two is caught below)
+            statuses = [j.get_status(refresh=False) if j else None for j in Job.fetch_many(pending, connection=client)]
+            pending = [i for i, s in zip(pending, statuses) if s not in ("finished", "failed", "stopped", "canceled")]
         if pending and time.monotonic() > deadline:
             raise TimeoutError(f"bench scale: {len(pending)} polls not done after {RUN_TIMEOUT_S} s")
-        time.sleep(0.05)
+        if pending:
+            time.sleep(0.05)
 
 
 def _redis_cpu(client: redis.Redis) -> float:
@@ -297,6 +306,10 @@ def _result(runs: list[dict], rounds: int, load_before: list[float], say) -> dic
         r["speedup"] = round(r["observations_per_s"] / one, 2)
     two = by_count.get(2, runs[-1])["speedup"]
     stops = next((r["workers"] for prev, r in zip(runs, runs[1:]) if r["speedup"] < prev["speedup"] * 1.1), None)
+    # The CPU wall: what one observation costs a worker and Redis (the 1-worker run), over the CPUs
+    first = by_count.get(1, runs[0])
+    per_observation_us = first["worker_cpu_us_per_observation"] + first["redis_cpu_us_per_observation"]
+    ceiling = (os.cpu_count() or 1) * 1e6 / per_observation_us if per_observation_us else None
     exactly_once = all(r["duplicated"] == 0 and r["polls_short"] == 0 and r["stored_readings"] == r["expected_stored"]
                        for r in runs)
     result = {
@@ -308,6 +321,8 @@ def _result(runs: list[dict], rounds: int, load_before: list[float], say) -> dic
         "ratio": round(two / GOAL_TWO_WORKERS, 2),
         "runs": runs,
         "stops_scaling_at_workers": stops,
+        "cpu_ceiling_observations_per_s": round(ceiling) if ceiling else None,
+        "cpu_ceiling_speedup": round(ceiling / one, 2) if ceiling else None,
         "exactly_once": exactly_once,
         "shards": SHARDS, "readings_per_poll": READINGS_PER_POLL, "rounds": rounds,
         "cpus": os.cpu_count(), "loadavg_before": load_before, "loadavg_after": [round(x, 2) for x in os.getloadavg()],
@@ -318,6 +333,10 @@ def _result(runs: list[dict], rounds: int, load_before: list[float], say) -> dic
     if stops:
         say(f"  stops scaling at {stops} worker processes (on {os.cpu_count()} CPUs): "
             f"less than 10% more than with {stops // 2 if stops in (2, 4) else 'fewer'}")
+    if ceiling:
+        say(f"  CPU per observation (1 worker): worker {first['worker_cpu_us_per_observation']} µs + Redis "
+            f"{first['redis_cpu_us_per_observation']} µs: {os.cpu_count()} CPUs, all busy with nothing else, could "
+            f"store at most {ceiling:,.0f} obs/s = {ceiling / one:.2f}x one worker")
     say(f"  every poll's readings stored exactly once: {'yes' if exactly_once else 'NO'}; "
         f"load average {result['loadavg_after']} after")
     return result
