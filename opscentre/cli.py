@@ -76,7 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     add_delivery_commands(command, _as_of)
 
     c = command("bench", "run a benchmark and print its figures beside a baseline")
-    c.add_argument("name", choices=["ingest", "alerts", "notify", "public", "dashboard", "scale"])
+    c.add_argument("name", choices=["ingest", "alerts", "notify", "public", "dashboard", "scale", "wall"])
     c.add_argument("--json", action="store_true", help="end with one JSON line")
     c.add_argument("-n", "--observations", "--entities", dest="size", type=int,
                    help="ingest: observations to push (default 500000); alerts: entities (default 50000); "
@@ -91,6 +91,8 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--seconds", type=float, default=5.0, help="public: seconds measured per case (default 5); "
                    "dashboard: seconds of the clients' load (default 5)")
     c.add_argument("--clients", type=int, default=200, help="dashboard: simulated consoles (default 200)")
+    c.add_argument("--minutes", type=float, default=None,
+                   help="wall: minutes /wall is watched in the browser under `up --speed 60` (default 60)")
 
     from opscentre.drills import DRILLS
     from opscentre.drills import help_text as drill_help
@@ -325,6 +327,13 @@ def cmd_bench(args) -> int:
         from opscentre.bench.alerts import run_alerts_bench
 
         result = run_alerts_bench(_settings(args), args.size or 50_000, args.hours, args.samples, args.ingest_rate)
+    elif args.name == "wall":
+        from opscentre.bench.wall import DEFAULT_MINUTES, run_wall_bench
+
+        if args.minutes is not None and args.minutes <= 0:
+            print("opscentre: --minutes must be > 0", file=sys.stderr)
+            return EXIT_CONFIG
+        result = run_wall_bench(_settings(args), args.minutes or DEFAULT_MINUTES)
     elif args.name == "scale":
         from opscentre.bench.scale import run_scale_bench
 
