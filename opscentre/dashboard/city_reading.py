@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from opscentre.core import state
+from opscentre.core import replay, state
 from opscentre.core.alert_store import AlertStore
 from opscentre.core.feed_health import public_view
 from opscentre.core.settings import Settings
@@ -77,6 +77,24 @@ def read_city_data(store: Store, settings: Settings, now: float | None = None) -
                     incidents=_open_incidents(store, settings.zones.name_by_id),
                     rain_classes=rain_table(settings.city.rain_classes),
                     air_quality_scale=settings.city.air_quality_scale)
+
+
+def city_data_at(store: Store, settings: Settings, at: float) -> CityData:
+    """The city as it was at `at` (core/replay.py): each entity's last reading by then and the
+    alerts open then; no events or forecasts (not kept over time)."""
+    rule_labels = {rule.id: rule.labels for rule in settings.rules}
+    return CityData(entities=store.entities(), latest=replay.latest_at(store.redis, LAYER_KINDS, at),
+                    zones=settings.zones, tz=settings.tz,
+                    alerts=public_alerts(replay.alerts_at(store.redis, at, rule_labels), settings.zones.name_by_id),
+                    rain_classes=rain_table(settings.city.rain_classes),
+                    air_quality_scale=settings.city.air_quality_scale)
+
+
+def status_at(store: Store, settings: Settings, at: float, simulated: bool) -> CityStatus:
+    """The console's status bar and alert list as they were at `at` (no feed health: not kept)."""
+    rule_labels = {rule.id: rule.labels for rule in settings.rules}
+    return CityStatus(version=-1, stage=replay.stage_at(store.redis, at), feeds={},
+                      alerts=replay.alerts_at(store.redis, at, rule_labels), updated_at=at, simulated=simulated)
 
 
 def empty_city_data(settings: Settings) -> CityData:

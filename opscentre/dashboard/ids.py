@@ -63,3 +63,7 @@ WALL_STAGE = "wall-stage"  # ...its level, name and since when
 WALL_SIDE = "wall-side"  # the side panel whose sections cycle (assets/wall.js)
 WALL_STATE = "wall-state"  # dcc.Store: the digest of what the stage and the panels show
 WALL_CYCLE = "wall-cycle"  # dcc.Interval: the side panel's cycle
+# replay on the map page (components/replay_panel.py)
+REPLAY_SLIDER = "replay-slider"  # minutes back from now (0: live)
+REPLAY_LIVE = "replay-live"  # the "Back to live" button
+REPLAY_LABEL = "replay-label"  # "Live" / "Replaying 14:05 ..." (aria-live)

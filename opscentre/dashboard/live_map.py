@@ -43,7 +43,7 @@ from opscentre.core.store import Store
 from opscentre.dashboard import ids
 from opscentre.dashboard.components.banner import attribution, simulated_banner
 from opscentre.dashboard.components.legend import legend
-from opscentre.dashboard.city_reading import empty_city_data, read_city_data, read_status
+from opscentre.dashboard.city_reading import city_data_at, empty_city_data, read_city_data, read_status, status_at
 from opscentre.dashboard.components.map_figure import build_figure, digests, figure_patch, layer_traces, trace_index
 from opscentre.dashboard.components.status_bar import (
     OperatorStatus,
@@ -60,6 +60,7 @@ CATCH_UP_MS = 250  # the tick's interval while a new version is being built
 BUILD_WAIT_S = 0.04  # how long a tick waits for the build of a new version
 PAGE_WAIT_S = 10.0  # how long a page load waits for it (the page's first figure is the newest)
 DRAWN_KEPT = 16  # (version, stale feeds, view) -> drawn traces kept, so a tick can patch items
+REPLAY = "replay"  # the held status digest while replaying: any live status differs from it
 GRAPH_CONFIG = {"displaylogo": False, "scrollZoom": True, "displayModeBar": False, "responsive": True}
 
 
@@ -237,9 +238,27 @@ class LiveMap:
             wanted = CATCH_UP_MS if self._building is not None else TICK_MS
             return *outputs, (wanted if wanted != interval else no_update)
 
+    def replay(self, at: float, held: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
+        """The map, status bar and alerts as they were at `at` (core/replay.py), for a browser
+        holding `held`: the same outputs as a tick. The held state says it is a replay, so live
+        ticks leave the map alone until the browser leaves replay (components/replay_panel.py)."""
+        held_digests = held.get("digests") if isinstance(held.get("digests"), dict) else {}
+        data = city_data_at(self.store, self.settings, at)
+        with self._build_lock:  # (the layers' row caches are shared with the live builds)
+            traces = layer_traces(data, self.layer_ids, frozenset(), self.settings.city.language)
+        shown = drawn(traces, self.settings.zones, None)
+        current = digests(shown)
+        patch = figure_patch(shown, current, held_digests)
+        model = status_model(status_at(self.store, self.settings, at, self.simulated), self.settings.tz)
+        return (patch if patch is not None else no_update, status_bar(model), alerts_panel(model),
+                {"version": None, "digests": current, "status": REPLAY, "stale": [], "view": None, "replay": at})
+
     def tick(self, held: dict[str, Any], relayout: Any = None) -> tuple[Any, Any, Any, Any]:
         """The tick's outputs for a browser holding `held`; `relayout`: the map's last relayoutData
-        (a new view when it carries one; otherwise the view the browser holds stays)."""
+        (a new view when it carries one; otherwise the view the browser holds stays). Nothing
+        while the browser replays a past moment (`held["replay"]`)."""
+        if held.get("replay"):
+            return no_update, no_update, no_update, no_update
         held_digests = held.get("digests") if isinstance(held.get("digests"), dict) else {}
         figure, version, stale = no_update, held.get("version"), held.get("stale") or []
         held_view = View.from_key(held.get("view"))

@@ -21,6 +21,7 @@ from opscentre.dashboard.components.attention import register_attention
 from opscentre.dashboard.components.banner import attribution, simulated_banner
 from opscentre.dashboard.components.legend import legend
 from opscentre.dashboard.components.map_figure import visibility_patch
+from opscentre.dashboard.components.replay_panel import register_replay, replay_panel
 from opscentre.dashboard.components.stage_panel import register_stage, stage_panel
 from opscentre.dashboard.live_map import map_shell
 from opscentre.dashboard.pages.frame import Console, Page, Viewer, attention, header
@@ -90,7 +91,8 @@ def layout(console: Console, viewer: Viewer, _param: str = "") -> html.Div:
         open_alerts, pending = [], None
     actions = html.Div([ack_form(open_alerts, can, t),
                         approvals_form(console.deliveries, Action.APPROVE in can, Action.RETRY in can, t),
-                        stage_panel(t, pending, Action.STAGE in can, viewer.name, settings.tz)],
+                        stage_panel(t, pending, Action.STAGE in can, viewer.name, settings.tz),
+                        replay_panel(t)],
                        className="console-actions")
     return map_shell(parts, header(console, viewer, items), [*overlays, *console.incidents.initial(t), actions])
 
@@ -103,6 +105,7 @@ def register(app: Dash, console: Console) -> None:
     register_approvals(app, console.store.redis)
     register_stage(app, console.store.redis, settings.tz)
     register_attention(app, live.status_source, console.waiting_id)
+    register_replay(app, live, settings.tz)
 
     @app.callback(
         Output(ids.MAP, "figure", allow_duplicate=True),
