@@ -4,8 +4,8 @@ status bar (the stage then) and the alert list as they were at that time, from w
 to the live map.
 
 While a moment is replayed the map's held state carries it (`replay`), so the live tick leaves the
-map alone, and the panel says "Replaying HH:MM" in large type (aria-live) so nobody takes the
-past for the present. Leaving replay empties the held state: the next tick sends the live map
+map alone, and a banner over the map says "Replaying HH:MM" in large type (aria-live) so nobody
+takes the past for the present. Leaving replay empties the held state: the next tick sends the live map
 whole. The slider moves by 5 minutes (arrow keys), by the hour with Page Up / Page Down.
 """
 
@@ -46,9 +46,13 @@ def replay_panel(t: Translator) -> html.Div:
         dcc.Slider(id=ids.REPLAY_SLIDER, min=-WINDOW_MIN, max=0, step=STEP_MIN, value=0, marks=marks,
                    updatemode="mouseup", className="replay-slider"),
         html.Button(t.gettext(TEXT["back"]), id=ids.REPLAY_LIVE, className="replay-live", n_clicks=0),
-        html.Div(t.gettext(TEXT["live"]), id=ids.REPLAY_LABEL, className="replay-label", role="status",
-                 **{"aria-live": "polite"}),
     ], className="replay-panel", role="group", **{"aria-labelledby": f"{ids.REPLAY_SLIDER}-label"})
+
+
+def replay_banner(t: Translator) -> html.Div:
+    """Over the map: empty while live; while replaying, "Replaying HH:MM ..." in large type."""
+    return html.Div(t.gettext(TEXT["live"]), id=ids.REPLAY_LABEL, className="replay-label", role="status",
+                    **{"aria-live": "polite"})
 
 
 def moment(minutes_back: Any, now: float) -> float | None:

@@ -21,7 +21,7 @@ from opscentre.dashboard.components.attention import register_attention
 from opscentre.dashboard.components.banner import attribution, simulated_banner
 from opscentre.dashboard.components.legend import legend
 from opscentre.dashboard.components.map_figure import visibility_patch
-from opscentre.dashboard.components.replay_panel import register_replay, replay_panel
+from opscentre.dashboard.components.replay_panel import register_replay, replay_banner, replay_panel
 from opscentre.dashboard.components.stage_panel import register_stage, stage_panel
 from opscentre.dashboard.live_map import map_shell
 from opscentre.dashboard.pages.frame import Console, Page, Viewer, attention, header
@@ -80,6 +80,7 @@ def layout(console: Console, viewer: Viewer, _param: str = "") -> html.Div:
     ]
     overlays = [o for o in (
         simulated_banner(console.simulated, t),
+        replay_banner(t),
         html.Div(legend(OPS_LAYERS, t, settings), id=ids.LEGEND, className="legend-panel"),
         html.Div(parts["alerts"], id=ids.ALERTS_PANEL, className="alerts-panel"),
         attribution(settings),
