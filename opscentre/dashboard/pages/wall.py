@@ -53,7 +53,6 @@ TEXT = {
     "since_unknown": N_("since the centre started"),
     "incidents": N_("Top incidents"),
     "no_incidents": N_("No open incidents"),
-    "incident_line": N_("{n} alerts · opened {age} ago"),
     "more": N_("+{n} more"),
     "alerts": N_("Open alerts by severity"),
     "no_alerts": N_("No open alerts"),
@@ -135,7 +134,8 @@ def incidents_panel(model: Mapping[str, Any], t: Translator) -> list[Any]:
     items = [html.Li([
         html.Span(severity_word(t, r["severity"]), className=f"wall-severity severity-{r['severity']}"),
         html.Span(r["where"], className="wall-where"),
-        html.Span(t.gettext(TEXT["incident_line"]).format(n=r["alerts"], age=age_text(r["age_s"], t)),
+        html.Span(t.ngettext("{n} alert · opened {age} ago", "{n} alerts · opened {age} ago", r["alerts"])
+                  .format(n=r["alerts"], age=age_text(r["age_s"], t)),
                   className="wall-detail"),
     ], className="wall-item", **{"data-incident": r["id"]}) for r in rows]
     more = ([html.P(t.gettext(TEXT["more"]).format(n=model["more_incidents"]), className="wall-detail")]
