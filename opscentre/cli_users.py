@@ -3,16 +3,15 @@
 The command runs as the machine's user (whoever can reach Redis), not as a role. A password is
 read from stdin when stdin is not a terminal (one line); with nothing on stdin, or at a
 terminal, a random one is made and printed once. Only its hash is kept. Every change is in the
-audit stream with actor `cli`. `opscentre set-password --user NAME` is the older name of
-`users passwd NAME`.
+audit stream with actor `cli` (core/user_admin.py: the same actions as the console's Users page,
+which also refuse to leave no enabled admin). `opscentre set-password --user NAME` is the older
+name of `users passwd NAME`.
 """
 
 from __future__ import annotations
 
 import argparse
-import secrets
 import sys
-import time
 from collections.abc import Callable
 
 import orjson
@@ -65,16 +64,16 @@ def _password(username: str) -> tuple[str, bool]:
     line = "" if sys.stdin is None or sys.stdin.isatty() else sys.stdin.readline()
     if line:
         return line.rstrip("\r\n"), False
-    return secrets.token_urlsafe(12), True
+    from opscentre.core.user_admin import generated_password
+
+    return generated_password(), True
 
 
 def cmd_users(args) -> int:
     from opscentre.cli import _store
-    from opscentre.core import operators
-    from opscentre.core.alert_store import AlertStore
+    from opscentre.core import operators, user_admin
 
     redis = _store().redis
-    audit = AlertStore(redis)
     action, name = args.users_action, getattr(args, "username", "")
     try:
         if action == "list":
@@ -84,43 +83,34 @@ def cmd_users(args) -> int:
             if operators.exists(redis, name):  # (before asking for a password; add() checks again, atomically)
                 return _fail(f"user {name!r} already exists (change it with `users passwd` / `users role`)")
             password, generated = _password(name)
-            operators.add(redis, name, password, args.role)
-            audit.record("cli", "user-added", name, {"role": args.role.value}, time.time())
+            user_admin.add_user(redis, "cli", name, args.role, password)
             _show_generated(name, password, generated)
             print(f"user {name} added as {args.role.value}")
             return 0
         if action == "passwd":
-            return cmd_passwd(redis, audit, name)
+            return cmd_passwd(redis, name)
         if action == "role":
-            before = operators.role_of(redis, name)
-            operators.set_role(redis, name, args.role)
-            audit.record("cli", "role-changed", name, {"before": before and before.value, "role": args.role.value},
-                         time.time())
+            before = user_admin.change_role(redis, "cli", name, args.role)
             print(f"user {name} is now {args.role.value} (from {before.value if before else '-'})")
             return 0
-        if not operators.exists(redis, name):
-            return _fail(f"no user {name!r}")
         if action == "disable":
-            ended = operators.disable(redis, name)
-            audit.record("cli", "user-disabled", name, {"sessions_ended": ended}, time.time())
+            ended = user_admin.disable_user(redis, "cli", name)
             print(f"user {name} disabled; {ended} signed-in session(s) ended")
         else:
-            operators.enable(redis, name)
-            audit.record("cli", "user-enabled", name, {}, time.time())
+            user_admin.enable_user(redis, "cli", name)
             print(f"user {name} enabled")
         return 0
     except operators.AccountError as exc:
         return _fail(str(exc))
 
 
-def cmd_passwd(redis, audit, name: str) -> int:
-    from opscentre.core import operators
+def cmd_passwd(redis, name: str) -> int:
+    from opscentre.core import operators, user_admin
 
     if not operators.exists(redis, name):
         return _fail(f"no user {name!r} (add it with `opscentre users add {name}`)")
     password, generated = _password(name)
-    ended = operators.change_password(redis, name, password)
-    audit.record("cli", "password-set", name, {"sessions_ended": ended}, time.time())
+    password, ended = user_admin.reset_password(redis, "cli", name, password)
     _show_generated(name, password, generated)
     print(f"password of {name} updated; {ended} signed-in session(s) ended")
     return 0
@@ -130,11 +120,10 @@ def cmd_set_password(args) -> int:
     """`opscentre set-password --user NAME`: the older name of `users passwd NAME`."""
     from opscentre.cli import _store
     from opscentre.core import operators
-    from opscentre.core.alert_store import AlertStore
 
     redis = _store().redis
     try:
-        return cmd_passwd(redis, AlertStore(redis), args.user)
+        return cmd_passwd(redis, args.user)
     except operators.AccountError as exc:
         return _fail(str(exc))
 

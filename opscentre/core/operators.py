@@ -25,6 +25,25 @@ _ADD = """if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]); redis.call('HSET', KEYS[2], ARGV[1], ARGV[3]); return 1"""
 _SET_ROLE = """if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2]); return 1"""
+# The console never loses its last enabled admin (who else could add one from the console?): the
+# check and the change in one step, so two admins demoting each other at once cannot both win.
+# KEYS: accounts, roles, disabled; ARGV: name, the role it would have, whether it would be disabled.
+_KEEP_AN_ADMIN = """
+local function enabled_admin(name)
+  local role = redis.call('HGET', KEYS[2], name)
+  return (not role or role == 'admin') and redis.call('SISMEMBER', KEYS[3], name) == 0
+end
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
+if enabled_admin(ARGV[1]) and (ARGV[2] ~= 'admin' or ARGV[3] == '1') then
+  local admins = 0
+  for _, name in ipairs(redis.call('HKEYS', KEYS[1])) do
+    if enabled_admin(name) then admins = admins + 1 end
+  end
+  if admins <= 1 then return -1 end
+end
+if ARGV[3] == '1' then redis.call('SADD', KEYS[3], ARGV[1]) else redis.call('HSET', KEYS[2], ARGV[1], ARGV[2]) end
+return 1"""
+LAST_ADMIN = "{name} is the last enabled admin: make another account admin first"
 
 
 class AccountError(ValueError):
@@ -79,8 +98,17 @@ def role_of(redis: Redis, username: str) -> Role | None:
     return stored_role(raw) if known else None
 
 
-def set_role(redis: Redis, username: str, role: Role) -> None:
-    if not redis.eval(_SET_ROLE, 2, keys.OPERATORS, keys.OPERATOR_ROLES, username, Role(role).value):
+def set_role(redis: Redis, username: str, role: Role, keep_an_admin: bool = False) -> None:
+    """The account's new role; with `keep_an_admin` (the admin actions, core/user_admin.py) an
+    AccountError instead when it would leave no enabled admin."""
+    if keep_an_admin:
+        done = redis.eval(_KEEP_AN_ADMIN, 3, keys.OPERATORS, keys.OPERATOR_ROLES, keys.OPERATORS_DISABLED,
+                          username, Role(role).value, "0")
+    else:
+        done = redis.eval(_SET_ROLE, 2, keys.OPERATORS, keys.OPERATOR_ROLES, username, Role(role).value)
+    if done == -1:
+        raise AccountError(LAST_ADMIN.format(name=username))
+    if not done:
         raise AccountError(f"no user {username!r}")
 
 
@@ -117,9 +145,18 @@ def change_password(redis: Redis, username: str, password: str) -> int:
     return set_password(redis, username, password)
 
 
-def disable(redis: Redis, username: str) -> int:
-    """Refuse the operator's sign-ins from now on and end their sessions; returns how many."""
-    redis.sadd(keys.OPERATORS_DISABLED, username)
+def disable(redis: Redis, username: str, keep_an_admin: bool = False) -> int:
+    """Refuse the operator's sign-ins from now on and end their sessions; returns how many. With
+    `keep_an_admin`, an AccountError instead for no such account or the last enabled admin."""
+    if keep_an_admin:
+        done = redis.eval(_KEEP_AN_ADMIN, 3, keys.OPERATORS, keys.OPERATOR_ROLES, keys.OPERATORS_DISABLED,
+                          username, "", "1")
+        if done == -1:
+            raise AccountError(LAST_ADMIN.format(name=username))
+        if not done:
+            raise AccountError(f"no user {username!r}")
+    else:
+        redis.sadd(keys.OPERATORS_DISABLED, username)
     return sessions.end_all(redis, username)
 
 
