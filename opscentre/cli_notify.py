@@ -1,4 +1,5 @@
-"""Notification commands: recipients add|import|list|remove, webhooks add|list|remove.
+"""Notification commands: recipients add|import|list|remove, webhooks add|list|remove|enable|disable.
+The changes are core/notify/recipient_admin.py's, which the console's Recipients page shares.
 
 Bad input exits 2 with one clear line (a bad phone, an unknown bairro with its close matches,
 no place); an unknown id exits 1. Every change is recorded in the audit stream (actor "cli"),
@@ -48,7 +49,7 @@ def add_commands(command: Callable[[str, str], argparse.ArgumentParser], parse_t
     r = actions.add_parser("remove", help="remove a recipient")
     r.add_argument("id")
 
-    c = command("webhooks", "partner systems that receive alerts as signed JSON POSTs: add, list, remove")
+    c = command("webhooks", "partner systems that receive alerts as signed JSON POSTs: add, list, remove, enable, disable")
     actions = c.add_subparsers(dest="action", required=True, metavar="ACTION")
     a = actions.add_parser("add", help="add a subscriber; its secret is printed once")
     a.add_argument("url")
@@ -59,6 +60,10 @@ def add_commands(command: Callable[[str, str], argparse.ArgumentParser], parse_t
     ls.add_argument("--json", action="store_true")
     r = actions.add_parser("remove", help="remove a subscriber")
     r.add_argument("id")
+    e = actions.add_parser("enable", help="send to a disabled subscriber again")
+    e.add_argument("id")
+    d = actions.add_parser("disable", help="send a subscriber nothing new (kept, with its secret)")
+    d.add_argument("id")
 
 
 def _redis():
@@ -91,39 +96,18 @@ def cmd_recipients(args) -> int:
 
 
 def _recipients_add(args) -> int:
-    from pydantic import ValidationError
-
-    from opscentre.core.notify.csv_import import check_point, resolve_zones
-    from opscentre.core.notify.phones import masked, normalise
-    from opscentre.core.notify.recipient_store import RecipientRefused, RecipientStore
-    from opscentre.core.notify.recipients import Recipient, explain, parse_quiet_hours
+    from opscentre.core.notify import recipient_admin
+    from opscentre.core.notify.phones import masked
 
     zones = _zones(args)
     try:
-        phone = normalise(args.phone)
-        zone_ids = resolve_zones(zones, args.zone)
-        point = None
-        if args.point is not None or args.radius_m is not None:
-            if args.point is None or args.radius_m is None:
-                raise ValueError("--point needs --radius-m (and --radius-m a --point)")
-            point = check_point(zones, *_lat_lon(args.point), args.radius_m)
-        if not zone_ids and point is None:
-            raise ValueError("a recipient needs a place: --zone BAIRRO (one or more), or --point LAT,LON --radius-m M")
-        quiet = parse_quiet_hours(args.quiet) if args.quiet else None
-        now = time.time()
-        recipient = Recipient.create(name=args.name.strip(), phone=phone, consent_how="cli:operator", now=now,
-                                     zone_ids=zone_ids, point=point, radius_m=args.radius_m if point else None,
-                                     lang=args.lang, role=args.role, quiet_hours=quiet)
-    except ValidationError as exc:
-        return _refuse(explain(exc))
-    except ValueError as exc:
+        recipient = recipient_admin.build_recipient(
+            zones, name=args.name, phone=args.phone, zone_texts=args.zone,
+            point=_lat_lon(args.point) if args.point is not None else None, radius_m=args.radius_m,
+            lang=args.lang, role=args.role, quiet=args.quiet, consent_how="cli:operator", now=time.time())
+        recipient_admin.add_recipient(_redis(), "cli", recipient)
+    except ValueError as exc:  # (RecipientRefused too)
         return _refuse(str(exc))
-    redis = _redis()
-    try:
-        RecipientStore(redis).add(recipient)
-    except RecipientRefused as exc:
-        return _refuse(str(exc))
-    _audit(redis, "recipient-added", recipient.id, _audit_details(recipient), now)
     print(f"{recipient.id} added: {masked(recipient.phone)}, {recipient.role.value}, {_where(recipient, zones)}")
     return 0
 
@@ -185,13 +169,11 @@ def _recipients_list(args) -> int:
 
 def _recipients_remove(args) -> int:
     from opscentre.core.notify.phones import masked
-    from opscentre.core.notify.recipient_store import RecipientStore
+    from opscentre.core.notify.recipient_admin import remove_recipient
 
-    redis = _redis()
-    removed = RecipientStore(redis).remove(args.id)
+    removed = remove_recipient(_redis(), "cli", args.id)
     if removed is None:
         return _refuse(f"no recipient {args.id!r}", code=1)
-    _audit(redis, "recipient-removed", removed.id, _audit_details(removed), time.time())
     print(f"{removed.id} removed ({masked(removed.phone)})")
     return 0
 
@@ -211,14 +193,6 @@ def _where(recipient, zones) -> str:
     return ", ".join(parts)
 
 
-def _audit_details(recipient) -> dict:
-    from opscentre.core.notify.phones import masked
-
-    return {"phone": masked(recipient.phone), "role": recipient.role.value, "zone_ids": list(recipient.zone_ids),
-            "point": list(recipient.point) if recipient.point else None, "radius_m": recipient.radius_m,
-            "consent": recipient.consent.how}
-
-
 def _line_number(error: str) -> int:
     match = re.match(r"line (\d+):", error)
     return int(match.group(1)) if match else 0
@@ -226,24 +200,20 @@ def _line_number(error: str) -> int:
 
 # -- webhooks --------------------------------------------------------------------------------
 def cmd_webhooks(args) -> int:
-    return {"add": _webhooks_add, "list": _webhooks_list, "remove": _webhooks_remove}[args.action](args)
+    return {"add": _webhooks_add, "list": _webhooks_list, "remove": _webhooks_remove, "enable": _webhooks_enable,
+            "disable": _webhooks_disable}[args.action](args)
 
 
 def _webhooks_add(args) -> int:
-    from opscentre.core.notify.subscribers import SubscriberStore, WebhookSubscriber
+    from opscentre.core.notify.recipient_admin import add_webhook
 
     secret = args.secret
     if secret == "-":
         secret = sys.stdin.readline().strip()
-    now = time.time()
     try:
-        subscriber = WebhookSubscriber.create(args.url, now, secret=secret or None, min_severity=args.min_severity)
+        subscriber = add_webhook(_redis(), "cli", args.url, secret=secret or None, min_severity=args.min_severity)
     except ValueError as exc:
         return _refuse(str(exc))
-    redis = _redis()
-    SubscriberStore(redis).add(subscriber)
-    _audit(redis, "webhook-added", subscriber.id, {"url": subscriber.url, "min_severity": subscriber.min_severity.value,
-                                                    "secret": "given" if secret else "generated"}, now)
     print(f"{subscriber.id} added: {subscriber.url} (from {subscriber.min_severity.value} up)")
     if not secret:
         print(f"secret (shown once, give it to the receiver to verify signatures): {subscriber.secret}")
@@ -258,21 +228,33 @@ def _webhooks_list(args) -> int:
         sys.stdout.buffer.write(orjson.dumps(shown) + b"\n")
         return 0
     for s in shown:
-        print(f"{s['id']}  {s['min_severity']:<9} {s['secret']}  {s['url']}")
+        print(f"{s['id']}  {s['min_severity']:<9} {s['secret']}  {s['url']}{'' if s['enabled'] else '  (disabled)'}")
     print(f"{len(shown)} webhook subscribers")
     return 0
 
 
 def _webhooks_remove(args) -> int:
-    from opscentre.core.notify.subscribers import SubscriberStore
+    from opscentre.core.notify.recipient_admin import remove_webhook
 
-    redis = _redis()
-    removed = SubscriberStore(redis).remove(args.id)
+    removed = remove_webhook(_redis(), "cli", args.id)
     if removed is None:
         return _refuse(f"no webhook subscriber {args.id!r}", code=1)
-    _audit(redis, "webhook-removed", removed.id, {"url": removed.url}, time.time())
     print(f"{removed.id} removed ({removed.url})")
     return 0
+
+
+def _webhooks_enable(args, enabled: bool = True) -> int:
+    from opscentre.core.notify.recipient_admin import set_webhook_enabled
+
+    changed = set_webhook_enabled(_redis(), "cli", args.id, enabled)
+    if changed is None:
+        return _refuse(f"no webhook subscriber {args.id!r}", code=1)
+    print(f"{changed.id} {'enabled' if enabled else 'disabled'} ({changed.url})")
+    return 0
+
+
+def _webhooks_disable(args) -> int:
+    return _webhooks_enable(args, enabled=False)
 
 
 COMMANDS = {"recipients": cmd_recipients, "webhooks": cmd_webhooks}

@@ -195,7 +195,7 @@ def test_webhooks_add_prints_a_generated_secret_once_and_list_masks_it(env, redi
     as_json = opscentre("webhooks", "list", "--json", env=env)
     (shown,) = orjson.loads(as_json.stdout)
     assert shown == {"id": subscriber_id, "url": "https://partner.example.org/hook", "secret": "whsec_****" + secret[-4:],
-                     "min_severity": "warning", "created_at": shown["created_at"]}
+                     "min_severity": "warning", "created_at": shown["created_at"], "enabled": True}
     exports = audit(env)
     for text in (listed.stdout, as_json.stdout, orjson.dumps(exports).decode()):
         assert secret[6:-4] not in text
@@ -230,3 +230,17 @@ def test_webhooks_remove_removes_and_audits_and_an_unknown_id_exits_1(env, redis
     again = opscentre("webhooks", "remove", subscriber_id, env=env)
     assert again.returncode == 1 and again.stderr.strip() == f"opscentre: no webhook subscriber '{subscriber_id}'"
     assert [e["action"] for e in audit(env)] == ["webhook-added", "webhook-removed"]
+
+
+def test_webhooks_disable_and_enable_are_audited_and_an_unknown_id_exits_1(env, redis_client):
+    added = opscentre("webhooks", "add", "https://partner.example.org/hook", env=env)
+    subscriber_id = added.stdout.split()[0]
+    off = opscentre("webhooks", "disable", subscriber_id, env=env)
+    assert off.returncode == 0 and off.stdout.strip() == f"{subscriber_id} disabled (https://partner.example.org/hook)"
+    assert orjson.loads(redis_client.hget(keys.WEBHOOKS, subscriber_id))["enabled"] is False
+    assert "(disabled)" in opscentre("webhooks", "list", env=env).stdout
+    assert opscentre("webhooks", "enable", subscriber_id, env=env).returncode == 0
+    assert orjson.loads(redis_client.hget(keys.WEBHOOKS, subscriber_id))["enabled"] is True
+    unknown = opscentre("webhooks", "disable", "w-nope", env=env)
+    assert unknown.returncode == 1 and unknown.stderr.strip() == "opscentre: no webhook subscriber 'w-nope'"
+    assert [e["action"] for e in audit(env)] == ["webhook-added", "webhook-disabled", "webhook-enabled"]

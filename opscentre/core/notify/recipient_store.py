@@ -75,6 +75,34 @@ class RecipientStore:
         self.redis.transaction(add, phone_key, keys.RECIPIENTS_OPTED_OUT)
         return recipient
 
+    def replace(self, recipient: Recipient) -> Recipient:
+        """Store a changed recipient under its id (an edit: name, phone, places, role, language);
+        RecipientRefused when there is no such recipient, or its new (phone, role) is another
+        recipient's, or its new number opted out by SMS."""
+        old_raw = self.redis.hget(keys.RECIPIENTS, recipient.id)
+        if old_raw is None:
+            raise RecipientRefused(f"no recipient {recipient.id!r}")
+        old_phone = Recipient.model_validate_json(old_raw).phone
+        watched = {keys.recipient_phone(recipient.phone), keys.recipient_phone(old_phone)}
+
+        def replace(pipe) -> None:
+            if not pipe.hexists(keys.RECIPIENTS, recipient.id):
+                raise RecipientRefused(f"no recipient {recipient.id!r}")
+            if recipient.phone != old_phone and pipe.hexists(keys.RECIPIENTS_OPTED_OUT, recipient.phone):
+                raise RecipientRefused("this number opted out by SMS (SAIR/STOP); only a new ALERTA "
+                                       "text from it subscribes it again")
+            for existing in self._by_phone(pipe, recipient.phone):
+                if existing.role == recipient.role and existing.id != recipient.id:
+                    raise RecipientRefused(f"this number is already recipient {existing.id} "
+                                           f"with role {recipient.role.value}")
+            pipe.multi()
+            if recipient.phone != old_phone:
+                pipe.srem(keys.recipient_phone(old_phone), recipient.id)
+            self._write(pipe, recipient)
+
+        self.redis.transaction(replace, keys.RECIPIENTS, keys.RECIPIENTS_OPTED_OUT, *watched)
+        return recipient
+
     def remove(self, recipient_id: str) -> Recipient | None:
         """Remove one recipient; the removed one, or None if there was none."""
         recipient = self.get(recipient_id)

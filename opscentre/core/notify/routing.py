@@ -46,6 +46,7 @@ class Policy(Protocol):
 class Subscriber(Protocol):
     id: str
     min_severity: Any  # AlertSeverity or its value
+    enabled: bool
 
 
 def circle(lat: float, lon: float, radius_m: float) -> shapely.Polygon:
@@ -167,8 +168,9 @@ def partners_hear(notification: Mapping[str, Any], internal_domains: Collection[
 
 def route_webhooks(notification: Mapping[str, Any], subscribers: Iterable[Subscriber],
                    internal_domains: Collection[str] = ()) -> list[tuple[Subscriber, str]]:
-    """Partner systems: every stage change; incident transitions partners hear of (`partners_hear`)
-    at or above their minimum severity."""
+    """Partner systems (the enabled ones): every stage change; incident transitions partners hear
+    of (`partners_hear`) at or above their minimum severity."""
+    subscribers = [s for s in subscribers if getattr(s, "enabled", True)]
     kind = notification.get("kind")
     if kind == "stage":
         return [(s, "stage change") for s in subscribers]

@@ -77,6 +77,7 @@ class WebhookSubscriber(BaseModel):
     secret: str
     min_severity: AlertSeverity = AlertSeverity.ADVISORY
     created_at: float
+    enabled: bool = True  # a disabled subscriber is kept (and its secret) but sent nothing new
 
     @field_validator("url")
     @classmethod
@@ -107,7 +108,7 @@ class WebhookSubscriber(BaseModel):
     def display(self) -> dict:
         """What a listing shows: everything but the secret, which is masked."""
         return {"id": self.id, "url": self.url, "secret": masked_secret(self.secret),
-                "min_severity": self.min_severity.value, "created_at": self.created_at}
+                "min_severity": self.min_severity.value, "created_at": self.created_at, "enabled": self.enabled}
 
 
 class SubscriberStore:
@@ -128,6 +129,23 @@ class SubscriberStore:
         """Every subscriber, oldest first."""
         found = [WebhookSubscriber.model_validate_json(raw) for raw in self.redis.hvals(keys.WEBHOOKS)]
         return sorted(found, key=lambda s: (s.created_at, s.id))
+
+    def set_enabled(self, subscriber_id: str, enabled: bool) -> WebhookSubscriber | None:
+        """The subscriber as it now is, or None if there is none."""
+        found: list[WebhookSubscriber] = []
+
+        def change(pipe) -> None:
+            found.clear()
+            raw = pipe.hget(keys.WEBHOOKS, subscriber_id)
+            if raw is None:
+                return
+            changed = WebhookSubscriber.model_validate_json(raw).model_copy(update={"enabled": enabled})
+            pipe.multi()
+            pipe.hset(keys.WEBHOOKS, subscriber_id, changed.model_dump_json())
+            found.append(changed)
+
+        self.redis.transaction(change, keys.WEBHOOKS)
+        return found[0] if found else None
 
     def remove(self, subscriber_id: str) -> WebhookSubscriber | None:
         """The removed subscriber, or None if there was none."""
