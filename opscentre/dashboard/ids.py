@@ -67,3 +67,15 @@ WALL_CYCLE = "wall-cycle"  # dcc.Interval: the side panel's cycle
 REPLAY_SLIDER = "replay-slider"  # minutes back from now (0: live)
 REPLAY_LIVE = "replay-live"  # the "Back to live" button
 REPLAY_LABEL = "replay-label"  # "Live" / "Replaying 14:05 ..." (aria-live)
+# entity page (/entity/<id>, pages/entity.py; a click on the map's point opens it)
+ENTITY_CHART = "entity-chart"  # prefix: one chart per kind, id "entity-chart-<kind>"
+ENTITY_ALERTS = "entity-alerts"  # its open alerts
+ENTITY_UNKNOWN = "entity-unknown"  # "no such entity"
+# notifications page (/notifications, pages/notifications.py; Retry and Approve are components/approvals.py's)
+NOTIFY_COUNTS = "notify-counts"  # deliveries by state
+NOTIFY_RECENT = "notify-recent"  # the recent deliveries' table
+NOTIFY_STATE = "notify-state"  # ...its state filter
+NOTIFY_DEAD = "notify-dead"  # the dead letters' table
+NOTIFY_APPROVALS = "notify-approvals"  # the mass sends awaiting approval
+NOTIFY_HELD = "notify-held"  # dcc.Store: what the lists show (redrawn only when it changed)
+NOTIFY_TICK = "notify-tick"

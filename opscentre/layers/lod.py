@@ -7,7 +7,9 @@ layer with more than `POINTS_MAX` points:
 - zoomed in (a `View` holding at most `POINTS_MAX` of its points): only the points in view;
 - otherwise (the city, or a view still too full): one marker per zone at the zone's point —
   its worst point's colour and size, its hover "Zone: N gauges, the worst:" then the worst
-  point's own hover — so the city stays readable and the traces that change stay small.
+  point's own hover — so the city stays readable and the traces that change stay small. Its
+  customdata is null: a point's customdata names its entity (a click opens the entity's page),
+  and an aggregate is none.
 A layer at or under `POINTS_MAX` points is drawn whole, as before. Pure: no Dash, no clock.
 """
 
@@ -187,6 +189,8 @@ def _aggregate(layer_traces: list[dict[str, Any]], n: int, marks: Mapping[str, A
         if len(trace.get("lat") or ()) == n:
             selected["lon"] = [x if x is not None else selected["lon"][k] for k, x in enumerate(lon)]
             selected["lat"] = [y if y is not None else selected["lat"][k] for k, y in enumerate(lat)]
+            if isinstance(selected.get("customdata"), list):  # (a point's entity id: an aggregate is no entity)
+                selected["customdata"] = [None] * len(order)
             if isinstance(selected.get("text"), list):
                 selected["text"] = [f"<b>{names.get(z, z or '?')}</b>: {count[z]} {marks['noun']}<br>{text}"
                                     for z, text in zip(order, selected["text"])]

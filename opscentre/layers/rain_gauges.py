@@ -97,10 +97,10 @@ def _columns(row: dict[str, Any], data: CityData, t: Translator) -> tuple:
     size = row["rain_class"].marker_size
     return (row["lat"], row["lon"], size, size + 5, row["rain_class"].colour,
             HOVER.get(t, row["entity_id"], row, data.tz, lambda: _hover(row, data, t)),
-            row["zone_id"], row["rain_class"].level * 10_000 + (row["rain_mm"] or 0.0))
+            row["zone_id"], row["rain_class"].level * 10_000 + (row["rain_mm"] or 0.0), row["entity_id"])
 
 
-COLUMNS = ("lat", "lon", "size", "halo", "colour", "text", "zone", "rank")
+COLUMNS = ("lat", "lon", "size", "halo", "colour", "text", "zone", "rank", "id")
 # language -> (the rows, the time zone, the traces) of the last build: a build after a few gauges
 # changed copies the columns and rewrites only those gauges' items.
 _last: dict[str, tuple[list[dict[str, Any]], Any, list[dict[str, Any]]]] = {}
@@ -135,7 +135,7 @@ def _held_columns(built: list[dict[str, Any]]) -> tuple:
     halo, main = built
     marks = main[LOD_KEY]
     return (main["lat"], main["lon"], main["marker"]["size"], halo["marker"]["size"], main["marker"]["color"],
-            main["text"], marks["zone"], marks["rank"])
+            main["text"], marks["zone"], marks["rank"], main["customdata"])
 
 
 def _traces(columns: dict[str, list], t: Translator) -> list[dict[str, Any]]:
@@ -157,6 +157,7 @@ def _traces(columns: dict[str, list], t: Translator) -> list[dict[str, Any]]:
         },
         "text": columns["text"],
         "hovertemplate": "%{text}<extra></extra>",
+        "customdata": columns["id"],  # the gauge's entity id: a click opens its page (pages/entity.py)
         # over lod.POINTS_MAX gauges the map draws a zone's worst gauge for the zone (layers/lod.py)
         LOD_KEY: {"zone": columns["zone"], "rank": columns["rank"], "noun": t.gettext("rain gauges")},
     }]
@@ -170,6 +171,6 @@ LAYER = Layer(
     kinds=(KIND, *ACCUMULATIONS),
     features=features,
     traces=traces,
-    patched=("lat", "lon", "marker.size", "marker.color", "text"),
+    patched=("lat", "lon", "marker.size", "marker.color", "text", "customdata"),
     legend=tuple(LegendEntry(f"{c.label}", c.colour, "dot") for c in RAIN_CLASSES),
 )

@@ -189,6 +189,7 @@ def traces(data: CityData, t: Translator | None = None) -> list[dict[str, Any]]:
         "marker": {"size": sizes, "color": [r["river_class"].colour for r in rows], "opacity": 0.95},
         "text": [HOVER.get(t, r["entity_id"], r, data.tz, lambda r=r: _hover(r, data, t)) for r in rows],
         "hovertemplate": "%{text}<extra></extra>",
+        "customdata": [r["entity_id"] for r in rows],  # a click opens the station's page (pages/entity.py)
         # over lod.POINTS_MAX stations the map draws a zone's worst station for the zone (layers/lod.py)
         LOD_KEY: lod_marks([r["zone_id"] for r in rows], [size * 1_000 + (r["level_m"] or 0.0)
                                                          for size, r in zip(sizes, rows)],
@@ -203,6 +204,6 @@ LAYER = Layer(
     kinds=(LEVEL, DISCHARGE),
     features=features,
     traces=traces,
-    patched=("lat", "lon", "marker.size", "marker.color", "text"),
+    patched=("lat", "lon", "marker.size", "marker.color", "text", "customdata"),
     legend=tuple(LegendEntry(c.label, c.colour, "dot") for c in RIVER_CLASSES),
 )

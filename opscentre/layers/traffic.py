@@ -279,7 +279,9 @@ def traces(data: CityData, t: Translator | None = None) -> list[dict[str, Any]]:
         "text": [f"<b>{row['name']}</b> " + free_flow.format(speed=_free_flow(row)) for row in segments]
                 + [f"<b>{row['name']}</b> " + (jam_in.format(city=row["city"]) if row.get("city") else jam)
                    for row in jams],
-        "customdata": [[_speed(row), _jam_detail(row, details), time] for row, time in zip(rows, times)],
+        # (the last item: a segment's entity id, whose page a click opens — pages/entity.py; none for a jam)
+        "customdata": [[_speed(row), _jam_detail(row, details), time, row["entity_id"] if i < len(segments) else None]
+                       for i, (row, time) in enumerate(zip(rows, times))],
         "meta": f"{offset} · {sources}" if sources else offset,
         "hovertemplate": "%{text}<br>%{customdata[0]} km/h · %{customdata[1]}<br>%{customdata[2]} %{meta}"
                          "<extra></extra>",

@@ -174,6 +174,8 @@ def test_every_console_callback_that_writes_is_guarded(rio_settings, store):
                  ids.AUDIT_TABLE, ids.AUDIT_EXPORT, ids.FEEDS_TABLE, ids.FEEDS_STATE,  # pages/
                  ids.WALL_STAGE, ids.WALL_STAGE_BAR, ids.WALL_SIDE, ids.WALL_STATE, ids.WALL_CYCLE,  # pages/wall.py
                  ids.REPLAY_LABEL, ids.REPLAY_SLIDER,  # components/replay_panel.py (reads the past)
+                 ids.NOTIFY_COUNTS, ids.NOTIFY_RECENT, ids.NOTIFY_DEAD, ids.NOTIFY_APPROVALS, ids.NOTIFY_HELD,
+                 ids.URL,  # pages/notifications.py's lists; pages/entity.py: a click on the map opens a page
                  ids.TICK}  # (its interval: faster while a big city's new version is built)
     dash_app = create_ops_app(rio_settings, store, True, Flask("roles-test"))
     guarded, unguarded_outputs = [], set()
