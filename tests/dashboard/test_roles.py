@@ -172,6 +172,8 @@ def test_every_console_callback_that_writes_is_guarded(rio_settings, store):
                  ids.ATTENTION, ids.ATTENTION_STATE, ids.ATTENTION_LIVE,  # what this browser shows: redraws, digests, options
                  ids.PAGE, ids.PAGE_SHOWN, ids.QUEUE_EMPTY, ids.QUEUE_INCIDENTS,
                  ids.AUDIT_TABLE, ids.AUDIT_EXPORT, ids.FEEDS_TABLE, ids.FEEDS_STATE,  # pages/
+                 ids.RECIPIENT_NAME, ids.RECIPIENT_PHONE, ids.RECIPIENT_ZONES, ids.RECIPIENT_ROLE,  # the form,
+                 ids.RECIPIENT_LANG,  # filled with the recipient chosen (pages/recipients.py)
                  ids.WALL_STAGE, ids.WALL_STAGE_BAR, ids.WALL_SIDE, ids.WALL_STATE, ids.WALL_CYCLE,  # pages/wall.py
                  ids.REPLAY_LABEL, ids.REPLAY_SLIDER,  # components/replay_panel.py (reads the past)
                  ids.NOTIFY_COUNTS, ids.NOTIFY_RECENT, ids.NOTIFY_DEAD, ids.NOTIFY_APPROVALS, ids.NOTIFY_HELD,
@@ -188,4 +190,6 @@ def test_every_console_callback_that_writes_is_guarded(rio_settings, store):
             unguarded_outputs |= {o.split(".")[0] for o in output.strip(".").split("...")}
     assert unguarded_outputs <= read_only, unguarded_outputs
     assert sorted(guarded) == sorted([Action.ACK, Action.RESOLVE, Action.SILENCE, Action.APPROVE, Action.RETRY,
-                                      Action.STAGE])
+                                      Action.STAGE,
+                                      Action.USERS, Action.USERS,  # add; role, disable, enable, password
+                                      Action.RECIPIENTS, Action.RECIPIENTS, Action.WEBHOOKS])

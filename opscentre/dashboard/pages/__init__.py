@@ -29,6 +29,7 @@ from flask import has_request_context, request
 from opscentre.dashboard import ids
 from opscentre.dashboard.pages import alerts, audit, feeds, incident
 from opscentre.dashboard.pages import wall
+from opscentre.dashboard.pages import recipients, users
 from opscentre.dashboard.pages import entity, notifications
 from opscentre.dashboard.pages import map as map_page
 from opscentre.dashboard.pages.frame import Console, Page, Viewer, not_found
@@ -43,6 +44,8 @@ PAGES: tuple[Page, ...] = (
     notifications.PAGE,
     entity.PAGE,
     wall.PAGE,
+    users.PAGE,
+    recipients.PAGE,
 )
 NAV_LABEL = N_("Console pages")
 MAX_PATH = 200
