@@ -49,6 +49,11 @@ TEXT = {
     "no_alerts": N_("No open alert on this entity."),
     "since": N_("since {when}"),
     "where": N_("{type} · {zone}"),
+    "kinds": {"rain_mm": N_("Rain in 15 minutes"), "rain_1h_mm": N_("Rain in the last hour"),
+              "rain_24h_mm": N_("Rain in the last 24 hours"), "rain_96h_mm": N_("Rain in the last 96 hours"),
+              "river_level_m": N_("River level"), "river_discharge_m3s": N_("River discharge"),
+              "traffic_speed_kmh": N_("Speed"), "jam_level": N_("Congestion level (0 free to 5 standstill)"),
+              "wind_speed_ms": N_("Wind speed"), "air_temp_c": N_("Air temperature"), "aqi": N_("Air quality index")},
     "types": {"rain_gauge": N_("rain gauge"), "river_station": N_("river station"),
               "road_segment": N_("road segment"), "weather_station": N_("weather station"),
               "air_quality_station": N_("air quality station"), "zone": N_("zone"), "city": N_("city"),
@@ -125,7 +130,8 @@ def alert_items(alerts: Iterable[Mapping[str, Any]], entity_id: str, tz: tzinfo,
 
 def kind_section(day: KindDay, entity_day_: EntityDay, tz: tzinfo, t: Translator) -> html.Section:
     spec = KINDS.get(day.kind)
-    title = f"{t.gettext(spec.description) if spec else day.kind} ({day.unit})" if day.unit else day.kind
+    name = t.gettext(TEXT["kinds"][day.kind]) if day.kind in TEXT["kinds"] else spec.description if spec else day.kind
+    title = f"{name} ({day.unit})" if day.unit else name
     notes = []
     if not day.values:
         notes.append(html.P(t.gettext(TEXT["no_readings"]), className="entity-note"))
