@@ -11,7 +11,8 @@ CYCLE_S).
 Every SAMPLE_S, through Chromium's DevTools protocol: a full garbage collection
 (HeapProfiler.collectGarbage), then the JS heap in use (Runtime.getHeapUsage), the DOM counters
 (Memory.getDOMCounters: nodes, listeners, documents — nodes include detached ones not yet
-collected) and the elements in the document. Beside them, the page's Dash callbacks answered
+collected), the elements in the document, and the entries of Dash's undo history (unbounded in
+Dash: one per dcc.Interval tick; assets/wall.js cuts it — this run found it). Beside them, the page's Dash callbacks answered
 (map ticks, and those that carried a map Patch) and its errors.
 
 Figures: the heap at the start (first sample) and the end, its slope (least squares, MB per hour)
@@ -52,6 +53,8 @@ USER = "wall-bench"
 MB = 2**20
 DOM_ELEMENTS = "() => document.getElementsByTagName('*').length"
 SIDE_CLASS = "() => (document.getElementById('wall-side') || {}).className || ''"
+# Dash's undo history (entries kept in the renderer's store): unbounded in Dash, cut by assets/wall.js
+DASH_HISTORY = "() => (window.dash_stores || []).reduce((n, s) => n + ((s.getState().history || {}).past || []).length, 0)"
 
 
 def run_wall_bench(settings: Settings, minutes: float = DEFAULT_MINUTES, progress: bool = True) -> dict:
@@ -160,13 +163,14 @@ def _watch(base: str, password: str, up: subprocess.Popen, seconds: float, sampl
                 sample = {"t": time.monotonic() - start, "heap_mb": heap["usedSize"] / MB,
                           "heap_total_mb": heap["totalSize"] / MB, "nodes": dom["nodes"],
                           "listeners": dom["jsEventListeners"], "documents": dom["documents"],
-                          "elements": page.evaluate(DOM_ELEMENTS)}
+                          "elements": page.evaluate(DOM_ELEMENTS), "dash_history": page.evaluate(DASH_HISTORY)}
                 counts["cycles"] += side != last_side and last_side is not None
                 last_side = side
                 samples.append(sample)
                 say(f"  {sample['t']:6.0f} s  heap {sample['heap_mb']:.2f} MB (of {sample['heap_total_mb']:.1f}), "
                     f"DOM {sample['nodes']:,} nodes / {sample['elements']:,} elements, "
-                    f"{sample['listeners']:,} listeners; {counts['ticks']} ticks ({counts['map_patches']} "
+                    f"{sample['listeners']:,} listeners, Dash history {sample['dash_history']:,}; "
+                    f"{counts['ticks']} ticks ({counts['map_patches']} "
                     f"with a map patch), {counts['errors']} page errors")
                 if sample["t"] >= seconds:
                     break
@@ -206,6 +210,8 @@ def _summary(samples: list[dict], counts: dict, minutes: float, sample_s: float,
         "dom_elements_end": last["elements"],
         "listeners_start": first["listeners"],
         "listeners_end": last["listeners"],
+        "dash_history_max": max(s["dash_history"] for s in samples),
+        "dash_history_end": last["dash_history"],
         "ticks": counts["ticks"],
         "map_patches": counts["map_patches"],
         "panel_turns": counts["cycles"],

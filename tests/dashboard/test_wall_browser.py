@@ -1,7 +1,8 @@
 """Wall mode in a real headless Chromium: a viewer opens /wall; the map draws, with no header,
 links or forms on the page; the side panel turns to its next section (and on) with a short cycle
 (`?cycle=2`) while the map stays the same element, never drawn again; a new stage arrives without a
-reload; and the wall's screenshot is kept as a test artifact (var/test-artifacts/page-wall.png)."""
+reload; Dash's undo history, which gains an entry at every tick, is cut back (assets/wall.js); and
+the wall's screenshot is kept as a test artifact (var/test-artifacts/page-wall.png)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ SHOWN = """() => { const shown = [...document.querySelectorAll('#wall-side > .wa
   .filter(s => getComputedStyle(s).display !== 'none'); return shown.map(s => s.dataset.panel); }"""
 MARK_MAP = """() => { window.__wallMap = document.querySelector('.js-plotly-plot');
   window.__wallCanvas = document.querySelector('canvas.maplibregl-canvas'); }"""
+HISTORY = "() => (window.dash_stores || []).reduce((n, s) => n + s.getState().history.past.length, 0)"
 SAME_MAP = """() => document.querySelector('.js-plotly-plot') === window.__wallMap
   && document.querySelector('canvas.maplibregl-canvas') === window.__wallCanvas"""
 
@@ -75,6 +77,7 @@ def test_a_viewer_opens_the_wall_the_map_draws_and_the_panel_cycles(live, city, 
         assert t.gettext(wall_page.TEXT["stage"]).format(level=3, name=t.gettext("Attention")) in stage
         assert page.locator("[data-incident='i-7']").count() == 1
         page.evaluate(MARK_MAP)
+        page.evaluate("() => { window.opscentreHistoryKept = 5; }")  # (assets/wall.js: 50 by default)
         # one section shown at a time, and it turns to the next: incidents -> alerts -> feeds -> incidents
         shown = page.evaluate(SHOWN)
         assert len(shown) == 1
@@ -91,6 +94,9 @@ def test_a_viewer_opens_the_wall_the_map_draws_and_the_panel_cycles(live, city, 
         alert_stage = t.gettext(wall_page.TEXT["stage"]).format(level=4, name=t.gettext("Alert"))
         wait_for(page, lambda: alert_stage in page.locator(f"#{ids.WALL_STAGE}").inner_text())
         assert page.evaluate(SAME_MAP)
+        # Dash's undo history gains an entry at every tick; it is cut back (assets/wall.js), not kept for days
+        wait_for(page, lambda: page.evaluate(HISTORY) > 5)
+        wait_for(page, lambda: page.evaluate(HISTORY) <= 5)
         assert page.errors == [] and page.csp_violations == [] and page.offsite_requests == []
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "page-wall.png"))

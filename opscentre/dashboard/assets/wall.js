@@ -14,3 +14,23 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
     },
   },
 });
+
+// Dash keeps every change of a callback's input made in the browser as undo history
+// (store.history.past), with no bound: each dcc.Interval tick adds an entry — the map's tick every
+// 2 s (every 250 ms while a new version is built), the wall's cycle — so a screen left open for
+// days grows by tens of thousands of entries a day, and each new entry copies the whole list. The
+// console shows no undo/redo, and Dash itself reads only the last entry (to revert after a
+// component fails to render), so every HISTORY_TRIM_MS the list is cut to its last HISTORY_KEPT
+// entries. Assets load on every page, so this holds for every page, not only the wall
+// (`window.opscentreHistoryKept` overrides the count: the browser test sets a small one).
+(function () {
+  var HISTORY_KEPT = 50;
+  var HISTORY_TRIM_MS = 10000;
+  setInterval(function () {
+    var kept = window.opscentreHistoryKept || HISTORY_KEPT;
+    (window.dash_stores || []).forEach(function (store) {
+      var past = store.getState().history && store.getState().history.past;
+      if (past && past.length > kept) past.splice(0, past.length - kept);
+    });
+  }, HISTORY_TRIM_MS);
+})();
