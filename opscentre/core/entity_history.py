@@ -4,8 +4,8 @@ the last 24 h from the history streams, and the levels the alert rules judge tho
 Read like the engine's windows (workers/evaluation.py read_readings): history stream ids are wall
 times of writing, so the last WINDOW_S of *data* time (the simulator's clock when it runs, at its
 speed) was written within WINDOW_S / speed wall seconds, plus a margin for late polls. A batch
-holds every entity of its poll, so this reads each batch of the window and keeps one entity's
-readings: fine for one page view, not for a loop.
+holds every entity of its poll, so this reads each batch of the window (decoding only those whose
+JSON names the entity) and keeps one entity's readings: fine for one page view, not for a loop.
 
 Levels are drawn as horizontal lines on the readings' chart, so only levels that compare the
 readings themselves are drawn: a rule's `latest` value, or the `max` / `min` of a window (the
@@ -134,9 +134,14 @@ def entity_kinds(redis: Redis, entity_id: str) -> list[str]:
     return [kind for kind, has in zip(kinds, pipe.execute(), strict=True) if has]
 
 
-def _batches(redis: Redis, kind: str, written_since: float) -> list[tuple[list[str], list[float], list[float]]]:
-    out = []
+def _batches(redis: Redis, kind: str, written_since: float,
+             entity_id: str) -> list[tuple[list[str], list[float], list[float]]]:
+    """The kind's batches written since then that may hold the entity (a batch whose JSON does not
+    name it is not decoded)."""
+    out, named = [], orjson.dumps(entity_id)
     for _id, fields in redis.xrange(keys.history(kind), min=f"{max(0, int(written_since * 1000))}-0"):
+        if named not in fields[b"d"]:
+            continue
         columns = orjson.loads(fields[b"d"])
         out.append((columns["e"], columns["v"], columns["t"]))
     return out
@@ -161,7 +166,7 @@ def entity_day(redis: Redis, entity: Mapping[str, Any], rules: Iterable[Rule], w
     entity_id = entity["entity_id"]
     days = []
     for kind in entity_kinds(redis, entity_id):
-        times, values = day_points(_batches(redis, kind, written_since), entity_id, start, now)
+        times, values = day_points(_batches(redis, kind, written_since, entity_id), entity_id, start, now)
         levels, not_drawn = rule_levels(rules, entity, kind)
         spec = KINDS.get(kind)
         days.append(KindDay(kind, spec.unit if spec else "", times, values, levels, not_drawn))
