@@ -1,8 +1,9 @@
 """Two "hosts" against one Redis, as docs/deploy.md lays them out: each host is its own process
 tree — its own process group and data directory — running real `opscentre worker` processes
-(and `opscentre cron`), all given the same REDIS_URL. (Network namespaces would need root and
-veth wiring; a process group is what a host's failure looks like to Redis: all its connections
-gone at once.)
+(and `opscentre cron`), all given the same REDIS_URL. (Network namespaces: `ip netns add` works
+here as root, but a namespace needs a veth pair and addresses to reach Redis, and the suite must
+not need root. A process group killed at once is what a host's failure looks like to Redis: all
+its connections gone together.)
 
 1. One cron, on host A: polls spread over both hosts' workers, no observation stored twice,
    and SIGKILLing host B's whole process group leaves host A ingesting.
@@ -32,6 +33,7 @@ from rq.job import Job
 from rq.registry import FinishedJobRegistry
 
 from opscentre.core import keys
+from opscentre.processes.redis_server import die_with_parent
 from tests.cli_helpers import clean_env, wait_for
 
 POLL = "opscentre.workers.jobs.poll"
@@ -53,7 +55,7 @@ class Host:
         log = (self.data / f"{command[0]}-{len(self.processes) + 1}.log").open("w")
         group = {"process_group": self.pgid or 0}  # the first one leads the host's group
         process = subprocess.Popen([sys.executable, "-m", "opscentre", *command], env=self.env,
-                                   stdout=log, stderr=subprocess.STDOUT, **group)
+                                   stdout=log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent, **group)
         log.close()
         self.pgid = self.pgid or process.pid
         self.processes.append(process)
