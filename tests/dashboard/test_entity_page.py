@@ -108,7 +108,8 @@ def click_body(session, live, customdata):
                   if d["output"].startswith(f"{ids.URL}.pathname") and d["inputs"][0]["id"] == ids.MAP)
     return {"output": output, "outputs": {"id": ids.URL, "property": output.split(".", 1)[1]},
             "inputs": [{"id": ids.MAP, "property": "clickData",
-                        "value": {"points": [{"curveNumber": 3, "pointNumber": 0, "customdata": customdata}]}}],
+                        "value": {"points": [{"curveNumber": 3, "pointNumber": 0, "lat": -22.9, "lon": -43.2,
+                                               "customdata": customdata}]}}],
             "changedPropIds": [f"{ids.MAP}.clickData"]}
 
 
@@ -120,13 +121,20 @@ def test_a_click_on_a_point_opens_its_page_and_a_click_on_an_aggregate_does_not(
     assert response.json()["response"][ids.URL]["pathname"] == entity_path(city["gauge"])
     road = session.post(f"{live.url}/_dash-update-component",
                         json={**body, "inputs": [{**body["inputs"][0], "value": {"points": [
-                            {"curveNumber": 9, "pointNumber": 2, "customdata": [55, "free", "14:05", "road-001"]}]}}]},
+                            {"curveNumber": 9, "pointNumber": 2, "lat": -22.9, "lon": -43.2,
+                             "customdata": [55, "free", "14:05", "road-001"]}]}}]},
                         timeout=30)
     assert road.json()["response"][ids.URL]["pathname"] == "/entity/road-001"
     aggregate = session.post(f"{live.url}/_dash-update-component",
                              json={**body, "inputs": [{**body["inputs"][0], "value": {"points": [
-                                 {"curveNumber": 3, "pointNumber": 0, "customdata": None}]}}]}, timeout=30)
+                                 {"curveNumber": 3, "pointNumber": 0, "lat": -22.9, "lon": -43.2,
+                                  "customdata": None}]}}]}, timeout=30)
     assert aggregate.status_code == 204  # nothing to open
+    bairro = session.post(f"{live.url}/_dash-update-component",
+                          json={**body, "inputs": [{**body["inputs"][0], "value": {"points": [
+                              {"curveNumber": 0, "pointNumber": 4, "location": "z1",
+                               "customdata": ["Tijuca", "chuva fraca", "14:05", "<br>1 alerta"]}]}}]}, timeout=30)
+    assert bairro.status_code == 204  # an area, not an entity's point
 
 
 def test_big_layers_name_their_points_and_not_their_zone_aggregates(rio_settings):
@@ -138,9 +146,9 @@ def test_big_layers_name_their_points_and_not_their_zone_aggregates(rio_settings
              LOD_KEY: lod_marks(zone_ids, list(range(6)), "gauges")}
     city_view = drawn({"rain_gauges": [trace]}, zones, None, points_max=3)["rain_gauges"][0]
     assert city_view["customdata"] == [None] * len(city_view["lat"])  # zone aggregates: no entity
-    assert clicked_entity({"points": [{"customdata": city_view["customdata"][0]}]}) is None
+    assert clicked_entity({"points": [{"lat": 0, "lon": 0, "customdata": city_view["customdata"][0]}]}) is None
     zoomed = drawn({"rain_gauges": [trace]}, zones, View(-43.2005, -22.9025, -43.1975, -22.8995),
                    points_max=3)["rain_gauges"][0]
     assert zoomed["customdata"] == ["g0", "g1", "g2"]  # the points in view: their own ids
-    assert clicked_entity({"points": [{"customdata": zoomed["customdata"][1]}]}) == "g1"
+    assert clicked_entity({"points": [{"lat": 0, "lon": 0, "customdata": zoomed["customdata"][1]}]}) == "g1"
     assert clicked_entity(None) is None and clicked_entity({"points": []}) is None

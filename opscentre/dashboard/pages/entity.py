@@ -62,13 +62,15 @@ TEXT = {
 
 
 def clicked_entity(click: Any) -> str | None:
-    """The entity id a map click landed on (its point's customdata, or a row's last item), or
-    None: a zone aggregate, a line, nothing."""
+    """The entity id a map click landed on (a marker's customdata, or its row's last item), or
+    None: a zone aggregate, a bairro (an area: no lat/lon, its customdata is its hover), nothing."""
     try:
         point = click["points"][0]
     except (TypeError, KeyError, IndexError):
         return None
-    data = point.get("customdata") if isinstance(point, Mapping) else None
+    if not isinstance(point, Mapping) or "lat" not in point or "lon" not in point:
+        return None
+    data = point.get("customdata")
     if isinstance(data, list):
         data = data[-1] if data else None
     return data if isinstance(data, str) and 0 < len(data) <= MAX_ID else None
