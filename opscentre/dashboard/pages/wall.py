@@ -8,7 +8,7 @@ Built to run for days. The map is the console's own (`Console.live`: the same fi
 tick sending Patches of only what changed); the stage and the panels are one small JSON-able model
 read from the same operator status on the same tick and redrawn only when it changed. The cycling
 is a class on the side panel set in the browser (assets/wall.js): it rebuilds nothing, the map
-least of all. Its period is CYCLE_S, or `?cycle=SECONDS` on the URL (MIN_CYCLE_S at least).
+least of all. Its period is CYCLE_S, or `?cycle=SECONDS` on the URL (1 s at least).
 `opscentre bench wall` measures the browser's heap over time (bench/wall.py).
 
 The map's tick also writes the status bar and the alerts panel (live_map.py), so the page holds
@@ -40,7 +40,6 @@ from opscentre.layers.base import local_label
 from opscentre.layers.stages import stage_colour
 
 CYCLE_S = 20
-MIN_CYCLE_S = 1
 PANELS = ("incidents", "alerts", "feeds")  # the side panel's order (assets/wall.js cycles len(PANELS))
 MAX_INCIDENTS = 5
 MAX_FEEDS_NAMED = 6
