@@ -110,10 +110,11 @@ def click_body(session, live, customdata):
             "inputs": [{"id": ids.MAP, "property": "clickData",
                         "value": {"points": [{"curveNumber": 3, "pointNumber": 0, "lat": -22.9, "lon": -43.2,
                                                "customdata": customdata}]}}],
+            "state": [{"id": ids.URL, "property": "pathname", "value": "/"}],
             "changedPropIds": [f"{ids.MAP}.clickData"]}
 
 
-def test_a_click_on_a_point_opens_its_page_and_a_click_on_an_aggregate_does_not(live, city):
+def test_a_click_on_a_point_of_the_map_page_opens_its_page_and_a_click_on_an_aggregate_does_not(live, city):
     session = sign_in(live, "viewer.user")
     body = click_body(session, live, city["gauge"])
     response = session.post(f"{live.url}/_dash-update-component", json=body, timeout=30)
@@ -135,6 +136,9 @@ def test_a_click_on_a_point_opens_its_page_and_a_click_on_an_aggregate_does_not(
                               {"curveNumber": 0, "pointNumber": 4, "location": "z1",
                                "customdata": ["Tijuca", "chuva fraca", "14:05", "<br>1 alerta"]}]}}]}, timeout=30)
     assert bairro.status_code == 204  # an area, not an entity's point
+    on_the_wall = session.post(f"{live.url}/_dash-update-component",
+                               json={**body, "state": [{**body["state"][0], "value": "/wall"}]}, timeout=30)
+    assert on_the_wall.status_code == 204  # the wall's map is not left by a click
 
 
 def test_big_layers_name_their_points_and_not_their_zone_aggregates(rio_settings):

@@ -100,3 +100,29 @@ def test_a_supervisors_retry_queues_the_dead_letter_and_a_send_needs_two_supervi
     bia = sign_in(live, "sup.bia")
     assert bia.post(f"{live.url}/_dash-update-component", json=approve, timeout=30).status_code == 200
     assert all(d.state is State.QUEUED for d in sends["store"].by_notification("n-mass"))
+
+
+def test_the_recent_list_filters_by_state(live, sends):
+    session = sign_in(live, "viewer.user")
+    dependencies = session.get(f"{live.url}/_dash-dependencies", timeout=30).json()
+    output = next(d["output"] for d in dependencies if d["output"].startswith(f"..{ids.NOTIFY_COUNTS}.children..."))
+    outputs = [{"id": part.split(".")[0], "property": part.split(".", 1)[1]} for part in output.strip(".").split("...")]
+
+    def recent(state: str) -> str:
+        body = {"output": output, "outputs": outputs,
+                "inputs": [{"id": ids.NOTIFY_TICK, "property": "n_intervals", "value": 1},
+                           {"id": ids.NOTIFY_STATE, "property": "value", "value": state},
+                           {"id": ids.RETRY_RESULT, "property": "children", "value": None},
+                           {"id": ids.APPROVE_RESULT, "property": "children", "value": None}],
+                "state": [{"id": ids.NOTIFY_HELD, "property": "data", "value": None}],
+                "changedPropIds": [f"{ids.NOTIFY_STATE}.value"]}
+        response = session.post(f"{live.url}/_dash-update-component", json=body, timeout=30)
+        assert response.status_code == 200, response.text
+        return orjson.dumps(response.json()["response"][ids.NOTIFY_RECENT]["children"]).decode()
+
+    dead = recent("dead")
+    assert sends["dead"] in dead and dead.count('"data-delivery"') == 1
+    waiting = recent("awaiting_approval")
+    assert waiting.count('"data-delivery"') == 3 and sends["dead"] not in waiting
+    everything = recent("all")
+    assert everything.count('"data-delivery"') == 5

@@ -7,6 +7,7 @@ The map's click: a gauge, river station or road segment carries its entity id as
 customdata (the last item of a row); a zone aggregate (layers/lod.py, a big layer at city zoom)
 carries none, so a click on it goes nowhere — zoom in to reach a point. The click sets the
 router's dcc.Location, so the page opens without a reload and the browser's Back returns to the map.
+Only from the map page: the wall (/wall) draws the same map, and is not left by a click.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from datetime import datetime, tzinfo
 from typing import Any
 from urllib.parse import quote, unquote
 
-from dash import Dash, Input, Output, dcc, html
+from dash import Dash, Input, Output, State, dcc, html
 from dash.exceptions import PreventUpdate
 
 from opscentre.core.entity_history import EntityDay, KindDay, entity_day
@@ -188,11 +189,12 @@ def layout(console: Console, viewer: Viewer, param: str = "") -> html.Div:
 
 
 def register(app: Dash, console: Console) -> None:
+    # (from the map page only: the wall's map is the same graph, and a wall is not left by a stray click)
     @app.callback(Output(ids.URL, "pathname", allow_duplicate=True), Input(ids.MAP, "clickData"),
-                  prevent_initial_call=True)
-    def open_entity(click):
+                  State(ids.URL, "pathname"), prevent_initial_call=True)
+    def open_entity(click, path):
         entity_id = clicked_entity(click)
-        if entity_id is None:
+        if entity_id is None or path not in (None, "", "/"):
             raise PreventUpdate
         return entity_path(entity_id)
 
