@@ -31,6 +31,7 @@ def sign_in(live, username: str, password: str = PASSWORD) -> requests.Session:
     response = session.post(f"{live.url}/login", data={"username": username, "password": password}, timeout=10,
                             allow_redirects=False)
     assert response.status_code == 302, (username, response.status_code)
+    assert session.get(f"{live.url}/users?lang=en", timeout=10).status_code == 200  # (the answers' words, in English)
     return session
 
 
