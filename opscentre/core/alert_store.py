@@ -24,6 +24,7 @@ from opscentre.core.alerting.rules import AlertSeverity
 from opscentre.core.alerting.silences import silenced_by
 from opscentre.core.alerting.stage import StageDecision
 from opscentre.core.notify import outbox
+from opscentre.core.write_once import OncePipeline
 
 AUDIT_RETENTION_S = 90 * 86400
 STAGE_PENDING_KEPT_S = 3600  # a stage change past its 10 minutes is kept an hour, to say "expired"
@@ -203,7 +204,7 @@ class AlertStore:
         stream, incidents, reminder state, the notifications (outbox) and the stage.
         `now` is the evaluation's (data) time; audit and outbox entries carry the wall clock."""
         wall_now = wall_now if wall_now is not None else now
-        pipe = self.redis.pipeline(transaction=True)
+        pipe = OncePipeline(self.redis).claim()
         if incidents:
             pipe.hset(keys.INCIDENTS, mapping=_INCIDENTS.encode(incidents))
         if reminded is not None:
@@ -242,7 +243,7 @@ class AlertStore:
     def put(self, alerts: list[Alert]) -> None:
         """Store alert records as they are (an import, a test's set-up): every write of the alerts
         hash goes through this module, which keeps its version."""
-        pipe = self.redis.pipeline(transaction=True)
+        pipe = OncePipeline(self.redis).claim()
         pipe.hset(keys.ALERTS, mapping={a.fingerprint: a.model_dump_json() for a in alerts})
         record_alert_writes(pipe, [a.fingerprint for a in alerts])
         pipe.execute()
@@ -267,7 +268,7 @@ class AlertStore:
         alert = self.find(alert_id)
         before = self.acks().get(alert_id)
         record = {"by": by, "at": now, "note": note}
-        pipe = self.redis.pipeline(transaction=True)
+        pipe = OncePipeline(self.redis).claim()
         pipe.hset(keys.ALERT_ACKS, alert_id, orjson.dumps(record))
         self._audit(pipe, now, by, "acknowledged", alert_id, before, record)
         pipe.execute()
@@ -276,7 +277,7 @@ class AlertStore:
     def unacknowledge(self, alert_id: str, by: str, now: float) -> Alert:
         alert = self.find(alert_id)
         before = self.acks().get(alert_id)
-        pipe = self.redis.pipeline(transaction=True)
+        pipe = OncePipeline(self.redis).claim()
         pipe.hdel(keys.ALERT_ACKS, alert_id)
         self._audit(pipe, now, by, "unacknowledged", alert_id, before, None)
         pipe.execute()
@@ -296,7 +297,7 @@ class AlertStore:
                 raise UnknownAlert(f"alert {alert_id!r} is already {alert.state.value}")
             resolved = alert.model_copy(update={"state": AlertState.RESOLVED, "since": now, "resolved_at": now,
                                                 "updated_at": now})
-            pipe = self.redis.pipeline(transaction=True)
+            pipe = OncePipeline(self.redis).claim()
             pipe.hset(keys.ALERTS, alert.fingerprint, resolved.model_dump_json())
             record_alert_writes(pipe, [alert.fingerprint])
             self._audit(pipe, now, by, "resolved-by-hand", alert_id, {"state": alert.state, "severity": alert.severity},
@@ -309,7 +310,7 @@ class AlertStore:
     def add_silence(self, silence: dict[str, Any], by: str, now: float) -> str:
         silence_id = "s-" + secrets.token_hex(4)
         record = {**silence, "id": silence_id, "created_by": by, "created_at": now}
-        pipe = self.redis.pipeline(transaction=True)
+        pipe = OncePipeline(self.redis).claim()
         pipe.hset(keys.SILENCES, silence_id, orjson.dumps(record))
         self._audit(pipe, now, by, "silence-created", silence_id, None, record)
         pipe.execute()
@@ -322,7 +323,7 @@ class AlertStore:
         raw = self.redis.hget(keys.SILENCES, silence_id)
         if raw is None:
             raise UnknownAlert(f"no silence {silence_id!r}")
-        pipe = self.redis.pipeline(transaction=True)
+        pipe = OncePipeline(self.redis).claim()
         pipe.hdel(keys.SILENCES, silence_id)
         self._audit(pipe, now, by, "silence-expired", silence_id, orjson.loads(raw), None)
         pipe.execute()
@@ -339,7 +340,7 @@ class AlertStore:
 
     def set_stage_override(self, override: dict[str, Any] | None, by: str, now: float) -> None:
         before = self.stage_override()
-        pipe = self.redis.pipeline(transaction=True)
+        pipe = OncePipeline(self.redis).claim()
         if override is None:
             pipe.delete(keys.STAGE_OVERRIDE)
         else:
@@ -361,13 +362,14 @@ class AlertStore:
         from redis.exceptions import WatchError
 
         while True:
-            with self.redis.pipeline(transaction=True) as pipe:
+            with OncePipeline(self.redis) as pipe:
                 try:
                     pipe.watch(keys.STAGE_OVERRIDE, keys.STAGE_PENDING)
                     override, pending = pipe.get(keys.STAGE_OVERRIDE), pipe.get(keys.STAGE_PENDING)
                     outcome = decide(orjson.loads(override) if override else None,
                                      orjson.loads(pending) if pending else None)
                     pipe.multi()
+                    pipe.claim()
                     if outcome.override is not None:
                         verb, record = outcome.override
                         if verb == "set":
@@ -418,7 +420,7 @@ class AlertStore:
     def record(self, actor: str, action: str, subject: str, details: dict[str, Any], now: float) -> None:
         """An audit entry for something that is not an alert's (sign-ins, sign-outs, passwords):
         `details` goes in `after`. Never pass a secret."""
-        pipe = self.redis.pipeline(transaction=False)
+        pipe = OncePipeline(self.redis).claim()
         self._audit(pipe, now, actor, action, subject, None, details)
         pipe.execute()
 

@@ -3,6 +3,8 @@ redis-py's retry sends the same transaction again. A poll must still be stored o
 
 import time
 
+import orjson
+
 import pytest
 
 from opscentre.core import keys
@@ -111,9 +113,6 @@ def test_a_cut_can_pick_the_transaction_that_writes_a_key(proxy, via_proxy, redi
     assert redis_client.get("other") == b"2" and redis_client.get("wanted") == b"2"  # (it ran twice)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14, not yet done: the alert write (core/alert_store.py) has no "
-                   "write-once claim, so a re-sent evaluation appends its audit, stage history, alert changes "
-                   "and outbox entries twice (deliveries are keyed by notification id, so no second SMS)")
 def test_an_evaluation_whose_reply_is_cut_writes_its_alert_changes_once(proxy, via_proxy, redis_client):
     from tests.workers.test_evaluation import SETTINGS, store_reading
 
@@ -122,8 +121,25 @@ def test_an_evaluation_whose_reply_is_cut_writes_its_alert_changes_once(proxy, v
     now = time.time()
     store_reading(Store(redis_client), "rain_mm", 9.0, now)
     changes = keys.ALERTS_CHANGES.encode()
-    proxy.cut_replies(b"EXEC", containing=b"XADD\r\n$%d\r\n%s" % (len(changes), changes))  # the alert write
+    # the alert write: its XADD to the changes stream, run through the write-once script
+    proxy.cut_replies(b"EXEC", containing=b"$%d\r\n%s\r\n$4\r\nXADD" % (len(changes), changes))
     evaluate_city(SETTINGS, Store(via_proxy), now=now)
     assert len(proxy.cuts) == 1  # the fault happened
     assert {k: redis_client.xlen(k) for k in (keys.ALERTS_CHANGES, keys.OUTBOX, keys.STAGE_HISTORY)} == \
         {keys.ALERTS_CHANGES: 1, keys.OUTBOX: 1, keys.STAGE_HISTORY: 1}
+    audit = [orjson.loads(f[b"d"])["action"] for _id, f in redis_client.xrange(keys.AUDIT)]
+    assert len(audit) == len(set(audit))  # each transition and the stage change once
+    assert int(redis_client.get(keys.ALERTS_VERSION)) == 1
+
+
+def test_an_acknowledgement_whose_reply_is_cut_is_audited_once(proxy, via_proxy, redis_client):
+    from tests.dashboard.city_seed import alert_record
+
+    from opscentre.core.alert_store import AlertStore
+
+    AlertStore(redis_client).put([alert_record("a-00000000a1", "firing")])
+    proxy.cut_replies(b"EXEC", containing=b"acknowledged")
+    AlertStore(via_proxy).acknowledge("a-00000000a1", "olga", "checked the gauge", time.time())
+    assert len(proxy.cuts) == 1
+    actions = [orjson.loads(f[b"d"])["action"] for _id, f in redis_client.xrange(keys.AUDIT)]
+    assert actions.count("acknowledged") == 1
