@@ -26,6 +26,7 @@ Measured by `opscentre bench dashboard` (server time per tick).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import threading
 import time
@@ -53,6 +54,7 @@ from opscentre.dashboard.components.status_bar import (
     unreachable_model,
 )
 from opscentre.dashboard.redis_clients import REDIS_DOWN
+from opscentre.i18n import normalise
 from opscentre.layers.lod import View, drawn, shown_view, view_of
 
 TICK_MS = 2000
@@ -75,6 +77,10 @@ class LiveMap:
     # where the status comes from (now -> CityStatus): a read model's (the console's, by default,
     # with operator_view: core/operator_documents.py), or read from the store
     status_source: Callable[[float], Any] | None = None
+    lang: str | None = None  # the hover texts' language (None: the city's)
+    # the language of the request being answered (the console: the user's, dashboard/console_language.py);
+    # a request in another language is answered by this map's sibling in that language (in_language)
+    lang_of: Callable[[], str] | None = None
     _built: tuple | None = field(default=None, init=False, repr=False)  # (key, traces, digests)
     _model: tuple | None = field(default=None, init=False, repr=False)  # (status, its status bar model)
     _build_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
@@ -84,6 +90,7 @@ class LiveMap:
     _ready: tuple | None = field(default=None, init=False, repr=False)
     _building: tuple | None = field(default=None, init=False, repr=False)  # (key, event set when built)
     _ready_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _siblings: dict[str, LiveMap] = field(default_factory=dict, init=False, repr=False)
 
     @cached_property
     def index(self) -> dict[str, list[int]]:
@@ -119,9 +126,30 @@ class LiveMap:
                 built = self._built
                 if built is None or built[0] != key:
                     traces = layer_traces(read_city_data(self.store, self.settings), self.layer_ids, stale,
-                                          self.settings.city.language)  # the console's hovers: the city's language
+                                          self._language())
                     built = self._built = (key, traces, digests(traces))
         return built[1], built[2]
+
+    def _language(self) -> str:
+        return self.lang or self.settings.city.language
+
+    def in_language(self, lang: str) -> LiveMap:
+        """This map as drawn in `lang` (a language we have; else the city's): itself, or a sibling
+        with its own traces (same store, status and layers), made once."""
+        lang = normalise(lang) or self.settings.city.language
+        if lang == self._language():
+            return self
+        sibling = self._siblings.get(lang)
+        if sibling is None:
+            with self._ready_lock:
+                sibling = self._siblings.get(lang)
+                if sibling is None:
+                    sibling = self._siblings[lang] = dataclasses.replace(self, lang=lang, lang_of=None)
+        return sibling
+
+    def _speaking(self) -> LiveMap:
+        """The map in the language of the request being answered."""
+        return self.in_language(self.lang_of()) if self.lang_of is not None else self
 
     def _shown(self, status, wait_s: float = BUILD_WAIT_S) -> tuple[Any, dict[str, list[dict[str, Any]]]]:
         """(the status whose data the map shows, its traces): `status`'s own once built; until
@@ -200,6 +228,8 @@ class LiveMap:
 
     def initial(self, visible: list[str]) -> dict[str, Any]:
         """The components of a freshly loaded page: map, its stores, the tick, status and alerts."""
+        if (speaking := self._speaking()) is not self:
+            return speaking.initial(visible)
         try:
             status = self._status(self.clock())
             shown, all_traces = self._shown(status, wait_s=PAGE_WAIT_S)
@@ -235,17 +265,19 @@ class LiveMap:
         def tick(_n_intervals, relayout, held, interval):
             outputs = self.tick(held if isinstance(held, dict) else {}, relayout)
             # while a new version is being built, the browser asks again soon rather than in TICK_MS
-            wanted = CATCH_UP_MS if self._building is not None else TICK_MS
+            wanted = CATCH_UP_MS if self._speaking()._building is not None else TICK_MS
             return *outputs, (wanted if wanted != interval else no_update)
 
     def replay(self, at: float, held: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
         """The map, status bar and alerts as they were at `at` (core/replay.py), for a browser
         holding `held`: the same outputs as a tick. The held state says it is a replay, so live
         ticks leave the map alone until the browser leaves replay (components/replay_panel.py)."""
+        if (speaking := self._speaking()) is not self:
+            return speaking.replay(at, held)
         held_digests = held.get("digests") if isinstance(held.get("digests"), dict) else {}
         data = city_data_at(self.store, self.settings, at)
         with self._build_lock:  # (the layers' row caches are shared with the live builds)
-            traces = layer_traces(data, self.layer_ids, frozenset(), self.settings.city.language)
+            traces = layer_traces(data, self.layer_ids, frozenset(), self._language())
         shown = drawn(traces, self.settings.zones, None)
         current = digests(shown)
         patch = figure_patch(shown, current, held_digests)
@@ -257,6 +289,8 @@ class LiveMap:
         """The tick's outputs for a browser holding `held`; `relayout`: the map's last relayoutData
         (a new view when it carries one; otherwise the view the browser holds stays). Nothing
         while the browser replays a past moment (`held["replay"]`)."""
+        if (speaking := self._speaking()) is not self:
+            return speaking.tick(held, relayout)
         if held.get("replay"):
             return no_update, no_update, no_update, no_update
         held_digests = held.get("digests") if isinstance(held.get("digests"), dict) else {}

@@ -13,8 +13,8 @@ critical alert chimes (mutable per screen) and new alerts are announced to scree
 
 Language: every text is in the city's language (`city.language`) unless a user picks another with
 `?lang=` on a console URL (kept in their session: dashboard/console_language.py); the header names
-the languages we have as links. The map's hover texts are not yet (live_map.py passes no language
-to the layers).
+the languages we have as links. The map's hover texts too: the live map answers each request in
+its user's language (LiveMap.lang_of; a language's traces are built once per data version).
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def create_ops_app(settings: Settings, store: Store, simulated: bool, server: Fl
                   suppress_callback_exceptions=True)
     app.city = settings.city.name
     console = Console(settings=settings, store=store, simulated=simulated,
-                      live=LiveMap(settings, store, simulated, OPS_LAYERS, operator_view=True),
+                      live=LiveMap(settings, store, simulated, OPS_LAYERS, operator_view=True, lang_of=console_lang),
                       incidents=IncidentPanel(store.redis, settings.zones.name_by_id, settings.tz),
                       deliveries=DeliveryStore(store.redis), waiting_id=pending_id(store.redis))
     pages.register(app, console)

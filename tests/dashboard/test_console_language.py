@@ -57,10 +57,12 @@ def test_a_user_may_switch_the_console_to_english_and_back(live, operator, store
     assert '<html lang="en">' in page
     text = layout(session, live)  # (Dash asks for its layout without the query string)
     assert "Sign out" in text and "Operations centre" in text and "Acknowledge" in text and "Sair" not in text
+    assert "(rain gauge)" in text and "(pluviômetro)" not in text  # the map's hovers too
     session.get(f"{live.url}/?lang=pt-BR", timeout=10)
     assert "Sair" in layout(session, live)
     other = signed_in(live, *operator)  # another browser keeps the city's language
-    assert "Sair" in layout(other, live)
+    other_text = layout(other, live)
+    assert "Sair" in other_text and "(pluviômetro)" in other_text and "(rain gauge)" not in other_text
 
 
 def test_a_language_picked_on_the_sign_in_page_stays_after_signing_in(live, operator):
