@@ -12,8 +12,8 @@ city's zones, and a poll's payload is one JSON document of their readings, stamp
 poll's number. A poll runs the real worker path (jobs.poll_feed: the feed's lock, fetch, parse
 with orjson, validate, zone join for new stations, Store.write_poll, feed health, the evaluation
 of the rules reading the kind — none do for `pm10_ugm3` in the built-in config, so this is
-ingest alone). The registry (workers/feeds) does not know the shard feeds: this module adds them
-to it when RQ imports it in a worker, to run its `poll` job; nothing else ever sees them.
+ingest alone). The registry (workers/feeds) does not know the shard feeds: this module's `poll`
+job adds them to it in the bench's workers; nothing else ever sees them.
 
 Measured per worker count: observations stored per second (from the first timed poll's start
 to the last one's end, RQ's own timestamps), Redis's CPU over that time (INFO cpu: user + sys,
@@ -109,8 +109,14 @@ def _stamp(poll_no: int) -> float:
 
 _T0 = int(os.environ.get("OPSCENTRE_SCALE_T0") or time.time() - 3600)
 
-FEEDS.update({shard_id(i): Feed(feed_id=shard_id(i), title=f"scale bench shard {i}", fetch=_fetch, parse=_parse,
-                                default_interval_s=1) for i in range(SHARDS)})
+
+
+def _register_shards() -> None:
+    """The shard feeds in this worker's registry (only in a bench worker: never at import, so a
+    process that merely imports this module — a test session — keeps the registry as it is)."""
+    if shard_id(0) not in FEEDS:
+        FEEDS.update({shard_id(i): Feed(feed_id=shard_id(i), title=f"scale bench shard {i}", fetch=_fetch,
+                                        parse=_parse, default_interval_s=1) for i in range(SHARDS)})
 
 
 @lru_cache(maxsize=1)
@@ -128,6 +134,7 @@ def poll(feed_id: str, poll_no: int) -> dict:
     numbered `poll_no`."""
     from opscentre.workers.jobs import poll_feed
 
+    _register_shards()
     _current_poll[feed_id] = poll_no
     result = poll_feed(feed_id, _worker_settings(), _worker_store())
     return {**result, "poll_no": poll_no}

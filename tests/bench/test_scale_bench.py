@@ -51,3 +51,9 @@ def test_every_observation_of_a_poll_that_ran_was_stored_exactly_once(figures):
 def test_the_command_line_takes_the_scale_bench_and_its_size():
     args = _parser().parse_args(["bench", "scale", "-n", "80000", "--json"])
     assert (args.name, args.size, args.json) == ("scale", 80000, True)
+
+
+def test_importing_the_bench_leaves_the_feed_registry_alone():
+    from opscentre.workers.feeds import FEEDS
+
+    assert not any(feed_id.startswith("scale-") for feed_id in FEEDS)
