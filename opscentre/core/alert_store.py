@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from contextlib import contextmanager
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from typing import Any
@@ -18,6 +19,7 @@ from redis import Redis
 
 from opscentre.core import keys, locks
 from opscentre.core.alerting.engine import Evaluation
+from opscentre.core.alerting import reminders
 from opscentre.core.alerting.incidents import Incident
 from opscentre.core.alerting.lifecycle import Alert, AlertState
 from opscentre.core.alerting.rules import AlertSeverity
@@ -283,15 +285,24 @@ class AlertStore:
         pipe.execute()
         return alert
 
-    def resolve_by_hand(self, alert_id: str, by: str, note: str, now: float, wait_s: float = 10.0) -> Alert:
-        """Resolve an open alert now. Done under the evaluation lock, so a running evaluation
-        cannot write the alert back over it."""
+    @contextmanager
+    def _between_evaluations(self, wait_s: float):
+        """Hold the evaluation lock: a running evaluation cannot write its (older) view of the
+        alerts and their reminders back over what is done here."""
         deadline = time.monotonic() + wait_s
         while (token := locks.acquire(self.redis, keys.EVALUATE_LOCK, 30)) is None:
             if time.monotonic() > deadline:
                 raise TimeoutError("an evaluation is holding the alerts; try again in a moment")
             time.sleep(0.05)
         try:
+            yield
+        finally:
+            locks.release(self.redis, keys.EVALUATE_LOCK, token)
+
+    def resolve_by_hand(self, alert_id: str, by: str, note: str, now: float, wait_s: float = 10.0) -> Alert:
+        """Resolve an open alert now. Done under the evaluation lock, so a running evaluation
+        cannot write the alert back over it."""
+        with self._between_evaluations(wait_s):
             alert = self.find(alert_id)
             if not alert.active:
                 raise UnknownAlert(f"alert {alert_id!r} is already {alert.state.value}")
@@ -304,8 +315,29 @@ class AlertStore:
                         {"state": resolved.state, "note": note[:1000]})
             pipe.execute()
             return resolved
-        finally:
-            locks.release(self.redis, keys.EVALUATE_LOCK, token)
+
+    def escalate_by_hand(self, alert_id: str, by: str, note: str, now: float, wait_s: float = 10.0) -> Alert:
+        """Send an open alert to the secondary recipients now, as its escalation would after
+        `escalate_after_s` unacknowledged (once: the reminders then count it escalated). Under the
+        evaluation lock: an evaluation rewrites the reminders' state."""
+        with self._between_evaluations(wait_s):
+            return self._escalate(alert_id, by, note, now)
+
+    def _escalate(self, alert_id: str, by: str, note: str, now: float) -> Alert:
+        alert = self.find(alert_id)
+        if not alert.active:
+            raise UnknownAlert(f"alert {alert_id!r} is already {alert.state.value}")
+        record = dict(self.reminded().get(alert.id) or {"first_at": now, "last_at": now, "count": 0})
+        record["escalated"] = True
+        message = {**reminders.notice(alert, "escalation", "secondary", now - alert.started_at, now),
+                   "by": by, "note": note[:1000]}
+        pipe = OncePipeline(self.redis).claim()
+        pipe.hset(keys.ALERT_REMINDERS, alert.id, orjson.dumps(record))
+        outbox.enqueue(pipe, message, now)
+        self._audit(pipe, now, by, "escalated-by-hand", alert_id, {"severity": alert.severity},
+                    {"recipients": "secondary", "note": note[:1000]})
+        pipe.execute()
+        return alert
 
     def add_silence(self, silence: dict[str, Any], by: str, now: float) -> str:
         silence_id = "s-" + secrets.token_hex(4)

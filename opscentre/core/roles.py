@@ -33,6 +33,7 @@ class Action(StrEnum):
     ACK = "ack"  # acknowledge an alert, with a note
     SILENCE = "silence"
     RESOLVE = "resolve"
+    ESCALATE = "escalate"  # send an open alert to the secondary recipients now (core/alert_store.py)
     STAGE = "stage"  # set or clear the stage by hand
     APPROVE = "approve"  # approve a mass send (the two-person rule)
     RETRY = "retry"  # send a dead letter again
@@ -45,6 +46,7 @@ MINIMUM: dict[Action, Role] = {
     Action.ACK: Role.OPERATOR,
     Action.SILENCE: Role.OPERATOR,
     Action.RESOLVE: Role.OPERATOR,
+    Action.ESCALATE: Role.OPERATOR,
     Action.STAGE: Role.SUPERVISOR,
     Action.APPROVE: Role.SUPERVISOR,
     Action.RETRY: Role.SUPERVISOR,

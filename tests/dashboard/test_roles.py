@@ -49,12 +49,15 @@ def callback_body(session, live, button: str, states: dict[str, object]) -> dict
 ACTIONS = {  # action -> (button, its form's values)
     Action.ACK: (ids.ACK_BUTTON, {ids.ACK_ALERT: ALERT_ID, ids.ACK_NOTE: "pumped the underpass"}),
     Action.RESOLVE: (ids.ACK_RESOLVE, {ids.ACK_ALERT: ALERT_ID, ids.ACK_NOTE: "water gone"}),
-    Action.SILENCE: (ids.ACK_SILENCE, {ids.ACK_ALERT: ALERT_ID, ids.ACK_SILENCE_FOR: "4h", ids.ACK_NOTE: "known"}),
+    Action.SILENCE: (ids.ACK_SILENCE, {ids.ACK_ALERT: ALERT_ID, ids.ACK_SILENCE_FOR: "4h", ids.ACK_NOTE: "known",
+                                       ids.ACK_SILENCE_DAILY: ""}),
+    Action.ESCALATE: (ids.ACK_ESCALATE, {ids.ACK_ALERT: ALERT_ID, ids.ACK_NOTE: "the underpass floods again"}),
     Action.APPROVE: (ids.APPROVE_BUTTON, {ids.APPROVALS: NOTIFICATION}),
     Action.RETRY: (ids.RETRY_BUTTON, {ids.DEAD_LETTERS: "d-dead"}),
 }
 # (Rio's console speaks pt-BR, the city's language)
 SUCCESS_TEXT = {Action.ACK: "Reconhecido por", Action.RESOLVE: "Resolvido por", Action.SILENCE: "Silenciado por 4h por",
+                Action.ESCALATE: "Escalado por",
                 Action.APPROVE: "aprovadas por", Action.RETRY: "Reenfileirada por"}
 
 
@@ -80,7 +83,8 @@ def city(store, rio_settings):
 def snapshot(redis) -> tuple:
     """Everything the console's writes could change (the audit stream aside)."""
     deliveries = tuple(sorted((k, tuple(sorted(redis.hgetall(k).items()))) for k in redis.keys(f"{keys.PREFIX}:delivery:*")))
-    return (redis.hgetall(keys.ALERT_ACKS), redis.hgetall(keys.ALERTS), redis.hgetall(keys.SILENCES), deliveries)
+    return (redis.hgetall(keys.ALERT_ACKS), redis.hgetall(keys.ALERTS), redis.hgetall(keys.SILENCES), deliveries,
+            redis.hgetall(keys.ALERT_REMINDERS), redis.xlen(keys.OUTBOX))
 
 
 def changed(redis, action: Action, username: str) -> bool:
@@ -93,6 +97,8 @@ def changed(redis, action: Action, username: str) -> bool:
         return [s["created_by"] for s in alerts.silences()] == [username]
     if action is Action.RETRY:
         return DeliveryStore(redis).get("d-dead").state is State.QUEUED
+    if action is Action.ESCALATE:
+        return alerts.reminded()[ALERT_ID]["escalated"] is True and redis.xlen(keys.OUTBOX) == 1
     return all(d.approvals == (username,) for d in DeliveryStore(redis).by_notification(NOTIFICATION))
 
 
@@ -154,7 +160,8 @@ def test_the_page_shows_the_role_and_disables_what_it_may_not_do(live, city):
         return '"disabled":true' in layout[start:layout.find("}", at)] or \
                '"disabled":true' in layout[at:layout.find("}", at)]
 
-    for component_id in (ids.ACK_BUTTON, ids.ACK_RESOLVE, ids.ACK_SILENCE, ids.APPROVE_BUTTON, ids.RETRY_BUTTON):
+    for component_id in (ids.ACK_BUTTON, ids.ACK_RESOLVE, ids.ACK_SILENCE, ids.ACK_ESCALATE, ids.APPROVE_BUTTON,
+                         ids.RETRY_BUTTON):
         assert disabled(viewer.replace(" ", ""), component_id), component_id
         assert not disabled(supervisor.replace(" ", ""), component_id), component_id
     assert '"viewer"' in viewer and '"supervisor"' in supervisor
@@ -189,7 +196,8 @@ def test_every_console_callback_that_writes_is_guarded(rio_settings, store):
         else:
             unguarded_outputs |= {o.split(".")[0] for o in output.strip(".").split("...")}
     assert unguarded_outputs <= read_only, unguarded_outputs
-    assert sorted(guarded) == sorted([Action.ACK, Action.RESOLVE, Action.SILENCE, Action.APPROVE, Action.RETRY,
+    assert sorted(guarded) == sorted([Action.ACK, Action.RESOLVE, Action.SILENCE, Action.ESCALATE, Action.APPROVE,
+                                      Action.RETRY,
                                       Action.STAGE,
                                       Action.USERS, Action.USERS,  # add; role, disable, enable, password
                                       Action.RECIPIENTS, Action.RECIPIENTS, Action.WEBHOOKS])

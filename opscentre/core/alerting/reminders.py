@@ -28,15 +28,15 @@ def due(alerts: Mapping[str, Alert], acks: Mapping[str, Any], reminded: Mapping[
         firing_for = now - record.get("first_at", now)
         if escalate_after_s and not record["escalated"] and firing_for >= escalate_after_s:
             record["escalated"] = True
-            notifications.append(_notice(alert, "escalation", "secondary", firing_for, now))
+            notifications.append(notice(alert, "escalation", "secondary", firing_for, now))
         if every_s and now - record["last_at"] >= every_s:
             record["last_at"], record["count"] = now, record["count"] + 1
-            notifications.append(_notice(alert, "reminder", "primary", firing_for, now))
+            notifications.append(notice(alert, "reminder", "primary", firing_for, now))
         state[alert.id] = record
     return notifications, state
 
 
-def _notice(alert: Alert, kind: str, group: str, firing_for: float, now: float) -> dict[str, Any]:
+def notice(alert: Alert, kind: str, group: str, firing_for: float, now: float) -> dict[str, Any]:
     return {"kind": kind, "recipients": group, "alert_id": alert.id, "fingerprints": [alert.fingerprint],
             "severity": alert.severity.value, "zone_ids": [alert.zone_id] if alert.zone_id else [],
             "title": alert.summary, "unacknowledged_for_s": round(firing_for), "at": now}

@@ -1,5 +1,6 @@
 """The operator console's alert actions: pick an open alert, write a note, then acknowledge,
-resolve it by hand, or silence its notifications for a while.
+resolve it by hand, escalate it (to the secondary recipients now), or silence its notifications
+for a while or every day in a window (HH:MM-HH:MM in the city's time zone).
 
 Each callback runs on the server for a signed-in user whose role allows it (dashboard/roles.py:
 `guarded` answers 401 to nobody and 403, audited, to a role that may not — before the callback
@@ -19,7 +20,7 @@ from dash.exceptions import PreventUpdate
 from flask_login import current_user
 
 from opscentre.core.alert_store import AlertStore, UnknownAlert
-from opscentre.core.alerting.silences import SilenceError, build_silence
+from opscentre.core.alerting.silences import SilenceError, build_silence, parse_daily
 from opscentre.core.roles import Action
 from opscentre.dashboard import ids
 from opscentre.dashboard.console_language import console_translator
@@ -30,6 +31,7 @@ from opscentre.i18n import Translator
 
 MAX_NOTE = 1000
 SILENCE_FOR = {"1h": 3600, "4h": 4 * 3600, "12h": 12 * 3600, "24h": 24 * 3600}
+DAILY = "daily"  # the silence dropdown's choice for a daily window (ACK_SILENCE_DAILY)
 
 
 def ack_options(alerts: list[dict[str, Any]], t: Translator | None = None) -> list[dict[str, str]]:
@@ -43,7 +45,7 @@ def ack_form(alerts: list[dict[str, Any]], can: set[Action] | None = None, t: Tr
     """The form; controls of actions not in `can` (what the user's role allows) are disabled."""
     t = console_translator(t)
     can = set(Action) if can is None else can
-    acts = bool(can & {Action.ACK, Action.RESOLVE, Action.SILENCE})
+    acts = bool(can & {Action.ACK, Action.RESOLVE, Action.SILENCE, Action.ESCALATE})
     return html.Div([
         html.Label(t.gettext("Acknowledge"), htmlFor=ids.ACK_ALERT, className="panel-title"),
         dcc.Dropdown(id=ids.ACK_ALERT, options=ack_options(alerts, t), placeholder=t.gettext("Alert to acknowledge"),
@@ -57,6 +59,7 @@ def ack_controls(can: set[Action], t: Translator) -> list[Any]:
     ACK_ALERT on the page (the map's dropdown; the alerts page's queue): the callbacks below serve
     both."""
     ack, resolve, silence = Action.ACK in can, Action.RESOLVE in can, Action.SILENCE in can
+    escalate = Action.ESCALATE in can
     note = None if (ack or resolve or silence) else t.gettext("Your role can see alerts but not act on them.")
     return [
         dcc.Textarea(id=ids.ACK_NOTE, maxLength=MAX_NOTE, placeholder=t.gettext("Note: what was done (plain text)"),
@@ -71,15 +74,24 @@ def ack_controls(can: set[Action], t: Translator) -> list[Any]:
                         disabled=not silence,
                         title=t.gettext("Mute the selected alert's notifications (it stays on the map and in this list)")),
             dcc.Dropdown(id=ids.ACK_SILENCE_FOR,
-                         options=[{"label": t.gettext("for {duration}").format(duration=k), "value": k}
-                                  for k in SILENCE_FOR],
+                         options=[*({"label": t.gettext("for {duration}").format(duration=k), "value": k}
+                                    for k in SILENCE_FOR),
+                                  {"label": t.gettext("every day, in the window"), "value": DAILY}],
                          value="1h", clearable=False, className="ack-silence-for", disabled=not silence),
+            html.Label(t.gettext("The daily window, in the city's time (e.g. 01:00-03:00)"),
+                       htmlFor=ids.ACK_SILENCE_DAILY, className="visually-hidden"),
+            dcc.Input(id=ids.ACK_SILENCE_DAILY, type="text", maxLength=11, placeholder="HH:MM-HH:MM",
+                      className="ack-silence-daily", disabled=not silence),
+            html.Button(t.gettext("Escalate"), id=ids.ACK_ESCALATE, n_clicks=0, className="ack-secondary",
+                        disabled=not escalate,
+                        title=t.gettext("Send the selected alert to the secondary recipients now")),
         ], className="ack-more"),
         html.Div(note, id=ids.ACK_RESULT, className="ack-result", role="status", **{"aria-live": "polite"}),
     ]
 
 
-def register_ack(app: Dash, redis_client) -> None:
+def register_ack(app: Dash, redis_client, timezone: str = "UTC") -> None:
+    """The actions' callbacks; `timezone`: the city's, for daily silence windows."""
     alerts = AlertStore(redis_client)
 
     # The tick redraws the alert panel only when the open alerts changed: follow it, not the tick.
@@ -145,20 +157,32 @@ def register_ack(app: Dash, redis_client) -> None:
         State(ids.ACK_ALERT, "value"),
         State(ids.ACK_SILENCE_FOR, "value"),
         State(ids.ACK_NOTE, "value"),
+        State(ids.ACK_SILENCE_DAILY, "value"),
         prevent_initial_call=True,
     )
     @guarded(redis_client, Action.SILENCE)
-    def silence(_clicks, alert_id, duration, note):
+    def silence(_clicks, alert_id, duration, note, daily):
         t = console_translator()
         if not alert_id:
             return t.gettext("Choose an alert first.")
-        if duration not in SILENCE_FOR:
+        if duration not in SILENCE_FOR and duration != DAILY:
             return t.gettext("Choose how long to silence it.")
         now = time.time()
         try:
             alert = alerts.find(str(alert_id)[:64])
             if "," in alert.fingerprint:
                 raise SilenceError(t.gettext("this alert cannot be matched alone; silence it with `opscentre silence`"))
+            if duration == DAILY:
+                window = str(daily or "").strip()[:11]
+                try:
+                    parse_daily(window)
+                except SilenceError:
+                    return t.gettext("Write the daily window as HH:MM-HH:MM, e.g. 01:00-03:00.")
+                record = build_silence(f"fingerprint={alert.fingerprint}", now=now, daily=window, timezone=timezone,
+                                       comment=str(note or "")[:MAX_NOTE])
+                alerts.add_silence(record, current_user.id, now)
+                return t.gettext("Silenced every day {window} by {name}: {alert}").format(
+                    window=window, name=current_user.id, alert=alert.summary or alert.rule)
             record = build_silence(f"fingerprint={alert.fingerprint}", now=now, duration_s=SILENCE_FOR[duration],
                                    comment=str(note or "")[:MAX_NOTE])
             alerts.add_silence(record, current_user.id, now)
@@ -170,3 +194,25 @@ def register_ack(app: Dash, redis_client) -> None:
             return t.gettext("Redis unreachable — not silenced, try again.")
         return t.gettext("Silenced for {duration} by {name}: {alert}").format(duration=duration, name=current_user.id,
                                                                               alert=alert.summary or alert.rule)
+
+    @app.callback(
+        Output(ids.ACK_RESULT, "children", allow_duplicate=True),
+        Input(ids.ACK_ESCALATE, "n_clicks"),
+        State(ids.ACK_ALERT, "value"),
+        State(ids.ACK_NOTE, "value"),
+        prevent_initial_call=True,
+    )
+    @guarded(redis_client, Action.ESCALATE)
+    def escalate(_clicks, alert_id, note):
+        t = console_translator()
+        if not alert_id:
+            return t.gettext("Choose an alert first.")
+        try:
+            alert = alerts.escalate_by_hand(str(alert_id)[:64], current_user.id, str(note or "")[:MAX_NOTE],
+                                            time.time())
+        except UnknownAlert:
+            return t.gettext("That alert is no longer open.")
+        except (TimeoutError, *REDIS_DOWN):
+            return t.gettext("Busy or Redis unreachable — not escalated, try again.")
+        return t.gettext("Escalated by {name} to the secondary recipients: {alert}").format(
+            name=current_user.id, alert=alert.summary or alert.rule)

@@ -102,7 +102,7 @@ def register(app: Dash, console: Console) -> None:
     live, settings = console.live, console.settings
     live.register(app)
     console.incidents.register(app)  # on the map's tick
-    register_ack(app, console.store.redis)  # (the alerts page's queue uses the same actions)
+    register_ack(app, console.store.redis, settings.city.timezone)  # (the alerts page's queue uses the same actions)
     register_approvals(app, console.store.redis)
     register_stage(app, console.store.redis, settings.tz)
     register_attention(app, live.status_source, console.waiting_id)
