@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from browser_pages import desktop_page, needs_chromium, sign_in
-from test_replay import PASSWORD, history  # noqa: F401 (the fixture: three hours of stored history)
+from test_replay_http import PASSWORD, history  # noqa: F401 (the fixture: three hours of stored history)
 
 from opscentre.dashboard import ids
 
