@@ -8,16 +8,21 @@ directory on a free port, and a viewer account. Headless Chromium (SwiftShader W
 other benches) signs in and opens /wall with its default cycle (the side panel turns every
 CYCLE_S).
 
-Every SAMPLE_S, through Chromium's DevTools protocol: a full garbage collection
-(HeapProfiler.collectGarbage), then the JS heap in use (Runtime.getHeapUsage), the DOM counters
-(Memory.getDOMCounters: nodes, listeners, documents — nodes include detached ones not yet
-collected), the elements in the document, and the entries of Dash's undo history (unbounded in
-Dash: one per dcc.Interval tick; assets/wall.js cuts it — this run found it). Beside them, the page's Dash callbacks answered
-(map ticks, and those that carried a map Patch) and its errors.
+Every SAMPLE_S, through Chromium's DevTools protocol: HEAP_READINGS times a full garbage
+collection (HeapProfiler.collectGarbage) then the JS heap in use (Runtime.getHeapUsage), the least
+kept (a reading taken while a tick's patch is drawn holds its transient objects: ±3 MB); the DOM
+counters (Memory.getDOMCounters: nodes, listeners, documents — nodes include detached ones not yet
+collected), the elements in the document, the figure's data (what the map holds: it grows with the
+storm), the entries of Dash's undo history (unbounded in Dash: one per dcc.Interval tick;
+assets/wall.js cuts it — this bench found it), and the resident memory of Chromium's renderers
+(the page's heap plus maplibre's Web Workers, which the page's heap leaves out) and GPU process.
+Beside them, the page's Dash callbacks answered (map ticks, and those that carried a map Patch)
+and its errors.
 
 Figures: the heap at the start (first sample) and the end, its slope (least squares, MB per hour)
-after the first WARMUP_S (a shorter run: after its first third), and the DOM's nodes and listeners
-at the start and the end. `value` is the heap slope. A run of LONG_RUN_MINUTES or more is judged
+after the first WARMUP_S (a shorter run: after its first third) — and the slope of the first
+reading of each sample, as the bench took it before it kept the least of three — the renderers'
+RSS and its slope, the figure's data, and the DOM's nodes and listeners at the start and the end. `value` is the heap slope. A run of LONG_RUN_MINUTES or more is judged
 against GOAL_SLOPE_MB_PER_H (days at that slope stay within a browser's means); a shorter one
 reports the slope without judging it (it is the warm-up's).
 """
@@ -53,6 +58,10 @@ USER = "wall-bench"
 MB = 2**20
 DOM_ELEMENTS = "() => document.getElementsByTagName('*').length"
 SIDE_CLASS = "() => (document.getElementById('wall-side') || {}).className || ''"
+# the figure's data as JSON: what the map holds (it grows with the storm's alerts and incidents)
+FIGURE_KB = "() => { const gd = document.querySelector('.js-plotly-plot'); return gd ? JSON.stringify(gd.data).length / 1024 : 0; }"
+HEAP_READINGS = 3  # a GC then a reading, this many times HEAP_READING_GAP_MS apart: the least is kept
+HEAP_READING_GAP_MS = 500  # (a reading taken while a tick's patch is being drawn holds its transient objects)
 # Dash's undo history (entries kept in the renderer's store): unbounded in Dash, cut by assets/wall.js
 DASH_HISTORY = "() => (window.dash_stores || []).reduce((n, s) => n + ((s.getState().history || {}).past || []).length, 0)"
 
@@ -156,18 +165,27 @@ def _watch(base: str, password: str, up: subprocess.Popen, seconds: float, sampl
             while True:
                 if up.poll() is not None:
                     raise RuntimeError(f"opscentre up exited during the bench: {_tail(up.log_path)}")
-                cdp.send("HeapProfiler.collectGarbage")
-                heap = cdp.send("Runtime.getHeapUsage")
+                t = time.monotonic() - start
+                readings = []
+                for i in range(HEAP_READINGS):
+                    if i:
+                        page.wait_for_timeout(HEAP_READING_GAP_MS)
+                    cdp.send("HeapProfiler.collectGarbage")
+                    readings.append(cdp.send("Runtime.getHeapUsage"))
+                heap = min(readings, key=lambda r: r["usedSize"])
                 dom = cdp.send("Memory.getDOMCounters")
                 side = page.evaluate(SIDE_CLASS)
-                sample = {"t": time.monotonic() - start, "heap_mb": heap["usedSize"] / MB,
+                sample = {"t": t, "heap_mb": heap["usedSize"] / MB, "heap_first_mb": readings[0]["usedSize"] / MB,
                           "heap_total_mb": heap["totalSize"] / MB, "nodes": dom["nodes"],
                           "listeners": dom["jsEventListeners"], "documents": dom["documents"],
-                          "elements": page.evaluate(DOM_ELEMENTS), "dash_history": page.evaluate(DASH_HISTORY)}
+                          "elements": page.evaluate(DOM_ELEMENTS), "dash_history": page.evaluate(DASH_HISTORY),
+                          "figure_kb": page.evaluate(FIGURE_KB), **_chromium_rss_mb()}
                 counts["cycles"] += side != last_side and last_side is not None
                 last_side = side
                 samples.append(sample)
-                say(f"  {sample['t']:6.0f} s  heap {sample['heap_mb']:.2f} MB (of {sample['heap_total_mb']:.1f}), "
+                say(f"  {sample['t']:6.0f} s  heap {sample['heap_mb']:.2f} MB (of {sample['heap_total_mb']:.1f}; "
+                    f"figure data {sample['figure_kb']:,.0f} kB; renderer RSS {sample['renderer_rss_mb']:.0f} MB, "
+                    f"GPU process {sample['gpu_rss_mb']:.0f} MB), "
                     f"DOM {sample['nodes']:,} nodes / {sample['elements']:,} elements, "
                     f"{sample['listeners']:,} listeners, Dash history {sample['dash_history']:,}; "
                     f"{counts['ticks']} ticks ({counts['map_patches']} "
@@ -181,11 +199,33 @@ def _watch(base: str, password: str, up: subprocess.Popen, seconds: float, sampl
     return samples, counts
 
 
+def _chromium_rss_mb() -> dict[str, float]:
+    """Resident memory of this bench's Chromium: its renderers (the page, its workers: maplibre
+    parses GeoJSON in Web Workers, whose heaps are not the page's) and its GPU process (SwiftShader)."""
+    import psutil
+
+    rss = {"renderer_rss_mb": 0.0, "gpu_rss_mb": 0.0}
+    for process in psutil.Process().children(recursive=True):
+        try:
+            line = " ".join(process.cmdline())
+            if "chromium" not in line:
+                continue
+            key = ("renderer_rss_mb" if "--type=renderer" in line else "gpu_rss_mb" if "--type=gpu-process" in line
+                   else None)
+            if key:
+                rss[key] += process.memory_info().rss / MB
+        except psutil.Error:
+            continue
+    return rss
+
+
 def _summary(samples: list[dict], counts: dict, minutes: float, sample_s: float, say) -> dict:
     warmup_s = min(WARMUP_S, minutes * 60 / 3)
     late = [s for s in samples if s["t"] >= warmup_s] or samples
     slope = slope_per_hour([s["t"] for s in late], [s["heap_mb"] for s in late])
     node_slope = slope_per_hour([s["t"] for s in late], [s["nodes"] for s in late])
+    renderer_slope = slope_per_hour([s["t"] for s in late], [s["renderer_rss_mb"] for s in late])
+    first_slope = slope_per_hour([s["t"] for s in late], [s["heap_first_mb"] for s in late])
     first, last = samples[0], samples[-1]
     judged = minutes >= LONG_RUN_MINUTES
     result = {
@@ -203,6 +243,14 @@ def _summary(samples: list[dict], counts: dict, minutes: float, sample_s: float,
         "heap_max_mb": round(max(s["heap_mb"] for s in samples), 2),
         "heap_at_warmup_mb": round(late[0]["heap_mb"], 2),
         "slope_mb_per_h": round(slope, 3),
+        "slope_first_reading_mb_per_h": round(first_slope, 3),
+        "figure_kb_start": round(first["figure_kb"], 1),
+        "figure_kb_end": round(last["figure_kb"], 1),
+        "renderer_rss_start_mb": round(first["renderer_rss_mb"], 1),
+        "renderer_rss_end_mb": round(last["renderer_rss_mb"], 1),
+        "renderer_rss_slope_mb_per_h": round(renderer_slope, 2),
+        "gpu_rss_start_mb": round(first["gpu_rss_mb"], 1),
+        "gpu_rss_end_mb": round(last["gpu_rss_mb"], 1),
         "dom_nodes_start": first["nodes"],
         "dom_nodes_end": last["nodes"],
         "dom_nodes_slope_per_h": round(node_slope, 1),
@@ -223,7 +271,8 @@ def _summary(samples: list[dict], counts: dict, minutes: float, sample_s: float,
         "series": [{k: round(v, 3) if isinstance(v, float) else v for k, v in s.items()} for s in samples],
     }
     say(f"heap {result['heap_start_mb']} MB at the start, {result['heap_end_mb']} MB at the end "
-        f"(max {result['heap_max_mb']}); slope after {warmup_s / 60:.3g} min {slope:+.3f} MB/h"
+        f"(max {result['heap_max_mb']}); slope after {warmup_s / 60:.3g} min {slope:+.3f} MB/h "
+        f"(renderer RSS {renderer_slope:+.1f} MB/h; figure data {first['figure_kb']:,.0f} -> {last['figure_kb']:,.0f} kB)"
         f"{'' if judged else ' (a short run: not judged)'}; DOM nodes {first['nodes']:,} -> {last['nodes']:,}, "
         f"elements {first['elements']:,} -> {last['elements']:,}; {counts['ticks']} ticks, "
         f"{counts['map_patches']} map patches, {counts['cycles']} panel turns seen, {counts['errors']} page errors"

@@ -35,9 +35,12 @@ def test_the_last_line_is_the_heap_slope_in_the_bench_contract_shape(run):
     assert line["minutes"] == 0.5 and line["speed"] == 60
     assert line["samples"] == len(line["series"]) >= 3
     for key in ("heap_start_mb", "heap_end_mb", "heap_max_mb", "dom_nodes_start", "dom_nodes_end",
-                "dom_elements_start", "dom_elements_end", "listeners_end"):
+                "dom_elements_start", "dom_elements_end", "listeners_end", "figure_kb_start", "figure_kb_end",
+                "renderer_rss_start_mb", "renderer_rss_end_mb", "gpu_rss_end_mb", "dash_history_max"):
         assert isinstance(line[key], (int, float)) and line[key] > 0, key
     assert line["heap_max_mb"] >= max(line["heap_start_mb"], line["heap_end_mb"])
+    for sample in line["series"]:  # (the least of the sample's readings is kept)
+        assert sample["heap_mb"] <= sample["heap_first_mb"]
     assert line["goal_met"] is None  # (a 30 s run is the warm-up's: reported, not judged)
 
 
