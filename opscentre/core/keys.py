@@ -55,6 +55,14 @@ def feed_health(feed_id: str) -> str:
     return f"{PREFIX}:feed:{feed_id}"
 
 
+def feed_polls(feed_id: str) -> str:
+    """stream, one entry per poll: i=items stored, s=ok | not_modified | failed; the newest ~FEED_POLLS_KEPT"""
+    return f"{PREFIX}:polls:feed:{feed_id}"
+
+
+FEED_POLLS_KEPT = 2000  # a day of polls every minute, and then some
+
+
 def feed_metrics(feed_id: str) -> str:
     """hash of monotonically increasing counters, read by /metrics"""
     return f"{PREFIX}:metrics:feed:{feed_id}"

@@ -17,6 +17,7 @@ from redis import Redis
 
 from opscentre.core import keys
 from opscentre.core.models import Entity, Event, FeedStatus, ForecastSeries, ObservationBatch
+from opscentre.core.write_once import ONCE_LUA
 
 # Counters kept per feed for /metrics (HINCRBY'd, never reset).
 METRIC_FIELDS = ("polls", "failures", "observations_stored", "observations_rejected", "items_skipped", "events_stored",
@@ -129,6 +130,7 @@ class Store:
         self._checked: dict[str, Entity] = {}
         self._store_batch = redis.register_script(STORE_BATCH_LUA)
         self._count_once = redis.register_script(COUNT_ONCE_LUA)
+        self._once = redis.register_script(ONCE_LUA)
         self._finished_claim: str | None = None  # the last write's claim: no retry can re-send it now
 
     # ---- entities -------------------------------------------------------------------------
@@ -250,6 +252,7 @@ class Store:
             pipe.sadd(keys.FORECAST_KINDS, kind)
         self._health(pipe, feed_id, health)
         self._count(pipe, claim, feed_id, metrics, "ve" if new_entities else "v")
+        self._log_poll(pipe, claim, feed_id, int(health.get("items") or 0), "ok")
         self._execute_once(pipe, claim)
         self._owners.update((e.entity_id, e.source) for e in new_entities)
 
@@ -303,6 +306,7 @@ class Store:
         pipe.hset(keys.feed_health(feed_id), "consecutive_failures", 0)
         self._health(pipe, feed_id, health)
         self._count(pipe, claim, feed_id, metrics, "")
+        self._log_poll(pipe, claim, feed_id, 0, "not_modified")
         self._execute_once(pipe, claim)
 
     def record_failure(self, feed_id: str, health: dict[str, Any], metrics: dict[str, float]) -> dict[str, Any]:
@@ -311,8 +315,19 @@ class Store:
         pipe, claim = self._write_once()
         self._count(pipe, claim, feed_id, metrics, "f")  # (before the health, as it may set the count)
         self._health(pipe, feed_id, health)
+        self._log_poll(pipe, claim, feed_id, 0, "failed")
         self._execute_once(pipe, claim)
         return before
+
+    def _log_poll(self, pipe, claim: str, feed_id: str, items: int, outcome: str) -> None:
+        """One entry in the feed's poll log (items over time: the feeds page), once per write."""
+        self._once(keys=[claim, keys.feed_polls(feed_id)],
+                   args=["XADD", "MAXLEN", "~", keys.FEED_POLLS_KEPT, "*", "i", items, "s", outcome], client=pipe)
+
+    def feed_polls(self, feed_id: str, since: float) -> list[tuple[float, int, str]]:
+        """(when stored, items, ok | not_modified | failed) of the feed's polls since `since`, oldest first."""
+        rows = self.redis.xrange(keys.feed_polls(feed_id), min=str(int(since * 1000)))
+        return [(int(entry_id.split(b"-")[0]) / 1000, int(f[b"i"]), f[b"s"].decode()) for entry_id, f in rows]
 
     def _health(self, pipe, feed_id: str, health: dict[str, Any]) -> None:
         pipe.sadd(keys.FEEDS, feed_id)

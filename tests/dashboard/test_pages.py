@@ -208,3 +208,18 @@ def test_the_feeds_page_shows_each_feed_and_its_last_error(live, city, rio_setti
     assert '"data-status":"failing","data-feed":"cemaden"' in page or '"data-feed":"cemaden","data-status":"failing"' in page
     assert "HTTP503" in page
     assert page.index('"data-feed":"cemaden"') < page.index('"data-feed":"simulator"')
+
+
+def test_the_feeds_page_charts_each_feeds_items_per_poll_from_the_poll_log(live, city, rio_settings):
+    write_city(city, rio_settings, rain_mm=1.0)  # a simulator poll (its items)
+    city.record_failure("cemaden", {"status": "failing", "last_error": "HTTP 503"}, {"polls": 1, "failures": 1})
+    polls = city.feed_polls("simulator", time.time() - 60)
+    assert polls and polls[-1][1] > 0 and polls[-1][2] == "ok"
+    assert city.feed_polls("cemaden", time.time() - 60)[-1][1:] == (0, "failed")
+    page = layout_for(sign_in(live, "viewer.user"), live, "/feeds").replace(" ", "")
+    assert '"feeds-chart"' in page and '"name":"simulator"' in page and '"name":"cemaden"' in page
+
+
+def test_the_chart_keeps_the_most_items_of_each_five_minutes():
+    polls = [(0.0, 3, "ok"), (100.0, 9, "ok"), (299.0, 0, "failed"), (300.0, 4, "ok")]
+    assert feeds_page.bucketed(polls) == [(0.0, 9), (300.0, 4)]

@@ -4,17 +4,21 @@ error and its kind, failures in a row, items of the last poll, and its counters 
 began (polls, failures, observations stored: the feed's metrics, as /metrics exports them).
 Redrawn every FEEDS_TICK_MS, only when it changed. Reading only.
 
-Items over time as a chart needs a history of polls per feed that the store does not keep yet
-(it keeps the last poll's health and running counters).
+Below the table, items over time: each feed's items stored per poll over the last day (the store's
+poll log, core/store.py feed_polls), the most of each CHART_BUCKET_S, in the city's time. The
+browser holds the table's rows and a digest of the chart; both are redrawn only when they changed.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Mapping
-from datetime import tzinfo
+from datetime import datetime, tzinfo
 from typing import Any
 
+import orjson
+import plotly.graph_objects as go
 from dash import Dash, Input, Output, State, dcc, html, no_update
 
 from opscentre.core.feed_health import public_view
@@ -26,6 +30,8 @@ from opscentre.i18n import N_, Translator
 from opscentre.layers.base import local_label
 
 FEEDS_TICK_MS = 10_000
+CHART_WINDOW_S = 24 * 3600
+CHART_BUCKET_S = 300
 WORST_FIRST = ("failing", "stale", "degraded", "unknown", "ok", "disabled")
 TEXT = {
     "title": N_("Feeds"),
@@ -40,6 +46,8 @@ TEXT = {
     "none": N_("No feed has reported yet."),
     "unreachable": N_("Redis unreachable — reconnecting"),
     "simulated": N_("simulated"),
+    "chart": N_("Items per poll, last 24 h"),
+    "time": N_("Time ({zone})"),
     "status_word": {"ok": N_("ok"), "degraded": N_("degraded"), "failing": N_("failing"), "stale": N_("stale"),
                     "disabled": N_("disabled"), "unknown": N_("unknown")},
 }
@@ -87,25 +95,60 @@ def feeds_table(rows: list[dict[str, Any]], t: Translator) -> list[Any]:
     return [html.Table([head, body], className="feeds-table")]
 
 
+def bucketed(polls: list[tuple[float, int, str]], bucket_s: float = CHART_BUCKET_S) -> list[tuple[float, int]]:
+    """(bucket start, the most items of a poll in it) — pure; failed polls count as 0 items."""
+    most: dict[float, int] = {}
+    for at, items, _outcome in polls:
+        start = at - at % bucket_s
+        most[start] = max(most.get(start, 0), items)
+    return sorted(most.items())
+
+
+def series(console: Console, feed_ids: list[str], now: float) -> dict[str, list[tuple[float, int]]]:
+    return {feed_id: bucketed(console.store.feed_polls(feed_id, now - CHART_WINDOW_S)) for feed_id in feed_ids}
+
+
+def items_chart(lines: Mapping[str, list], tz: tzinfo, t: Translator) -> dcc.Graph:
+    figure = go.Figure(layout={
+        "title": {"text": t.gettext(TEXT["chart"])}, "height": 320, "margin": {"l": 50, "r": 10, "t": 40, "b": 40},
+        "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)", "font": {"color": "#c9d4e3"},
+        "xaxis": {"title": {"text": t.gettext(TEXT["time"]).format(zone=str(tz))}},
+        "legend": {"orientation": "h"}})
+    for feed_id, points in sorted(lines.items()):
+        if points:
+            figure.add_scatter(x=[datetime.fromtimestamp(at, tz).replace(tzinfo=None) for at, _ in points],
+                               y=[items for _, items in points], mode="lines", name=feed_id)
+    return dcc.Graph(figure=figure, config={"displayModeBar": False}, className="feeds-chart")
+
+
 def model(console: Console, t: Translator) -> dict[str, Any]:
+    """What the page shows, as data: the table's rows and the chart's lines ("lines")."""
     try:
-        store = console.store
-        return {"rows": feed_rows(store.all_feed_health(), store.all_feed_metrics(), time.time(),
-                                  console.settings.tz, t), "lang": t.lang}
+        store, now = console.store, time.time()
+        rows = feed_rows(store.all_feed_health(), store.all_feed_metrics(), now, console.settings.tz, t)
+        return {"rows": rows, "lines": series(console, [r["id"] for r in rows], now), "lang": t.lang}
     except REDIS_DOWN:
         return {"unreachable": True, "lang": t.lang}
 
 
-def children(held: Mapping[str, Any], t: Translator) -> list[Any]:
-    if held.get("unreachable"):
+def held_form(shown: Mapping[str, Any]) -> dict[str, Any]:
+    """What the browser keeps of it (dcc.Store): the rows, and a digest of the chart's lines."""
+    lines = shown.get("lines")
+    digest = hashlib.blake2b(orjson.dumps(lines), digest_size=8).hexdigest() if lines is not None else None
+    return {**{k: v for k, v in shown.items() if k != "lines"}, "lines_digest": digest}
+
+
+def children(shown: Mapping[str, Any], t: Translator, tz: tzinfo) -> list[Any]:
+    if shown.get("unreachable"):
         return [html.P(t.gettext(TEXT["unreachable"]), className="status-error")]
-    return feeds_table(held["rows"], t)
+    return [*feeds_table(shown["rows"], t), *([items_chart(shown["lines"], tz, t)] if shown.get("rows") else [])]
 
 
 def layout(console: Console, viewer: Viewer, _param: str = "") -> html.Div:
-    held = model(console, viewer.t)
-    main = [html.Div(children(held, viewer.t), id=ids.FEEDS_TABLE, className="feeds"),
-            dcc.Store(id=ids.FEEDS_STATE, data=held), dcc.Interval(id=ids.FEEDS_TICK, interval=FEEDS_TICK_MS)]
+    shown = model(console, viewer.t)
+    main = [html.Div(children(shown, viewer.t, console.settings.tz), id=ids.FEEDS_TABLE, className="feeds"),
+            dcc.Store(id=ids.FEEDS_STATE, data=held_form(shown)),
+            dcc.Interval(id=ids.FEEDS_TICK, interval=FEEDS_TICK_MS)]
     return page_shell(console, viewer, [], main, viewer.t.gettext(TEXT["title"]))
 
 
@@ -114,10 +157,11 @@ def register(app: Dash, console: Console) -> None:
                   Input(ids.FEEDS_TICK, "n_intervals"), State(ids.FEEDS_STATE, "data"), prevent_initial_call=True)
     def refresh(_n, held):
         t = console_translator()
-        now_held = model(console, t)
+        shown = model(console, t)
+        now_held = held_form(shown)
         if now_held == held:
             return no_update, no_update
-        return children(now_held, t), now_held
+        return children(shown, t, console.settings.tz), now_held
 
 
 PAGE = Page("/feeds", TEXT["title"], layout, register)
