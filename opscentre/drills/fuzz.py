@@ -87,9 +87,9 @@ SEEDS: dict[str, Seed] = {
     "waze": Seed("waze.json", "json", "2019-03-22T21:44:00Z", (-74.3, 40.5, -73.7, 40.95), "America/New_York",
                  {"url": "http://127.0.0.1:9/feed"}),
 }
-# Keys a failed poll writes on purpose (the feed's health and counters) or that only say a write
-# happened: everything else in Redis is the feed's data, which a failure must leave as it was.
-NOT_DATA = re.compile(r"^(oc:feed:|oc:metrics:feed:|oc:write:|oc:feeds$|oc:lock:)")
+# Keys a failed poll writes on purpose (the feed's health, counters and poll log) or that only say
+# a write happened: everything else in Redis is the feed's data, which a failure must leave as it was.
+NOT_DATA = re.compile(r"^(oc:feed:|oc:metrics:feed:|oc:polls:feed:|oc:write:|oc:feeds$|oc:lock:)")
 
 
 def run(settings: Settings, short: bool = False, progress: bool = True, payloads: int | None = None,

@@ -10,9 +10,10 @@ from opscentre.core.roles import Action, Role, allows, parse_role, stored_role
 
 def test_each_role_may_do_exactly_its_actions_and_those_of_the_roles_before_it():
     assert [a for a in Action if allows(Role.VIEWER, a)] == []
-    assert {a for a in Action if allows(Role.OPERATOR, a)} == {Action.ACK, Action.SILENCE, Action.RESOLVE}
+    assert {a for a in Action if allows(Role.OPERATOR, a)} == {Action.ACK, Action.SILENCE, Action.RESOLVE,
+                                                              Action.ESCALATE}
     assert {a for a in Action if allows(Role.SUPERVISOR, a)} == {
-        Action.ACK, Action.SILENCE, Action.RESOLVE, Action.STAGE, Action.APPROVE, Action.RETRY}
+        Action.ACK, Action.SILENCE, Action.RESOLVE, Action.ESCALATE, Action.STAGE, Action.APPROVE, Action.RETRY}
     assert all(allows(Role.ADMIN, a) for a in Action)
     assert not allows(None, Action.ACK)
 
