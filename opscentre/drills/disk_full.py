@@ -201,7 +201,8 @@ def run(settings: Settings, short: bool = False, progress: bool = True) -> dict:
         f"cron {_yes(said['cron'])}")
     say(f"  recovery:            {result['recovery_s']:.2f} s from space returning to writes, simulator polls and "
         f"/healthz all back (writes {result['writes_back_s']:.2f} s, polls {result['polls_back_s']:.2f} s, "
-        f"/healthz {result['healthz_back_s']:.2f} s)   expected: ≤ {RECOVERY_BOUND_S:g} s")
+        f"/healthz {result['healthz_back_s']:.2f} s)   expected: ≤ {RECOVERY_BOUND_S:g} s"
+        + (f"; /healthz still says {result['healthz_still_down']}" if result["healthz_still_down"] else ""))
     say(f"  lost:                {result['lost']} acknowledged observations missing from the AOF after a restart   "
         "expected: 0")
     say(f"  duplicated:          {result['duplicated']} observations   expected: 0")
@@ -238,14 +239,17 @@ def _fault_and_recovery(server: RedisOnTmpfs, tmpfs: PrivateTmpfs, processes: Pr
     polls_back = _wait(lambda: (processes.simulator_polls() or 0) > (simulator_at_end or 0) and time.monotonic(), 60, 0.1)
     healthz_back = _wait(lambda: _get(processes.base + "/healthz")[0] == 200 and time.monotonic(), 60, 0.2)
     back = [t if t else float("inf") for t in (writes_back, polls_back, healthz_back)]
-    return {"full_after_s": round(full_at - started, 2), "polls_before_full": polls_before_full,
+    after_status, after_body = _get(processes.base + "/healthz")
+    still_down = {name: part.get("status") for name, part in (after_body.get("components") or {}).items()
+                  if isinstance(part, dict) and part.get("status") not in ("ok", None)}
+    return {"healthz_still_down": still_down, "full_after_s": round(full_at - started, 2), "polls_before_full": polls_before_full,
             "healthz_during": status, "persistence_during": persistence.get("status"),
             "healthz_error": persistence.get("error"), "refusal": refusal.split("\n")[0][:120],
             "misconf_refusal": MISCONF in refusal, "simulator_polls_while_full": simulator_while_full,
             "writes_back_s": round(back[0] - room_at, 3), "polls_back_s": round(back[1] - room_at, 3),
             "healthz_back_s": round(back[2] - room_at, 3), "recovery_s": round(max(back) - room_at, 3),
             "simulator_resumed": polls_back is not None,
-            "healthz_after": _get(processes.base + "/healthz")[0], "redis_log_says": _redis_says(server),
+            "healthz_after": after_status, "redis_log_says": _redis_says(server),
             "fault_s": round(room_at - full_at, 1)}
 
 
