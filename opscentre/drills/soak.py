@@ -9,10 +9,12 @@ from Redis: `used_memory`, and each history stream's length and the span between
 newest entry.
 
 Figures: per role, memory and descriptors at the start and the end and their slope per hour over
-the second half of the run (the first half fills caches and, for Redis, the history's retention
-window: 48 simulated hours is 48 minutes of wall time at speed 60, so only a run of an hour or more
-says whether Redis levels off); processes restarted (a pid that changed); the longest history
-span beside the retention (trimming keeps up). `lost`, `duplicated` and `recovery_s` are 0: no
+the second half of the run (the first half fills caches); processes restarted (a pid that changed);
+the longest history span beside the retention (trimming keeps up). The history is trimmed to the
+last `retention_hours` of wall time, and at speed 60 the simulator polls 60 times as often as in
+real time, so Redis grows at 60 times its real rate and levels off only after `retention_hours` of
+wall time: the drill reports its growth per hour, that rate at real speed (÷ SPEED) and the memory
+a full retention window would take at real speed. `lost`, `duplicated` and `recovery_s` are 0: no
 fault is injected.
 
 Expected: no process restarted; descriptors not growing (at most DESCRIPTORS_SLACK more at the
@@ -198,7 +200,7 @@ def _judge(samples: list[dict], minutes: float, retention_s: float, say) -> dict
     spans = [st["span_s"] for st in last["streams"].values()]
     longest_span = max(spans, default=0.0)
     judged = minutes >= LONG_RUN_MINUTES
-    window_full = minutes * 60 >= 2 * retention_s / SPEED  # (Redis levels off in the second half)
+    window_full = minutes * 60 >= 2 * retention_s  # (Redis levels off in the second half: retention is wall time)
     checks = {
         "no_restart": not restarted,
         "descriptors_flat": all(r["fds_end"] <= r["fds_middle"] + DESCRIPTORS_SLACK for r in by_role.values()),
@@ -217,7 +219,9 @@ def _judge(samples: list[dict], minutes: float, retention_s: float, say) -> dict
             f"(second half {r['rss_mb_per_h']:+.1f} MB/h); descriptors {r['fds_start']} → {r['fds_middle']} → "
             f"{r['fds_end']}")
     say(f"  Redis data {first['redis_used_mb']:.1f} → {last['redis_used_mb']:.1f} MB (second half "
-        f"{redis_slope:+.1f} MB/h{'' if window_full else '; the retention window is not full yet'}); "
+        f"{redis_slope:+.1f} MB/h{'' if window_full else '; the retention window is not full yet'}; at real speed "
+        f"{redis_slope / SPEED:+.1f} MB/h, ~{redis_slope / SPEED * retention_s / 3600:.0f} MB for a full "
+        f"{retention_s / 3600:g} h of history); "
         f"longest history span {longest_span / 3600:.2f} h (retention {retention_s / 3600:g} h)")
     say(f"  restarted: {', '.join(restarted) or 'none'}   expected: none")
     say("  " + ("ok" if ok else "NOT OK: " + ", ".join(k for k, v in checks.items() if not v))
@@ -229,4 +233,6 @@ def _judge(samples: list[dict], minutes: float, retention_s: float, say) -> dict
             "redis_used_mb_end": round(last["redis_used_mb"], 1), "redis_mb_per_h": redis_slope,
             "history_entries_end": sum(s["length"] for s in last["streams"].values()),
             "history_span_s_max": round(longest_span, 1), "retention_s": retention_s,
+            "redis_mb_per_h_real_speed": round(redis_slope / SPEED, 2),
+            "redis_mb_full_retention_real_speed": round(redis_slope / SPEED * retention_s / 3600, 0),
             "memory_judged": judged}
