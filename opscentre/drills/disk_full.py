@@ -36,6 +36,7 @@ from opscentre.core.clock import new_clock
 from opscentre.core.settings import Settings
 from opscentre.core.store import Store
 from opscentre.drills.redis_kill import Writer, _count
+from opscentre.drills.waiting import wait_for as _wait
 from opscentre.processes.redis_server import (
     RedisServer,
     RedisServerError,
@@ -342,11 +343,3 @@ class Processes:
         self.client.close()
 
 
-def _wait(predicate, timeout: float, interval: float):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    return None

@@ -31,6 +31,7 @@ from opscentre.core.notify.recipient_store import RecipientStore
 from opscentre.core.notify.recipients import Recipient, Role
 from opscentre.core.settings import Settings
 from opscentre.core.store import Store
+from opscentre.drills.waiting import wait_for
 from opscentre.processes.redis_server import RedisServer, die_with_parent, free_port
 from opscentre.workers.evaluation import evaluate_city
 
@@ -172,10 +173,5 @@ def _own_group_dying_with_parent() -> None:
 
 
 def wait_until(predicate, timeout: float, interval: float = 0.02) -> bool:
-    """Poll `predicate` until it holds or `timeout` passes: whether it held."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return bool(predicate())
+    """Poll `predicate` until it holds or `timeout` passes: whether it held (asked once more at the end)."""
+    return bool(wait_for(predicate, timeout, interval)) or bool(predicate())

@@ -41,7 +41,12 @@ from opscentre.core import keys
 from opscentre.core.models import Entity, ObservationBatch, ParseResult
 from opscentre.core.settings import Settings
 from opscentre.core.store import Store
-from opscentre.processes.redis_server import die_with_parent, free_port, redis_server_binary
+from opscentre.drills.waiting import wait_for
+from opscentre.processes.redis_server import (
+    die_with_parent,
+    free_port,
+    redis_server_binary,
+)
 from opscentre.workers.feeds.base import Feed, FeedContext
 from opscentre.workers.pipeline import store_payload
 
@@ -160,13 +165,10 @@ class SentinelGroup:
 
 
 def _wait(predicate, timeout: float, what: str, interval: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise TimeoutError(f"sentinel-failover: no {what} within {timeout:.0f} s")
+    value = wait_for(predicate, timeout, interval)
+    if not value:
+        raise TimeoutError(f"sentinel-failover: no {what} within {timeout:.0f} s")
+    return value
 
 
 # ---- the drill's own ingest ---------------------------------------------------------------

@@ -50,6 +50,7 @@ from opscentre.core.connection import connect
 from opscentre.core.locks import LEASE_S
 from opscentre.core.settings import Settings
 from opscentre.core.store import Store
+from opscentre.drills.waiting import wait_for
 from opscentre.processes.redis_server import RedisServer, die_with_parent
 from opscentre.workers.schedule import POLL_JOB_TIMEOUT_S
 
@@ -271,13 +272,11 @@ class Rig:
 
 
 def _wait(predicate, timeout: float, interval: float):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    """wait_for, a read refused by a Redis that is not answering yet counting as not yet."""
+    def quietly():
         try:
-            value = predicate()
+            return predicate()
         except redis.ConnectionError:
-            value = None
-        if value:
-            return value
-        time.sleep(interval)
-    return None
+            return None
+
+    return wait_for(quietly, timeout, interval)
