@@ -122,9 +122,13 @@ def role_of(process: psutil.Process) -> str | None:
     """Which of the centre's processes this is (the web's workers count as the web: they carry
     its command line)."""
     try:
-        line = " ".join(process.cmdline())
+        return role_of_command(" ".join(process.cmdline()))
     except psutil.Error:
         return None
+
+
+def role_of_command(line: str) -> str | None:
+    """The role a command line runs (pure)."""
     if "redis-server" in line:
         return "redis"
     return next((role for role in ("worker", "cron", "notifier", "web") if f"opscentre {role}" in line), None)

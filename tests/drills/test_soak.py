@@ -8,7 +8,7 @@ import orjson
 import psutil
 import pytest
 
-from opscentre.drills.soak import role_of, slope_per_hour
+from opscentre.drills.soak import role_of, role_of_command, slope_per_hour
 from tests.cli_helpers import clean_env
 
 
@@ -33,14 +33,12 @@ def test_a_slope_is_per_hour_and_needs_three_samples():
 
 
 def test_the_roles_are_read_from_the_command_lines():
-    me = psutil.Process()
-    assert role_of(me) is None  # (pytest)
-    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", "opscentre notifier"])
-    try:
-        assert role_of(psutil.Process(sleeper.pid)) == "notifier"
-    finally:
-        sleeper.kill()
-        sleeper.wait()
+    python = "/work/.venv/bin/python -m opscentre"
+    assert role_of_command(f"{python} notifier --config city.yaml") == "notifier"
+    assert role_of_command(f"{python} web") == "web"  # (the web's workers carry its command line)
+    assert role_of_command("/usr/bin/redis-server /tmp/var/redis/redis.conf") == "redis"
+    assert role_of_command(f"{python} drill soak") is None and role_of_command("pytest tests") is None
+    assert role_of(psutil.Process()) is None  # (this pytest)
 
 
 def test_minutes_are_for_the_soak_only():
