@@ -4,13 +4,14 @@ one who asked cannot. Screenshots are kept as test artifacts."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 from browser_pages import launch, needs_chromium, sign_in, watched
 from city_seed import write_city
 
-from opscentre.core import operators
+from opscentre.core import operators, stage_control
 from opscentre.core.alert_store import AlertStore
 from opscentre.core.roles import Role
 from opscentre.dashboard import ids
@@ -68,3 +69,29 @@ def test_stage_5_set_at_one_screen_is_confirmed_at_another(live, browser, store,
                            timeout=15_000)
     for page in (sara, bruno):
         assert page.offsite_requests == [] and page.errors == [] and page.csp_violations == []
+
+
+def test_a_request_confirmed_elsewhere_before_this_screens_next_tick_leaves_this_screen(
+        live, browser, store, rio_settings):
+    """Confirmed by another supervisor within moments of the asking (here through the store, at
+    once): the asker's screen, whose tick never saw the request waiting, still clears it."""
+    write_city(store, rio_settings, rain_mm=1.0)
+    operators.add(store.redis, "sara.sup", PASSWORD, Role.SUPERVISOR)
+    alerts = AlertStore(store.redis)
+    t = translator(rio_settings.city.language)
+    sara = console(browser, live, "sara.sup")
+
+    sara.click(f"#{ids.STAGE_LEVEL}")
+    sara.get_by_role("dialog").get_by_text(stage_label(t, 5)).click()
+    sara.fill(f"#{ids.STAGE_NOTE}", "landslides; Defesa Civil agrees")
+    sara.click(f"#{ids.STAGE_SET}")
+    sara.wait_for_function(f"() => document.getElementById('{ids.STAGE_PENDING}').textContent.includes('sara.sup')",
+                           timeout=10_000)
+    request_id = alerts.stage_pending()["id"]
+    now = time.time()
+    alerts.change_stage(lambda override, pending: stage_control.confirm("bruno.sup", now, override, pending,
+                                                                        request_id), "bruno.sup", now)
+    assert alerts.stage_override()["confirmed_by"] == "bruno.sup"
+    sara.wait_for_function(f"() => document.getElementById('{ids.STAGE_PENDING}').textContent === ''",
+                           timeout=15_000)
+    assert sara.errors == [] and sara.csp_violations == []

@@ -31,7 +31,8 @@ def stage_body(session, live, button: str, level=None, note="", request_id="") -
     dependencies = session.get(f"{live.url}/_dash-dependencies", timeout=10).json()
     dep = next(d for d in dependencies if any(i["id"] == ids.STAGE_SET for i in d["inputs"]))
     parts = dep["output"].strip(".").split("...")
-    values = {ids.STAGE_LEVEL: level, ids.STAGE_NOTE: note, ids.STAGE_PENDING_ID: request_id}
+    values = {ids.STAGE_LEVEL: level, ids.STAGE_NOTE: note, ids.STAGE_PENDING_ID: request_id,
+              ids.ATTENTION_STATE: {"firing": [], "ringing": [], "stage": 1, "stage_request": request_id or None}}
     return {
         "output": dep["output"],
         "outputs": [{"id": p.split(".", 1)[0], "property": p.split(".", 1)[1]} for p in parts],
@@ -111,6 +112,8 @@ def test_stage_5_from_the_console_waits_for_a_second_supervisor(live, people):
     shown = response.json()["response"]
     assert shown[ids.STAGE_PENDING_ID]["data"] == pending["id"] and shown[ids.STAGE_CONFIRM]["disabled"] is True
     assert "supervisor.user" in shown[ids.STAGE_PENDING]["children"]
+    # this screen's attention store now knows the request its panel shows (so its end moves the store)
+    assert shown[ids.ATTENTION_STATE]["data"]["stage_request"] == pending["id"]
 
     # the one who asked cannot confirm, even with a crafted POST
     same = click(ana, live, ids.STAGE_CONFIRM, request_id=pending["id"])

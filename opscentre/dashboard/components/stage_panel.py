@@ -113,6 +113,7 @@ def register_stage(app: Dash, redis_client, tz: tzinfo) -> None:
         Output(ids.STAGE_PENDING_ID, "data"),
         Output(ids.STAGE_CONFIRM, "disabled"),
         Output(ids.STAGE_REJECT, "disabled"),
+        Output(ids.ATTENTION_STATE, "data", allow_duplicate=True),
         Input(ids.STAGE_SET, "n_clicks"),
         Input(ids.STAGE_CLEAR, "n_clicks"),
         Input(ids.STAGE_CONFIRM, "n_clicks"),
@@ -120,10 +121,11 @@ def register_stage(app: Dash, redis_client, tz: tzinfo) -> None:
         State(ids.STAGE_LEVEL, "value"),
         State(ids.STAGE_NOTE, "value"),
         State(ids.STAGE_PENDING_ID, "data"),
+        State(ids.ATTENTION_STATE, "data"),
         prevent_initial_call=True,
     )
     @guarded(redis_client, Action.STAGE)
-    def change(_set, _clear, _confirm, _reject, level, note, request_id) -> tuple[Any, ...]:
+    def change(_set, _clear, _confirm, _reject, level, note, request_id, noticed) -> tuple[Any, ...]:
         t = console_translator()
         me, now = current_user.id, time.time()
         clicked = ctx.triggered_id
@@ -131,7 +133,7 @@ def register_stage(app: Dash, redis_client, tz: tzinfo) -> None:
         request_id = str(request_id)[:64] if request_id else None
         if clicked == ids.STAGE_SET:
             if level is None:
-                return t.gettext("Choose a stage first."), no_update, no_update, no_update, no_update
+                return t.gettext("Choose a stage first."), no_update, no_update, no_update, no_update, no_update
             try:
                 level = int(level)
             except (TypeError, ValueError):
@@ -155,10 +157,10 @@ def register_stage(app: Dash, redis_client, tz: tzinfo) -> None:
             pending = waiting_now()
         except REDIS_DOWN:
             return (t.gettext("Redis unreachable — nothing was changed, try again."), no_update, no_update,
-                    no_update, no_update)
+                    no_update, no_update, no_update)
         confirm_off, reject_off = _buttons(pending, True, me)
         shown = (pending_text(t, pending, tz), (pending or {}).get("id", NO_REQUEST), confirm_off, reject_off)
-        return (result_text(t, outcome, me), *shown)
+        return (result_text(t, outcome, me), *shown, _knowing(noticed, pending))
 
     @app.callback(
         Output(ids.STAGE_PENDING, "children", allow_duplicate=True),
@@ -181,6 +183,17 @@ def register_stage(app: Dash, redis_client, tz: tzinfo) -> None:
         can = allowed(redis_client, Action.STAGE)
         me = getattr(current_user, "id", "") or ""
         return (pending_text(t, pending, tz), (pending or {}).get("id", NO_REQUEST), *_buttons(pending, can, me))
+
+
+def _knowing(noticed: Any, pending: dict[str, Any] | None) -> Any:
+    """The attention store (components/attention.py), told which request this panel now shows.
+    Without it, a request made here and confirmed elsewhere before this screen's next tick would
+    never move the store (it would go from no request to no request), and the panel would go on
+    showing it."""
+    if not isinstance(noticed, dict):
+        return no_update
+    request = (pending or {}).get("id")
+    return no_update if noticed.get("stage_request") == request else {**noticed, "stage_request": request}
 
 
 def result_text(t: Translator, outcome: stage_control.Outcome, me: str) -> str:
