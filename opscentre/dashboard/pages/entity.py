@@ -24,6 +24,7 @@ from dash.exceptions import PreventUpdate
 from opscentre.core.entity_history import EntityDay, KindDay, entity_day
 from opscentre.core.models import KINDS
 from opscentre.dashboard import ids
+from opscentre.dashboard.chart_locale import graph_config
 from opscentre.dashboard.components.status_bar import severity_word
 from opscentre.dashboard.pages.frame import Console, Page, Viewer, page_shell
 from opscentre.dashboard.redis_clients import REDIS_DOWN
@@ -147,7 +148,7 @@ def kind_section(day: KindDay, entity_day_: EntityDay, tz: tzinfo, t: Translator
     return html.Section([
         html.H2(title, className="panel-title"),
         dcc.Graph(id=f"{ids.ENTITY_CHART}-{day.kind}", figure=figure, className="entity-chart",
-                  config={"displaylogo": False, "displayModeBar": False, "responsive": True}),
+                  config=graph_config(t, displaylogo=False, displayModeBar=False, responsive=True)),
         *notes,
     ], className="entity-section", **{"data-kind": day.kind})
 

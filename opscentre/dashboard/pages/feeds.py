@@ -23,6 +23,7 @@ from dash import Dash, Input, Output, State, dcc, html, no_update
 
 from opscentre.core.feed_health import public_view
 from opscentre.dashboard import ids
+from opscentre.dashboard.chart_locale import graph_config
 from opscentre.dashboard.console_language import console_translator
 from opscentre.dashboard.pages.frame import Console, Page, Viewer, page_shell
 from opscentre.dashboard.redis_clients import REDIS_DOWN
@@ -118,7 +119,7 @@ def items_chart(lines: Mapping[str, list], tz: tzinfo, t: Translator) -> dcc.Gra
         if points:
             figure.add_scatter(x=[datetime.fromtimestamp(at, tz).replace(tzinfo=None) for at, _ in points],
                                y=[items for _, items in points], mode="lines", name=feed_id)
-    return dcc.Graph(figure=figure, config={"displayModeBar": False}, className="feeds-chart")
+    return dcc.Graph(figure=figure, config=graph_config(t, displayModeBar=False), className="feeds-chart")
 
 
 def model(console: Console, t: Translator) -> dict[str, Any]:
