@@ -42,6 +42,7 @@ from pathlib import Path
 import redis
 
 from opscentre.bench.chromium import ARGS, CHROMIUM, MAP_READY
+from opscentre.bench.chromium_memory import memory_breakdown
 from opscentre.core.connection import EMBEDDED_URL_FILE
 from opscentre.core.settings import Settings
 from opscentre.drills.soak import SCENARIO, SPEED, _stop, _tail, slope_per_hour
@@ -60,6 +61,7 @@ DOM_ELEMENTS = "() => document.getElementsByTagName('*').length"
 SIDE_CLASS = "() => (document.getElementById('wall-side') || {}).className || ''"
 # the figure's data as JSON: what the map holds (it grows with the storm's alerts and incidents)
 FIGURE_KB = "() => { const gd = document.querySelector('.js-plotly-plot'); return gd ? JSON.stringify(gd.data).length / 1024 : 0; }"
+DUMP_EVERY = 10  # samples between two memory-infra dumps (bench/chromium_memory.py): where the RSS is
 HEAP_READINGS = 3  # a GC then a reading, this many times HEAP_READING_GAP_MS apart: the least is kept
 HEAP_READING_GAP_MS = 500  # (a reading taken while a tick's patch is being drawn holds its transient objects)
 # Dash's undo history (entries kept in the renderer's store): unbounded in Dash, cut by assets/wall.js
@@ -180,6 +182,8 @@ def _watch(base: str, password: str, up: subprocess.Popen, seconds: float, sampl
                           "listeners": dom["jsEventListeners"], "documents": dom["documents"],
                           "elements": page.evaluate(DOM_ELEMENTS), "dash_history": page.evaluate(DASH_HISTORY),
                           "figure_kb": page.evaluate(FIGURE_KB), **_chromium_rss_mb()}
+                if len(samples) % DUMP_EVERY == 0 or sample["t"] >= seconds:
+                    sample["memory"] = memory_breakdown(browser, page)
                 counts["cycles"] += side != last_side and last_side is not None
                 last_side = side
                 samples.append(sample)
@@ -228,6 +232,7 @@ def _summary(samples: list[dict], counts: dict, minutes: float, sample_s: float,
     first_slope = slope_per_hour([s["t"] for s in late], [s["heap_first_mb"] for s in late])
     first, last = samples[0], samples[-1]
     judged = minutes >= LONG_RUN_MINUTES
+    memory = _memory_slopes([s for s in late if "memory" in s] or [s for s in samples if "memory" in s])
     result = {
         "bench": "wall",
         "value": round(slope, 3),
@@ -249,6 +254,7 @@ def _summary(samples: list[dict], counts: dict, minutes: float, sample_s: float,
         "renderer_rss_start_mb": round(first["renderer_rss_mb"], 1),
         "renderer_rss_end_mb": round(last["renderer_rss_mb"], 1),
         "renderer_rss_slope_mb_per_h": round(renderer_slope, 2),
+        "memory_infra": memory,
         "gpu_rss_start_mb": round(first["gpu_rss_mb"], 1),
         "gpu_rss_end_mb": round(last["gpu_rss_mb"], 1),
         "dom_nodes_start": first["nodes"],
@@ -277,4 +283,25 @@ def _summary(samples: list[dict], counts: dict, minutes: float, sample_s: float,
         f"elements {first['elements']:,} -> {last['elements']:,}; {counts['ticks']} ticks, "
         f"{counts['map_patches']} map patches, {counts['cycles']} panel turns seen, {counts['errors']} page errors"
         + ("" if result["goal_met"] is None else f"; goal (<= {GOAL_SLOPE_MB_PER_H:g} MB/h) met: {result['goal_met']}"))
+    for kind, rows in memory.items():
+        say(f"{kind} memory (memory-infra, MB: first dump after the warm-up -> last, slope per hour): " + "; ".join(
+            f"{name} {row['start']:.1f} -> {row['end']:.1f} ({row['slope_mb_per_h']:+.1f}/h)"
+            for name, row in rows.items() if max(row["start"], row["end"]) >= 1))
     return result
+
+
+def _memory_slopes(dumped: list[dict]) -> dict[str, dict[str, dict[str, float]]]:
+    """Per process kind and allocator: the first and last dump's MB and the least-squares slope."""
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    if not dumped:
+        return out
+    for kind in ("renderer", "gpu"):
+        names = sorted({name for s in dumped for name in s["memory"].get(kind, {})})
+        out[kind] = {}
+        for name in names:
+            ts = [s["t"] for s in dumped]
+            values = [s["memory"].get(kind, {}).get(name, 0.0) for s in dumped]
+            slope = slope_per_hour(ts, values) if len(dumped) > 1 else 0.0
+            out[kind][name] = {"start": round(values[0], 2), "end": round(values[-1], 2),
+                               "slope_mb_per_h": round(slope, 2)}
+    return out

@@ -44,6 +44,18 @@ def test_the_last_line_is_the_heap_slope_in_the_bench_contract_shape(run):
     assert line["goal_met"] is None  # (a 30 s run is the warm-up's: reported, not judged)
 
 
+def test_it_says_where_the_renderers_memory_is(run):
+    """memory-infra dumps of the renderers and the GPU process, by allocator: the page's JS heap
+    (v8/main) is there, beside what the page's heap leaves out."""
+    line = orjson.loads(run.stdout.decode().strip().splitlines()[-1])
+    renderer = line["memory_infra"]["renderer"]
+    assert renderer["v8/main"]["end"] > 1 and renderer["private_footprint_bytes"]["end"] > renderer["v8/main"]["end"]
+    assert {"malloc", "partition_alloc", "blink_gc"} <= renderer.keys()
+    assert line["memory_infra"]["gpu"]["private_footprint_bytes"]["end"] > 0
+    assert sum("memory" in s for s in line["series"]) >= 2
+    assert "renderer memory (memory-infra" in run.stderr.decode()
+
+
 def test_it_watched_a_live_wall(run):
     line = orjson.loads(run.stdout.decode().strip().splitlines()[-1])
     assert line["ticks"] > 0 and line["map_patches"] > 0  # the storm moved the map while it was watched
