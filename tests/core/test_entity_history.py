@@ -4,11 +4,23 @@ thresholds — with the levels of aggregates (sums) named, not drawn."""
 
 from __future__ import annotations
 
+import json
+import random
 import time
 
-from opscentre.core import keys
-from opscentre.core.entity_history import Level, applies, day_points, entity_day, rule_levels
+import orjson
+import pytest
+
+from opscentre.core import entity_history, keys
 from opscentre.core.alerting.rules import Rule
+from opscentre.core.entity_history import (
+    Level,
+    applies,
+    batch_readings,
+    day_points,
+    entity_day,
+    rule_levels,
+)
 from opscentre.core.models import ObservationBatch
 from opscentre.core.store import Store
 
@@ -77,3 +89,63 @@ def test_the_day_is_read_from_the_history_streams_in_data_time(redis_client):
     redis_client.hset(keys.SIM_CLOCK, mapping={"wall_epoch": now, "sim_epoch": now + 7200, "speed": 60})
     ahead = entity_day(redis_client, GAUGE, RULES, now)
     assert abs(ahead.end - (now + 7200)) < 1 and ahead.kinds[0].values == [2.5, 0.5]
+
+
+def decoded_whole(raw: bytes, entity_id: str) -> tuple[list, list]:
+    """What decoding a batch whole gives for one entity: its times and values, in the batch's order."""
+    columns = orjson.loads(raw)
+    found = [i for i, e in enumerate(columns["e"]) if e == entity_id]
+    return [columns["t"][i] for i in found], [columns["v"][i] for i in found]
+
+
+def batch_json(ids: list[str], values: list, times: list) -> bytes:
+    return orjson.dumps({"e": ids, "v": values, "t": times})  # as Store.write_poll stores a batch
+
+
+THOUSANDS = [f"g-{i:05d}" for i in range(5000)]
+
+
+def test_a_batchs_readings_are_found_in_its_json_without_decoding_it_and_are_what_decoding_gives(monkeypatch):
+    rng = random.Random(3)
+    ids = THOUSANDS + ["g-00042", ",", "v", "t", "]", "a,b", "[1]", "São Cristóvão", "x,y"]  # g-00042 twice
+    rng.shuffle(ids)
+    values = [rng.choice([0.0, 1, 12.345, 1e-07, 123456789.125, -3.5]) for _ in ids]
+    times = [1_800_000_000.0 + rng.choice([0, 0.25, 900]) for _ in ids]
+    raw = batch_json(ids, values, times)
+    wanted = {e: decoded_whole(raw, e) for e in ["g-00042", "g-00000", "g-04999", ids[0], ids[-1], ",", "v", "t",
+                                                 "]", "a,b", "[1]", "São Cristóvão", "x,y", "absent", "g-0004", "e"]}
+    monkeypatch.setattr(entity_history, "_whole", lambda *_: pytest.fail("decoded whole"))
+    for entity_id, readings in wanted.items():
+        assert batch_readings(raw, entity_id) == readings, entity_id
+    assert len(wanted["g-00042"][0]) == 2 and wanted["absent"] == ([], []) and wanted["g-0004"] == ([], [])
+    assert wanted["e"] == ([], [])  # absent, though the JSON begins {"e":
+    assert wanted[","][0] and wanted["v"][0] and wanted["t"][0]  # an id spelt like the JSON's own punctuation
+
+
+def test_a_batch_of_another_shape_or_with_escaped_ids_is_decoded_whole_with_the_same_readings():
+    ids = THOUSANDS[:2000] + ['q"uote', "back\\slash", "g-00001"]
+    values, times = [float(i) for i in range(len(ids))], [1_800_000_000.0] * len(ids)
+    escaped = batch_json(ids, values, times)
+    spaced = json.dumps({"e": ids[:50], "v": values[:50], "t": times[:50]}).encode()
+    other_order = orjson.dumps({"t": times, "v": values, "e": ids})
+    for raw in (escaped, spaced, other_order):
+        for entity_id in ('q"uote', "back\\slash", "g-00001", "g-00007", "absent"):
+            assert batch_readings(raw, entity_id) == decoded_whole(raw, entity_id), entity_id
+    assert batch_readings(escaped, 'q"uote') == ([1_800_000_000.0], [2000.0])
+
+
+def test_the_day_read_from_batches_of_thousands_is_what_decoding_every_batch_gives(redis_client, monkeypatch):
+    monkeypatch.setattr(entity_history, "PAGE", 3)  # the stream read a few entries at a time
+    store = Store(redis_client)
+    now = time.time()
+    rng = random.Random(5)
+    for step in range(13):  # every 2 h; the gauge is missing from every third poll, stored twice in one
+        present = [e for e in THOUSANDS if not (e == "g-02500" and step % 3 == 0)]
+        poll(store, "rain_mm", {e: round(rng.uniform(0, 30), 3) for e in present}, now - step * 2 * 3600 - 60)
+    poll(store, "rain_mm", {"g-02500": 99.0, "g-00001": 1.0}, now - 2 * 3600 - 60)  # a later store of the same time
+    gauge = {**GAUGE, "entity_id": "g-02500"}
+    day = entity_day(redis_client, gauge, RULES, now)
+    batches = [(c["e"], c["v"], c["t"]) for c in (orjson.loads(f[b"d"]) for _id, f in
+                                                      redis_client.xrange(keys.history("rain_mm")))]
+    assert (day.kinds[0].times, day.kinds[0].values) == day_points(batches, "g-02500", day.start, day.end)
+    assert len(day.kinds[0].values) == 8 and 99.0 in day.kinds[0].values  # 13 polls, 5 without it (1 outside)
