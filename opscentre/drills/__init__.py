@@ -34,7 +34,8 @@ ABOUT: dict[str, str] = {
     "gateway-down": "the SMS gateway answers 500 for 10 minutes while alerts keep coming",
     "restart-all": "every process, Redis included, killed and restarted while messages wait for a down gateway",
     "fuzz": "1,000 mutated payloads per feed, built from real ones, through parse, validate and store",
-    "sentinel-failover": "a Sentinel-managed primary SIGKILLed during ingest: every process follows the new one",
+    "sentinel-failover": "a Sentinel-managed primary SIGKILLed during ingest and alerts' SMS: every process "
+                         "follows the new one, each SMS sent once",
     "soak": "opscentre up at --speed 60 under the storm for --minutes (default 60): what grows",
 }
 
