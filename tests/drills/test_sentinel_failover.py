@@ -9,11 +9,13 @@ import os
 import orjson
 import redis
 
+from opscentre.core.settings import load_settings
 from opscentre.drills.sentinel_failover import (
     MASTER,
     SentinelGroup,
     _notification_figures,
     _wait,
+    storm_text,
 )
 from tests.cli_helpers import clean_env, opscentre
 
@@ -42,23 +44,34 @@ def test_the_sentinels_promote_the_replica_when_the_primary_is_killed(tmp_path):
 def test_notifications_are_counted_per_stormed_contact_at_the_gateway_exactly_once():
     phones = {"z1": "+5521970000001", "z2": "+5521970000002", "z3": "+5521970000003", "z4": "+5521970000004"}
     acked = {"z1": 10.0, "z2": 11.0, "z3": 12.0}  # z4: no storm acknowledged there
-    acked_wall = {z: 1000.0 + t for z, t in acked.items()}
+    begun_wall = {z: 1000.0 + t for z, t in acked.items()}
     kill = {"killed_wall": 1011.5, "held": True, "synced": True, "window_from": 11.9, "window_from_wall": 1011.9}
+    storm = "[CRÍTICO] Chuva muito forte em "
 
-    def message(to: str, created: float, body: str = "[CRÍTICO] Chuva muito forte") -> dict:
+    def message(to: str, created: float, body: str = storm + "Paquetá.") -> dict:
         return {"to": to, "body": body, "created": created}
 
-    once_each = [message(phones["z1"], 1010.1), message(phones["z2"], 1011.2), message(phones["z3"], 1015.0)]
-    f = _notification_figures(once_each, phones, acked, acked_wall, kill, promoted=14.0, promoted_wall=1014.0)
+    def figures(messages: list[dict]) -> dict:
+        return _notification_figures(messages, storm, phones, acked, begun_wall, kill, promoted=14.0,
+                                     promoted_wall=1014.0)
+
+    once_each = [message(phones["z1"], 1010.1), message(phones["z2"], 1011.2), message(phones["z3"], 1015.0),
+                 message(phones["z2"], 1016.0, "[ALERTA] Calor extremo em Paquetá.")]  # the simulator's: apart
+    f = figures(once_each)
     assert (f["notifications_expected"], f["notifications_lost"], f["notifications_duplicated"]) == (3, 0, 0)
-    assert f["without_notifications_s"] == 3.8 and f["messages_after_promotion"] == 1
+    assert f["other_messages"] == 1 and f["storm_messages_to_others"] == 0
+    assert f["without_notifications_s"] == 3.8 and f["messages_after_promotion"] == 2
     assert f["storms_in_replication_window"] == 1 and f["messages_in_replication_window"] == 0  # z3 at 12.0
 
     resent_and_missing = [message(phones["z1"], 1010.1), message(phones["z1"], 1016.0), message(phones["z3"], 1015.0),
-                          message(phones["z4"], 1015.5, "[CRÍTICO] something else")]
-    f = _notification_figures(resent_and_missing, phones, acked, acked_wall, kill, promoted=14.0, promoted_wall=1014.0)
-    assert (f["notifications_lost"], f["notifications_duplicated"], f["notifications_identical_repeats"]) == (1, 1, 1)
-    assert f["notifications_lost_bairros"] == ["z2"] and f["notifications_to_others"] == 1
+                          message(phones["z3"], 1017.0, storm + "Paquetá e Caju."), message(phones["z4"], 1015.5)]
+    f = figures(resent_and_missing)
+    assert (f["notifications_lost"], f["notifications_duplicated"], f["notifications_identical_repeats"]) == (1, 2, 1)
+    assert f["notifications_lost_bairros"] == ["z2"] and f["storm_messages_to_others"] == 1
+
+
+def test_the_storm_text_is_how_the_notifier_words_a_critical_rain_alert():
+    assert storm_text(load_settings()) == "[CRÍTICO] Chuva muito forte em "
 
 
 def test_sentinel_failover_shortened_loses_no_more_than_the_replication_lag_and_every_process_follows(tmp_path):
@@ -79,7 +92,7 @@ def test_sentinel_failover_shortened_loses_no_more_than_the_replication_lag_and_
     assert result["notifications_expected"] >= 3 and result["killed_with_message_held"] is True
     assert result["notifications_lost"] <= result["expected"]["notifications_lost_max"]
     assert result["notifications_duplicated"] <= result["expected"]["notifications_duplicated_max"]
-    assert result["notifications_to_others"] == 0 and result["storms_unacknowledged"] == 0
+    assert result["storms_unacknowledged"] == 0
     assert result["messages_after_promotion"] >= 1  # the notifier texted through the new primary
     # the message whose answer came back with the primary dead: recorded once, never sent again
     assert result["notifications_settled"] is True and result["deliveries_by_state"].get("sending", 0) == 0
