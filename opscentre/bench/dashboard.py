@@ -21,6 +21,10 @@ Measured:
 - clients: `clients` simulated consoles (bench/dash_load.py) each posting the tick every
   TICK_MS with its own map state, while 1% changes every TICK_MS: ticks answered per second and
   the p95 latency (open loop, from when each tick was due).
+- the entity page, last: the city's history is lengthened to 24 h (96 batches a kind) and a rain
+  gauge's `/entity/<id>` is asked for: its server time (`entity_page_ms`), and its day read in
+  this process as the page reads it (`entity_day_ms`) beside the read it replaced, every batch
+  naming the gauge decoded whole (`entity_day_decoded_ms`; the two must give the same readings).
 
 Baselines, in the same run: the full figure — every entity drawn as a point, what the console
 sent before level of detail (`layer_traces` of the whole city, `build_figure`) —: its bytes, the
@@ -50,6 +54,7 @@ import redis
 from opscentre.bench.alert_city import SOURCE, STEP_S, make_city, store_city
 from opscentre.bench.chromium import ARGS, CHROMIUM, MAP_READY
 from opscentre.bench.web_process import WebProcess
+from opscentre.core import keys
 from opscentre.core.models import ObservationBatch
 from opscentre.core.settings import Settings
 from opscentre.core.store import Store
@@ -103,7 +108,9 @@ def run_dashboard_bench(settings: Settings, entities: int = 50_000, clients: int
             changer.settings = settings
             result.update(_browser(web.base, password, changer, changes, say))
             result.update(_full_baseline(settings, store, say))
-            result.update(_clients(web.base, result.pop("_tick"), changer, clients, seconds, warmup, say))
+            tick = result.pop("_tick")
+            result.update(_clients(web.base, tick, changer, clients, seconds, warmup, say))
+            result.update(_entity_page(web.base, tick["cookies"], store, settings, city, say))
         finally:
             if web is not None:
                 web.stop()
@@ -312,6 +319,61 @@ def _clients(base: str, tick: dict, changer: Changer, clients: int, seconds: flo
             f"statuses {figures['statuses']}")
         out[name] = figures
     return out
+
+
+def _entity_page(base: str, cookies: dict[str, str], store: Store, settings: Settings, city, say,
+                 views: int = 5) -> dict:
+    """A rain gauge's page (`/entity/<id>`) with a day of history: the 22.5 h before the city's
+    90 minutes stored as the alert city stores them (every entity in every 15-min poll), then the
+    server time of the page's `_dash-layout` (median of `views`, after one), and in this process
+    its day read as the page reads it (core/entity_history.py) and as it did before (baseline:
+    every batch naming the entity decoded whole)."""
+    from urllib.request import Request, urlopen
+
+    from opscentre.core.entity_history import HISTORY_MARGIN_S, WINDOW_S, day_points, entity_day
+
+    older = make_city(settings, len(city.entities), hours=24 - len(city.times) * STEP_S / 3600,
+                      now=float(city.times[0]) - STEP_S)
+    older.entities = []  # registered already
+    store_city(store, older, settings.retention_hours * 3600)
+    ids = city.series["rain_mm"][0]
+    entity_id = ids[len(ids) // 2]
+    entity = {**store.entities()[entity_id], "entity_id": entity_id}
+    headers = {"Referer": f"{base}/entity/{entity_id}", "Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())}
+
+    def page() -> None:
+        with urlopen(Request(base + "/_dash-layout", headers=headers), timeout=60) as r:
+            assert b"entity-chart" in r.read()
+
+    def decoded(start: float, end: float) -> tuple[list[float], list[float]]:
+        named, batches = orjson.dumps(entity_id), []
+        since = f"{int((time.time() - WINDOW_S - HISTORY_MARGIN_S) * 1000)}-0"
+        for _id, fields in store.redis.xrange(keys.history("rain_mm"), min=since):
+            if named in fields[b"d"]:
+                columns = orjson.loads(fields[b"d"])
+                batches.append((columns["e"], columns["v"], columns["t"]))
+        return day_points(batches, entity_id, start, end)
+
+    def timed(f, times: int) -> tuple[float, object]:
+        taken, out = [], None
+        for _ in range(times):
+            start = time.perf_counter()
+            out = f()
+            taken.append((time.perf_counter() - start) * 1000)
+        return statistics.median(taken), out
+
+    page()
+    page_ms, _ = timed(page, views)
+    day_ms, day = timed(lambda: entity_day(store.redis, entity, settings.rules, time.time()), views)
+    before_ms, before = timed(lambda: decoded(day.start, day.end), 3)  # (the same window)
+    readings = (day.kinds[0].times, day.kinds[0].values)
+    if readings != before:
+        raise RuntimeError(f"the entity page read {entity_id}'s day otherwise than decoding its batches")
+    say(f"entity page of {entity_id} ({len(readings[0])} readings in 24 h, {store.history_length('rain_mm')} "
+        f"batches): server {page_ms:.0f} ms; its day read in {day_ms:.0f} ms (decoding every batch: "
+        f"{before_ms:.0f} ms)")
+    return {"entity_page_ms": round(page_ms, 1), "entity_day_ms": round(day_ms, 1),
+            "entity_day_decoded_ms": round(before_ms, 1), "entity_readings": len(readings[0])}
 
 
 def _summary(r: dict, say) -> dict:
