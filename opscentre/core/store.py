@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, NamedTuple
 
 import orjson
@@ -81,6 +81,10 @@ end
 return 1
 """
 
+# History entries per XRANGE when a reader starts a kind's window (Store.history_through): a
+# batch of a large city's poll holds ~100,000 readings (~3 MB of JSON), so a page is ~25 MB.
+HISTORY_PAGE = 8
+
 # How long a write's claim outlives it: far past redis-py's last retry of the same transaction
 # (core/connection.py: 3 retries, 3 s connect and 10 s socket timeouts, backoff capped at 2 s).
 # The next write of the same Store deletes it sooner, in its own transaction.
@@ -104,7 +108,6 @@ class HistoryTail(NamedTuple):
 
 class LatestSnapshot(NamedTuple):
     latest: dict[str, tuple[float, float, str]]  # entity id -> (value, observed_at, source)
-    entries: list[HistoryEntry]
     newest_id: str | None  # the stream's newest entry when the snapshot was taken
 
 
@@ -416,18 +419,33 @@ class Store:
                                   _first_id(replies[3 * i + 2]))
                 for i, kind in enumerate(kinds)}
 
-    def latest_and_history(self, kind: str, written_since: float | None) -> LatestSnapshot:
-        """A kind's latest values, its history entries written since a wall time (none for
-        None) and the stream's newest id, in one transaction: where an incremental reader starts."""
+    def latest_and_newest(self, kind: str) -> LatestSnapshot:
+        """A kind's latest values and its history stream's newest id, in one transaction: where
+        an incremental reader starts. The history up to that id is read after it, a page at a
+        time (history_through): entries are never changed once written, so it is the same
+        history as if read in the transaction (but not held in memory all at once)."""
         pipe = self.redis.pipeline(transaction=True)
         pipe.hgetall(keys.latest(kind))
-        if written_since is not None:
-            pipe.xrange(keys.history(kind), min=f"{max(0, int(written_since * 1000))}-0")
         pipe.xrevrange(keys.history(kind), count=1)
-        replies = pipe.execute()
-        latest = {k.decode(): tuple(orjson.loads(v)) for k, v in replies[0].items()}
-        entries = _entries(replies[1]) if written_since is not None else []
-        return LatestSnapshot(latest, entries, _first_id(replies[-1]))
+        raw_latest, newest = pipe.execute()
+        latest = {k.decode(): tuple(orjson.loads(v)) for k, v in raw_latest.items()}
+        return LatestSnapshot(latest, _first_id(newest))
+
+    def history_through(self, kind: str, written_since: float, through_id: str,
+                        page: int = HISTORY_PAGE) -> Iterator[HistoryEntry]:
+        """The history entries written since a wall time, up to the stream id `through_id`
+        (inclusive), in order: read `page` entries at a time and each decoded only when taken,
+        so a large window never exists as Python lists all at once."""
+        start = f"{max(0, int(written_since * 1000))}-0"
+        while True:
+            reply = self.redis.xrange(keys.history(kind), min=start, max=through_id, count=page)
+            for entry_id, fields in reply:
+                columns = orjson.loads(fields[b"d"])
+                yield HistoryEntry(entry_id.decode(), columns["e"], columns["v"], columns["t"])
+            if len(reply) < page:
+                return
+            start = f"({reply[-1][0].decode()}"
+            del reply
 
     def history_length(self, kind: str) -> int:
         return self.redis.xlen(keys.history(kind))

@@ -30,6 +30,9 @@ from opscentre.core.store import HistoryEntry, HistoryTail, Store
 
 
 _NO_WINDOW = 2**62  # a kind read for its latest values only keeps no history
+_APPEND_READINGS = 1_000_000  # a window read afresh is appended this many readings at a time
+_HEADROOM = 8  # a buffer that fills up is copied into one this fraction bigger than needed
+_COLUMNS = (("codes", np.int32), ("positions", np.int32), ("times", float), ("values", float), ("runmax", float))
 
 
 def _id(entry_id: str) -> tuple[int, int]:
@@ -50,7 +53,9 @@ class _Kind:
         self.codes = np.zeros(0, np.int32)  # cache codes
         self.positions = np.zeros(0, np.int32)  # the same readings on the evaluation's index (-1: unknown)
         self.times, self.values = np.zeros(0), np.zeros(0)
-        self.runmax = np.zeros(0)  # the newest time stored so far, at each reading (KindHistory.running_max)
+        # the newest time stored so far, at each reading (KindHistory.running_max); None while the
+        # window is in time order (lag 0), where it is the times themselves
+        self.runmax: np.ndarray | None = None
         self.lag = 0.0  # no live reading is older than an earlier one by more than this (s)
         self.start = self.end = 0
         self.seq_base = 0  # the position (counting every reading ever appended) of buffer index 0
@@ -95,7 +100,7 @@ class ReadingsCache:
         return latest, history
 
     def _snapshot(self, store: Store, kind: str, since_ms: int | None) -> _Kind:
-        snapshot = store.latest_and_history(kind, since_ms / 1000 if since_ms is not None else None)
+        snapshot = store.latest_and_newest(kind)
         state = _Kind(snapshot.newest_id or "0-0", since_ms if since_ms is not None else _NO_WINDOW)
         ids = list(snapshot.latest)
         codes = self._coded(ids)
@@ -103,7 +108,21 @@ class ReadingsCache:
         if ids:
             pairs = np.array([v[:2] for v in snapshot.latest.values()], dtype=float).reshape(-1, 2)
             state.latest_values[codes], state.latest_times[codes] = pairs[:, 0], pairs[:, 1]
-        self._append(state, snapshot.entries)
+        del snapshot, ids, codes
+        if since_ms is not None and state.last_id != "0-0":
+            # The window a page at a time, each entry turned into columns as it is decoded, so
+            # a large city's window never exists as Python lists (docs/data-model.md).
+            reuse: dict[tuple, tuple[list[str], np.ndarray]] = {}
+            part: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]] = []
+            readings = 0
+            for entry in store.history_through(kind, since_ms / 1000, state.last_id):
+                coded = self._columns(entry, reuse)
+                part.append(coded)
+                readings += len(coded[1])
+                if readings >= _APPEND_READINGS:
+                    self._append(state, part)
+                    part, readings = [], 0
+            self._append(state, part)
         self._kinds[kind] = state
         return state
 
@@ -111,53 +130,67 @@ class ReadingsCache:
         """New stream entries, in order: the latest values they set, and the window."""
         if not entries:
             return
-        codes, times, values = self._append(state, entries)
+        reuse: dict[tuple, tuple[list[str], np.ndarray]] = {}
+        codes, times, values = self._append(state, [self._columns(e, reuse) for e in entries])
         self._grow_latest(state)
         last = len(codes) - 1 - np.unique(codes[::-1], return_index=True)[1]  # each entity's last reading
         state.latest_values[codes[last]], state.latest_times[codes[last]] = values[last], times[last]
 
-    def _append(self, state: _Kind, entries: list[HistoryEntry]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _columns(self, entry: HistoryEntry, reuse: dict) -> tuple[str, np.ndarray, np.ndarray, np.ndarray]:
+        """One stream entry as (its id, cache codes, times, values)."""
+        return (entry.entry_id, self._coded(entry.ids, reuse), np.asarray(entry.times, dtype=float),
+                np.asarray(entry.values, dtype=float))
+
+    def _append(self, state: _Kind, entries: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Entries as columns (_columns), in stream order, appended to the window."""
         if not entries:
             return np.zeros(0, np.int32), np.zeros(0), np.zeros(0)
-        state.last_id = entries[-1].entry_id
-        reuse: dict[tuple, tuple[list[str], np.ndarray]] = {}
-        coded = [self._coded(e.ids, reuse) for e in entries]
-        codes = np.concatenate(coded)
-        times = np.concatenate([np.asarray(e.times, dtype=float) for e in entries])
-        values = np.concatenate([np.asarray(e.values, dtype=float) for e in entries])
+        state.last_id = entries[-1][0]
+        if len(entries) == 1:
+            _, codes, times, values = entries[0]
+        else:
+            codes = np.concatenate([e[1] for e in entries])
+            times = np.concatenate([e[2] for e in entries])
+            values = np.concatenate([e[3] for e in entries])
         if state.since_ms == _NO_WINDOW:  # latest only: no window kept
             return codes, times, values
         offset = state.end
-        for entry, c in zip(entries, coded):
-            state.batch_ms.append(_id(entry.entry_id)[0])
+        for entry_id, coded, _t, _v in entries:
+            state.batch_ms.append(_id(entry_id)[0])
             state.batch_start.append(offset)
-            offset += len(c)
+            offset += len(coded)
         self._reserve(state, len(codes))
         a, b = state.end, state.end + len(codes)
         positions = self._lookup[codes]
         state.codes[a:b], state.positions[a:b], state.times[a:b], state.values[a:b] = codes, positions, times, values
-        before = state.runmax[a - 1] if a > state.start else -np.inf
+        before = _running_max(state)[a - 1] if a > state.start else -np.inf
         runmax = np.maximum(np.maximum.accumulate(times), before)
-        state.runmax[a:b] = runmax
-        state.lag = max(state.lag, float(np.max(runmax - times)))
+        lag = float(np.max(runmax - times))
+        if state.runmax is None and lag > 0:  # the first reading out of time order: keep the column
+            state.runmax = state.times.copy()
+        if state.runmax is not None:
+            state.runmax[a:b] = runmax
+        state.lag = max(state.lag, lag)
         state.unknown = state.unknown or bool((positions < 0).any())
         state.end = b
         return codes, times, values
 
     def _reserve(self, state: _Kind, more: int) -> None:
+        """Room for `more` readings: a full buffer is copied into one an eighth bigger than what
+        it must hold (not twice: a large city's window is most of a worker's memory), a column
+        at a time, so at most one column is held twice meanwhile."""
         live = state.end - state.start
         if state.end + more <= len(state.codes):
             return
-        size = max(1024, 2 * (live + more))
-        out = {}
-        for name, dtype in (("codes", np.int32), ("positions", np.int32), ("times", float), ("values", float),
-                            ("runmax", float)):
+        size = live + more + max(1024, (live + more) // _HEADROOM)
+        for name, dtype in _COLUMNS:
+            if getattr(state, name) is None:  # (runmax while in time order)
+                continue
             column = np.empty(size, dtype)
             column[:live] = getattr(state, name)[state.start:state.end]
-            out[name] = column
+            setattr(state, name, column)
         shift = state.start
-        state.codes, state.positions, state.times, state.values, state.runmax = (
-            out["codes"], out["positions"], out["times"], out["values"], out["runmax"])
         state.seq_base += state.start
         state.start, state.end = 0, live
         state.batch_start = [s - shift for s in state.batch_start]
@@ -173,8 +206,8 @@ class ReadingsCache:
                 s = slice(state.start, state.end)
                 runmax = state.runmax.copy()  # (not in place: a window handed out stays as it was)
                 runmax[s] = np.maximum.accumulate(state.times[s]) if state.end > state.start else runmax[s]
-                state.runmax = runmax
                 state.lag = float(np.max(runmax[s] - state.times[s])) if state.end > state.start else 0.0
+                state.runmax = runmax if state.lag > 0 else None  # (in order again: the times are their own)
 
     def _window(self, state: _Kind) -> KindHistory:
         s = slice(state.start, state.end)
@@ -187,7 +220,7 @@ class ReadingsCache:
                 return KindHistory(codes[keep], times[keep], values[keep])
         if state.index is None:
             state.index = WindowIndex(len(self._index))
-        return KindHistory(codes, times, values, runmax=state.runmax[s], lag_s=state.lag, index=state.index,
+        return KindHistory(codes, times, values, runmax=_running_max(state)[s], lag_s=state.lag, index=state.index,
                            seq0=state.seq_base + state.start)
 
     def _latest(self, state: _Kind, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -239,6 +272,10 @@ class ReadingsCache:
             state.positions = positions
             state.index = None  # its statistics are on the old index
             state.unknown = bool((positions[s] < 0).any())
+
+
+def _running_max(state: _Kind) -> np.ndarray:
+    return state.runmax if state.runmax is not None else state.times
 
 
 def _holds(state: _Kind, since_ms: int | None) -> bool:

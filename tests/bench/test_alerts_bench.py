@@ -49,6 +49,14 @@ def test_the_city_raises_alerts_from_most_rules(figures):
     assert figures["cycle_open_alerts"] == figures["open_alerts"]
 
 
+def test_the_worker_process_reports_its_own_peak_memory_and_finds_the_same_alerts(figures):
+    # the cycles ran in a spawned process: its peak counts what it decoded, not the benchmark's city
+    assert 0 < figures["worker_rss_start_mb"] <= figures["worker_peak_rss_cold_mb"] <= figures["worker_peak_rss_mb"]
+    assert figures["worker_rss_held_mb"] > 0 and figures["worker_rss_goal_met"] is True
+    assert figures["worker_agrees"], figures["worker_differences"]
+    assert figures["cycle_phases_s"]["evaluate"] > 0
+
+
 def test_the_baseline_finds_exactly_the_alerts_the_engine_opens(figures):
     assert figures["baseline_agrees"], figures["baseline_differences"]
     assert figures["baseline_alerts"] == figures["open_alerts"]

@@ -10,7 +10,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from opscentre.core.alerting.readings import Readings
 from opscentre.core.models import Entity, ObservationBatch
-from opscentre.core.store import Store
+from opscentre.core.store import HISTORY_PAGE, Store
+from opscentre.workers import readings_cache
 from opscentre.workers.readings_cache import ReadingsCache
 
 KINDS = ("rain_mm", "river_level_m")
@@ -82,6 +83,22 @@ def test_incremental_reads_new_entities_and_a_flushed_redis_all_give_the_latest_
     poll(store, ["a", "b", "c", "0first"], [9.0, 9.0, 9.0, 9.0], now)  # the same entities as before
     latest, history = check()
     assert history["rain_mm"].values.tolist() == [9.0] * 4
+
+
+def test_a_window_of_many_pages_read_afresh_a_part_at_a_time_is_the_whole_window(redis_client, monkeypatch):
+    # a large city's window is read HISTORY_PAGE entries per XRANGE and appended in parts
+    monkeypatch.setattr(readings_cache, "_APPEND_READINGS", 3)
+    store, cache = Store(redis_client), ReadingsCache()
+    now = int(time.time())
+    polls = 2 * HISTORY_PAGE + 3
+    for k in range(polls):
+        poll(store, ["a", "b"] if k % 2 else ["b", "c", "d"], [float(k), k + 0.5, k + 0.25][:3 - k % 2],
+             now - 60 * (polls - k))
+    keep = {"rain_mm": now - 86400.0}
+    latest, history = read(cache, store, keep)
+    assert_same((latest, history), expected(store, keep), keep)
+    assert len(history["rain_mm"].codes) == sum(2 if k % 2 else 3 for k in range(polls))
+    assert history["rain_mm"].values[:3].tolist() == [0.0, 0.5, 0.25]  # stored order, from the oldest entry
 
 
 def test_a_longer_window_than_the_cache_holds_is_read_afresh(redis_client):
@@ -169,3 +186,21 @@ def test_any_sequence_of_polls_reads_and_flushes_reads_what_redis_holds(redis_cl
             keep = {kind: None if mark is None else marks[min(mark, len(marks) - 1)]
                     for kind, mark in zip(KINDS, op[1:])}
             assert_same(read(cache, store, keep), expected(store, keep), keep)
+
+
+def test_a_reading_out_of_time_order_gives_the_window_a_running_max_until_it_leaves_the_window(redis_client):
+    store, cache = Store(redis_client), ReadingsCache()
+    now = int(time.time())
+    poll(store, ["a"], [1.0], now - 100)
+    read(cache, store, {"rain_mm": now - 3600.0})  # in time order so far: the cache keeps no running max
+    poll(store, ["b"], [2.0], now - 300)  # a replay, older than what is stored
+    after_replay = time.time()
+    time.sleep(0.002)
+    poll(store, ["a"], [3.0], now - 50)
+    history = read(cache, store, {"rain_mm": now - 3600.0})[1]["rain_mm"]
+    assert history.times.tolist() == [now - 100, now - 300, now - 50]
+    assert history.running_max.tolist() == [now - 100, now - 100, now - 50] and history.lag == 200
+    assert not history.time_ordered
+    history = read(cache, store, {"rain_mm": after_replay})[1]["rain_mm"]  # the replay left the window
+    assert history.times.tolist() == [now - 50] and history.running_max.tolist() == [now - 50]
+    assert history.time_ordered
