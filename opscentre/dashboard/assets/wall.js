@@ -34,3 +34,35 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
     });
   }, HISTORY_TRIM_MS);
 })();
+
+// A wall runs for days. Its page's JS heap stays level (bench wall), but Chromium's renderer keeps
+// memory outside it (Blink's garbage-collected heap and malloc grew tens of MB an hour in `bench
+// wall`'s memory-infra dumps), so the wall reloads itself every RELOAD_HOURS (6; `?reload=HOURS`,
+// 0: never) — and only when the page answers as itself: a wall never reloads into an error page
+// or the sign-in page (a server down, a session ended); it asks again every RETRY_MS until then
+// (`window.opscentreWallRetryMs` overrides it: the browser test sets a short one).
+// The reload is a fresh start of the same URL: the map, the stage and the panels come back from
+// the server as on any first load.
+(function () {
+  var RELOAD_HOURS = 6;
+  var RETRY_MS = 60000;
+  if (!/\/wall\/?$/.test(window.location.pathname)) return;
+  var asked = parseFloat(new URLSearchParams(window.location.search).get("reload"));
+  var hours = isFinite(asked) ? asked : RELOAD_HOURS;
+  if (!(hours > 0)) return;
+  function tryReload() {
+    fetch(window.location.href, {cache: "no-store", credentials: "same-origin", redirect: "follow"})
+      .then(function (response) {
+        if (response.ok && !response.redirected) {
+          window.location.reload();
+        } else {
+          later();
+        }
+      })
+      .catch(later);
+  }
+  function later() {
+    setTimeout(tryReload, window.opscentreWallRetryMs || RETRY_MS);
+  }
+  setTimeout(tryReload, hours * 3600 * 1000);
+})();

@@ -8,7 +8,8 @@ Built to run for days. The map is the console's own (`Console.live`: the same fi
 tick sending Patches of only what changed); the stage and the panels are one small JSON-able model
 read from the same operator status on the same tick and redrawn only when it changed. The cycling
 is a class on the side panel set in the browser (assets/wall.js): it rebuilds nothing, the map
-least of all. Its period is CYCLE_S, or `?cycle=SECONDS` on the URL (1 s at least).
+least of all. Its period is CYCLE_S, or `?cycle=SECONDS` on the URL (1 s at least). The wall
+reloads itself every 6 h (`?reload=HOURS`, 0: never; assets/wall.js says why and when not).
 `opscentre bench wall` measures the browser's heap over time (bench/wall.py).
 
 The map's tick also writes the status bar and the alerts panel (live_map.py), so the page holds
