@@ -49,6 +49,13 @@ def test_it_measured_real_ticks_and_the_full_figure(figures):
     assert figures["change_to_repaint_s"] >= figures["repaint_s"]
 
 
+def test_it_measured_a_gauges_entity_page_over_a_day_of_history(figures):
+    # (the bench raises when the page's read and the decoded baseline disagree on the readings)
+    assert figures["entity_readings"] >= 95  # every 15 min for 24 h: 96 (one may leave the window meanwhile)
+    for key in ("entity_page_ms", "entity_day_ms", "entity_day_decoded_ms"):
+        assert figures[key] > 0, key
+
+
 def test_the_cli_knows_the_bench():
     args = _parser().parse_args(["bench", "dashboard", "--json", "-n", "1000", "--clients", "8"])
     assert (args.name, args.size, args.clients, args.json) == ("dashboard", 1000, 8, True)
