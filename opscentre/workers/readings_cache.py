@@ -5,16 +5,19 @@ Every evaluation needs the latest reading of every entity of a kind and up to 96
 history (millions of readings for a large city); decoding that from Redis each time costs more
 than evaluating it. Every stored batch sets the latest hash and appends one history stream
 entry in one script (Store.write_poll), so the stream is the log of the hash: the cache reads
-the hash and the window once, in one transaction (a snapshot), then only the stream entries
-written since, applying each to the latest values and appending it to the window.
+the hash and the stream's newest id once, in one transaction (a snapshot), the window up to
+that id a page at a time (each entry turned into columns as it is decoded), then only the
+stream entries written since, applying each to the latest values and appending it to the window.
 
 Entities get a code of the cache's own the first time they are seen (append-only, so a new
 entity never invalidates what is cached); a lookup array maps those codes onto the
-evaluation's entity index, and every reading's position on that index is kept beside it, so a
-window is handed out as views of the buffers, not gathered again per evaluation. The lookup
-is rebuilt only when the registry changes. A kind starts over from a snapshot when the stream
-no longer holds what follows what the cache has seen (Redis flushed or replaced, or trimmed
-past it) or when a longer window than it holds is asked for.
+evaluation's entity index, and every reading is kept as its position on that index (not its
+code), so a window is handed out as views of the buffers, not gathered again per evaluation.
+The lookup is rebuilt only when the registry changes, and the held positions are moved from
+the old index to the new one (readings of entities not on the index keep their codes aside).
+A kind starts over from a snapshot when the stream no longer holds what follows what the
+cache has seen (Redis flushed or replaced, or trimmed past it) or when a longer window than it
+holds is asked for.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from opscentre.core.store import HistoryEntry, HistoryTail, Store
 _NO_WINDOW = 2**62  # a kind read for its latest values only keeps no history
 _APPEND_READINGS = 1_000_000  # a window read afresh is appended this many readings at a time
 _HEADROOM = 8  # a buffer that fills up is copied into one this fraction bigger than needed
-_COLUMNS = (("codes", np.int32), ("positions", np.int32), ("times", float), ("values", float), ("runmax", float))
+_COLUMNS = (("positions", np.int32), ("times", float), ("values", float), ("runmax", float))
 
 
 def _id(entry_id: str) -> tuple[int, int]:
@@ -50,8 +53,12 @@ class _Kind:
         self.since_ms = since_ms  # the window holds every entry written at or after this (ms)
         self.latest_values = np.zeros(0)
         self.latest_times = np.zeros(0)
-        self.codes = np.zeros(0, np.int32)  # cache codes
-        self.positions = np.zeros(0, np.int32)  # the same readings on the evaluation's index (-1: unknown)
+        self.positions = np.zeros(0, np.int32)  # each reading's entity on the evaluation's index (-1: unknown)
+        # the readings of entities not on the index (rare): their absolute positions (seq_base
+        # counting) and cache codes, to place them when the index changes; the others are
+        # moved from index to index by their positions alone, so no column of codes is kept
+        self.unknown_seq = np.zeros(0, np.int64)
+        self.unknown_codes = np.zeros(0, np.int32)
         self.times, self.values = np.zeros(0), np.zeros(0)
         # the newest time stored so far, at each reading (KindHistory.running_max); None while the
         # window is in time order (lag 0), where it is the times themselves
@@ -163,7 +170,11 @@ class ReadingsCache:
         self._reserve(state, len(codes))
         a, b = state.end, state.end + len(codes)
         positions = self._lookup[codes]
-        state.codes[a:b], state.positions[a:b], state.times[a:b], state.values[a:b] = codes, positions, times, values
+        state.positions[a:b], state.times[a:b], state.values[a:b] = positions, times, values
+        missing = np.flatnonzero(positions < 0)
+        if len(missing):
+            state.unknown_seq = np.concatenate([state.unknown_seq, state.seq_base + a + missing])
+            state.unknown_codes = np.concatenate([state.unknown_codes, codes[missing]])
         before = _running_max(state)[a - 1] if a > state.start else -np.inf
         runmax = np.maximum(np.maximum.accumulate(times), before)
         lag = float(np.max(runmax - times))
@@ -181,7 +192,7 @@ class ReadingsCache:
         it must hold (not twice: a large city's window is most of a worker's memory), a column
         at a time, so at most one column is held twice meanwhile."""
         live = state.end - state.start
-        if state.end + more <= len(state.codes):
+        if state.end + more <= len(state.positions):
             return
         size = live + more + max(1024, (live + more) // _HEADROOM)
         for name, dtype in _COLUMNS:
@@ -202,6 +213,9 @@ class ReadingsCache:
         if cut:
             state.start = state.batch_start[cut] if cut < len(state.batch_start) else state.end
             del state.batch_ms[:cut], state.batch_start[:cut]
+            if len(state.unknown_seq):
+                live = state.unknown_seq >= state.seq_base + state.start
+                state.unknown_seq, state.unknown_codes = state.unknown_seq[live], state.unknown_codes[live]
             if state.lag > 0:  # what was out of order may have left: measure the rest afresh
                 s = slice(state.start, state.end)
                 runmax = state.runmax.copy()  # (not in place: a window handed out stays as it was)
@@ -263,12 +277,22 @@ class ReadingsCache:
         """Map cache codes onto this index; when the index changed, every held reading too."""
         if stamp == self._stamp and self._stamp is not None:
             return
+        old = self._lookup
         self._index, self._stamp = index, stamp
         self._lookup = np.array([index.get(e, -1) for e in self._ids], dtype=np.int32)
+        # old position -> new position, through the codes that were on the old index
+        on_old = old >= 0
+        moved = np.full(int(old.max()) + 2 if on_old.any() else 1, -1, np.int32)  # (its last slot: -1 stays -1)
+        moved[old[on_old]] = self._lookup[:len(old)][on_old]
         for state in self._kinds.values():
             s = slice(state.start, state.end)
             positions = np.empty_like(state.positions)  # (not in place: a window handed out stays as it was)
-            positions[s] = self._lookup[state.codes[s]]
+            positions[s] = moved[state.positions[s]]  # (-1 indexes the last slot, which is -1)
+            live = state.unknown_seq >= state.seq_base + state.start
+            seq, codes = state.unknown_seq[live], state.unknown_codes[live]
+            positions[seq - state.seq_base] = self._lookup[codes]
+            still = positions[seq - state.seq_base] < 0
+            state.unknown_seq, state.unknown_codes = seq[still], codes[still]
             state.positions = positions
             state.index = None  # its statistics are on the old index
             state.unknown = bool((positions[s] < 0).any())

@@ -178,11 +178,12 @@ def severity_for(value: float, op: str, raise_at: Mapping[AlertSeverity, float],
     value passes their clear level (hysteresis); levels above it need their raise level."""
     compare = OPS[op]
     held = None
-    for severity in SEVERITY_ORDER:
+    current_rank = current.rank if current is not None else 0
+    for rank, severity in enumerate(SEVERITY_ORDER, 1):  # (once per open alert per evaluation: kept lean)
         level = raise_at.get(severity)
-        if level is None or (isinstance(level, float) and math.isnan(level)):
+        if level is None or level != level:  # (NaN: no level for this entity)
             continue
-        if current is not None and severity.rank <= current.rank:
+        if rank <= current_rank:
             level = clear_at.get(severity, level)
         if compare(value, level):
             held = severity

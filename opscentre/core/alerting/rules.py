@@ -39,10 +39,11 @@ class AlertSeverity(StrEnum):
 
     @property
     def rank(self) -> int:
-        return SEVERITY_ORDER.index(self) + 1
+        return _RANK[self]
 
 
 SEVERITY_ORDER = [AlertSeverity.ADVISORY, AlertSeverity.WARNING, AlertSeverity.CRITICAL, AlertSeverity.EMERGENCY]
+_RANK = {severity: i + 1 for i, severity in enumerate(SEVERITY_ORDER)}  # (looked up for every open alert, every evaluation)
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
