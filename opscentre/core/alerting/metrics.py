@@ -6,7 +6,7 @@ Pure: (readings, now) in, arrays out. Each (kind, window) is summarised once per
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,7 +20,7 @@ from opscentre.core.alerting.window_stats import NEEDS, Stats, group_reduce
 class Measured:
     """One metric per scope key. keys: entity ids, 'zone:<id>' or 'city'."""
 
-    keys: list[str]
+    keys: Sequence[str]  # a list, or an object array of entity ids (entity scope)
     values: np.ndarray  # NaN: no data for this key
     times: np.ndarray  # newest observed_at that went into the value (NaN: none)
     entity_index: np.ndarray  # int32 entity index per key (-1 for zone / city keys)
@@ -115,7 +115,8 @@ def scoped(readings: Readings, scope: str, combine: str, values: np.ndarray, tim
     if scope == "entity":
         has = ~np.isnan(values)
         where = np.flatnonzero(has)
-        return Measured(readings.ids_array[where].tolist(), values[where], times[where],
+        # (keys as an object array of the ids: the engine reads a few of 100,000, not a list of all)
+        return Measured(readings.ids_array[where], values[where], times[where],
                         where.astype(np.int32), readings.zone_of[where])
     has = ~np.isnan(values)
     if scope == "city":
