@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from opscentre.core.connection import data_dir
+from opscentre.processes.redis_server import die_with_parent
 
 DEFAULT_PORT = 8050
 
@@ -118,4 +119,17 @@ def serve(app_factory, bind_host: str, bind_port: int, workers: int = WORKERS) -
         blocking_threads=THREADS, backpressure=BACKPRESSURE, runtime_mode=RuntimeModes.st,
         http1_settings=HTTP1Settings(header_read_timeout=HEADER_TIMEOUT_S * 1000, max_buffer_size=MAX_HEADER_BYTES),
         websockets=False, log_level=LogLevels.warning, log_access=False, respawn_failed_workers=True)
-    server.serve(target_loader=app_factory, wrap_loader=False)
+    server.serve(target_loader=_dying_with(os.getpid(), app_factory), wrap_loader=False)
+
+
+def _dying_with(server_pid: int, app_factory):
+    """granian forks its workers from its main thread; were the server SIGKILLed (a supervisor's
+    last resort), they would live on, orphans holding the port. Each worker asks to be SIGTERMed
+    when the server dies (and leaves at once if it already has)."""
+    def load():
+        die_with_parent()
+        if os.getppid() != server_pid:
+            os._exit(0)
+        return app_factory()
+
+    return load

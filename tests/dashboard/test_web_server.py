@@ -127,3 +127,32 @@ def test_a_malformed_callback_gets_400_without_a_traceback_in_the_log(web):
     time.sleep(0.5)
     text = log.read_text()
     assert text.count("refused a malformed callback") == 3 and "Traceback" not in text
+
+
+def test_the_servers_workers_end_when_the_server_is_killed(redis_server, tmp_path):
+    """granian's worker processes are forked from the server: SIGKILL the server (a supervisor's
+    last resort) and they end too, instead of living on as orphans holding the port."""
+    port = free_port()
+    env = clean_env(REDIS_URL=redis_server.url, PORT=str(port), OPSCENTRE_DATA_DIR=str(tmp_path))
+    with (tmp_path / "public.log").open("w") as out:
+        process = subprocess.Popen([sys.executable, "-m", "opscentre", "public"], env=env, stdout=out,
+                                   stderr=subprocess.STDOUT)
+    workers = []
+    try:
+        wait_for(lambda: requests.get(f"http://127.0.0.1:{port}/api/public/status.json", timeout=2).status_code == 200,
+                 90, what="opscentre public answering")
+        workers = psutil.Process(process.pid).children(recursive=True)
+        assert len(workers) >= 2
+        process.kill()
+        process.wait()
+        gone, alive = psutil.wait_procs(workers, timeout=30)
+        assert alive == [], f"orphaned workers: {[w.pid for w in alive]}"
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        for worker in workers:  # (orphans, were the test to fail)
+            try:
+                worker.kill()
+            except psutil.NoSuchProcess:
+                pass
