@@ -27,6 +27,14 @@ def city(store, rio_settings):
     return store
 
 
+def signed_in(page, live) -> None:
+    page.goto(f"{live.url}/login")
+    page.fill("#username", "wall.viewer")
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live.url}/")
+
+
 def run_for(page, seconds: float) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -44,11 +52,7 @@ def wait_until(page, condition, timeout_s: float) -> None:
 
 def test_the_wall_reloads_itself_only_when_its_page_answers(live, city):
     with desktop_page(1920, 1080) as page:
-        page.goto(f"{live.url}/login")
-        page.fill("#username", "wall.viewer")
-        page.fill("#password", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{live.url}/")
+        signed_in(page, live)
         wall = f"{live.url}/wall?reload={RELOAD_HOURS}"
         page.goto(wall)
         page.wait_for_function(MAP_READY, timeout=60_000)
@@ -86,11 +90,7 @@ def test_the_wall_reloads_itself_only_when_its_page_answers(live, city):
 
 def test_a_wall_told_never_to_reload_does_not(live, city):
     with desktop_page(1920, 1080) as page:
-        page.goto(f"{live.url}/login")
-        page.fill("#username", "wall.viewer")
-        page.fill("#password", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{live.url}/")
+        signed_in(page, live)
         checks = []
         page.on("request", lambda r: checks.append(r) if r.resource_type == "fetch" and "/wall" in r.url else None)
         page.goto(f"{live.url}/wall?reload=0")
