@@ -48,10 +48,10 @@ def redis_server_binary() -> str:
 PR_SET_PDEATHSIG = 1
 
 
-def die_with_parent() -> None:
-    """For a child's preexec_fn: SIGTERM it when its parent dies, even by SIGKILL (no orphans)."""
+def die_with_parent(sig: signal.Signals = signal.SIGTERM) -> None:
+    """For a child's preexec_fn: SIGTERM it (or `sig`) when its parent dies, even by SIGKILL (no orphans)."""
     try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, sig)
     except (OSError, AttributeError):
         pass
 

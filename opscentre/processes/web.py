@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import os
 import secrets
+import signal
 import socket
 import sys
 from pathlib import Path
@@ -124,10 +125,12 @@ def serve(app_factory, bind_host: str, bind_port: int, workers: int = WORKERS) -
 
 def _dying_with(server_pid: int, app_factory):
     """granian forks its workers from its main thread; were the server SIGKILLed (a supervisor's
-    last resort), they would live on, orphans holding the port. Each worker asks to be SIGTERMed
-    when the server dies (and leaves at once if it already has)."""
+    last resort), they would live on, orphans holding the port. Each worker asks to be SIGKILLed
+    when the server dies (and leaves at once if it already has): not SIGTERMed, which granian's
+    worker takes as a request to shut down gracefully, and misses while it is still loading the
+    app. A graceful stop is the server's: it stops its workers before it exits."""
     def load():
-        die_with_parent()
+        die_with_parent(signal.SIGKILL)
         if os.getppid() != server_pid:
             os._exit(0)
         return app_factory()

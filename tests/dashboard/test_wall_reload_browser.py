@@ -35,6 +35,16 @@ def signed_in(page, live) -> None:
     page.wait_for_url(f"{live.url}/")
 
 
+def same_document(page) -> bool:
+    """Is the page still the document marked by MARK? (False while a reload replaces it.)"""
+    from playwright.sync_api import Error
+
+    try:
+        return page.evaluate(SAME_DOCUMENT)
+    except Error:  # "Execution context was destroyed": a navigation is under way
+        return False
+
+
 def run_for(page, seconds: float) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -70,11 +80,12 @@ def test_the_wall_reloads_itself_only_when_its_page_answers(live, city):
 
         page.route("**/wall?reload=*", unavailable)
         wait_until(page, lambda: len(asked) >= 3, timeout_s=RELOAD_HOURS * 3600 + 30)
-        assert page.evaluate(SAME_DOCUMENT), "the wall reloaded into an error page"
+        assert same_document(page), "the wall reloaded into an error page"
 
         # the server is back: the next check reloads the wall, which draws its map again
         page.unroute("**/wall?reload=*")
-        wait_until(page, lambda: not page.evaluate(SAME_DOCUMENT), timeout_s=30)
+        wait_until(page, lambda: not same_document(page), timeout_s=30)
+        page.wait_for_load_state("load")
         page.wait_for_function(MAP_READY, timeout=60_000)
         assert page.url == wall
 
@@ -84,7 +95,7 @@ def test_the_wall_reloads_itself_only_when_its_page_answers(live, city):
         redirected = []
         page.on("response", lambda r: redirected.append(r) if "/login" in r.url else None)
         wait_until(page, lambda: len(redirected) >= 2, timeout_s=RELOAD_HOURS * 3600 + 30)
-        assert page.evaluate(SAME_DOCUMENT), "the wall reloaded into the sign-in page"
+        assert same_document(page), "the wall reloaded into the sign-in page"
         assert page.url == wall
 
 
@@ -97,4 +108,4 @@ def test_a_wall_told_never_to_reload_does_not(live, city):
         page.wait_for_function(MAP_READY, timeout=60_000)
         page.evaluate(MARK)
         run_for(page, 5)
-        assert page.evaluate(SAME_DOCUMENT) and checks == []
+        assert same_document(page) and checks == []
