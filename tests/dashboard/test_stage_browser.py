@@ -39,6 +39,16 @@ def console(browser, live, username: str):
     return page
 
 
+def ask_for_stage_5(page, t, note: str) -> None:
+    """Choose stage 5, write the note, Set; wait until the panel shows the request waiting."""
+    page.click(f"#{ids.STAGE_LEVEL}")
+    page.get_by_role("dialog").get_by_text(stage_label(t, 5)).click()
+    page.fill(f"#{ids.STAGE_NOTE}", note)
+    page.click(f"#{ids.STAGE_SET}")
+    page.wait_for_function(f"() => document.getElementById('{ids.STAGE_PENDING}').textContent.includes('sara.sup')",
+                           timeout=10_000)
+
+
 def test_stage_5_set_at_one_screen_is_confirmed_at_another(live, browser, store, rio_settings):
     write_city(store, rio_settings, rain_mm=1.0)
     operators.add(store.redis, "sara.sup", PASSWORD, Role.SUPERVISOR)
@@ -47,12 +57,7 @@ def test_stage_5_set_at_one_screen_is_confirmed_at_another(live, browser, store,
     t = translator(rio_settings.city.language)
     sara, bruno = console(browser, live, "sara.sup"), console(browser, live, "bruno.sup")
 
-    sara.click(f"#{ids.STAGE_LEVEL}")
-    sara.get_by_role("dialog").get_by_text(stage_label(t, 5)).click()
-    sara.fill(f"#{ids.STAGE_NOTE}", "landslides in three bairros; Defesa Civil agrees")
-    sara.click(f"#{ids.STAGE_SET}")
-    sara.wait_for_function(f"() => document.getElementById('{ids.STAGE_PENDING}').textContent.includes('sara.sup')",
-                           timeout=10_000)
+    ask_for_stage_5(sara, t, "landslides in three bairros; Defesa Civil agrees")
     assert sara.locator(f"#{ids.STAGE_CONFIRM}").is_disabled()  # not the one who asked
     assert alerts.stage_override() is None and alerts.stage_pending()["level"] == 5
 
@@ -81,12 +86,7 @@ def test_a_request_confirmed_elsewhere_before_this_screens_next_tick_leaves_this
     t = translator(rio_settings.city.language)
     sara = console(browser, live, "sara.sup")
 
-    sara.click(f"#{ids.STAGE_LEVEL}")
-    sara.get_by_role("dialog").get_by_text(stage_label(t, 5)).click()
-    sara.fill(f"#{ids.STAGE_NOTE}", "landslides; Defesa Civil agrees")
-    sara.click(f"#{ids.STAGE_SET}")
-    sara.wait_for_function(f"() => document.getElementById('{ids.STAGE_PENDING}').textContent.includes('sara.sup')",
-                           timeout=10_000)
+    ask_for_stage_5(sara, t, "landslides; Defesa Civil agrees")
     request_id = alerts.stage_pending()["id"]
     now = time.time()
     alerts.change_stage(lambda override, pending: stage_control.confirm("bruno.sup", now, override, pending,
