@@ -1,7 +1,9 @@
 """Evaluation as one pure function: (rules, alerts, readings, now) -> (alerts, transitions).
 
 Each rule's metric is computed for all its scope keys at once (numpy); only the keys whose
-condition holds, or that already have an open alert, go through the per-alert `step`.
+condition holds, or that already have an open alert, go through the per-alert `step` — except
+a threshold's steady alerts: firing at the severity its value still holds, with the value and
+time it already carries, which `step` would return unchanged (`_steady`, in arrays).
 
 After a poll only the keys its readings feed need a step (`touched`): the entities it stored,
 their zones and the city. The timer evaluation steps every key (time alone moves `for`,
@@ -17,7 +19,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from opscentre.core.alerting.lifecycle import ACTIVE_STATES, Alert, Observation, Transition, fingerprint_of, step
+from opscentre.core.alerting.lifecycle import (ACTIVE_STATES, Alert, AlertState, Observation, Transition,
+                                               fingerprint_of, step)
 from opscentre.core.alerting.metrics import Measured, MetricCache
 from opscentre.core.alerting.readings import Readings
 from opscentre.core.alerting.rules import SEVERITY_ORDER, AlertSeverity, CompoundLevel, Rule
@@ -115,15 +118,15 @@ def evaluate(rules: list[Rule], alerts: Mapping[str, Alert], readings: Readings,
     cache = MetricCache(readings, now, rules)
     result = Evaluation(alerts=dict(alerts))
     names = names or {}
-    open_by_rule: dict[str, set[str]] = {}  # rule -> the keys of its open alerts
+    open_by_rule: dict[str, dict[str, Alert]] = {}  # rule -> key -> its open alert
     for alert in alerts.values():  # (every alert, every evaluation: kept to one plain pass)
         if alert.state in ACTIVE_STATES:
-            open_by_rule.setdefault(alert.rule, set()).add(alert.key)
+            open_by_rule.setdefault(alert.rule, {})[alert.key] = alert
     scopes = key_scopes(rules, readings, touched)
     for rule in rules:
         if not rule.enabled or rule.id not in scopes:
             continue
-        open_keys = open_by_rule.get(rule.id, set())
+        open_keys = open_by_rule.get(rule.id, {})
         for key, measured, severity_of in _candidates(rule, cache, open_keys, now, names, scopes[rule.id]):
             fingerprint = fingerprint_of(rule.id, key)
             before = result.alerts.get(fingerprint)
@@ -143,9 +146,10 @@ def evaluate(rules: list[Rule], alerts: Mapping[str, Alert], readings: Readings,
     return result
 
 
-def _candidates(rule: Rule, cache: MetricCache, open_keys: set[str], now: float,
+def _candidates(rule: Rule, cache: MetricCache, open_keys: Mapping[str, Alert], now: float,
                 names: Mapping[str, str], scope: KeyScope | None):
-    """(key, Observation, severity function) for every key in scope worth a step."""
+    """(key, Observation, severity function) for every key in scope worth a step. open_keys:
+    the rule's open alerts by key."""
     kind = rule.rule_type
     if kind == "threshold":
         yield from _threshold(rule, cache, open_keys, names, scope)
@@ -190,7 +194,7 @@ def severity_for(value: float, op: str, raise_at: Mapping[AlertSeverity, float],
     return held
 
 
-def _threshold(rule: Rule, cache: MetricCache, open_keys: set[str], names: Mapping[str, str],
+def _threshold(rule: Rule, cache: MetricCache, open_keys: Mapping[str, Alert], names: Mapping[str, str],
                scope: KeyScope | None):
     readings = cache.readings
     if rule.forecast_kind:
@@ -202,9 +206,12 @@ def _threshold(rule: Rule, cache: MetricCache, open_keys: set[str], names: Mappi
     for level in levels.values():
         with np.errstate(invalid="ignore"):
             holds |= compare(m.values, level)
-    selected = holds | _has_open(m, open_keys, readings)
+    has_open = _has_open(m, open_keys, readings)
+    selected = holds | has_open
     if scope is not None:
         selected &= scope.mask(m)
+        has_open &= selected
+    selected[has_open] &= ~_steady(rule, m, np.flatnonzero(has_open), levels, open_keys)
     for i in np.flatnonzero(selected):
         raise_at = {s: float(arr[i]) for s, arr in levels.items()}
         value = float(m.values[i])
@@ -212,7 +219,43 @@ def _threshold(rule: Rule, cache: MetricCache, open_keys: set[str], names: Mappi
             lambda current, v=value, r=raise_at: severity_for(v, rule.op, r, rule.clear, current))
 
 
-def _open_entities(open_keys: set[str], readings: Readings) -> np.ndarray:
+def _steady(rule: Rule, m: Measured, where: np.ndarray, levels: dict[AlertSeverity, np.ndarray],
+            open_alerts: Mapping[str, Alert]) -> np.ndarray:
+    """Of the keys at `where` (each with an open alert): is its alert steady — firing, not counting
+    down to clear, with the value and time measured now, at the severity that value holds
+    (severity_for, hysteresis included)? `step` would return such an alert unchanged with no
+    transition, so it needs none: at city scale most open alerts are steady at every timer
+    evaluation, and stepping them one by one was most of its time."""
+    alerts = [open_alerts[m.keys[i]] for i in where]
+    eligible = np.fromiter((a.state is AlertState.FIRING and a.clear_since is None and a.lead_time_s is None
+                            for a in alerts), dtype=bool, count=len(alerts))
+    rank = np.fromiter((a.severity.rank for a in alerts), dtype=np.int8, count=len(alerts))
+    before_value = np.fromiter((math.nan if a.value is None else a.value for a in alerts), dtype=float,
+                               count=len(alerts))
+    before_time = np.fromiter((math.nan if a.observed_at is None else a.observed_at for a in alerts), dtype=float,
+                              count=len(alerts))
+    values, times = m.values[where], m.times[where]
+    compare = OPS[rule.op]
+    held = np.zeros(len(alerts), dtype=np.int8)
+    with np.errstate(invalid="ignore"):
+        for level_rank, severity in enumerate(SEVERITY_ORDER, 1):
+            if severity not in levels:
+                continue
+            level = levels[severity][where]
+            if severity in rule.clear:  # hysteresis: a level at or below the alert's severity clears lower
+                level = np.where(np.isnan(level), np.nan, np.where(level_rank <= rank, rule.clear[severity], level))
+            held[compare(values, level)] = level_rank
+    return eligible & (held == rank) & _same(values, before_value) & _same(times, before_time)
+
+
+def _same(now: np.ndarray, before: np.ndarray) -> np.ndarray:
+    """Measured now equals what the alert holds (a value that is not finite is held as None)."""
+    finite = np.isfinite(now)
+    with np.errstate(invalid="ignore"):
+        return np.where(finite, now == before, np.isnan(before))
+
+
+def _open_entities(open_keys: Collection[str], readings: Readings) -> np.ndarray:
     """Per entity: does it have an open alert (of the rule at hand)? O(open alerts), not O(entities)."""
     mask = np.zeros(len(readings), dtype=bool)
     where = [i for i in (readings.index.get(k) for k in open_keys) if i is not None]
@@ -220,7 +263,7 @@ def _open_entities(open_keys: set[str], readings: Readings) -> np.ndarray:
     return mask
 
 
-def _has_open(m: Measured, open_keys: set[str], readings: Readings) -> np.ndarray:
+def _has_open(m: Measured, open_keys: Collection[str], readings: Readings) -> np.ndarray:
     """Which of the measured keys already have an open alert."""
     if not open_keys:
         return np.zeros(len(m.keys), dtype=bool)
@@ -237,7 +280,7 @@ def _level_arrays(rule: Rule, m: Measured, readings: Readings) -> dict[AlertSeve
     return levels
 
 
-def _compound(rule: Rule, cache: MetricCache, open_keys: set[str], names: Mapping[str, str],
+def _compound(rule: Rule, cache: MetricCache, open_keys: Mapping[str, Alert], names: Mapping[str, str],
               scope: KeyScope | None):
     readings = cache.readings
     # key -> severity -> held; key -> (Measured, index) of its first condition, for the value shown
@@ -259,18 +302,18 @@ def _compound(rule: Rule, cache: MetricCache, open_keys: set[str], names: Mappin
         holding = set.union(*true_keys) if level.any_of else set.intersection(*true_keys)
         for key in holding:
             held.setdefault(key, set()).add(severity)
-    missing = open_keys - set(shown)
+    missing = open_keys.keys() - set(shown)
     if missing and first is not None:  # open alerts whose conditions no longer hold: show the first's value
         in_scope = scope.mask(first) if scope is not None else np.ones(len(first.keys), dtype=bool)
         position = {k: i for i, k in enumerate(first.keys) if k in missing and in_scope[i]}
         shown.update({k: (first, i) for k, i in position.items()})
-    for key in sorted(set(held) | (open_keys & set(shown))):
+    for key in sorted(set(held) | (open_keys.keys() & set(shown))):
         m, i = shown[key]
         top = max(held.get(key, ()), key=lambda s: s.rank, default=None)
         yield key, _observation(m, i, readings, names), (lambda current, s=top: s)
 
 
-def _forecast(rule: Rule, cache: MetricCache, open_keys: set[str], now: float, names: Mapping[str, str],
+def _forecast(rule: Rule, cache: MetricCache, open_keys: Mapping[str, Alert], now: float, names: Mapping[str, str],
               scope: KeyScope | None):
     """Per entity (or zone) with a stored forecast: the largest sum over `window` of forecast
     steps starting within `horizon`; the lead time is how soon the first window reaching the
@@ -329,7 +372,7 @@ def _window_sums(times: list[float], values: list[float], window: float, now: fl
     return t[: sums.size], sums
 
 
-def _staleness(rule: Rule, cache: MetricCache, open_keys: set[str], now: float, names: Mapping[str, str],
+def _staleness(rule: Rule, cache: MetricCache, open_keys: Mapping[str, Alert], now: float, names: Mapping[str, str],
                scope: KeyScope | None):
     readings = cache.readings
     _values, times = readings.latest(rule.kind)
@@ -348,7 +391,7 @@ def _staleness(rule: Rule, cache: MetricCache, open_keys: set[str], now: float, 
         yield key, observation, (lambda current, s=bool(stale[i]): severity if s else None)
 
 
-def _feed_staleness(rule: Rule, cache: MetricCache, open_keys: set[str]):
+def _feed_staleness(rule: Rule, cache: MetricCache, open_keys: Mapping[str, Alert]):
     severity = rule.fixed_severity
     for feed_id in rule.feeds:
         view = cache.readings.feeds.get(feed_id)

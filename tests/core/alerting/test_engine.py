@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -236,3 +237,59 @@ def test_severity_for_is_monotonic_in_the_value(value, current):
     rank = (lambda s: 0 if s is None else s.rank)
     assert rank(higher) >= rank(lower)
     assert not math.isnan(value)
+
+
+# ---- steady alerts: the engine does not step them, and that changes nothing ------------------
+
+def test_a_firing_alert_whose_value_time_and_severity_hold_is_left_as_it_is_by_the_timer():
+    # 5.5 mm is below warning's raise level (6.25) but above its clear level (5.0): held at warning
+    first = evaluate([rule()], {}, readings({"rain_mm": {"g1": 7.0}}, T0), T0)
+    held = evaluate([rule()], first.alerts, readings({"rain_mm": {"g1": 5.5}}, T0 + 300), T0 + 300)
+    assert held.transitions == [] and held.alerts["rain|g1"].value == 5.5
+    from unittest import mock
+
+    from opscentre.core.alerting import engine
+
+    for later in (T0 + 315, T0 + 330):  # timer evaluations, no new reading
+        with mock.patch.object(engine, "step", wraps=engine.step) as stepped:
+            again = evaluate([rule()], held.alerts, readings({"rain_mm": {"g1": 5.5}}, T0 + 300), later)
+        assert stepped.call_count == 0
+        assert again.transitions == [] and again.changed == set()
+        assert again.alerts["rain|g1"] is held.alerts["rain|g1"]
+
+
+RIVER = {"id": "river", "kind": "river_level_m", "entity_type": "river_station",
+         "levels_from": {"warning": "attention_m", "critical": "alert_m", "emergency": "overflow_m"}}
+level = st.one_of(st.none(), st.floats(min_value=0, max_value=40, allow_nan=False),
+                  st.sampled_from([1.0, 1.25, 5.0, 6.25, 10.0, 12.5, 2.0, 3.0, 4.0, math.inf]))
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["new", "timer", "corrected"]), level, level, level), min_size=1,
+                max_size=20), st.sampled_from(["0s", "5m"]), st.sampled_from(["0s", "10m"]))
+def test_skipping_steady_alerts_gives_what_stepping_every_open_alert_gives(seq, for_, keep):
+    """Any sequence of new readings, timer evaluations (the same readings, later) and corrected
+    readings (new values, the same time): the evaluation equals one where no alert counts as
+    steady, so every open alert is stepped."""
+    from unittest import mock
+
+    from opscentre.core.alerting import engine
+
+    rules = [rule(**{"for": for_, "keep_firing_for": keep}), rule(id="zone_rain", scope="zone"),
+             Rule.model_validate({**RIVER, "keep_firing_for": keep})]
+    alerts: dict = {}
+    values, observed = {}, T0
+    for i, (what, g1, g2, r1) in enumerate(seq):
+        now = T0 + 300 * i
+        if what != "timer" or not values:
+            observed = now if what == "new" or not values else observed
+            values = {"rain_mm": {k: v for k, v in (("g1", g1), ("g2", g2)) if v is not None},
+                      "river_level_m": {} if r1 is None else {"r1": r1}}
+        city = readings(values, observed)
+        result = evaluate(rules, alerts, city, now)
+        with mock.patch.object(engine, "_steady", lambda rule, m, where, *a: np.zeros(len(where), dtype=bool)):
+            stepped = evaluate(rules, alerts, city, now)
+        assert result.alerts == stepped.alerts
+        assert result.transitions == stepped.transitions
+        assert (result.changed, result.removed) == (stepped.changed, stepped.removed)
+        alerts = result.alerts
