@@ -79,7 +79,11 @@ def evaluate_city(settings: Settings, store: Store, now: float | None = None, wa
     data clock (see data_now); `ingest --as-of` passes the replayed time. `kinds`: only the
     rules that read these kinds (after a poll: what it stored); None: every rule (the timer).
     `entities`: of those kinds, the entities whose readings were stored (kind -> ids); only
-    their keys are stepped. A kind not in it: every key of the rules reading it."""
+    their keys are stepped. A kind not in it: every key of the rules reading it. Kinds no
+    enabled rule reads are left out: a poll of those alone evaluates nothing (it neither takes
+    the evaluation lock, which every worker's evaluation shares, nor leaves them pending)."""
+    if kinds is not None:
+        kinds = read_kinds(settings) & set(kinds)
     requested = _request(kinds, entities)
     if not requested:
         return EvaluationSummary(0, 0, None)
@@ -150,6 +154,11 @@ def _take_pending(store: Store) -> set[str]:
     pipe.delete(keys.EVALUATE_PENDING)
     members, _ = pipe.execute()
     return {m.decode() for m in members}
+
+
+def read_kinds(settings: Settings) -> set[str]:
+    """The kinds the enabled rules read (their metrics' and forecasts')."""
+    return {k for r in settings.rules if r.enabled for k in (*r.kinds(), r.forecast_kind) if k}
 
 
 def rules_reading(settings: Settings, kinds: set[str] | None) -> list:

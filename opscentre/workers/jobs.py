@@ -20,7 +20,7 @@ from opscentre.core.state import iso_utc
 from opscentre.core.store import Store
 from opscentre.workers.feeds import FEEDS
 from opscentre.workers.feeds.base import FeedContext
-from opscentre.workers.evaluation import EvaluationSummary, evaluate_city
+from opscentre.workers.evaluation import EvaluationSummary, evaluate_city, read_kinds
 from opscentre.workers.pipeline import PollSummary, store_payload
 from opscentre.workers.schedule import poll_interval
 
@@ -92,8 +92,9 @@ def evaluate_after_store(settings: Settings, store: Store, now: float | None = N
                          entities: dict[str, set[str]] | None = None) -> EvaluationSummary | None:
     """Evaluate the rules that read what was just stored (`kinds`; None: every rule), for the
     keys of the `entities` whose readings were stored (see evaluate_city). A failure here never
-    fails the poll (the timer evaluation runs again within seconds); it is logged."""
-    if not settings.rules:
+    fails the poll (the timer evaluation runs again within seconds); it is logged. None when
+    there is nothing to evaluate: no rule reads what was stored."""
+    if not settings.rules or (kinds is not None and not read_kinds(settings) & set(kinds)):
         return None
     try:
         return evaluate_city(settings, store, now=now, kinds=kinds, entities=entities)

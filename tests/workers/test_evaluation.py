@@ -56,6 +56,24 @@ def test_data_stored_during_an_evaluation_is_evaluated_before_the_lock_is_let_go
     assert not redis_client.exists(keys.EVALUATE_PENDING) and not redis_client.exists(keys.EVALUATE_LOCK)
 
 
+def test_a_poll_of_kinds_no_rule_reads_evaluates_nothing_and_leaves_nothing_pending(redis_client):
+    """No lock taken, nothing left for the holder: every worker's evaluation shares that lock,
+    so a poll of an unread kind must not queue behind, or add work to, another's."""
+    from opscentre.workers.jobs import evaluate_after_store
+
+    store, now = Store(redis_client), time.time()
+    store_reading(store, "pm10_ugm3", 900.0, now)
+    redis_client.set(keys.EVALUATE_LOCK, "someone-else", ex=60)  # an evaluation is running elsewhere
+    summary = evaluate_city(SETTINGS, store, now=now, kinds={"pm10_ugm3"}, entities={"pm10_ugm3": {"g"}})
+    assert not summary.skipped and summary.transitions == 0
+    assert not redis_client.exists(keys.EVALUATE_PENDING)
+    assert evaluate_after_store(SETTINGS, store, now=now, kinds={"pm10_ugm3"}) is None
+    # a poll of a read kind and an unread one: only the read kind's entities are left pending
+    assert evaluate_city(SETTINGS, store, now=now, kinds={"pm10_ugm3", "rain_mm"},
+                         entities={"pm10_ugm3": {"g"}, "rain_mm": {"g"}}).skipped
+    assert redis_client.smembers(keys.EVALUATE_PENDING) == {b"rain_mm\x1fg"}
+
+
 def store_gauge(store: Store, entity_id: str, value: float, t: float) -> None:
     gauge = Entity(entity_id=entity_id, entity_type="rain_gauge", source="t", zone_id=RIO.zones.ids[1])
     batch = ObservationBatch(source="t", kind="rain_mm", entity_ids=[entity_id], values=[value], observed_at=[t])
