@@ -2,8 +2,8 @@
 
 Each rule's metric is computed for all its scope keys at once (numpy); only the keys whose
 condition holds, or that already have an open alert, go through the per-alert `step` — except
-a threshold's steady alerts: firing at the severity its value still holds, with the value and
-time it already carries, which `step` would return unchanged (`_steady`, in arrays).
+steady alerts: firing at the severity the value still holds, with the value and time they
+already carry, which `step` would return unchanged (`_unchanged`, in arrays).
 
 After a poll only the keys its readings feed need a step (`touched`): the entities it stored,
 their zones and the city. The timer evaluation steps every key (time alone moves `for`,
@@ -22,7 +22,7 @@ import numpy as np
 from opscentre.core.alerting.lifecycle import (ACTIVE_STATES, Alert, AlertState, Observation, Transition,
                                                fingerprint_of, step)
 from opscentre.core.alerting.metrics import Measured, MetricCache
-from opscentre.core.alerting.readings import Readings
+from opscentre.core.alerting.readings import CITY, Readings
 from opscentre.core.alerting.rules import SEVERITY_ORDER, AlertSeverity, CompoundLevel, Rule
 
 OPS: dict[str, Callable] = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
@@ -221,20 +221,11 @@ def _threshold(rule: Rule, cache: MetricCache, open_keys: Mapping[str, Alert], n
 
 def _steady(rule: Rule, m: Measured, where: np.ndarray, levels: dict[AlertSeverity, np.ndarray],
             open_alerts: Mapping[str, Alert]) -> np.ndarray:
-    """Of the keys at `where` (each with an open alert): is its alert steady — firing, not counting
-    down to clear, with the value and time measured now, at the severity that value holds
-    (severity_for, hysteresis included)? `step` would return such an alert unchanged with no
-    transition, so it needs none: at city scale most open alerts are steady at every timer
-    evaluation, and stepping them one by one was most of its time."""
+    """Of a threshold's keys at `where` (each with an open alert): which alerts are steady
+    (`_unchanged`) at the severity their value holds (severity_for, hysteresis included)?"""
     alerts = [open_alerts[m.keys[i]] for i in where]
-    eligible = np.fromiter((a.state is AlertState.FIRING and a.clear_since is None and a.lead_time_s is None
-                            for a in alerts), dtype=bool, count=len(alerts))
     rank = np.fromiter((a.severity.rank for a in alerts), dtype=np.int8, count=len(alerts))
-    before_value = np.fromiter((math.nan if a.value is None else a.value for a in alerts), dtype=float,
-                               count=len(alerts))
-    before_time = np.fromiter((math.nan if a.observed_at is None else a.observed_at for a in alerts), dtype=float,
-                              count=len(alerts))
-    values, times = m.values[where], m.times[where]
+    values = m.values[where]
     compare = OPS[rule.op]
     held = np.zeros(len(alerts), dtype=np.int8)
     with np.errstate(invalid="ignore"):
@@ -245,6 +236,21 @@ def _steady(rule: Rule, m: Measured, where: np.ndarray, levels: dict[AlertSeveri
             if severity in rule.clear:  # hysteresis: a level at or below the alert's severity clears lower
                 level = np.where(np.isnan(level), np.nan, np.where(level_rank <= rank, rule.clear[severity], level))
             held[compare(values, level)] = level_rank
+    return _unchanged(alerts, held, values, m.times[where])
+
+
+def _unchanged(alerts: list[Alert], held: np.ndarray, values: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """Per open alert: is it steady — firing, not counting down to clear, holding the severity of
+    rank `held` with the value and time measured now? `step` would return such an alert unchanged
+    with no transition, so it needs no step: at city scale most open alerts are steady at every
+    timer evaluation, and stepping them one by one was most of its time."""
+    count = len(alerts)
+    eligible = np.fromiter((a.state is AlertState.FIRING and a.clear_since is None and a.lead_time_s is None
+                            for a in alerts), dtype=bool, count=count)
+    rank = np.fromiter((a.severity.rank for a in alerts), dtype=np.int8, count=count)
+    before_value = np.fromiter((math.nan if a.value is None else a.value for a in alerts), dtype=float, count=count)
+    before_time = np.fromiter((math.nan if a.observed_at is None else a.observed_at for a in alerts), dtype=float,
+                              count=count)
     return eligible & (held == rank) & _same(values, before_value) & _same(times, before_time)
 
 
@@ -282,35 +288,73 @@ def _level_arrays(rule: Rule, m: Measured, readings: Readings) -> dict[AlertSeve
 
 def _compound(rule: Rule, cache: MetricCache, open_keys: Mapping[str, Alert], names: Mapping[str, str],
               scope: KeyScope | None):
+    """Per scope key, in arrays on the rule's slots (entity, zone or the city): the highest level
+    whose conditions hold, shown with the value of the first condition that holds there."""
     readings = cache.readings
-    # key -> severity -> held; key -> (Measured, index) of its first condition, for the value shown
-    held: dict[str, set[AlertSeverity]] = {}
-    shown: dict[str, tuple[Measured, int]] = {}
-    first: Measured | None = None
+    size = {"entity": len(readings), "zone": len(readings.zone_ids)}.get(rule.scope, 1)
+    held = np.zeros(size, dtype=np.int8)  # per slot: the rank of the highest level held (0: none)
+    measured: list[Measured] = []
+    shown = np.full(size, -1, dtype=np.int32)  # per slot: which measured shows its value (-1: none)
+    shown_at = np.zeros(size, dtype=np.int64)  # ... at which of its positions
     for severity, level in rule.levels.items():
         assert isinstance(level, CompoundLevel)
-        true_keys: list[set[str]] = []
+        level_holds = None
         for condition in level.conditions:
             m = cache.measure(rule, condition, only=scope.needed(rule.scope, readings) if scope is not None else None)
-            first = first or m
+            measured.append(m)
             with np.errstate(invalid="ignore"):
-                holds = OPS[condition.op](m.values, condition.value)
-            ok = np.flatnonzero(holds if scope is None else holds & scope.mask(m))
-            true_keys.append({m.keys[i] for i in ok})
-            for i in ok:
-                shown.setdefault(m.keys[i], (m, int(i)))
-        holding = set.union(*true_keys) if level.any_of else set.intersection(*true_keys)
-        for key in holding:
-            held.setdefault(key, set()).add(severity)
-    missing = open_keys.keys() - set(shown)
-    if missing and first is not None:  # open alerts whose conditions no longer hold: show the first's value
+                ok = OPS[condition.op](m.values, condition.value)
+            if scope is not None:
+                ok &= scope.mask(m)
+            where = np.flatnonzero(ok)
+            slots = _slots(rule.scope, m)[where]
+            first_here = shown[slots] == -1
+            shown[slots[first_here]], shown_at[slots[first_here]] = len(measured) - 1, where[first_here]
+            holds = np.zeros(size, dtype=bool)
+            holds[slots] = True
+            level_holds = holds if level_holds is None else (
+                level_holds | holds if level.any_of else level_holds & holds)
+        held[level_holds & (held < severity.rank)] = severity.rank
+    open_slots = _open_slots(rule.scope, open_keys, readings)
+    if open_slots.any() and measured:  # open alerts whose conditions no longer hold: show the first's value
+        first = measured[0]
         in_scope = scope.mask(first) if scope is not None else np.ones(len(first.keys), dtype=bool)
-        position = {k: i for i, k in enumerate(first.keys) if k in missing and in_scope[i]}
-        shown.update({k: (first, i) for k, i in position.items()})
-    for key in sorted(set(held) | (open_keys.keys() & set(shown))):
-        m, i = shown[key]
-        top = max(held.get(key, ()), key=lambda s: s.rank, default=None)
-        yield key, _observation(m, i, readings, names), (lambda current, s=top: s)
+        positions = np.flatnonzero(in_scope)
+        slots = _slots(rule.scope, first)[positions]
+        missing = open_slots[slots] & (shown[slots] == -1)
+        shown[slots[missing]], shown_at[slots[missing]] = 0, positions[missing]
+    candidates = np.flatnonzero((held > 0) | (open_slots & (shown >= 0)))
+    values = np.array([measured[shown[s]].values[shown_at[s]] for s in candidates], dtype=float)
+    times = np.array([measured[shown[s]].times[shown_at[s]] for s in candidates], dtype=float)
+    keys = [measured[shown[s]].keys[shown_at[s]] for s in candidates]
+    steady = np.zeros(len(candidates), dtype=bool)
+    stepped_open = np.flatnonzero(open_slots[candidates])
+    if len(stepped_open):
+        steady[stepped_open] = _unchanged([open_keys[keys[j]] for j in stepped_open], held[candidates[stepped_open]],
+                                          values[stepped_open], times[stepped_open])
+    by_severity = {s.rank: s for s in rule.levels}
+    for j in sorted(np.flatnonzero(~steady), key=keys.__getitem__):
+        m, i = measured[shown[candidates[j]]], int(shown_at[candidates[j]])
+        top = by_severity.get(int(held[candidates[j]]))
+        yield keys[j], _observation(m, i, readings, names), (lambda current, s=top: s)
+
+
+def _open_slots(rule_scope: str, open_keys: Collection[str], readings: Readings) -> np.ndarray:
+    """Per slot of the rule's scope: does its key have an open alert?"""
+    if rule_scope == "entity":
+        return _open_entities(open_keys, readings)
+    if rule_scope == "zone":
+        return np.array([f"zone:{z}" in open_keys for z in readings.zone_ids], dtype=bool)
+    return np.array([CITY in open_keys])
+
+
+def _slots(rule_scope: str, m: Measured) -> np.ndarray:
+    """Each measured key's slot: its entity, its zone, or 0 for the city."""
+    if rule_scope == "entity":
+        return m.entity_index.astype(np.int64)
+    if rule_scope == "zone":
+        return m.zone_index.astype(np.int64)
+    return np.zeros(len(m.keys), dtype=np.int64)
 
 
 def _forecast(rule: Rule, cache: MetricCache, open_keys: Mapping[str, Alert], now: float, names: Mapping[str, str],
