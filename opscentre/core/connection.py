@@ -79,8 +79,40 @@ def secret(name: str) -> str | None:
         raise RedisConfigError(f"cannot read {name}_FILE={path}: {exc.strerror}") from None
 
 
+class BulkCommand(bytes):
+    """A command name (b"HSET") whose arguments are all str, bytes or int already. The clients of
+    `connect()` pack such a command in one C call (hiredis) instead of redis-py's encoding of each
+    argument in Python (~0.25 µs an argument: the HSET of a poll's 5,000 latest values cost a
+    worker more than all the rest of the poll's storing). Any other client packs it as usual."""
+
+
+class _BulkPacker:
+    """redis-py's own packer (hiredis), with the BulkCommand fast path."""
+
+    def __init__(self):
+        import hiredis
+        from redis._parsers.encoders import Encoder
+        from redis.connection import HiredisRespSerializer, PythonRespSerializer
+
+        encoder = Encoder("utf-8", "strict", False)  # redis-py's defaults: the clients here change none
+        self._default = HiredisRespSerializer(PythonRespSerializer(6000, encoder.encode).pack, encoder.encode)
+        self._pack_command = hiredis.pack_command
+
+    def pack(self, *args):
+        if type(args[0]) is BulkCommand:
+            return [self._pack_command(args)]
+        return self._default.pack(*args)
+
+
+def _command_packer() -> dict:
+    from redis.utils import HIREDIS_AVAILABLE
+
+    return {"command_packer": _BulkPacker()} if HIREDIS_AVAILABLE else {}
+
+
 def _client_options() -> dict:
     return {
+        **_command_packer(),
         "socket_connect_timeout": 3,
         "socket_timeout": 10,
         "health_check_interval": 15,

@@ -10,12 +10,14 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
+from itertools import repeat
 from typing import Any, NamedTuple
 
 import orjson
 from redis import Redis
 
 from opscentre.core import keys
+from opscentre.core.connection import BulkCommand
 from opscentre.core.models import Entity, Event, FeedStatus, ForecastSeries, ObservationBatch
 from opscentre.core.write_once import ONCE_LUA
 
@@ -24,35 +26,26 @@ METRIC_FIELDS = ("polls", "failures", "observations_stored", "observations_rejec
                  "forecast_steps_stored", "parse_errors", "not_modified", "poll_seconds_sum", "bytes")
 
 
-# One batch -> latest values and one history entry, unpacked inside Redis. The client sends the
-# batch as a single JSON argument: redis-py's per-argument encoding, not Redis, is what limits
-# the one-HSET-per-reading shape (docs/data-model.md). Numbers pass through Lua's tostring
-# (14 significant digits).
-# KEYS: latest hash, history stream, the write's claim (WRITE_ONCE). ARGV: source (JSON string),
-# columns JSON, MINID (ms). A transaction re-sent by redis-py's retry finds the claim past 1 and
-# stores nothing (the history entry would be a duplicate).
-STORE_BATCH_LUA = """
-if redis.call('GET', KEYS[3]) ~= '1' then return 0 end
-local columns = cjson.decode(ARGV[2])
-local ids, values, times = columns.e, columns.v, columns.t
-local tail = ',' .. ARGV[1] .. ']'
-local args, n = {}, 0
-local last_t, t_text = nil, nil
-for i = 1, #ids do
-  local t = times[i]
-  if t ~= last_t then last_t = t; t_text = ',' .. tostring(t) .. tail end
-  args[n + 1] = ids[i]
-  args[n + 2] = '[' .. tostring(values[i]) .. t_text
-  n = n + 2
-  if n >= 7000 then  -- unpack() is limited by Lua's C stack (8000)
-    redis.call('HSET', KEYS[1], unpack(args, 1, n))
-    n = 0
-  end
-end
-if n > 0 then redis.call('HSET', KEYS[1], unpack(args, 1, n)) end
-redis.call('XADD', KEYS[2], 'MINID', ARGV[3], '*', 's', cjson.decode(ARGV[1]), 'd', ARGV[2])
-return #ids
-"""
+# One batch -> every entity's latest value (HSET, in chunks) and one history entry (XADD of the
+# batch as columns JSON, through the write's claim: ONCE_LUA). The latest values are formatted
+# here, in the worker, not unpacked inside Redis: Redis is one thread shared by every worker, so
+# what it does per reading is what stops workers from scaling out (`opscentre bench scale`: a Lua
+# script decoding the columns and building each value cost Redis ~2 µs a reading, 8x the HSET).
+LATEST_CHUNK = 10_000  # fields per HSET (a large city's batch: ~100,000)
+HSET_BULK = BulkCommand(b"HSET")  # its arguments packed in one call (core/connection.py)
+
+
+def latest_values(batch: ObservationBatch) -> list[bytes]:
+    """Each reading's value in the latest hash: JSON [value, observed_at, source], the numbers as
+    the history's columns hold them. Built by C calls, not a Python loop per reading: the rows as
+    one JSON array, cut at the row boundaries ('],[' is found only there, as long as the source's
+    JSON holds none)."""
+    source = orjson.dumps(batch.source)
+    if b"],[" in source:
+        return [b"[%b,%b]" % (orjson.dumps(v)[1:-1], source) for v in zip(batch.values, batch.observed_at)]
+    rows = orjson.dumps(list(zip(batch.values, batch.observed_at, repeat(batch.source))))
+    return rows[1:-1].replace(b"],[", b"]\x00[").split(b"\x00")
+
 
 # A write's counters, once: the feed's metrics (HINCRBY / HINCRBYFLOAT), and by its flags
 # 'f' consecutive_failures + 1, 'e' the registry's version + 1, 'v' the store's version + 1 and
@@ -131,7 +124,6 @@ class Store:
         # entity id -> the Entity object last checked against the registry: feeds hand back the
         # same validated object while a description does not change, so it needs no new check
         self._checked: dict[str, Entity] = {}
-        self._store_batch = redis.register_script(STORE_BATCH_LUA)
         self._count_once = redis.register_script(COUNT_ONCE_LUA)
         self._once = redis.register_script(ONCE_LUA)
         self._finished_claim: str | None = None  # the last write's claim: no retry can re-send it now
@@ -232,8 +224,12 @@ class Store:
                 continue
             kinds.add(batch.kind)
             columns = orjson.dumps({"e": batch.entity_ids, "v": batch.values, "t": batch.observed_at})
-            self._store_batch(keys=[keys.latest(batch.kind), keys.history(batch.kind), claim],
-                              args=[orjson.dumps(batch.source), columns, min_id], client=pipe)
+            fields = [None] * (2 * len(batch.entity_ids))
+            fields[0::2], fields[1::2] = batch.entity_ids, latest_values(batch)
+            for i in range(0, len(fields), 2 * LATEST_CHUNK):
+                pipe.execute_command(HSET_BULK, keys.latest(batch.kind), *fields[i:i + 2 * LATEST_CHUNK])
+            self._once(keys=[claim, keys.history(batch.kind)],
+                       args=["XADD", "MINID", min_id, "*", "s", batch.source, "d", columns], client=pipe)
         if kinds:
             pipe.sadd(keys.KINDS, *kinds)
         if events is not None and (events or events_snapshot or ended):

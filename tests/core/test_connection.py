@@ -230,3 +230,21 @@ def test_a_wrong_master_password_behind_sentinel_is_one_clear_error(sentinel, mo
     _use_sentinel(monkeypatch, port, "wrong-master-pw", password)
     with pytest.raises(RedisConfigError, match="refused the password: check OPSCENTRE_REDIS_PASSWORD"):
         connect()
+
+
+def test_a_bulk_command_is_packed_as_redis_py_packs_it_and_runs_in_a_transaction(redis_server):
+    from opscentre.core.connection import BulkCommand
+
+    fields = ["e1", b'[1.5,2.0,"s"]', "é", b"x" * 7000, "n", 3]
+    client = connect(redis_server.url)
+    plain = redis.Redis.from_url(redis_server.url)
+    for pool in (client.connection_pool, plain.connection_pool):
+        conn = pool.get_connection()
+        assert b"".join(conn.pack_commands([(BulkCommand(b"HSET"), "k", *fields)])) == \
+            b"".join(conn.pack_commands([("HSET", "k", *fields)]))
+        pool.release(conn)
+    pipe = client.pipeline(transaction=True)
+    pipe.execute_command(BulkCommand(b"HSET"), "bulk", *fields)
+    pipe.hlen("bulk")
+    assert pipe.execute() == [3, 3]
+    assert client.hgetall("bulk") == {b"e1": b'[1.5,2.0,"s"]', "é".encode(): b"x" * 7000, b"n": b"3"}

@@ -87,3 +87,20 @@ def test_a_changed_description_updates_the_registry_but_keeps_the_zone_it_was_gi
     assert registered["properties"]["alert_m"] == 2.6
     assert registered["zone_id"] == "024" and registered["geometry"]["coordinates"] == [-43.18, -22.97]
     assert store.changed_entities([revised]) == []  # nothing more to write
+
+
+def test_latest_holds_the_numbers_as_history_does_through_either_client(redis_client, redis_server):
+    """The latest values are built by the worker (not inside Redis): the same JSON through a client
+    of connect() (its bulk HSET) and any other, numbers unrounded, a source with '],[' intact."""
+    from opscentre.core.connection import connect
+
+    t = NOW + 0.123456
+    for client, source in ((redis_client, "t"), (connect(redis_server.url), "odd],[source")):
+        client.flushall()
+        store = Store(client)
+        batch = ObservationBatch(source=source, kind="rain_mm", entity_ids=["a", "b"], values=[1.0, 2.123456789012345],
+                                 observed_at=[t, t + 1])
+        store.write_poll(source, [], [batch], {}, {}, retention_s=48 * 3600, wall_now=NOW)
+        assert store.latest("rain_mm") == {"a": (1.0, t, source), "b": (2.123456789012345, t + 1, source)}
+        assert client.hget(keys.latest("rain_mm"), "a") == orjson.dumps([1.0, t, source])
+        assert store.history("rain_mm", since=0) == [("a", 1.0, t, source), ("b", 2.123456789012345, t + 1, source)]
