@@ -20,8 +20,9 @@ to the last one's end, RQ's own timestamps), Redis's CPU over that time (INFO cp
 per cent of one core) and the workers' (per cent of one core, summed), so the wall is named:
 Redis is one thread; the workers need a core each. Observations per worker CPU-second say
 whether a worker's work per observation grew with more workers (contention) or the workers
-only got less of the machine (other load: the machine's idle CPU over the run, and the load
-average before and after, are printed beside). Then the history is read back: each poll's
+only got less of the machine (other load: the CPU every other process used over the run, this
+bench's own included, the machine's idle CPU, the share a hypervisor stole, and the load average
+before and after, are printed beside). Then the history is read back: each poll's
 readings must be stored exactly once (a poll that found its feed's previous poll still running
 skips, stores nothing, and is counted).
 """
@@ -186,7 +187,9 @@ def _run(settings: Settings, url: str, directory: Path, count: int, rounds: int,
         _wait_done(client, timed)
         wall = time.monotonic() - wall
         redis_cpu, workers_cpu = _redis_cpu(client) - cpu_before, _cpu_seconds(workers) - procs_before
-        machine_idle = _idle_share(machine_before, psutil.cpu_times())
+        machine_after = psutil.cpu_times()
+        machine_idle = _idle_share(machine_before, machine_after)
+        machine_busy = _busy_seconds(machine_before, machine_after)
         jobs = [j for j in Job.fetch_many(timed, connection=client) if j and j.started_at and j.ended_at]
         span = max(j.ended_at for j in jobs).timestamp() - min(j.started_at for j in jobs).timestamp()
         results = [j.return_value() or {} for j in jobs]
@@ -205,14 +208,18 @@ def _run(settings: Settings, url: str, directory: Path, count: int, rounds: int,
            "polls_per_worker": sorted(by_worker.values(), reverse=True), "seconds": round(span, 3), "redis_cpu_pct": round(100 * redis_cpu / wall, 1),
            "workers_cpu_pct": round(100 * workers_cpu / wall, 1),
            "machine_idle_pct": round(100 * machine_idle, 1),
+           # everything else the machine ran meanwhile (this bench's own process, other users' work)
+           "other_cpu_pct": round(100 * max(0.0, machine_busy - workers_cpu - redis_cpu) / wall, 1),
+           "machine_steal_pct": round(100 * _steal_share(machine_before, machine_after), 1),
            "observations_per_worker_cpu_s": round(observations / workers_cpu) if workers_cpu else None,
            "worker_cpu_us_per_observation": round(1e6 * workers_cpu / observations, 2),
            "redis_cpu_us_per_observation": round(1e6 * redis_cpu / observations, 2), **counted,
            "expected_stored": (len(stored_polls) + warm_stored) * READINGS_PER_POLL}
+    stolen = f", stolen by the hypervisor {run['machine_steal_pct']:.0f}%" if run["machine_steal_pct"] >= 1 else ""
     say(f"  {count} worker process{'es' if count > 1 else ''}: {rate:>9,.0f} obs/s  ({observations:,} in {span:.2f} s; "
         f"Redis CPU {run['redis_cpu_pct']:.0f}% of a core, workers {run['workers_cpu_pct']:.0f}% "
-        f"({run['observations_per_worker_cpu_s'] or 0:,} obs per worker CPU-second); machine idle "
-        f"{run['machine_idle_pct']:.0f}%; "
+        f"({run['observations_per_worker_cpu_s'] or 0:,} obs per worker CPU-second), other processes "
+        f"{run['other_cpu_pct']:.0f}%; machine idle {run['machine_idle_pct']:.0f}%{stolen}; "
         f"{skipped} polls skipped, {run['duplicated']} duplicated)")
     return run
 
@@ -282,6 +289,21 @@ def _cpu_seconds(processes: list[subprocess.Popen]) -> float:
         times = psutil.Process(p.pid).cpu_times()
         total += times.user + times.system
     return total
+
+
+def _busy_seconds(before, after) -> float:
+    """CPU-seconds the machine's CPUs spent running its processes between two psutil.cpu_times()
+    (not idle, waiting for I/O, or stolen by the hypervisor; Linux counts guest time in user)."""
+    def delta(name: str) -> float:
+        return getattr(after, name, 0.0) - getattr(before, name, 0.0)
+
+    return max(0.0, sum(delta(f) for f in ("user", "nice", "system", "irq", "softirq")))
+
+
+def _steal_share(before, after) -> float:
+    """The share of the CPUs' time the hypervisor gave to other machines (a virtual machine's steal)."""
+    total = sum(after) - sum(before)
+    return (getattr(after, "steal", 0.0) - getattr(before, "steal", 0.0)) / total if total > 0 else 0.0
 
 
 def _idle_share(before, after) -> float:

@@ -28,6 +28,7 @@ def test_the_figures_are_one_json_object_in_the_bench_contract_shape(figures):
     for run in line["runs"]:
         assert run["observations_per_s"] > 0 and run["seconds"] > 0
         assert run["redis_cpu_pct"] >= 0 and run["workers_cpu_pct"] > 0
+        assert run["other_cpu_pct"] >= 0 and 0 <= run["machine_steal_pct"] <= 100
     assert line["runs"][0]["speedup"] == 1.0 and line["value"] == line["runs"][1]["speedup"]
 
 
