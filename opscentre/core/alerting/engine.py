@@ -224,7 +224,7 @@ def _steady(rule: Rule, m: Measured, where: np.ndarray, levels: dict[AlertSeveri
     """Of a threshold's keys at `where` (each with an open alert): which alerts are steady
     (`_unchanged`) at the severity their value holds (severity_for, hysteresis included)?"""
     alerts = [open_alerts[m.keys[i]] for i in where]
-    rank = np.fromiter((a.severity.rank for a in alerts), dtype=np.int8, count=len(alerts))
+    rank = np.array([a.severity.rank for a in alerts], dtype=np.int8)
     values = m.values[where]
     compare = OPS[rule.op]
     held = np.zeros(len(alerts), dtype=np.int8)
@@ -244,13 +244,12 @@ def _unchanged(alerts: list[Alert], held: np.ndarray, values: np.ndarray, times:
     rank `held` with the value and time measured now? `step` would return such an alert unchanged
     with no transition, so it needs no step: at city scale most open alerts are steady at every
     timer evaluation, and stepping them one by one was most of its time."""
-    count = len(alerts)
-    eligible = np.fromiter((a.state is AlertState.FIRING and a.clear_since is None and a.lead_time_s is None
-                            for a in alerts), dtype=bool, count=count)
-    rank = np.fromiter((a.severity.rank for a in alerts), dtype=np.int8, count=count)
-    before_value = np.fromiter((math.nan if a.value is None else a.value for a in alerts), dtype=float, count=count)
-    before_time = np.fromiter((math.nan if a.observed_at is None else a.observed_at for a in alerts), dtype=float,
-                              count=count)
+    firing = AlertState.FIRING
+    eligible = np.array([a.state is firing and a.clear_since is None and a.lead_time_s is None for a in alerts],
+                        dtype=bool)
+    rank = np.array([a.severity.rank for a in alerts], dtype=np.int8)
+    before_value = np.array([a.value for a in alerts], dtype=float)  # (None -> NaN)
+    before_time = np.array([a.observed_at for a in alerts], dtype=float)
     return eligible & (held == rank) & _same(values, before_value) & _same(times, before_time)
 
 

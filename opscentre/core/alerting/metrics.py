@@ -27,6 +27,25 @@ class Measured:
     zone_index: np.ndarray  # int32 zone index per key (-1: none / city)
 
 
+class EntityKeys(Sequence[str]):
+    """The ids of the entities at `where`, looked up one at a time: the engine reads a few of a
+    city's keys per evaluation (the alerts to step), so building all of them (an object array of
+    100,000 ids, per rule) cost more than the rule's arithmetic."""
+
+    __slots__ = ("_ids", "_where")
+
+    def __init__(self, ids: Sequence[str], where: np.ndarray):
+        self._ids, self._where = ids, where
+
+    def __len__(self) -> int:
+        return len(self._where)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self._ids[j] for j in self._where[i]]
+        return self._ids[self._where[i]]
+
+
 class MetricCache:
     """Per-entity metrics of one evaluation, memoised by (kind, window, aggregation). The
     statistics of each (kind, window) are computed once for every aggregation the rules take
@@ -115,8 +134,7 @@ def scoped(readings: Readings, scope: str, combine: str, values: np.ndarray, tim
     if scope == "entity":
         has = ~np.isnan(values)
         where = np.flatnonzero(has)
-        # (keys as an object array of the ids: the engine reads a few of 100,000, not a list of all)
-        return Measured(readings.ids_array[where], values[where], times[where],
+        return Measured(EntityKeys(readings.entity_ids, where), values[where], times[where],
                         where.astype(np.int32), readings.zone_of[where])
     has = ~np.isnan(values)
     if scope == "city":
