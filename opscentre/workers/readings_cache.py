@@ -75,6 +75,7 @@ class _Kind:
 class ReadingsCache:
     def __init__(self) -> None:
         self._kinds: dict[str, _Kind] = {}
+        self._indices_made = 0  # window indices made (see WindowIndex.stagger)
         self._codes: dict[str, int] = {}  # entity id -> the cache's code, assigned once
         self._ids: list[str] = []
         self._stamp: object = None  # which index `_lookup` is on
@@ -232,8 +233,9 @@ class ReadingsCache:
                 state.unknown = False
             else:  # (a copy without them: positions no longer count from the buffer, so no index)
                 return KindHistory(codes[keep], times[keep], values[keep])
-        if state.index is None:
-            state.index = WindowIndex(len(self._index))
+        if state.index is None:  # (each kind's windows start on their own quarter: not all rebuilt together)
+            state.index = WindowIndex(len(self._index), stagger=self._indices_made)
+            self._indices_made += 1
         return KindHistory(codes, times, values, runmax=_running_max(state)[s], lag_s=state.lag, index=state.index,
                            seq0=state.seq_base + state.start)
 

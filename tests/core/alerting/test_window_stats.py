@@ -68,3 +68,23 @@ def test_a_window_that_moves_less_than_the_span_reuses_its_base_and_more_rebuild
     got = index.stats(history, 900.0, 3000.0 + WindowIndex.SPAN_S * 2, {"total"})
     assert index.rebases == 2
     assert got.count.sum() == 90 and got.total.sum() == 90.0  # 900 s of a reading every 10 s
+
+
+def test_windows_built_together_are_rebuilt_at_different_evaluations():
+    """A rebuild reads the whole window: four windows first built at once come due on different
+    timer evaluations (a quarter span apart), each once a span, never all at one."""
+    t = np.arange(0.0, 7200.0, 10.0)
+    c, v = (np.arange(len(t)) % N), np.ones(len(t))
+    index, history = WindowIndex(N), KindHistory(c, t, v)
+    windows = (900.0, 1800.0, 2700.0, 3600.0)
+    rebuilt_at = []
+    for k in range(12):  # a timer evaluation every quarter span
+        now = 4000.0 + k * WindowIndex.SPAN_S / 4
+        before = index.rebases
+        for window in windows:
+            got = index.stats(history, window, now, {"total"})
+            inside = (t > now - window) & (t <= now)
+            assert got.count.sum() == inside.sum()
+        rebuilt_at.append(index.rebases - before)
+    assert rebuilt_at[0] == 4  # the first evaluation builds every window
+    assert rebuilt_at[4:] == [1] * 8  # then one a quarter: each window once a span
