@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -126,7 +126,7 @@ def evaluate(rules: list[Rule], alerts: Mapping[str, Alert], readings: Readings,
     for rule in rules:
         if not rule.enabled or rule.id not in scopes:
             continue
-        open_keys = open_by_rule.get(rule.id, {})
+        open_keys = OpenAlerts(open_by_rule.get(rule.id, {}), readings)
         for key, measured, severity_of in _candidates(rule, cache, open_keys, now, names, scopes[rule.id]):
             fingerprint = fingerprint_of(rule.id, key)
             before = result.alerts.get(fingerprint)
@@ -146,7 +146,62 @@ def evaluate(rules: list[Rule], alerts: Mapping[str, Alert], readings: Readings,
     return result
 
 
-def _candidates(rule: Rule, cache: MetricCache, open_keys: Mapping[str, Alert], now: float,
+class OpenAlerts(Mapping[str, Alert]):
+    """One rule's open alerts by key, and what the engine reads of them in arrays, built at most
+    once per evaluation: which entity's alert each is (every metric of the rule asks), and each
+    alert's state, severity, value and time (the steady check)."""
+
+    def __init__(self, by_key: dict[str, Alert], readings: Readings):
+        self._by_key, self._readings = by_key, readings
+        self._alerts = list(by_key.values())
+        self._entity_rows: np.ndarray | None = None
+        self._key_rows: dict[str, int] | None = None
+        self._columns: tuple[np.ndarray, ...] | None = None
+
+    def __getitem__(self, key: str) -> Alert:
+        return self._by_key[key]
+
+    def __iter__(self):
+        return iter(self._by_key)
+
+    def __len__(self) -> int:
+        return len(self._by_key)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._by_key
+
+    def entity_rows(self) -> np.ndarray:
+        """Per entity: the row of its open alert (-1: none)."""
+        if self._entity_rows is None:
+            rows = np.full(len(self._readings), -1, dtype=np.int64)
+            index = self._readings.index
+            found = [(i, row) for row, alert in enumerate(self._alerts) if (i := index.get(alert.key)) is not None]
+            if found:
+                positions, which = zip(*found, strict=True)
+                rows[list(positions)] = which
+            self._entity_rows = rows
+        return self._entity_rows
+
+    def rows(self, keys: Iterable[str]) -> np.ndarray:
+        """The rows of these keys' alerts."""
+        if self._key_rows is None:
+            self._key_rows = {key: row for row, key in enumerate(self._by_key)}
+        return np.array([self._key_rows[k] for k in keys], dtype=np.int64)
+
+    def columns(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """At these rows: (firing and not counting down, severity rank, value, observed_at)."""
+        if self._columns is None:
+            firing, alerts = AlertState.FIRING, self._alerts
+            self._columns = (
+                np.array([a.state is firing and a.clear_since is None and a.lead_time_s is None for a in alerts],
+                         dtype=bool),
+                np.array([a.severity.rank for a in alerts], dtype=np.int8),
+                np.array([a.value for a in alerts], dtype=float),  # (None -> NaN)
+                np.array([a.observed_at for a in alerts], dtype=float))
+        return tuple(column[rows] for column in self._columns)
+
+
+def _candidates(rule: Rule, cache: MetricCache, open_keys: OpenAlerts, now: float,
                 names: Mapping[str, str], scope: KeyScope | None):
     """(key, Observation, severity function) for every key in scope worth a step. open_keys:
     the rule's open alerts by key."""
@@ -194,7 +249,7 @@ def severity_for(value: float, op: str, raise_at: Mapping[AlertSeverity, float],
     return held
 
 
-def _threshold(rule: Rule, cache: MetricCache, open_keys: Mapping[str, Alert], names: Mapping[str, str],
+def _threshold(rule: Rule, cache: MetricCache, open_keys: OpenAlerts, names: Mapping[str, str],
                scope: KeyScope | None):
     readings = cache.readings
     if rule.forecast_kind:
@@ -206,12 +261,12 @@ def _threshold(rule: Rule, cache: MetricCache, open_keys: Mapping[str, Alert], n
     for level in levels.values():
         with np.errstate(invalid="ignore"):
             holds |= compare(m.values, level)
-    has_open = _has_open(m, open_keys, readings)
+    has_open = _has_open(m, open_keys)
     selected = holds | has_open
     if scope is not None:
         selected &= scope.mask(m)
         has_open &= selected
-    selected[has_open] &= ~_steady(rule, m, np.flatnonzero(has_open), levels, open_keys)
+    selected[has_open] &= ~_steady(rule, m, np.flatnonzero(has_open), levels, open_keys, readings)
     for i in np.flatnonzero(selected):
         raise_at = {s: float(arr[i]) for s, arr in levels.items()}
         value = float(m.values[i])
@@ -220,14 +275,15 @@ def _threshold(rule: Rule, cache: MetricCache, open_keys: Mapping[str, Alert], n
 
 
 def _steady(rule: Rule, m: Measured, where: np.ndarray, levels: dict[AlertSeverity, np.ndarray],
-            open_alerts: Mapping[str, Alert]) -> np.ndarray:
+            open_alerts: OpenAlerts, readings: Readings) -> np.ndarray:
     """Of a threshold's keys at `where` (each with an open alert): which alerts are steady
     (`_unchanged`) at the severity their value holds (severity_for, hysteresis included)?"""
-    alerts = [open_alerts[m.keys[i]] for i in where]
-    rank = np.array([a.severity.rank for a in alerts], dtype=np.int8)
+    rows = (open_alerts.entity_rows()[m.entity_index[where]] if len(where) and m.entity_index[0] >= 0
+            else open_alerts.rows(m.keys[i] for i in where))
+    eligible, rank, before_value, before_time = open_alerts.columns(rows)
     values = m.values[where]
     compare = OPS[rule.op]
-    held = np.zeros(len(alerts), dtype=np.int8)
+    held = np.zeros(len(where), dtype=np.int8)
     with np.errstate(invalid="ignore"):
         for level_rank, severity in enumerate(SEVERITY_ORDER, 1):
             if severity not in levels:
@@ -236,20 +292,16 @@ def _steady(rule: Rule, m: Measured, where: np.ndarray, levels: dict[AlertSeveri
             if severity in rule.clear:  # hysteresis: a level at or below the alert's severity clears lower
                 level = np.where(np.isnan(level), np.nan, np.where(level_rank <= rank, rule.clear[severity], level))
             held[compare(values, level)] = level_rank
-    return _unchanged(alerts, held, values, m.times[where])
+    return _unchanged(eligible, rank, before_value, before_time, held, values, m.times[where])
 
 
-def _unchanged(alerts: list[Alert], held: np.ndarray, values: np.ndarray, times: np.ndarray) -> np.ndarray:
-    """Per open alert: is it steady — firing, not counting down to clear, holding the severity of
-    rank `held` with the value and time measured now? `step` would return such an alert unchanged
-    with no transition, so it needs no step: at city scale most open alerts are steady at every
-    timer evaluation, and stepping them one by one was most of its time."""
-    firing = AlertState.FIRING
-    eligible = np.array([a.state is firing and a.clear_since is None and a.lead_time_s is None for a in alerts],
-                        dtype=bool)
-    rank = np.array([a.severity.rank for a in alerts], dtype=np.int8)
-    before_value = np.array([a.value for a in alerts], dtype=float)  # (None -> NaN)
-    before_time = np.array([a.observed_at for a in alerts], dtype=float)
+def _unchanged(eligible: np.ndarray, rank: np.ndarray, before_value: np.ndarray, before_time: np.ndarray,
+               held: np.ndarray, values: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """Per open alert (eligible: firing, not counting down to clear; its severity's rank, value
+    and time): is it steady — holding the severity of rank `held` with the value and time
+    measured now? `step` would return such an alert unchanged with no transition, so it needs
+    no step: at city scale most open alerts are steady at every timer evaluation, and stepping
+    them one by one was most of its time."""
     return eligible & (held == rank) & _same(values, before_value) & _same(times, before_time)
 
 
@@ -260,20 +312,12 @@ def _same(now: np.ndarray, before: np.ndarray) -> np.ndarray:
         return np.where(finite, now == before, np.isnan(before))
 
 
-def _open_entities(open_keys: Collection[str], readings: Readings) -> np.ndarray:
-    """Per entity: does it have an open alert (of the rule at hand)? O(open alerts), not O(entities)."""
-    mask = np.zeros(len(readings), dtype=bool)
-    where = [i for i in (readings.index.get(k) for k in open_keys) if i is not None]
-    mask[where] = True
-    return mask
-
-
-def _has_open(m: Measured, open_keys: Collection[str], readings: Readings) -> np.ndarray:
+def _has_open(m: Measured, open_keys: OpenAlerts) -> np.ndarray:
     """Which of the measured keys already have an open alert."""
     if not open_keys:
         return np.zeros(len(m.keys), dtype=bool)
     if len(m.keys) and m.entity_index[0] >= 0:  # entity keys: look them up by entity index
-        return _open_entities(open_keys, readings)[m.entity_index]
+        return open_keys.entity_rows()[m.entity_index] >= 0
     return np.fromiter((k in open_keys for k in m.keys), dtype=bool, count=len(m.keys))
 
 
@@ -285,7 +329,7 @@ def _level_arrays(rule: Rule, m: Measured, readings: Readings) -> dict[AlertSeve
     return levels
 
 
-def _compound(rule: Rule, cache: MetricCache, open_keys: Mapping[str, Alert], names: Mapping[str, str],
+def _compound(rule: Rule, cache: MetricCache, open_keys: OpenAlerts, names: Mapping[str, str],
               scope: KeyScope | None):
     """Per scope key, in arrays on the rule's slots (entity, zone or the city): the highest level
     whose conditions hold, shown with the value of the first condition that holds there."""
@@ -329,7 +373,10 @@ def _compound(rule: Rule, cache: MetricCache, open_keys: Mapping[str, Alert], na
     steady = np.zeros(len(candidates), dtype=bool)
     stepped_open = np.flatnonzero(open_slots[candidates])
     if len(stepped_open):
-        steady[stepped_open] = _unchanged([open_keys[keys[j]] for j in stepped_open], held[candidates[stepped_open]],
+        rows = (open_keys.entity_rows()[candidates[stepped_open]] if rule.scope == "entity"
+                else open_keys.rows(keys[j] for j in stepped_open))
+        eligible, rank, before_value, before_time = open_keys.columns(rows)
+        steady[stepped_open] = _unchanged(eligible, rank, before_value, before_time, held[candidates[stepped_open]],
                                           values[stepped_open], times[stepped_open])
     by_severity = {s.rank: s for s in rule.levels}
     for j in sorted(np.flatnonzero(~steady), key=keys.__getitem__):
@@ -338,10 +385,10 @@ def _compound(rule: Rule, cache: MetricCache, open_keys: Mapping[str, Alert], na
         yield keys[j], _observation(m, i, readings, names), (lambda current, s=top: s)
 
 
-def _open_slots(rule_scope: str, open_keys: Collection[str], readings: Readings) -> np.ndarray:
+def _open_slots(rule_scope: str, open_keys: OpenAlerts, readings: Readings) -> np.ndarray:
     """Per slot of the rule's scope: does its key have an open alert?"""
     if rule_scope == "entity":
-        return _open_entities(open_keys, readings)
+        return open_keys.entity_rows() >= 0
     if rule_scope == "zone":
         return np.array([f"zone:{z}" in open_keys for z in readings.zone_ids], dtype=bool)
     return np.array([CITY in open_keys])
@@ -356,7 +403,7 @@ def _slots(rule_scope: str, m: Measured) -> np.ndarray:
     return np.zeros(len(m.keys), dtype=np.int64)
 
 
-def _forecast(rule: Rule, cache: MetricCache, open_keys: Mapping[str, Alert], now: float, names: Mapping[str, str],
+def _forecast(rule: Rule, cache: MetricCache, open_keys: OpenAlerts, now: float, names: Mapping[str, str],
               scope: KeyScope | None):
     """Per entity (or zone) with a stored forecast: the largest sum over `window` of forecast
     steps starting within `horizon`; the lead time is how soon the first window reaching the
@@ -415,7 +462,7 @@ def _window_sums(times: list[float], values: list[float], window: float, now: fl
     return t[: sums.size], sums
 
 
-def _staleness(rule: Rule, cache: MetricCache, open_keys: Mapping[str, Alert], now: float, names: Mapping[str, str],
+def _staleness(rule: Rule, cache: MetricCache, open_keys: OpenAlerts, now: float, names: Mapping[str, str],
                scope: KeyScope | None):
     readings = cache.readings
     _values, times = readings.latest(rule.kind)
@@ -426,7 +473,7 @@ def _staleness(rule: Rule, cache: MetricCache, open_keys: Mapping[str, Alert], n
     severity = rule.fixed_severity
     with np.errstate(invalid="ignore"):
         stale = ages > rule.stale_after
-    for i in np.flatnonzero(stale | (mask & _open_entities(open_keys, readings))):
+    for i in np.flatnonzero(stale | (mask & (open_keys.entity_rows() >= 0))):
         zone = int(readings.zone_of[i])
         key = readings.entity_ids[i]
         observation = Observation(key=key, value=float(ages[i]), observed_at=float(times[i]), entity_id=key,
@@ -434,7 +481,7 @@ def _staleness(rule: Rule, cache: MetricCache, open_keys: Mapping[str, Alert], n
         yield key, observation, (lambda current, s=bool(stale[i]): severity if s else None)
 
 
-def _feed_staleness(rule: Rule, cache: MetricCache, open_keys: Mapping[str, Alert]):
+def _feed_staleness(rule: Rule, cache: MetricCache, open_keys: OpenAlerts):
     severity = rule.fixed_severity
     for feed_id in rule.feeds:
         view = cache.readings.feeds.get(feed_id)

@@ -299,7 +299,7 @@ def test_skipping_steady_alerts_gives_what_stepping_every_open_alert_gives(seq, 
                       "rain_1h_mm": {} if h1 is None else {"g1": h1}}
         city = readings(values, observed)
         result = evaluate(rules, alerts, city, now)
-        with mock.patch.object(engine, "_unchanged", lambda alerts, *a: np.zeros(len(alerts), dtype=bool)):
+        with mock.patch.object(engine, "_unchanged", lambda eligible, *a: np.zeros(len(eligible), dtype=bool)):
             stepped = evaluate(rules, alerts, city, now)
         assert result.alerts == stepped.alerts
         assert result.transitions == stepped.transitions
