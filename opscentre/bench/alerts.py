@@ -93,7 +93,8 @@ def _cycle(settings: Settings, store: Store, url: str, city, repeats: int, basel
     load_before = os.getloadavg()
     worker = run_worker_cycles(settings.source_path, url, city.now, repeats)
     say(f"  cold: {worker['cycle_cold_s']:.2f} s ({worker['cycle_cold_cpu_s']:.2f} s CPU), warm "
-        f"{worker['cycle_warm_s']:.2f} s ({worker['cycle_warm_cpu_s']:.2f} s CPU); worker peak RSS "
+        f"{worker['cycle_warm_s']:.2f} s ({worker['cycle_warm_cpu_s']:.2f} s CPU; each: "
+        f"{', '.join(f'{w:.2f}' for w in worker['cycle_warm_runs_s'])} s); worker peak RSS "
         f"{worker['worker_peak_rss_mb']:,} MB (cold {worker['worker_peak_rss_cold_mb']:,} MB), holding "
         f"{worker['worker_rss_held_mb']:,} MB")
     registry, _stamp = _registry(store.entities(), settings.zones.ids)
