@@ -7,6 +7,7 @@ round trip). Reads return plain dicts; callers (layers, dashboard, CLI) never bu
 
 from __future__ import annotations
 
+import operator
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
@@ -124,6 +125,8 @@ class Store:
         # entity id -> the Entity object last checked against the registry: feeds hand back the
         # same validated object while a description does not change, so it needs no new check
         self._checked: dict[str, Entity] = {}
+        # source -> its entity list last found all registered to it and unchanged (all_checked)
+        self._all_checked: dict[str, list[Entity]] = {}
         self._count_once = redis.register_script(COUNT_ONCE_LUA)
         self._once = redis.register_script(ONCE_LUA)
         self._finished_claim: str | None = None  # the last write's claim: no retry can re-send it now
@@ -176,6 +179,7 @@ class Store:
         changed = []
         if len(self._checked) > 500_000:
             self._checked.clear()
+            self._all_checked.clear()
         for entity in unchecked:
             current = registry.get(entity.entity_id)
             if current is None or current.get("source") != entity.source:
@@ -186,6 +190,19 @@ class Store:
             else:  # matches the registry: no need to look again while the feed sends this description
                 self._checked[entity.entity_id] = entity
         return changed
+
+    def all_checked(self, source: str, entities: list[Entity]) -> bool:
+        """Are these, object for object and in order, the entities of `source` last found all
+        registered to it and unchanged (`checked_all`)? Then unknown_entities, changed_entities
+        and foreign_owners would find nothing again (what they read is cached in this process):
+        one identity comparison a reading instead of their three passes (a feed hands back the
+        same validated objects while its descriptions do not change)."""
+        last = self._all_checked.get(source)
+        return last is not None and len(last) == len(entities) and all(map(operator.is_, last, entities))
+
+    def checked_all(self, source: str, entities: list[Entity]) -> None:
+        """These entities of `source` were found all registered to it and unchanged."""
+        self._all_checked[source] = list(entities)
 
     def entity_count(self) -> int:
         return self.redis.hlen(keys.ENTITIES)

@@ -55,10 +55,15 @@ def store_payload(feed: Feed, payload: bytes, ctx: FeedContext, store: Store, *,
     parsed = feed.parse(payload, ctx)
     retention_s = ctx.settings.retention_hours * 3600
     clean = validate(parsed, now=ctx.now.timestamp(), max_age_s=retention_s)
-    new_entities = _with_zones(store.unknown_entities(clean.entities), ctx)
-    new_ids = {e.entity_id for e in new_entities}
-    new_entities += store.changed_entities(e for e in clean.entities if e.entity_id not in new_ids)
-    clean = reject_foreign(clean, store.foreign_owners((e.entity_id for e in clean.entities), feed.feed_id))
+    new_entities, new_ids = [], set()
+    if not store.all_checked(feed.feed_id, clean.entities):  # (the same entities as last time: all known)
+        new_entities = _with_zones(store.unknown_entities(clean.entities), ctx)
+        new_ids = {e.entity_id for e in new_entities}
+        new_entities += store.changed_entities(e for e in clean.entities if e.entity_id not in new_ids)
+        foreign = store.foreign_owners((e.entity_id for e in clean.entities), feed.feed_id)
+        if not new_entities and not foreign:
+            store.checked_all(feed.feed_id, clean.entities)
+        clean = reject_foreign(clean, foreign)
     events = _events_with_zones(clean.events, ctx)
     stored = clean.item_count
     skipped = sum(1 for r in clean.rejected if r.skipped)

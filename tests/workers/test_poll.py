@@ -144,3 +144,41 @@ def test_a_poll_cut_off_by_a_redis_crash_does_not_block_the_feed_after_redis_res
         assert result.get("stored", 0) > 2000, result
     finally:
         restarted.stop()
+
+
+def test_a_feed_resending_the_same_entities_skips_their_checks_and_a_change_or_a_foreign_one_is_still_seen(
+        settings, redis_client, monkeypatch):
+    """The same validated objects as last poll: nothing to look up again. A new object (a changed
+    description) is checked and registered; an entity another source owns is rejected every poll."""
+    from opscentre.core.models import Entity, ObservationBatch, ParseResult
+    from opscentre.workers.feeds.base import Feed
+
+    zone = settings.zones.ids[0]
+    stations = [Entity(entity_id=f"t:{i}", entity_type="air_quality_station", source="t", name=f"s{i}",
+                       zone_id=zone) for i in range(3)]
+    sent = {"entities": stations}
+
+    def parse(payload, ctx):
+        ids = [e.entity_id for e in sent["entities"]]
+        return ParseResult(entities=sent["entities"], batches=[ObservationBatch(
+            source="t", kind="pm10_ugm3", entity_ids=ids, values=[10.0] * len(ids), observed_at=[time.time()] * len(ids))])
+
+    monkeypatch.setitem(FEEDS, "t", Feed(feed_id="t", title="t", fetch=lambda ctx: b"{}", parse=parse,
+                                         default_interval_s=60))
+    store = Store(redis_client)
+    assert jobs.poll_feed("t", settings, store)["stored"] == 3  # registers them
+    assert jobs.poll_feed("t", settings, store)["stored"] == 3  # finds them registered, unchanged
+    assert store.all_checked("t", stations)
+    assert jobs.poll_feed("t", settings, store)["stored"] == 3
+    renamed = stations[1].model_copy(update={"name": "renamed"})
+    sent["entities"] = [stations[0], renamed, stations[2]]
+    assert not store.all_checked("t", sent["entities"])
+    assert jobs.poll_feed("t", settings, store)["stored"] == 3
+    assert store.entities()["t:1"]["name"] == "renamed"
+    other = Entity(entity_id="o:1", entity_type="air_quality_station", source="o", zone_id=zone)
+    store.write_poll("o", [other], [], {"status": "ok"}, {}, 3600, time.time())
+    sent["entities"] = [*sent["entities"], other.model_copy(update={"source": "t"})]
+    for _ in range(2):
+        result = jobs.poll_feed("t", settings, store)
+        assert (result["stored"], result["rejected"]) == (3, 1)
+    assert "o:1" not in store.latest("pm10_ugm3")
