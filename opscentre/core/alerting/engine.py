@@ -148,15 +148,15 @@ def evaluate(rules: list[Rule], alerts: Mapping[str, Alert], readings: Readings,
 
 class OpenAlerts(Mapping[str, Alert]):
     """One rule's open alerts by key, and what the engine reads of them in arrays, built at most
-    once per evaluation: which entity's alert each is (every metric of the rule asks), and each
-    alert's state, severity, value and time (the steady check)."""
+    once per evaluation in one pass over the alerts (at city scale the pass, not the arithmetic,
+    is the cost): which entity's alert each is, and each alert's state, severity, value and time
+    (the steady check)."""
 
     def __init__(self, by_key: dict[str, Alert], readings: Readings):
         self._by_key, self._readings = by_key, readings
-        self._alerts = list(by_key.values())
+        self._table: np.ndarray | None = None  # per alert: entity (-1), steady-eligible, rank, value, time
         self._entity_rows: np.ndarray | None = None
         self._key_rows: dict[str, int] | None = None
-        self._columns: tuple[np.ndarray, ...] | None = None
 
     def __getitem__(self, key: str) -> Alert:
         return self._by_key[key]
@@ -170,15 +170,22 @@ class OpenAlerts(Mapping[str, Alert]):
     def __contains__(self, key: object) -> bool:
         return key in self._by_key
 
+    def _rows_table(self) -> np.ndarray:
+        if self._table is None:
+            firing, index = AlertState.FIRING, self._readings.index
+            self._table = np.array(
+                [(index.get(a.key, -1), a.state is firing and a.clear_since is None and a.lead_time_s is None,
+                  a.severity.rank, a.value, a.observed_at) for a in self._by_key.values()],
+                dtype=float).reshape(-1, 5)  # (None -> NaN)
+        return self._table
+
     def entity_rows(self) -> np.ndarray:
         """Per entity: the row of its open alert (-1: none)."""
         if self._entity_rows is None:
             rows = np.full(len(self._readings), -1, dtype=np.int64)
-            index = self._readings.index
-            found = [(i, row) for row, alert in enumerate(self._alerts) if (i := index.get(alert.key)) is not None]
-            if found:
-                positions, which = zip(*found, strict=True)
-                rows[list(positions)] = which
+            entity = self._rows_table()[:, 0].astype(np.int64)
+            found = np.flatnonzero(entity >= 0)
+            rows[entity[found]] = found
             self._entity_rows = rows
         return self._entity_rows
 
@@ -190,15 +197,8 @@ class OpenAlerts(Mapping[str, Alert]):
 
     def columns(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """At these rows: (firing and not counting down, severity rank, value, observed_at)."""
-        if self._columns is None:
-            firing, alerts = AlertState.FIRING, self._alerts
-            self._columns = (
-                np.array([a.state is firing and a.clear_since is None and a.lead_time_s is None for a in alerts],
-                         dtype=bool),
-                np.array([a.severity.rank for a in alerts], dtype=np.int8),
-                np.array([a.value for a in alerts], dtype=float),  # (None -> NaN)
-                np.array([a.observed_at for a in alerts], dtype=float))
-        return tuple(column[rows] for column in self._columns)
+        at = self._rows_table()[rows]
+        return at[:, 1] > 0, at[:, 2].astype(np.int8), at[:, 3], at[:, 4]
 
 
 def _candidates(rule: Rule, cache: MetricCache, open_keys: OpenAlerts, now: float,
