@@ -119,9 +119,12 @@ def evaluate(rules: list[Rule], alerts: Mapping[str, Alert], readings: Readings,
     result = Evaluation(alerts=dict(alerts))
     names = names or {}
     open_by_rule: dict[str, dict[str, Alert]] = {}  # rule -> key -> its open alert
-    for alert in alerts.values():  # (every alert, every evaluation: kept to one plain pass)
+    old_resolved: list[str] = []  # resolved long ago: they leave at the timer's evaluation, not after a poll
+    for fingerprint, alert in alerts.items():  # (every alert, every evaluation: kept to one plain pass)
         if alert.state in ACTIVE_STATES:
             open_by_rule.setdefault(alert.rule, {})[alert.key] = alert
+        elif touched is None and alert.resolved_at is not None and now - alert.resolved_at > RESOLVED_KEEP_S:
+            old_resolved.append(fingerprint)
     scopes = key_scopes(rules, readings, touched)
     for rule in rules:
         if not rule.enabled or rule.id not in scopes:
@@ -138,11 +141,10 @@ def evaluate(rules: list[Rule], alerts: Mapping[str, Alert], readings: Readings,
                 result.alerts[fingerprint] = after.model_copy(update={"summary": summary(rule, after)})
                 result.changed.add(fingerprint)
             result.transitions.extend(transitions)
-    if touched is None:  # old resolved alerts leave at the timer's evaluation, not after every poll
-        for fingerprint, alert in list(result.alerts.items()):
-            if alert.resolved_at is not None and not alert.active and now - alert.resolved_at > RESOLVED_KEEP_S:
-                del result.alerts[fingerprint]
-                result.removed.append(fingerprint)
+    for fingerprint in old_resolved:
+        if result.alerts.get(fingerprint) is alerts[fingerprint]:  # (not opened again by this evaluation)
+            del result.alerts[fingerprint]
+            result.removed.append(fingerprint)
     return result
 
 
