@@ -339,6 +339,18 @@ def _result(runs: list[dict], rounds: int, load_before: list[float], say) -> dic
     first = by_count.get(1, runs[0])
     per_observation_us = first["worker_cpu_us_per_observation"] + first["redis_cpu_us_per_observation"]
     ceiling = (os.cpu_count() or 1) * 1e6 / per_observation_us if per_observation_us else None
+    # The same from each run's own CPU per observation, free of other load's share of the wall
+    # clock: one worker waits for Redis (at most 1 / (worker + Redis) µs), n share the CPUs (at most
+    # CPUs / (worker + Redis)); the ratio names the loss that is not the machine's other load (a
+    # worker's or Redis's CPU per observation growing with more workers).
+    cpus = os.cpu_count() or 1
+    for r in runs:
+        us = r["worker_cpu_us_per_observation"] + r["redis_cpu_us_per_observation"]
+        r["cpu_bound_observations_per_s"] = round(min(r["workers"], cpus) * 1e6 / us) if us else None
+    serial = first["cpu_bound_observations_per_s"] if first["workers"] == 1 else None
+    for r in runs:
+        r["cpu_bound_speedup"] = round(r["cpu_bound_observations_per_s"] / serial, 2) \
+            if serial and r["cpu_bound_observations_per_s"] else None
     exactly_once = all(r["duplicated"] == 0 and r["polls_short"] == 0 and r["stored_readings"] == r["expected_stored"]
                        for r in runs)
     result = {
@@ -366,6 +378,10 @@ def _result(runs: list[dict], rounds: int, load_before: list[float], say) -> dic
         say(f"  CPU per observation (1 worker): worker {first['worker_cpu_us_per_observation']} µs + Redis "
             f"{first['redis_cpu_us_per_observation']} µs: {os.cpu_count()} CPUs, all busy with nothing else, could "
             f"store at most {ceiling:,.0f} obs/s = {ceiling / one:.2f}x one worker")
+    if serial:
+        bounds = ", ".join(f"{r['workers']} workers {r['cpu_bound_speedup']:.2f}x ({r['worker_cpu_us_per_observation']} + "
+                           f"{r['redis_cpu_us_per_observation']} µs)" for r in runs if r["cpu_bound_speedup"])
+        say(f"  from each run's CPU per observation (worker + Redis), on {cpus} idle CPUs at most: {bounds}")
     say(f"  every poll's readings stored exactly once: {'yes' if exactly_once else 'NO'}; "
         f"load average {result['loadavg_after']} after")
     return result

@@ -30,6 +30,7 @@ def test_the_figures_are_one_json_object_in_the_bench_contract_shape(figures):
         assert run["redis_cpu_pct"] >= 0 and run["workers_cpu_pct"] > 0
         assert run["other_cpu_pct"] >= 0 and 0 <= run["machine_steal_pct"] <= 100
     assert line["runs"][0]["speedup"] == 1.0 and line["value"] == line["runs"][1]["speedup"]
+    assert line["runs"][0]["cpu_bound_speedup"] == 1.0 and line["runs"][1]["cpu_bound_speedup"] > 0
 
 
 def test_every_poll_enqueued_ran_on_a_worker_and_none_failed(figures):
