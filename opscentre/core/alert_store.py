@@ -201,18 +201,26 @@ class AlertStore:
     def apply(self, evaluation: Evaluation, before: dict[str, Alert], stage: StageDecision | None,
               now: float, wall_now: float | None = None, incidents: dict[str, Incident] | None = None,
               reminded: dict[str, dict[str, Any]] | None = None,
-              notifications: list[dict[str, Any]] | None = None) -> None:
+              notifications: list[dict[str, Any]] | None = None,
+              reminded_before: dict[str, dict[str, Any]] | None = None) -> None:
         """Store one evaluation in one transaction: changed alerts, their transitions in the audit
         stream, incidents, reminder state, the notifications (outbox) and the stage.
-        `now` is the evaluation's (data) time; audit and outbox entries carry the wall clock."""
+        `now` is the evaluation's (data) time; audit and outbox entries carry the wall clock.
+        reminded: the whole reminder state now; with reminded_before (as read), only what moved
+        is written."""
         wall_now = wall_now if wall_now is not None else now
         pipe = OncePipeline(self.redis).claim()
         if incidents:
             pipe.hset(keys.INCIDENTS, mapping=_INCIDENTS.encode(incidents))
         if reminded is not None:
-            pipe.delete(keys.ALERT_REMINDERS)
-            if reminded:
-                pipe.hset(keys.ALERT_REMINDERS, mapping={a: orjson.dumps(r) for a, r in reminded.items()})
+            if reminded_before is None:
+                pipe.delete(keys.ALERT_REMINDERS)
+            elif gone := [a for a in reminded_before if a not in reminded]:
+                pipe.hdel(keys.ALERT_REMINDERS, *gone)
+            before = reminded_before or {}
+            moved = {a: orjson.dumps(r) for a, r in reminded.items() if before.get(a) is not r and before.get(a) != r}
+            if moved:
+                pipe.hset(keys.ALERT_REMINDERS, mapping=moved)
         for notification in notifications or ():
             if notification.get("silenced_by"):
                 self._audit(pipe, wall_now, ACTOR_ENGINE, "notification-silenced",

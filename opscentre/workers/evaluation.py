@@ -185,14 +185,15 @@ def _evaluate_once(settings: Settings, store: Store, alert_store: AlertStore, no
     if evaluation.transitions:
         update = group(evaluation.transitions, evaluation.alerts, alert_store.incidents(), settings.zones.neighbours,
                        alerting.incident_window, now)
-    reminders, reminded = [], None
+    reminders, reminded, reminded_before = [], None, None
     if everything:
-        reminders, reminded = due(evaluation.alerts, alert_store.acks(), alert_store.reminded(),
+        reminded_before = alert_store.reminded()
+        reminders, reminded = due(evaluation.alerts, alert_store.acks(), reminded_before,
                                   alerting.reminder_every, alerting.escalate_after, alerting.reminder_min_severity,
                                   wall_now)
     notifications = mark_silenced(update.notifications + reminders, evaluation.alerts, alert_store.silences(), now)
     alert_store.apply(evaluation, before, decision, now, wall_now, incidents=update.incidents, reminded=reminded,
-                      notifications=notifications)
+                      notifications=notifications, reminded_before=reminded_before)
     if everything:
         alert_store.prune_incidents(now)
     for t in evaluation.transitions:

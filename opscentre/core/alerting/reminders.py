@@ -24,12 +24,16 @@ def due(alerts: Mapping[str, Alert], acks: Mapping[str, Any], reminded: Mapping[
     for alert in alerts.values():
         if alert.state != AlertState.FIRING or alert.severity.rank < min_severity.rank or alert.id in acks:
             continue
-        record = dict(reminded.get(alert.id) or {"first_at": now, "last_at": now, "count": 0, "escalated": False})
+        record = reminded.get(alert.id) or {"first_at": now, "last_at": now, "count": 0, "escalated": False}
         firing_for = now - record.get("first_at", now)
-        if escalate_after_s and not record["escalated"] and firing_for >= escalate_after_s:
+        escalate = escalate_after_s and not record["escalated"] and firing_for >= escalate_after_s
+        remind = every_s and now - record["last_at"] >= every_s
+        if escalate or remind:  # (a record that does not move stays the same object: not written again)
+            record = dict(record)
+        if escalate:
             record["escalated"] = True
             notifications.append(notice(alert, "escalation", "secondary", firing_for, now))
-        if every_s and now - record["last_at"] >= every_s:
+        if remind:
             record["last_at"], record["count"] = now, record["count"] + 1
             notifications.append(notice(alert, "reminder", "primary", firing_for, now))
         state[alert.id] = record
