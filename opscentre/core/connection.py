@@ -110,6 +110,30 @@ def _command_packer() -> dict:
     return {"command_packer": _BulkPacker()} if HIREDIS_AVAILABLE else {}
 
 
+def use_bulk_packing(client: redis.Redis) -> None:
+    """Give a client made elsewhere (redis.Redis.from_url: benches, drills, tests) the BulkCommand
+    fast path that connect()'s clients have: its pool's next connections, and the ones it made
+    already (redis-py keeps those in the pool's private lists; where they are not found, they
+    pack a BulkCommand the usual way, only slower). A client with a packer or an encoding of its
+    own is left alone."""
+    pool = client.connection_pool
+    options = pool.connection_kwargs
+    if ("command_packer" in options or options.get("encoding", "utf-8") != "utf-8"
+            or options.get("encoding_errors", "strict") != "strict"):
+        return
+    packer = _command_packer().get("command_packer")
+    if packer is None:
+        return
+    options["command_packer"] = packer
+    try:
+        made = [*getattr(pool, "_available_connections", ()), *getattr(pool, "_in_use_connections", ())]
+    except RuntimeError:  # (changed while read by another thread)
+        made = []
+    for connection in made:
+        if type(getattr(connection, "_command_packer", None)).__name__ == "HiredisRespSerializer":
+            connection._command_packer = packer
+
+
 def _client_options() -> dict:
     return {
         **_command_packer(),

@@ -18,7 +18,7 @@ import orjson
 from redis import Redis
 
 from opscentre.core import keys
-from opscentre.core.connection import BulkCommand
+from opscentre.core.connection import BulkCommand, use_bulk_packing
 from opscentre.core.models import Entity, Event, FeedStatus, ForecastSeries, ObservationBatch
 from opscentre.core.write_once import ONCE_LUA
 
@@ -127,6 +127,7 @@ class Store:
         self._checked: dict[str, Entity] = {}
         # source -> its entity list last found all registered to it and unchanged (all_checked)
         self._all_checked: dict[str, list[Entity]] = {}
+        use_bulk_packing(redis)  # (a client of connect() has it already)
         self._count_once = redis.register_script(COUNT_ONCE_LUA)
         self._once = redis.register_script(ONCE_LUA)
         self._finished_claim: str | None = None  # the last write's claim: no retry can re-send it now

@@ -248,3 +248,17 @@ def test_a_bulk_command_is_packed_as_redis_py_packs_it_and_runs_in_a_transaction
     pipe.hlen("bulk")
     assert pipe.execute() == [3, 3]
     assert client.hgetall("bulk") == {b"e1": b'[1.5,2.0,"s"]', "é".encode(): b"x" * 7000, b"n": b"3"}
+
+
+def test_a_store_gives_a_plain_client_the_bulk_packing_also_on_connections_it_made_before(redis_server):
+    from opscentre.core.connection import _BulkPacker
+    from opscentre.core.store import Store
+
+    plain = redis.Redis.from_url(redis_server.url)
+    plain.ping()  # a connection made before the Store
+    Store(plain)
+    assert isinstance(plain.connection_pool.connection_kwargs["command_packer"], _BulkPacker)
+    connection = plain.connection_pool.get_connection()
+    assert isinstance(connection._command_packer, _BulkPacker)
+    plain.connection_pool.release(connection)
+    assert plain.ping()
