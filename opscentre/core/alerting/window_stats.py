@@ -119,9 +119,11 @@ def combine(parts: list[Stats], groups: set[str]) -> Stats:
 
 @dataclass
 class _Base:
-    """A window's statistics over readings [start, end) (absolute positions), kept from a rebase."""
+    """A window's statistics over readings [start, end) (absolute positions), kept from a rebase
+    at `rebased_at` until `until` (the next point of the window's grid)."""
 
     rebased_at: float
+    until: float
     start: int
     end: int
     stats: Stats | None = None
@@ -134,16 +136,16 @@ class WindowIndex:
     Positions are absolute (the history's `seq0` is the position of its first reading), so
     appends and readings dropped from the front do not move them. At a rebase at time T, the
     base of a window w is the readings [start, end): end is where the history's running max
-    passes T (every reading before it is at most T), start where it passes T + SPAN_S - w + lag
-    (every reading from it on is newer than T + SPAN_S - w). For any `now` in [T, T + SPAN_S]
-    the base is inside the window, and an evaluation adds the readings of [a, start) and of
-    [end, b) that are (KindHistory.bounds). When readings were dropped into the base or time
-    moved outside [T, T + SPAN_S], the base is rebuilt.
+    passes T (every reading before it is at most T), start where it passes U - w + lag (every
+    reading from it on is newer than U - w), U the next point of the window's own grid after T
+    (every SPAN_S, shifted by a quarter span per window in the order they came, from `stagger`
+    on). For any `now` in [T, U] the base is inside the window, and an evaluation adds the
+    readings of [a, start) and of [end, b) that are (KindHistory.bounds). When readings were
+    dropped into the base or time moved outside [T, U], the base is rebuilt.
 
-    A rebuild reads the whole window (a 24 h window of a city of 250,000 entities: ~0.2 s), so
-    windows are not rebuilt together: T is the last point at or before `now` of the window's
-    own grid (every SPAN_S, shifted by a quarter span per window in the order they came, from
-    `stagger` on), so a timer evaluation every SPAN_S / 4 rebuilds about a quarter of them.
+    A rebuild reads the whole window (a 24 h window of a city of 250,000 entities: ~0.2 s), and
+    the grids keep windows from coming due together: a timer evaluation every SPAN_S / 4
+    rebuilds about a quarter of them.
     """
 
     n: int  # the entity index it was built on
@@ -160,12 +162,12 @@ class WindowIndex:
         a, b = history.bounds(now - window, now)
         a, b = seq0 + a, seq0 + b
         base = self.bases.get(window)
-        if base is None or not (a <= base.start and base.rebased_at <= now <= base.rebased_at + self.SPAN_S):
-            at = self._rebase_time(window, now)
+        if base is None or not (a <= base.start and base.rebased_at <= now <= base.until):
+            until = self._next_grid_point(window, now)
             runmax = history.running_max
-            end = seq0 + int(np.searchsorted(runmax, at, side="right"))
-            start = seq0 + int(np.searchsorted(runmax, at - window + self.SPAN_S + history.lag, side="right"))
-            base = self.bases[window] = _Base(at, max(a, min(start, end)), end)
+            end = seq0 + int(np.searchsorted(runmax, now, side="right"))
+            start = seq0 + int(np.searchsorted(runmax, until - window + history.lag, side="right"))
+            base = self.bases[window] = _Base(now, until, max(a, min(start, end)), end)
             self.rebases += 1
         if base.stats is None:
             base.stats = self._part(history, base.start, base.end, None, groups)
@@ -178,11 +180,11 @@ class WindowIndex:
         new = self._part(history, base.end, max(base.end, b), (now - window, now), groups)
         return combine([edge, base.stats, new], groups)
 
-    def _rebase_time(self, window: float, now: float) -> float:
-        """The last point of the window's grid at or before `now`."""
+    def _next_grid_point(self, window: float, now: float) -> float:
+        """The first point of the window's grid after `now`."""
         if window not in self.phases:
             self.phases[window] = (self.stagger + len(self.phases)) % 4 * self.SPAN_S / 4
-        return now - (now - self.phases[window]) % self.SPAN_S
+        return now - (now - self.phases[window]) % self.SPAN_S + self.SPAN_S
 
     def _part(self, history, start: int, end: int, window: tuple[float, float] | None, groups: set[str]) -> Stats:
         s = slice(start - history.seq0, end - history.seq0)
