@@ -149,14 +149,15 @@ def evaluate(rules: list[Rule], alerts: Mapping[str, Alert], readings: Readings,
 
 
 class OpenAlerts(Mapping[str, Alert]):
-    """One rule's open alerts by key, and what the engine reads of them in arrays, built at most
-    once per evaluation in one pass over the alerts (at city scale the pass, not the arithmetic,
-    is the cost): which entity's alert each is, and each alert's state, severity, value and time
-    (the steady check)."""
+    """One rule's open alerts by key, and what the engine reads of them in arrays, at most once
+    per evaluation: which entity's alert each is (every metric of the rule asks; from the keys
+    alone), and the state, severity, value and time of the alerts the steady check asks about
+    (after a poll a few; at the timer all of them, in one pass: at city scale the pass over the
+    alerts, not the arithmetic, is the cost)."""
 
     def __init__(self, by_key: dict[str, Alert], readings: Readings):
         self._by_key, self._readings = by_key, readings
-        self._table: np.ndarray | None = None  # per alert: entity (-1), steady-eligible, rank, value, time
+        self._alerts = list(by_key.values())
         self._entity_rows: np.ndarray | None = None
         self._key_rows: dict[str, int] | None = None
 
@@ -172,20 +173,12 @@ class OpenAlerts(Mapping[str, Alert]):
     def __contains__(self, key: object) -> bool:
         return key in self._by_key
 
-    def _rows_table(self) -> np.ndarray:
-        if self._table is None:
-            firing, index = AlertState.FIRING, self._readings.index
-            self._table = np.array(
-                [(index.get(a.key, -1), a.state is firing and a.clear_since is None and a.lead_time_s is None,
-                  a.severity.rank, a.value, a.observed_at) for a in self._by_key.values()],
-                dtype=float).reshape(-1, 5)  # (None -> NaN)
-        return self._table
-
     def entity_rows(self) -> np.ndarray:
         """Per entity: the row of its open alert (-1: none)."""
         if self._entity_rows is None:
             rows = np.full(len(self._readings), -1, dtype=np.int64)
-            entity = self._rows_table()[:, 0].astype(np.int64)
+            index = self._readings.index
+            entity = np.array([index.get(key, -1) for key in self._by_key], dtype=np.int64)
             found = np.flatnonzero(entity >= 0)
             rows[entity[found]] = found
             self._entity_rows = rows
@@ -199,8 +192,10 @@ class OpenAlerts(Mapping[str, Alert]):
 
     def columns(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """At these rows: (firing and not counting down, severity rank, value, observed_at)."""
-        at = self._rows_table()[rows]
-        return at[:, 1] > 0, at[:, 2].astype(np.int8), at[:, 3], at[:, 4]
+        firing, alerts = AlertState.FIRING, self._alerts
+        at = np.array([(a.state is firing and a.clear_since is None and a.lead_time_s is None, a.severity.rank,
+                        a.value, a.observed_at) for a in (alerts[r] for r in rows)], dtype=float).reshape(-1, 4)
+        return at[:, 0] > 0, at[:, 1].astype(np.int8), at[:, 2], at[:, 3]  # (None -> NaN)
 
 
 def _candidates(rule: Rule, cache: MetricCache, open_keys: OpenAlerts, now: float,
