@@ -263,7 +263,7 @@ def _threshold(rule: Rule, cache: MetricCache, open_keys: OpenAlerts, names: Map
     if scope is not None:
         selected &= scope.mask(m)
         has_open &= selected
-    selected[has_open] &= ~_steady(rule, m, np.flatnonzero(has_open), levels, open_keys, readings)
+    selected[has_open] &= ~_steady(rule, m, np.flatnonzero(has_open), levels, open_keys)
     for i in np.flatnonzero(selected):
         raise_at = {s: float(arr[i]) for s, arr in levels.items()}
         value = float(m.values[i])
@@ -272,7 +272,7 @@ def _threshold(rule: Rule, cache: MetricCache, open_keys: OpenAlerts, names: Map
 
 
 def _steady(rule: Rule, m: Measured, where: np.ndarray, levels: dict[AlertSeverity, np.ndarray],
-            open_alerts: OpenAlerts, readings: Readings) -> np.ndarray:
+            open_alerts: OpenAlerts) -> np.ndarray:
     """Of a threshold's keys at `where` (each with an open alert): which alerts are steady
     (`_unchanged`) at the severity their value holds (severity_for, hysteresis included)?"""
     rows = (open_alerts.entity_rows()[m.entity_index[where]] if len(where) and m.entity_index[0] >= 0
