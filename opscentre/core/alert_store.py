@@ -18,6 +18,7 @@ import orjson
 from redis import Redis
 
 from opscentre.core import keys, locks
+from opscentre.core.connection import name_dataset
 from opscentre.core.alerting.engine import Evaluation
 from opscentre.core.alerting import reminders
 from opscentre.core.alerting.incidents import Incident
@@ -95,7 +96,7 @@ class _AlertsCache:
         epoch, version, changes = pipe.execute()
         version = int(version or 0)
         if epoch is None:
-            redis.set(keys.EPOCH, secrets.token_hex(8), nx=True)
+            name_dataset(redis)
         elif epoch == held[0] and version == held[1]:
             return held[2]
         elif epoch == held[0] and 0 < version - held[1] <= len(changes):

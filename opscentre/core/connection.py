@@ -8,6 +8,7 @@ named by the same variable with `_FILE` — never from the YAML. Messages show U
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -16,11 +17,31 @@ from redis.backoff import ExponentialWithJitterBackoff
 from redis.retry import Retry
 from redis.sentinel import MasterNotFoundError, Sentinel
 
+from opscentre.core import keys
 from opscentre.core.errors import StoreUnavailable
 
 # What a read raises when Redis cannot be reached (connect refused, timeout, loading). (Here, not
 # in core/errors.py, which the CLI imports at start: redis is imported only by commands that use it.)
 REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, StoreUnavailable, OSError)
+
+
+def writes_refused(exc: BaseException) -> bool:
+    """Whether `exc` is Redis refusing a write while it still serves reads: its disk is full or
+    read-only (MISCONF), it is a replica (READONLY), it is out of memory (OOM). Inside a script,
+    the refusal comes wrapped in the script's error."""
+    return isinstance(exc, redis.exceptions.ResponseError) and any(
+        code in str(exc) for code in ("MISCONF", "READONLY", "OOM command not allowed"))
+
+
+def name_dataset(client: redis.Redis) -> None:
+    """Give this Redis's data an epoch (keys.EPOCH) if nobody has yet: readers holding what they
+    read tell by it that Redis was emptied or replaced. Not while Redis refuses writes: the
+    readers then see no epoch, and try again at their next read."""
+    try:
+        client.set(keys.EPOCH, secrets.token_hex(8), nx=True)
+    except redis.exceptions.ResponseError as exc:
+        if not writes_refused(exc):
+            raise
 
 EMBEDDED_URL_FILE = "redis.url"
 PASSWORD_ENV = "OPSCENTRE_REDIS_PASSWORD"
@@ -139,7 +160,11 @@ def _client_options() -> dict:
         **_command_packer(),
         "socket_connect_timeout": 3,
         "socket_timeout": 10,
-        "health_check_interval": 15,
+        # No health-check PING before a command on an idle connection: a Redis refusing writes
+        # (its disk full: MISCONF) answers PING with that refusal, and every read on a new or
+        # idle connection would fail with it. A dead connection is found by the command itself
+        # and retried on a new one (below).
+        "health_check_interval": 0,
         "retry": Retry(ExponentialWithJitterBackoff(base=0.1, cap=2.0), retries=3),
         "retry_on_error": [redis.ConnectionError, redis.TimeoutError],
     }

@@ -16,7 +16,9 @@ snapshot built before a new entry is rebuilt.
 
 While Redis is unreachable, each process goes on serving the last snapshot it holds (`stale`,
 with `built_at` to say "as of HH:MM"), trying Redis again at most every RETRY_S; with no snapshot
-at all it raises, and the caller answers 503.
+at all it raises, and the caller answers 503. While Redis answers reads but refuses every write
+(its disk is full: MISCONF; a replica: READONLY), a snapshot cannot be stored nor its lock
+taken: each process builds its own from what Redis still serves, and holds it like any other.
 
 Documents are bytes with their media type, an ETag of their content, a gzip copy (made once, at
 build) and a few plain facts (`meta`: updated_at, simulated...).
@@ -27,7 +29,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
-import secrets
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -36,9 +37,10 @@ from typing import Any
 
 import orjson
 from redis import Redis
+from redis.exceptions import ResponseError
 
 from opscentre.core import keys, locks
-from opscentre.core.connection import REDIS_DOWN
+from opscentre.core.connection import REDIS_DOWN, name_dataset, writes_refused
 from opscentre.core.errors import ConfigError, StoreUnavailable
 
 LOCK_S = 30
@@ -131,7 +133,12 @@ class ReadModel:
             stored = self._stored(group, name)
             if self._current_enough(stored, group, version, epoch):
                 return stored
-            token = locks.acquire(self.redis, keys.snapshot_lock(group), LOCK_S)
+            try:
+                token = locks.acquire(self.redis, keys.snapshot_lock(group), LOCK_S)
+            except ResponseError as exc:
+                if not writes_refused(exc):
+                    raise
+                return self._built_here(group, name, version, epoch)
             if token is None:  # another process is building this version
                 return stored or held or self._wait_for(group, name, version, epoch)
             try:
@@ -142,7 +149,7 @@ class ReadModel:
                 documents = self.builders[group]()
                 built_at = self._store(group, version, epoch, documents)
             finally:
-                locks.release(self.redis, keys.snapshot_lock(group), token)
+                self._release(group, token)
         if name not in documents:
             raise KeyError(name)
         # (the same built_at as stored: every process serves the same snapshot, to the byte)
@@ -166,7 +173,7 @@ class ReadModel:
         else:
             (version, epoch), lasts = self.redis.mget([keys.VERSION, keys.EPOCH]), []
         if epoch is None:
-            self.redis.set(keys.EPOCH, secrets.token_hex(8), nx=True)
+            name_dataset(self.redis)
             epoch = self.redis.get(keys.EPOCH) or b""
         return int(version or 0), epoch + _stamp(lasts)
 
@@ -195,8 +202,19 @@ class ReadModel:
                                                     "meta": dict(doc.meta)})
         pipe = self.redis.pipeline(transaction=True)
         pipe.delete(keys.snapshot(group)).hset(keys.snapshot(group), mapping=fields)
-        pipe.execute()
+        try:
+            pipe.execute()
+        except ResponseError as exc:  # (Redis began refusing writes since the lock was taken: served, not stored)
+            if not writes_refused(exc):
+                raise
         return built_at
+
+    def _release(self, group: str, token: str) -> None:
+        try:
+            locks.release(self.redis, keys.snapshot_lock(group), token)
+        except ResponseError as exc:  # (refused: the lock expires by itself)
+            if not writes_refused(exc):
+                raise
 
     def _wait_for(self, group: str, name: str, version: int, epoch: bytes) -> Snapshot:
         """Nothing stored yet and another process building: wait for its snapshot, then build
@@ -207,6 +225,10 @@ class ReadModel:
             stored = self._stored(group, name)
             if stored is not None:
                 return stored
+        return self._built_here(group, name, version, epoch)
+
+    def _built_here(self, group: str, name: str, version: int, epoch: bytes) -> Snapshot:
+        """Built in this process and not stored."""
         documents = self.builders[group]()
         if name not in documents:
             raise KeyError(name)

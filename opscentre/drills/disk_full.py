@@ -203,10 +203,13 @@ def run(settings: Settings, short: bool = False, progress: bool = True) -> dict:
     say(f"  recovery:            {result['recovery_s']:.2f} s from space returning to writes, simulator polls and "
         f"/healthz all back (writes {result['writes_back_s']:.2f} s, polls {result['polls_back_s']:.2f} s, "
         f"/healthz {result['healthz_back_s']:.2f} s)   expected: ≤ {RECOVERY_BOUND_S:g} s"
-        + (f"; /healthz still says {result['healthz_still_down']}" if result["healthz_still_down"] else ""))
+        + (f"; /healthz still says {result['healthz_still_down']}" if result["healthz_still_down"] else "")
+        + (f"; the web exited (code {result['web_exit_code']})" if result["web_exit_code"] is not None else ""))
     say(f"  lost:                {result['lost']} acknowledged observations missing from the AOF after a restart   "
         "expected: 0")
     say(f"  duplicated:          {result['duplicated']} observations   expected: 0")
+    if not ok:
+        say("  the web's log ends: " + " | ".join(result["web_log_tail"]))
     say("  " + ("ok" if ok else "NOT OK: outside the expected bounds"))
     return result
 
@@ -240,6 +243,7 @@ def _fault_and_recovery(server: RedisOnTmpfs, tmpfs: PrivateTmpfs, processes: Pr
     polls_back = _wait(lambda: (processes.simulator_polls() or 0) > (simulator_at_end or 0) and time.monotonic(), 60, 0.1)
     healthz_back = _wait(lambda: _get(processes.base + "/healthz")[0] == 200 and time.monotonic(), 60, 0.2)
     back = [t if t else float("inf") for t in (writes_back, polls_back, healthz_back)]
+    web_exit = processes.children["web"].poll()
     after_status, after_body = _get(processes.base + "/healthz")
     still_down = {name: part.get("status") for name, part in (after_body.get("components") or {}).items()
                   if isinstance(part, dict) and part.get("status") not in ("ok", None)}
@@ -250,7 +254,7 @@ def _fault_and_recovery(server: RedisOnTmpfs, tmpfs: PrivateTmpfs, processes: Pr
             "writes_back_s": round(back[0] - room_at, 3), "polls_back_s": round(back[1] - room_at, 3),
             "healthz_back_s": round(back[2] - room_at, 3), "recovery_s": round(max(back) - room_at, 3),
             "simulator_resumed": polls_back is not None,
-            "healthz_after": after_status, "redis_log_says": _redis_says(server),
+            "healthz_after": after_status, "web_exit_code": web_exit, "redis_log_says": _redis_says(server),
             "fault_s": round(room_at - full_at, 1)}
 
 
@@ -325,6 +329,7 @@ class Processes:
                          "worker": MISCONF in text["worker"], "cron": MISCONF in text["cron"]},
                 "drill_read_errors": len(self.read_errors), "drill_read_error": self.read_errors[-1:],
                 "worker_says": next((line[:200] for line in text["worker"].splitlines() if MISCONF in line), ""),
+                "web_log_tail": [line[:200] for line in text["web"].splitlines() if line[:1].strip()][-4:],
                 "web_says": next((line[:200] for line in text["web"].splitlines() if "cannot persist" in line), "")}
 
     def stop(self) -> None:

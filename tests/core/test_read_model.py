@@ -131,3 +131,22 @@ def test_the_public_recheck_pause_comes_from_the_environment_and_refuses_nonsens
     for bad in ("-1", "1.5", "lots", "60000"):
         with pytest.raises(ConfigError, match="OPSCENTRE_PUBLIC_RECHECK_MS"):
             public_recheck_s({"OPSCENTRE_PUBLIC_RECHECK_MS": bad})
+
+
+def test_while_redis_refuses_writes_a_reader_builds_its_own_snapshot_holds_it_and_stores_once_it_can(refusing_redis):
+    client = refusing_redis.client
+    client.set(keys.VERSION, 3)
+    build = CountingBuilder(client)
+    refusing_redis.refuse()
+    with pytest.raises(redis.ResponseError, match="MISCONF"):
+        client.set("probe", 1)
+    model = ReadModel(client, {"layers": build})
+    zones = model.get("layers", "zones")  # (no lock can be taken, nothing stored: built here)
+    assert zones.body == b'{"zones": 3}' and zones.version == 3 and not zones.stale
+    assert model.get("layers", "zones") is zones and build.calls == 1  # held while the version stands
+    assert not client.exists(keys.snapshot("layers"))
+    refusing_redis.accept()
+    client.incr(keys.VERSION)
+    assert model.get("layers", "zones").body == b'{"zones": 4}' and build.calls == 2
+    assert ReadModel(client, {"layers": build}).get("layers", "zones").body == b'{"zones": 4}'
+    assert build.calls == 2  # stored again: another process reads it
