@@ -93,6 +93,9 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--clients", type=int, default=200, help="dashboard: simulated consoles (default 200)")
     c.add_argument("--minutes", type=float, default=None,
                    help="wall: minutes /wall is watched in the browser under `up --speed 60` (default 60)")
+    c.add_argument("--passes", type=int, default=None,
+                   help="scale: passes over the worker counts, one after the other; each count's median is "
+                        "reported (default 3)")
 
     from opscentre.drills import DRILLS
     from opscentre.drills import help_text as drill_help
@@ -335,9 +338,12 @@ def cmd_bench(args) -> int:
             return EXIT_CONFIG
         result = run_wall_bench(_settings(args), args.minutes or DEFAULT_MINUTES)
     elif args.name == "scale":
-        from opscentre.bench.scale import run_scale_bench
+        from opscentre.bench.scale import PASSES, run_scale_bench
 
-        result = run_scale_bench(_settings(args), args.size or 2_000_000)
+        if args.passes is not None and args.passes < 1:
+            print("opscentre: --passes must be >= 1", file=sys.stderr)
+            return EXIT_CONFIG
+        result = run_scale_bench(_settings(args), args.size or 2_000_000, passes=args.passes or PASSES)
     else:
         from opscentre.bench.ingest import run_ingest_bench
 

@@ -102,15 +102,20 @@ class HeartbeatWorker(SimpleWorker):
             super()._pubsub_exception_handler(exc, pubsub, pubsub_thread)
 
     def heartbeat(self, timeout=None, pipeline=None):
-        try:
-            super().heartbeat(timeout, pipeline)  # the first command of each turn of RQ's loop
-        except redis.AuthenticationError:
-            self.password_refused = True
-            raise StopRequested() from None
-        target = pipeline if pipeline is not None else self.connection
+        # RQ beats before and after every job, each time three commands one round trip apart
+        # when it gives no pipeline: sent here as one, with ours (a poll's worth of round trips
+        # fewer, measured by `opscentre bench scale`).
+        target = pipeline if pipeline is not None else self.connection.pipeline(transaction=False)
+        super().heartbeat(timeout, target)
         now = time.time()
         target.zadd(keys.WORKER_HEARTBEAT, {f"worker:{self.name}": now})
         target.zremrangebyscore(keys.WORKER_HEARTBEAT, 0, now - FORGET_DEAD_WORKERS_S)
+        if pipeline is None:
+            try:
+                target.execute()  # the first command of each turn of RQ's loop
+            except redis.AuthenticationError:
+                self.password_refused = True
+                raise StopRequested() from None
 
 
 def run_worker(settings: Settings, burst: bool = False) -> None:
