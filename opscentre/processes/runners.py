@@ -102,9 +102,9 @@ class HeartbeatWorker(SimpleWorker):
             super()._pubsub_exception_handler(exc, pubsub, pubsub_thread)
 
     def heartbeat(self, timeout=None, pipeline=None):
-        # RQ beats before and after every job, each time three commands one round trip apart
-        # when it gives no pipeline: sent here as one, with ours (a poll's worth of round trips
-        # fewer, measured by `opscentre bench scale`).
+        # RQ beats three times a job, each time three commands one round trip apart when it
+        # gives no pipeline; sent here as one with ours: 12 round trips fewer a job (31 -> 19
+        # for a poll of `opscentre bench scale`).
         target = pipeline if pipeline is not None else self.connection.pipeline(transaction=False)
         super().heartbeat(timeout, target)
         now = time.time()
