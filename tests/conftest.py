@@ -70,6 +70,7 @@ class RefusingRedis:
                 break
             except redis.ConnectionError:
                 if time.monotonic() > deadline or self.process.poll() is not None:
+                    self.stop()
                     raise
                 time.sleep(0.05)
 
