@@ -338,7 +338,7 @@ def _medians(by_pass: list[list[dict]]) -> list[dict]:
     """Each worker count's median run (the lower of the middle two for an even number of passes),
     with every pass's observations/s beside it."""
     runs = []
-    for i, first in enumerate(by_pass[0]):
+    for i in range(len(by_pass[0])):
         all_of_count = sorted((p[i] for p in by_pass), key=lambda r: r["observations_per_s"])
         median = dict(all_of_count[(len(all_of_count) - 1) // 2])
         median["observations_per_s_each_pass"] = [p[i]["observations_per_s"] for p in by_pass]
